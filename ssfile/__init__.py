@@ -1,0 +1,45 @@
+"""ssfile: read, write, seek, verify and replay SeaStreamer ``.ss`` recordings.
+
+    with ssfile.open("rec.ss") as r:
+        for m in r:
+            print(m.stream_key, m.sequence, m.timestamp, m.payload)
+
+    with ssfile.open("out.ss", "w", beacon_interval=1024) as w:
+        w.write(b"payload", stream_key="clock")
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, BinaryIO
+
+from .codec.events import EndOfStream
+from .errors import (BackendError, BadMagic, ChecksumMismatch, EncodeError, FieldError,
+                     FormatError, MissingDependency, SeekError, SSError, StreamError,
+                     TruncatedError, UnsupportedVersion, UsageError)
+from .file.reader import Reader
+from .file.writer import Writer
+from .format.constants import DEFAULT_BEACON_INTERVAL
+from .format.records import Beacon, FileHeader, Marker, MessageHeader
+from .types import Message
+
+__version__ = "0.1.0"
+
+
+def open(path: str | os.PathLike[str] | BinaryIO, mode: str = "r", **options: Any) -> Any:  # noqa: A001
+    """Open a ``.ss`` file: ``"r"`` gives a :class:`Reader`; ``"w"``, ``"x"``, ``"a"`` a :class:`Writer`."""
+    if mode in ("r", "rb"):
+        return Reader(path, **options)
+    if mode in ("w", "x", "a", "wb", "xb", "ab"):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError("writers need a path")
+        return Writer(path, mode[0], **options)
+    raise ValueError(f"mode must be 'r', 'w', 'x' or 'a', not {mode!r}")
+
+
+__all__ = [
+    "BackendError", "BadMagic", "Beacon", "ChecksumMismatch", "DEFAULT_BEACON_INTERVAL",
+    "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
+    "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",
+    "TruncatedError", "UnsupportedVersion", "UsageError", "Writer", "__version__", "open",
+]

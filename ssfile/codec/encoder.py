@@ -1,0 +1,173 @@
+"""The sans-I/O encoder: messages in, bytes out, beacons placed exactly as upstream does.
+
+The encoder appends to an internal buffer; a driver moves the bytes to a file with
+:meth:`Encoder.take`.  Beacon rules (spec/ss-format.md, "Beacons"): a beacon starts at every
+positive multiple of the interval, written as soon as the output reaches it; it carries
+``num_markers(interval)`` markers chosen by rotating over the (stream, shard) pairs sorted
+by key bytes then shard, starting at (markers emitted so far) mod (pairs known); each marker
+holds that pair's running maxima of sequence and timestamp and its running checksum,
+updated *before* the frame that crosses the boundary is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import EncodeError
+from ..format import constants as K
+from ..format.crc import crc16_bytes, running_update
+from ..format.records import FileHeader, check_stream_key
+from ..format.schema import build_file_header
+from ..types import MAX_TIMESTAMP_MS, MAX_U64
+from .fast import FRAME_FIXED, build_beacon_fast
+
+_SEP = bytes((K.SEPARATOR,))
+
+
+@dataclass(slots=True)
+class StreamState:
+    """What a beacon marker says about one (stream, shard)."""
+
+    sequence: int
+    timestamp_ms: int
+    running: int = 0xFFFF
+    count: int = 0          # messages written (informational; not in the file)
+
+
+class Encoder:
+    """Encode messages for one file.
+
+    A new file: ``Encoder(header)`` then :meth:`start` (header bytes).  Resuming an existing
+    file (append): ``Encoder(header, offset=..., streams=..., markers_emitted=...)`` with the
+    state recovered by scanning it; :meth:`start` then only writes the empty beacon that a
+    boundary at the append point requires.
+    """
+
+    def __init__(self, header: FileHeader, *, offset: int = 0,
+                 streams: dict[tuple[str, int], StreamState] | None = None,
+                 markers_emitted: int = 0) -> None:
+        interval = header.beacon_interval
+        if not K.MIN_BEACON_INTERVAL <= interval <= K.MAX_BEACON_INTERVAL:
+            raise EncodeError(f"beacon interval {interval} must be in [128, 2^32-1]")
+        if len(header.file_name.encode("utf-8")) > K.MAX_FILE_NAME_WRITE:
+            raise EncodeError(f"file name longer than {K.MAX_FILE_NAME_WRITE} UTF-8 bytes: "
+                              f"{header.file_name!r}")
+        if not 0 <= header.created_at_ms <= MAX_TIMESTAMP_MS:
+            raise EncodeError(f"created_at {header.created_at_ms} out of range")
+        self.header = header
+        self.interval = interval
+        self.offset = offset
+        self.streams: dict[tuple[str, int], StreamState] = dict(streams or {})
+        self.markers_emitted = markers_emitted
+        self._nm = K.num_markers(interval)
+        self._buf = bytearray()
+        self._keys: dict[str, bytes] = {}
+        self._started = False
+
+    # ---- output ----------------------------------------------------------------------------
+
+    def take(self) -> bytes:
+        """Bytes produced since the last call."""
+        out = bytes(self._buf)
+        self._buf.clear()
+        return out
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Write the header (new file) or the beacon an append point on a boundary needs."""
+        if self._started:
+            return
+        self._started = True
+        if self.offset == 0:
+            self._buf += build_file_header(self.header)
+            self.offset = K.HEADER_SIZE
+        if self.offset % self.interval == 0:
+            # I == 128, or an append point exactly on a boundary: an empty beacon
+            self._emit(b"", 0)
+
+    def key_bytes(self, key: str) -> bytes:
+        kb = self._keys.get(key)
+        if kb is None:
+            kb = self._keys[key] = check_stream_key(key).encode("ascii")
+        return kb
+
+    def encode(self, key: str, shard: int, seq: int, ts: int, payload: bytes) -> int:
+        """Append one frame (and any beacons it reaches); returns its payload checksum."""
+        kb = self._keys.get(key)
+        if kb is None:
+            kb = self.key_bytes(key)
+        if not (0 <= shard <= MAX_U64 and 0 <= seq <= MAX_U64 and 0 <= ts <= MAX_TIMESTAMP_MS):
+            raise EncodeError(f"out of range: shard {shard}, sequence {seq}, timestamp {ts} "
+                              f"(timestamps must be in [0, {MAX_TIMESTAMP_MS}] ms)")
+        if len(payload) > K.MAX_PAYLOAD:
+            raise EncodeError(f"payload of {len(payload)} bytes exceeds {K.MAX_PAYLOAD}")
+        crc = crc16_bytes(payload)
+        state = self.streams.get((key, shard))
+        if state is None:
+            state = self.streams[(key, shard)] = StreamState(seq, ts)
+        else:
+            if seq > state.sequence:
+                state.sequence = seq
+            if ts > state.timestamp_ms:
+                state.timestamp_ms = ts
+        state.running = running_update(state.running, crc)
+        state.count += 1
+        size = K.FRAME_FIXED + len(kb) + len(payload)
+        room = self.interval - self.offset % self.interval
+        if size < room:  # the common case: no boundary reached
+            buf = self._buf
+            buf.append(len(kb))
+            buf += kb
+            buf += FRAME_FIXED.pack(shard, seq, ts, len(payload))
+            buf += payload
+            buf.append(crc >> 8)
+            buf.append(crc & 0xFF)
+            buf.append(K.SEPARATOR)
+            self.offset += size
+            return crc
+        frame = b"".join((bytes((len(kb),)), kb, FRAME_FIXED.pack(shard, seq, ts, len(payload)),
+                          payload, bytes((crc >> 8, crc & 0xFF)), _SEP))
+        self._emit(frame, 0)
+        return crc
+
+    def _emit(self, frame: bytes, pos: int) -> None:
+        """Write ``frame[pos:]``, inserting a beacon at every boundary reached."""
+        interval = self.interval
+        while True:
+            if self.offset % interval == 0:
+                self._beacon(len(frame) - pos)
+            if pos >= len(frame):
+                return
+            n = min(interval - self.offset % interval, len(frame) - pos)
+            self._buf += frame[pos:pos + n]
+            pos += n
+            self.offset += n
+            if self.offset % interval and pos >= len(frame):
+                return
+
+    def _beacon(self, remaining: int) -> None:
+        chosen = []
+        if self._nm and self.streams:
+            pairs = sorted(self.streams, key=lambda p: (self.key_bytes(p[0]), p[1]))
+            start = self.markers_emitted % len(pairs)
+            chosen = (pairs[start:] + pairs)[: min(len(pairs), self._nm)]
+        markers = []
+        for key, shard in chosen:
+            st = self.streams[(key, shard)]
+            markers.append((self.key_bytes(key), shard, st.sequence, st.timestamp_ms, st.running))
+        data = build_beacon_fast(remaining, markers)
+        self._buf += data
+        self.offset += len(data)
+        self.markers_emitted = (self.markers_emitted + len(markers)) & 0xFFFFFFFF
+
+    def end_of_stream(self, ts: int) -> None:
+        """Append the EOS frame (key SEA_STREAMER_INTERNAL, shard 0, seq 0, payload EOS)."""
+        self.encode(K.INTERNAL_KEY, 0, 0, ts, K.EOS_PAYLOAD)
+
+
+__all__ = ["Encoder", "StreamState"]

@@ -1,0 +1,91 @@
+"""The exception tree.  Every error ssfile raises on purpose is an :class:`SSError`.
+
+Format errors carry the absolute file offset where the bytes went wrong, and their
+message states it, so a CLI can print one line and a caller can act on ``.offset``.
+"""
+
+from __future__ import annotations
+
+
+class SSError(Exception):
+    """Root of every error raised by ssfile."""
+
+
+class FormatError(SSError):
+    """The bytes do not follow the ``.ss`` format.  ``offset`` is absolute in the file."""
+
+    def __init__(self, message: str, offset: int | None = None, *, path: str | None = None) -> None:
+        self.offset = offset
+        self.path = path
+        self.reason = message
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f" at offset {self.offset}" if self.offset is not None else ""
+        file = f"{self.path}: " if self.path else ""
+        return f"{file}{self.reason}{where}"
+
+    def with_path(self, path: str) -> "FormatError":
+        self.path = path
+        self.args = (self._render(),)
+        return self
+
+
+class BadMagic(FormatError):
+    """The file does not start with ``Ss``."""
+
+
+class UnsupportedVersion(FormatError):
+    """The header's version byte is not 1."""
+
+
+class ChecksumMismatch(FormatError):
+    """A payload checksum does not match the stored one."""
+
+    def __init__(self, message: str, offset: int | None = None, *, stored: int = 0, computed: int = 0,
+                 path: str | None = None) -> None:
+        self.stored = stored
+        self.computed = computed
+        super().__init__(message, offset, path=path)
+
+
+class TruncatedError(FormatError):
+    """The file ends inside a record (upstream's ``NotEnoughBytes``)."""
+
+
+class FieldError(FormatError):
+    """A field holds a value the format forbids (bad key, bad length, bad timestamp...)."""
+
+
+class EncodeError(SSError, ValueError):
+    """The caller asked to write something the format cannot hold."""
+
+
+class SeekError(SSError):
+    """A seek target is not in the file."""
+
+
+class StreamError(SSError):
+    """Misuse of the streamer API (not anchored, stream ended, ...)."""
+
+
+class UsageError(SSError, ValueError):
+    """Bad arguments, bad input lines, bad URIs: the caller's mistake, described precisely."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        self.line = line
+        self.reason = message
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+
+
+class BackendError(SSError):
+    """A backend (Redis, Kafka, ...) failed; the original exception is ``__cause__``."""
+
+
+class MissingDependency(SSError, ImportError):
+    """An optional dependency is not installed; the message names the extra."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(f"{module} is not installed: pip install 'ssfile[{extra}]'")

@@ -1,0 +1,169 @@
+"""The synchronous reader: a thin loop that feeds file chunks to the sans-I/O decoder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from ..codec.decoder import Decoder
+from ..codec.events import EndOfStream
+from ..errors import FormatError, TruncatedError
+from ..format import constants as K
+from ..format.records import Beacon, FileHeader
+from ..types import Message
+
+CHUNK = 1 << 20
+
+
+class Reader:
+    """Read a ``.ss`` file (or any binary stream) message by message, in bounded memory.
+
+    Iterating yields data messages in file order and stops at the EOS frame (``ended``
+    becomes True; the EOS itself is not yielded).  A file that stops cleanly after a whole
+    frame simply ends (``ended`` stays False).  A file cut inside a record raises
+    :class:`~ssfile.errors.TruncatedError` (with the offset where the torn record starts)
+    after every complete message has been yielded; with ``tolerate_truncation=True`` the
+    iteration ends cleanly instead and :attr:`torn_tail` holds that offset.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | BinaryIO, *, check_crc: bool = True,
+                 tolerate_truncation: bool = False, chunk_size: int = CHUNK) -> None:
+        if isinstance(source, (str, os.PathLike)):
+            self.path: str | None = os.fspath(source)
+            self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+            self._owns = True
+        else:
+            self.path = getattr(source, "name", None) if isinstance(getattr(source, "name", None), str) else None
+            self._file = source
+            self._owns = False
+        self._chunk = chunk_size
+        self._tolerate = tolerate_truncation
+        self._dec = Decoder(check_crc=check_crc)
+        self._events: list[object] = []
+        self._index = 0
+        self.ended = False
+        self.torn_tail: int | None = None
+        self.last_beacon: Beacon | None = None
+        try:
+            first = self._next_event()
+        except FormatError as err:
+            self.close()
+            raise err.with_path(self.path) if self.path else err
+        except BaseException:
+            self.close()
+            raise
+        if not isinstance(first, FileHeader):  # pragma: no cover - the decoder guarantees it
+            raise FormatError("missing file header", 0)
+        self.header: FileHeader = first
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _fill(self) -> bool:
+        """Feed one chunk; False at end of input."""
+        data = self._file.read(self._chunk)
+        if not data:
+            self._dec.feed_eof()
+            return False
+        self._dec.feed(data)
+        return True
+
+    def _batch(self) -> list[object]:
+        """The next non-empty batch of events, or [] at the end."""
+        dec = self._dec
+        out: list[object] = []
+        more = True
+        while True:
+            try:
+                dec.read_events(out)
+            except TruncatedError as err:
+                if not self._tolerate:
+                    raise err.with_path(self.path) if self.path else err
+                self.torn_tail = err.offset
+                return out
+            except FormatError as err:
+                raise err.with_path(self.path) if self.path else err
+            if out or not more:
+                return out
+            if dec.ended:
+                return out
+            more = self._fill()
+
+    def _next_event(self) -> object | None:
+        if self._index >= len(self._events):
+            self._events = self._batch()
+            self._index = 0
+            if not self._events:
+                return None
+        ev = self._events[self._index]
+        self._index += 1
+        return ev
+
+    # ---- public -----------------------------------------------------------------------------
+
+    def events(self) -> Iterator[object]:
+        """Every event: messages, beacons and the :class:`EndOfStream`, in file order."""
+        while True:
+            ev = self._next_event()
+            if ev is None:
+                return
+            if isinstance(ev, Beacon):
+                self.last_beacon = ev
+            elif isinstance(ev, EndOfStream):
+                self.ended = True
+            yield ev
+            if self.ended:
+                return
+
+    def __iter__(self) -> Iterator[Message]:
+        msg_type = Message
+        while True:
+            if self._index < len(self._events):
+                batch = self._events[self._index:]
+            else:
+                batch = self._batch()
+            self._events = []
+            self._index = 0
+            if not batch:
+                return
+            for ev in batch:
+                if type(ev) is msg_type:
+                    yield ev  # type: ignore[misc]
+                elif isinstance(ev, Beacon):
+                    self.last_beacon = ev
+                elif isinstance(ev, EndOfStream):
+                    self.ended = True
+                    return
+
+    def read_all(self) -> list[Message]:
+        return list(self)
+
+    @property
+    def offset(self) -> int:
+        """Absolute offset of the next byte the decoder will look at."""
+        return self._dec.offset
+
+    def close(self) -> None:
+        if self._owns:
+            self._file.close()
+
+    def __enter__(self) -> "Reader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ssfile.Reader {self.path!r} interval={self.header.beacon_interval}>"
+
+
+def read_header(path: str | os.PathLike[str]) -> FileHeader:
+    """Just the file header."""
+    from ..format.schema import parse_file_header
+
+    with open(path, "rb") as f:
+        data = f.read(K.HEADER_SIZE)
+    try:
+        return parse_file_header(data)
+    except FormatError as err:
+        raise err.with_path(os.fspath(path))

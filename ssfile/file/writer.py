@@ -1,0 +1,225 @@
+"""The synchronous writer: a thin loop that moves encoder output into a file.
+
+Modes: ``"w"`` creates or truncates, ``"x"`` creates and fails if the file exists, ``"a"``
+appends (a missing or empty file is created).  Appending scans the file once to recover the
+append point and the encoder state, so that the result is byte-for-byte what one writer
+session would have produced (see spec/ss-format.md, "Appending"):
+
+* the append point is just after the last complete frame; an EOS there is overwritten
+  (always: upstream keeps an EOS before the first beacon, which hides everything appended);
+* the file is truncated at the append point (a torn tail is dropped, not left behind);
+* sequences, timestamps, running checksums and the marker rotation continue.
+
+One writer per file at a time: the writer holds an exclusive ``flock`` and a second one
+fails with :class:`~ssfile.errors.SSError` instead of corrupting the file.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import os
+import time
+
+from ..codec.decoder import Decoder
+from ..codec.encoder import Encoder, StreamState
+from ..codec.events import EndOfStream
+from ..errors import ChecksumMismatch, EncodeError, FormatError, SSError, TruncatedError
+from ..format import constants as K
+from ..format.crc import crc16_bytes, running_update
+from ..format.records import Beacon, FileHeader
+from ..types import Message, datetime_to_ms
+
+FLUSH_AT = 1 << 20
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def to_ms(value: int | _dt.datetime | None) -> int:
+    """A timestamp argument (int ms, datetime, or None for now) as int milliseconds."""
+    if value is None:
+        return now_ms()
+    if isinstance(value, _dt.datetime):
+        return datetime_to_ms(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EncodeError(f"timestamp must be int milliseconds or a datetime, not {value!r}")
+    return value
+
+
+def scan_for_append(path: str) -> tuple[FileHeader, int, dict[tuple[str, int], StreamState], int]:
+    """Recover (header, append offset, stream states, markers emitted) from an existing file.
+
+    The append offset is where the decoder stopped: the EOS frame's start if there is one,
+    else the start of a torn record at the end, else the end of the file.
+    """
+    dec = Decoder(check_crc=True, stop_at_eos=True)
+    streams: dict[tuple[str, int], StreamState] = {}
+    beacons: list[Beacon] = []
+    header: FileHeader | None = None
+    append_at: int | None = None
+    out: list[object] = []
+    with open(path, "rb") as f:
+        while append_at is None:
+            out.clear()
+            try:
+                dec.read_events(out)
+            except TruncatedError:
+                append_at = dec.offset  # a torn tail: cut it off
+                break
+            except ChecksumMismatch as err:
+                raise FormatError(f"cannot append to a damaged file ({err.reason}); "
+                                  "run `ssfile repair` first", err.offset, path=path) from err
+            except FormatError as err:
+                raise err.with_path(path)
+            if not out:
+                data = f.read(FLUSH_AT)
+                if data:
+                    dec.feed(data)
+                    continue
+                dec.feed_eof()
+                if dec.buffered == 0:
+                    append_at = dec.offset
+                continue
+            for ev in out:
+                if type(ev) is Message:
+                    _track(streams, ev)
+                elif isinstance(ev, Beacon):
+                    beacons.append(ev)
+                elif isinstance(ev, FileHeader):
+                    header = ev
+                elif isinstance(ev, EndOfStream):
+                    append_at = ev.message.offset  # overwritten
+    assert header is not None and append_at is not None
+    markers = sum(len(b.markers) for b in beacons if b.offset < append_at)
+    return header, append_at, streams, markers
+
+
+def _track(streams: dict[tuple[str, int], StreamState], msg: Message) -> None:
+    key = (msg.stream_key, msg.shard_id)
+    st = streams.get(key)
+    if st is None:
+        st = streams[key] = StreamState(msg.sequence, msg.timestamp_ms)
+    st.sequence = max(st.sequence, msg.sequence)
+    st.timestamp_ms = max(st.timestamp_ms, msg.timestamp_ms)
+    st.running = running_update(st.running, crc16_bytes(msg.payload))
+    st.count += 1
+
+
+class Writer:
+    """Write messages to a ``.ss`` file.  Use :func:`ssfile.open` (mode ``"w"``, ``"x"``, ``"a"``).
+
+    ``eos=True``: closing writes the end-of-stream frame (not when the ``with`` block exits
+    with an exception: the file is flushed and left without EOS, like a live recording).
+    ``fsync=True``: fsync on flush and close.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], mode: str = "w", *,
+                 beacon_interval: int | None = None, file_name: str | None = None,
+                 created_at: int | _dt.datetime | None = None, eos: bool = True,
+                 fsync: bool = False, buffer_size: int = FLUSH_AT) -> None:
+        if mode not in ("w", "x", "a"):
+            raise ValueError(f"mode must be 'w', 'x' or 'a', not {mode!r}")
+        self.path = os.fspath(path)
+        self.eos = eos
+        self._fsync = fsync
+        self._buffer_size = buffer_size
+        self._closed = False
+        flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if mode == "x" else 0)
+        fd = os.open(self.path, flags, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SSError(f"{self.path}: another writer holds this file") from None
+        self._fd = fd
+        try:
+            self._enc = self._setup(mode, beacon_interval, file_name, created_at)
+            self._enc.start()
+            self._write_out()
+        except BaseException:
+            os.close(fd)
+            self._closed = True
+            raise
+        self.header = self._enc.header
+
+    def _setup(self, mode: str, interval: int | None, file_name: str | None,
+               created_at: int | _dt.datetime | None) -> Encoder:
+        if mode == "a" and os.fstat(self._fd).st_size > 0:
+            header, offset, streams, markers = scan_for_append(self.path)
+            if interval is not None and interval != header.beacon_interval:
+                raise EncodeError(f"{self.path} has beacon interval {header.beacon_interval}, "
+                                  f"not {interval}")
+            os.ftruncate(self._fd, offset)
+            os.lseek(self._fd, offset, os.SEEK_SET)
+            return Encoder(header, offset=offset, streams=streams, markers_emitted=markers)
+        os.ftruncate(self._fd, 0)
+        name = os.path.basename(self.path) if file_name is None else file_name
+        header = FileHeader(name, to_ms(created_at),
+                            K.DEFAULT_BEACON_INTERVAL if interval is None else interval)
+        return Encoder(header)
+
+    @property
+    def offset(self) -> int:
+        """Bytes in the file once everything written so far is flushed."""
+        return self._enc.offset
+
+    def write(self, payload: bytes, *, stream_key: str, shard_id: int = 0,
+              sequence: int | None = None, timestamp: int | _dt.datetime | None = None) -> int:
+        """Write one message; returns its sequence number.
+
+        ``sequence=None``: one more than the largest sequence of this (stream, shard) in the
+        file (1 for a new one).  ``timestamp=None``: now.  Timestamps are int milliseconds or
+        datetimes (naive means UTC) and are stored with millisecond precision.
+        """
+        if self._closed:
+            raise SSError(f"{self.path}: writer is closed")
+        if not isinstance(payload, bytes):
+            if isinstance(payload, (bytearray, memoryview)):
+                payload = bytes(payload)
+            else:
+                raise EncodeError(f"payload must be bytes, not {type(payload).__name__}")
+        enc = self._enc
+        if sequence is None:
+            st = enc.streams.get((stream_key, shard_id))
+            sequence = 1 if st is None else st.sequence + 1
+        ts = now_ms() if timestamp is None else to_ms(timestamp)
+        enc.encode(stream_key, shard_id, sequence, ts, payload)
+        if enc.pending >= self._buffer_size:
+            self._write_out()
+        return sequence
+
+    def _write_out(self) -> None:
+        data = self._enc.take()
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+
+    def flush(self) -> None:
+        """Hand everything written so far to the OS (and fsync if asked)."""
+        self._write_out()
+        if self._fsync:
+            os.fsync(self._fd)
+
+    def close(self, *, eos: bool | None = None) -> None:
+        """Write the EOS frame (unless ``eos=False`` or the writer says so), flush, close."""
+        if self._closed:
+            return
+        try:
+            if self.eos if eos is None else eos:
+                self._enc.end_of_stream(now_ms())
+            self.flush()
+        finally:
+            self._closed = True
+            os.close(self._fd)
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(eos=False if exc_type is not None else None)
+
+    def __repr__(self) -> str:
+        return f"<ssfile.Writer {self.path!r} interval={self._enc.interval}>"

@@ -1,0 +1,68 @@
+"""Frozen records for the non-message parts of a file (no construct import here)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..errors import EncodeError
+from ..types import format_timestamp, ms_to_datetime
+from .constants import MAX_STREAM_KEY_LEN
+
+_KEY_RE = re.compile(r"[A-Za-z0-9._\-]*\Z")
+
+
+def is_valid_stream_key(key: str) -> bool:
+    """Upstream's StreamKey rule: at most 249 chars of ``[A-Za-z0-9._-]`` (empty allowed)."""
+    return len(key) <= MAX_STREAM_KEY_LEN and _KEY_RE.match(key) is not None
+
+
+def check_stream_key(key: str) -> str:
+    if not isinstance(key, str) or not is_valid_stream_key(key):
+        raise EncodeError(f"invalid stream key {key!r}: valid pattern is [a-zA-Z0-9._-]{{0,249}}")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class FileHeader:
+    """The 128-byte file header."""
+
+    file_name: str
+    created_at_ms: int
+    beacon_interval: int
+
+    @property
+    def created_at(self):  # type: ignore[no-untyped-def]
+        """``created_at`` as an aware UTC datetime."""
+        return ms_to_datetime(self.created_at_ms)
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {"file_name": self.file_name, "created_at": format_timestamp(self.created_at_ms),
+                "beacon_interval": self.beacon_interval}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHeader:
+    stream_key: str
+    shard_id: int
+    sequence: int
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A beacon's summary of one (stream, shard): latest header and running checksum."""
+
+    header: MessageHeader
+    running_checksum: int
+
+
+@dataclass(frozen=True, slots=True)
+class Beacon:
+    """A beacon at ``offset`` = ``index`` x beacon_interval."""
+
+    offset: int
+    index: int
+    remaining_messages_bytes: int
+    markers: tuple[Marker, ...] = field(default=())
+    size: int = 7

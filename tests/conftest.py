@@ -1,0 +1,14 @@
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+GOLDEN = ROOT.parent / "shared" / "golden"
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> pathlib.Path:
+    """../shared/golden beside the checkout; its absence is a failure, never a skip."""
+    if not (GOLDEN / "consumer.ss").is_file():
+        pytest.fail(f"golden files missing: expected them in {GOLDEN}")
+    return GOLDEN
