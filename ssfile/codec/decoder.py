@@ -124,15 +124,17 @@ class Decoder:
             raise err
         if self._ended and self._stop_at_eos:
             return
+        start = len(out)  # ``out`` may already hold the caller's earlier events
         try:
             self._decode(out, limit)
         except FormatError as err:
             self._error = err
             self._fatal = not isinstance(err, ChecksumMismatch)
-            if not out:
+            if len(out) == start:
                 self.read_events(out, limit)
         else:
-            if self._eof and not out and self.buffered and not (self._ended and self._stop_at_eos):
+            if (self._eof and len(out) == start and self.buffered
+                    and not (self._ended and self._stop_at_eos)):
                 # stuck at the end with bytes that do not form a whole record
                 self._error = TruncatedError(self._truncation_reason(), self.offset)
                 self._fatal = True
@@ -151,7 +153,11 @@ class Decoder:
         if self.header is None:
             if len(self._buf) - self._pos < K.HEADER_SIZE and not self._eof:
                 return
-            self.header = parse_file_header(self._buf[self._pos:self._pos + K.HEADER_SIZE], self.offset)
+            try:
+                self.header = parse_file_header(self._buf[self._pos:self._pos + K.HEADER_SIZE],
+                                                self.offset)
+            except TruncatedError as err:  # report where the torn header starts, like frames
+                raise TruncatedError(err.reason, self.offset) from None
             self.interval = self.header.beacon_interval
             self._pos += K.HEADER_SIZE
             out.append(self.header)
