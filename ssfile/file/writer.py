@@ -165,6 +165,12 @@ class Writer:
         """Bytes in the file once everything written so far is flushed."""
         return self._enc.offset
 
+    def stream_info(self, stream_key: str, shard_id: int = 0) -> tuple[int, int, int] | None:
+        """(largest sequence, largest timestamp, message count) of this stream in the file
+        so far (appended-to file included), or None if it has none."""
+        st = self._enc.streams.get((stream_key, shard_id))
+        return None if st is None else (st.sequence, st.timestamp_ms, st.count)
+
     def write(self, payload: bytes, *, stream_key: str, shard_id: int = 0,
               sequence: int | None = None, timestamp: int | _dt.datetime | None = None) -> int:
         """Write one message; returns its sequence number.
