@@ -306,3 +306,12 @@ def test_vectors_are_current() -> None:
     assert sorted(on_disk) == sorted(rendered)
     stale = [n for n in rendered if on_disk[n] != rendered[n]]
     assert not stale, f"run spec/vectors/make_vectors.py: stale {stale}"
+
+
+def test_spec_names_every_vector() -> None:
+    text = SPEC.read_text(encoding="utf-8")
+    listed = text[text.index("The vectors:"):]
+    assert sorted(re.findall(r"`([a-z0-9-]+)`", listed)) == NAMES
+    cited = set(re.findall(r"vector `([a-z0-9-]+)`", text))
+    cited |= {row[-1].strip("`") for row in table_with("Case") if row[-1] != "—"}
+    assert cited and cited <= set(NAMES), cited - set(NAMES)

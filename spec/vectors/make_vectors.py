@@ -101,7 +101,7 @@ class Vector:
             padding = bytes(112 - len(raw) - 1) + u8(CR) if len(raw) < 112 else b""
         if padding:
             self.put(f"padding ({len(padding)} bytes)", padding)
-        self.header = {"file_name": raw.decode(), "created_at_ms": T0,
+        self.header = {"file_name": raw.decode(errors="replace"), "created_at_ms": T0,
                        "beacon_interval": self.interval}
         if self.offset == self.interval:            # I == 128: a beacon right after the header
             self.beacon(0, cut=None)
@@ -479,11 +479,40 @@ def timestamp_out_of_range() -> Vector:
     return v
 
 
+def truncated_header() -> Vector:
+    v = Vector("truncated-header", "only 100 of the 128 header bytes", interval=1024)
+    v.file_header()
+    v.header = None
+    v.truncate(100)
+    v.fail("TruncatedError", 0)
+    return v
+
+
+def bad_marker_key() -> Vector:
+    v = Vector("bad-marker-key", "beacon 1's marker has the key ' ', which is not a valid key: "
+               "the error names the beacon", interval=640)
+    v.file_header()
+    v.write("a", 1, T0, b"P" * 479)
+    i = next(i for i, line in enumerate(v.lines) if line[1].endswith(": stream_key") and line[0] > 640)
+    v.lines[i] = (v.lines[i][0], "  marker stream_key ' ' (invalid)", short_string(b" "))
+    v.events = v.events[:1]
+    v.fail("FieldError", 640)
+    return v
+
+
+def file_name_not_utf8() -> Vector:
+    v = Vector("file-name-not-utf8", "the file name bytes are not UTF-8", interval=1024)
+    v.file_header(name=b"\xff\xfe.ss")
+    v.header = None
+    v.fail("FieldError", 0)
+    return v
+
+
 VECTORS = [header_only, one_message, eos, interval_128, splice_one, splice_two, splice_markers,
            beacon_on_boundary, ends_on_boundary, empty_payload, empty_key, bad_magic, bad_version,
            bad_crc, truncated_frame, truncated_beacon, truncated_spliced, file_name_112,
            file_name_113, interval_too_small, eos_then_frames, ignored_bytes, bad_stream_key,
-           timestamp_out_of_range]
+           timestamp_out_of_range, truncated_header, bad_marker_key, file_name_not_utf8]
 
 
 def render() -> dict[str, str]:
