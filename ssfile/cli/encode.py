@@ -1,0 +1,122 @@
+"""``ssfile encode OUT.ss``: write a ``.ss`` file from lines in the stdio line format.
+
+Each input line (from ``--input FILE`` or stdin) is one message,
+``[timestamp | stream_key | sequence | shard_id] payload`` with any of upstream's shapes
+(see :mod:`ssfile.lines`; timestamps in upstream's format, ISO 8601 with a zone, or
+``@epoch_ms``).  Exactly one trailing ``\\n`` is removed from each line; a ``\\r`` before it
+stays in the payload, as upstream's stdio reader does.  Lines must be UTF-8.
+
+Missing fields: key ``broadcast``; shard 0; timestamp = now; sequence = one more than the
+largest so far for that (key, shard) in this file, starting at 1 -- the rule of upstream's
+file producer and of :meth:`ssfile.Writer.write`.  (Upstream's stdio consumer instead counts
+from 0 and, after an explicit sequence, repeats it; we do not copy that.)
+
+The bytes equal what upstream's writer produces for the same messages, given the same
+``--file-name``, ``--created-at`` and ``--beacon-interval``.  A line cannot carry a payload
+that is not UTF-8, contains a newline or starts with whitespace (the parser drops leading
+whitespace), so such messages cannot be encoded from lines.
+
+A line ``[... | SEA_STREAMER_INTERNAL ...] EOS`` is an end-of-stream message: it is written
+as the file's EOS, and any line after it is an error.  Otherwise the file ends with an EOS
+written at close, unless ``--no-eos``.
+
+Errors: an invalid line stops the encoding with ``line N: <reason>`` on stderr and exit 1;
+the output stays a valid ``.ss`` holding every message before that line and has no EOS
+(like an interrupted recording; ``ssfile.open(path, "a")`` can continue it).  Bad options
+or an unreadable input: exit 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from .. import open as ss_open
+from ..errors import UsageError
+from ..format import constants as K
+from ..lines import LineError, parse_line
+from ..timefmt import parse_time
+from . import EXIT_OK, EXIT_PROBLEMS
+
+EPILOG = """line format: [timestamp | stream_key | sequence | shard_id] payload
+  shapes: [ts] [ts | key] [ts | key | seq] [ts | key | seq | shard] [key] [key | seq]
+  [key | seq | shard]; a line without a [...] block is a payload for key 'broadcast'.
+  timestamp: 2024-05-01T10:00:00.123 (UTC), ISO 8601 with a zone, or @epoch_ms
+  (a bare number is a stream key, as in upstream's stdio format).
+defaults: key broadcast, shard 0, timestamp now, sequence = previous + 1 (from 1).
+exit status: 0 ok; 1 invalid input line (the file keeps every message before it, no EOS);
+2 bad options or unreadable input."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("encode", help="write a .ss file from stdio-format lines",
+                       description="Read messages in the stdio line format and write a .ss file.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("output", metavar="OUT.ss", help="the .ss file to create (overwritten)")
+    p.add_argument("--input", metavar="FILE", default="-", help="read lines from FILE (default stdin)")
+    p.add_argument("--beacon-interval", metavar="N", type=int, default=K.DEFAULT_BEACON_INTERVAL,
+                   help=f"bytes between beacons, >= 128 (default {K.DEFAULT_BEACON_INTERVAL})")
+    p.add_argument("--file-name", metavar="NAME", help="name stored in the header (default: OUT's name)")
+    p.add_argument("--created-at", metavar="TIME",
+                   help="header creation time: ISO 8601, YYYY-MM-DDTHH:MM:SS.fff or epoch ms (default now)")
+    p.add_argument("--no-eos", action="store_true", help="do not end the file with an EOS message")
+    p.set_defaults(run=run)
+
+
+def _check_options(args: argparse.Namespace) -> int | None:
+    """Validate before touching the output; returns created_at in ms (None = now)."""
+    if not K.MIN_BEACON_INTERVAL <= args.beacon_interval <= K.MAX_BEACON_INTERVAL:
+        raise UsageError(f"--beacon-interval {args.beacon_interval} must be between "
+                         f"{K.MIN_BEACON_INTERVAL} and {K.MAX_BEACON_INTERVAL}")
+    if args.file_name is not None and len(args.file_name.encode("utf-8")) > K.MAX_FILE_NAME_WRITE:
+        raise UsageError(f"--file-name is longer than {K.MAX_FILE_NAME_WRITE} UTF-8 bytes")
+    return None if args.created_at is None else parse_time(args.created_at)
+
+
+def run(args: argparse.Namespace) -> int:
+    created_at = _check_options(args)
+    if args.input == "-":
+        return encode_lines(sys.stdin.buffer, args, created_at)
+    with open(args.input, "rb") as source:
+        return encode_lines(source, args, created_at)
+
+
+def encode_lines(source: BinaryIO | Iterable[bytes], args: argparse.Namespace,
+                 created_at: int | None) -> int:
+    """Write every line of ``source`` to ``args.output``; return the exit code."""
+    writer = ss_open(args.output, "w", beacon_interval=args.beacon_interval,
+                     file_name=args.file_name, created_at=created_at, eos=not args.no_eos)
+    eos_line = 0
+    try:
+        for number, raw in enumerate(source, 1):
+            if eos_line:
+                raise LineError(f"input continues after the end-of-stream message on line {eos_line}",
+                                line=number)
+            if _write_line(writer, raw, number):
+                eos_line = number
+    except LineError as err:
+        writer.close(eos=False)
+        print(f"ssfile encode: error: {args.output}: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except BaseException:
+        writer.close(eos=False)
+        raise
+    writer.close(eos=False if eos_line else None)
+    return EXIT_OK
+
+
+def _write_line(writer, raw: bytes, number: int) -> bool:  # type: ignore[no-untyped-def]
+    """Write one input line; True if it was the end-of-stream message."""
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise LineError(f"not valid UTF-8 (byte {err.start + 1} of the line)", line=number) from None
+    ts, key, seq, shard, payload = parse_line(text, line=number)
+    data = payload.encode("utf-8")
+    key = K.BROADCAST_KEY if key is None else key
+    writer.write(data, stream_key=key, shard_id=shard or 0, sequence=seq, timestamp=ts)
+    return key == K.INTERNAL_KEY and data == K.EOS_PAYLOAD
