@@ -65,7 +65,9 @@ def scan_for_append(path: str) -> tuple[FileHeader, int, dict[tuple[str, int], S
             out.clear()
             try:
                 dec.read_events(out)
-            except TruncatedError:
+            except TruncatedError as err:
+                if header is None:  # nothing to append to: refuse rather than guess a header
+                    raise err.with_path(path)
                 append_at = dec.offset  # a torn tail: cut it off
                 break
             except ChecksumMismatch as err:
