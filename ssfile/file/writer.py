@@ -156,11 +156,12 @@ class Writer:
             os.ftruncate(self._fd, offset)
             os.lseek(self._fd, offset, os.SEEK_SET)
             return Encoder(header, offset=offset, streams=streams, markers_emitted=markers)
-        os.ftruncate(self._fd, 0)
         name = os.path.basename(self.path) if file_name is None else file_name
         header = FileHeader(name, to_ms(created_at),
                             K.DEFAULT_BEACON_INTERVAL if interval is None else interval)
-        return Encoder(header)
+        encoder = Encoder(header)  # validates first: a refused open leaves the file alone
+        os.ftruncate(self._fd, 0)
+        return encoder
 
     @property
     def offset(self) -> int:
