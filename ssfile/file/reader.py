@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -28,7 +29,8 @@ class Reader:
     """
 
     def __init__(self, source: str | os.PathLike[str] | BinaryIO, *, check_crc: bool = True,
-                 tolerate_truncation: bool = False, chunk_size: int = CHUNK) -> None:
+                 tolerate_truncation: bool = False, chunk_size: int = CHUNK,
+                 follow: bool = False) -> None:
         if isinstance(source, (str, os.PathLike)):
             self.path: str | None = os.fspath(source)
             self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
@@ -40,6 +42,12 @@ class Reader:
         self._chunk = chunk_size
         self._tolerate = tolerate_truncation
         self._dec = Decoder(check_crc=check_crc)
+        self._check_crc = check_crc
+        self.seek_bytes = 0  # bytes of beacons read by the last seek (seek.py)
+        self._follower = None
+        if follow:  # wait at the end for appended data (follow.py)
+            from .follow import Follower
+            self._follower = Follower(self._file, self.path)
         self._events: list[object] = []
         self._index = 0
         self.ended = False
@@ -63,6 +71,8 @@ class Reader:
         """Feed one chunk; False at end of input."""
         data = self._file.read(self._chunk)
         if not data:
+            if self._follower is not None and self._follower.wait():
+                return True
             self._dec.feed_eof()
             return False
         self._dec.feed(data)
@@ -137,6 +147,42 @@ class Reader:
 
     def read_all(self) -> list[Message]:
         return list(self)
+
+    # ---- seeking (logic in seek.py / index.py) ------------------------------------------------
+
+    def seek_time(self, when: int | _dt.datetime) -> Message | None:
+        """Go to the first message with timestamp >= ``when`` (int ms or datetime); returns it."""
+        from .seek import seek_time
+        return seek_time(self, when)
+
+    def seek_sequence(self, stream_key: str, shard_id: int, sequence: int) -> Message | None:
+        """Go to the first message of (stream, shard) with sequence >= ``sequence``; returns it."""
+        from .seek import seek_sequence
+        return seek_sequence(self, stream_key, shard_id, sequence)
+
+    def seek_beacon(self, n: int) -> int:
+        """Go to beacon ``n`` (clamped to the last one); returns the index used."""
+        from .seek import seek_beacon
+        return seek_beacon(self, n)
+
+    def rewind(self) -> None:
+        """Go back to the first message."""
+        from .seek import rewind
+        rewind(self)
+
+    def seek_end(self) -> None:
+        """Skip every complete message present now (with ``follow=True``: wait for new ones)."""
+        from .seek import seek_end
+        seek_end(self)
+
+    def _restart(self, offset: int, skip: int) -> None:
+        """A fresh decoder at absolute ``offset`` (a boundary or the header end)."""
+        self._file.seek(offset)
+        self._dec = Decoder(start_offset=offset, header=self.header, skip=skip,
+                            check_crc=self._check_crc)
+        self._events, self._index = [], 0
+        self.ended = False
+        self.torn_tail = None
 
     @property
     def offset(self) -> int:
