@@ -1,0 +1,131 @@
+"""The streamer API every backend implements (asyncio first; see sync.py for scripts).
+
+    streamer = await ssfile.connect("file:///data/rec.ss")
+    producer = await streamer.create_producer("clock")
+    receipt = producer.send(b'{"tick": 1}')      # never blocks; await it for the header
+    await producer.flush(); await producer.end()
+    consumer = await streamer.create_consumer(["clock"], ConsumerOptions(...))
+    msg = await consumer.next()                   # also: async for msg in consumer
+    await streamer.disconnect()
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import AsyncIterator, Generator, Sequence
+from typing import Any
+
+from ..errors import StreamError
+from ..types import Message
+from .options import ConsumerOptions
+
+
+class Receipt:
+    """What ``Producer.send`` returns: await it (or call :meth:`result`) for the message header
+    (a :class:`~ssfile.types.Message` with the payload the backend stored)."""
+
+    __slots__ = ("_value", "_future")
+
+    def __init__(self, value: Message | None = None, future: asyncio.Future[Message] | None = None) -> None:
+        self._value = value
+        self._future = future
+
+    def done(self) -> bool:
+        return self._value is not None or (self._future is not None and self._future.done())
+
+    def result(self) -> Message:
+        if self._value is not None:
+            return self._value
+        assert self._future is not None
+        return self._future.result()
+
+    def __await__(self) -> Generator[Any, None, Message]:
+        if self._value is not None:
+            return self._value
+        assert self._future is not None
+        return (yield from self._future.__await__())
+
+
+class Producer(abc.ABC):
+    """Sends to one stream key (the anchor) and one shard."""
+
+    stream_key: str
+    shard_id: int
+
+    @abc.abstractmethod
+    def send(self, payload: bytes) -> Receipt:
+        """Queue one message; never blocks."""
+
+    @abc.abstractmethod
+    async def flush(self) -> None:
+        """Wait until everything sent is stored by the backend."""
+
+    @abc.abstractmethod
+    async def end(self) -> None:
+        """Flush and end the stream (the file backend writes an end-of-stream frame)."""
+
+
+class Consumer(abc.ABC):
+    stream_keys: tuple[str, ...]
+    options: ConsumerOptions
+
+    @abc.abstractmethod
+    async def next(self) -> Message:
+        """The next message; raises :class:`StreamEnded` when the stream has ended."""
+
+    async def next_batch(self, max_messages: int = 1000) -> list[Message]:
+        """Up to ``max_messages`` already available messages (at least one; waits for it)."""
+        return [await self.next()]
+
+    async def seek(self, timestamp: Any) -> None:
+        """Continue from the first message with timestamp >= ``timestamp``."""
+        raise StreamError(f"{type(self).__name__} cannot seek")
+
+    async def rewind(self, position: Any) -> None:
+        """Continue from ``"beginning"``, ``"end"`` or the first message with sequence >= N."""
+        raise StreamError(f"{type(self).__name__} cannot rewind")
+
+    async def commit(self) -> None:
+        """Store the position of the last delivered message (Resumable consumers)."""
+        raise StreamError("you cannot commit on a real-time consumer")
+
+    async def close(self) -> None:
+        """Leave the group (if any) and release resources."""
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        while True:
+            try:
+                batch = await self.next_batch()
+            except StreamEnded:
+                return
+            for m in batch:
+                yield m
+
+
+class StreamEnded(StreamError):
+    """The stream has ended (end-of-stream seen, or the backend closed)."""
+
+
+class Streamer(abc.ABC):
+    @abc.abstractmethod
+    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
+        ...
+
+    @abc.abstractmethod
+    async def create_consumer(self, stream_keys: Sequence[str],
+                              options: ConsumerOptions | None = None) -> Consumer:
+        ...
+
+    @abc.abstractmethod
+    async def disconnect(self) -> None:
+        ...
+
+    async def __aenter__(self) -> "Streamer":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.disconnect()

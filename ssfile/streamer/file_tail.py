@@ -1,0 +1,157 @@
+"""An asyncio tail over a ``.ss`` file for streamer consumers: the sans-I/O decoder fed by
+``os.pread`` chunks, sleeping with a short backoff at the end of a live file.
+
+Starting points: ``"earliest"`` (the first frame), ``"latest"`` (after the last complete
+frame present now), or ``(offset, skip_first)`` (a committed position: the frame at
+``offset``, skipping it when it was already delivered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from ..codec.decoder import Decoder
+from ..codec.events import EndOfStream
+from ..errors import FormatError, SSError, TruncatedError
+from ..format import constants as K
+from ..format.records import FileHeader
+from ..format.schema import parse_file_header
+from ..types import Message
+
+CHUNK = 1 << 18
+MAX_SLEEP = 0.02
+
+
+class FileTail:
+    def __init__(self, path: str, *, follow: bool = True) -> None:
+        self.path = path
+        self.follow = follow
+        self.header: FileHeader | None = None
+        self.ended = False
+        self._fd: int | None = None
+        self._dec: Decoder | None = None
+        self._pos = 0
+        self._sleep = 0.0
+        self._inode: tuple[int, int] | None = None
+
+    async def _open(self) -> None:
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                if not self.follow:
+                    raise SSError(f"{self.path}: no such file") from None
+                await self._idle()
+                continue
+            st = os.fstat(fd)
+            if st.st_size >= K.HEADER_SIZE:
+                break
+            os.close(fd)
+            if not self.follow:
+                raise TruncatedError(f"{self.path}: no complete header", st.st_size)
+            await self._idle()
+        self._fd = fd
+        self._inode = (st.st_dev, st.st_ino)
+        try:
+            self.header = parse_file_header(os.pread(fd, K.HEADER_SIZE, 0))
+        except FormatError as err:
+            raise err.with_path(self.path)
+
+    async def start(self, where: str | tuple[int, bool]) -> None:
+        await self._open()
+        assert self.header is not None
+        if where == "earliest":
+            self._restart(0, False)
+        elif where == "latest":
+            self._restart(0, False)
+            await self.drain()
+        else:
+            offset, skip_first = where  # type: ignore[misc]
+            self._restart(offset, skip_first)
+
+    def _restart(self, offset: int, skip_first: bool) -> None:
+        if offset <= 0:
+            self._dec = Decoder()
+            self._pos = 0
+        else:
+            self._dec = Decoder(start_offset=offset, header=self.header)
+            self._pos = offset
+        self._skip_first = skip_first
+        self.ended = False
+
+    async def drain(self) -> None:
+        """Consume everything present now without delivering it (start from "latest")."""
+        while True:
+            batch = await self.read_batch(wait=False)
+            if not batch:
+                return
+
+    async def _idle(self) -> None:
+        self._sleep = min(MAX_SLEEP, self._sleep * 2 or 0.001)
+        await asyncio.sleep(self._sleep)
+
+    def _check_replaced(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise SSError(f"{self.path}: the file was removed while being read") from None
+        if (st.st_dev, st.st_ino) != self._inode:
+            raise SSError(f"{self.path}: the file was replaced while being read")
+        if st.st_size < self._pos:
+            raise SSError(f"{self.path}: the file was truncated to {st.st_size} bytes while being "
+                          f"read at offset {self._pos}")
+
+    async def read_batch(self, *, wait: bool = True) -> list[Message]:
+        """The next messages (possibly []: only when ``wait`` is False or the stream ended)."""
+        dec = self._dec
+        assert dec is not None and self._fd is not None
+        out: list[object] = []
+        while True:
+            if self.ended:
+                return []
+            try:
+                dec.read_events(out)
+            except TruncatedError:
+                if not self.follow:
+                    raise
+            if out:
+                msgs = []
+                for ev in out:
+                    if type(ev) is Message:
+                        msgs.append(ev)
+                    elif isinstance(ev, EndOfStream):
+                        self.ended = True
+                        break
+                if self._skip_first and msgs:
+                    msgs = msgs[1:]
+                    self._skip_first = False
+                if msgs or self.ended:
+                    self._sleep = 0.0
+                    return msgs
+                out.clear()
+                continue
+            data = os.pread(self._fd, CHUNK, self._pos)
+            if data:
+                self._pos += len(data)
+                dec.feed(data)
+                continue
+            if not self.follow:
+                dec.feed_eof()
+                try:
+                    dec.read_events(out)
+                except TruncatedError as err:
+                    raise err.with_path(self.path)
+                if not out:
+                    self.ended = True
+                    return []
+                continue
+            if not wait:
+                return []
+            self._check_replaced()
+            await self._idle()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

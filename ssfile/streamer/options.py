@@ -1,0 +1,42 @@
+"""Options of producers and consumers, shared by every backend."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ConsumerMode(enum.Enum):
+    """As upstream: RealTime (no group), Resumable (commits a position), LoadBalanced (group)."""
+
+    REAL_TIME = "real_time"
+    RESUMABLE = "resumable"
+    LOAD_BALANCED = "load_balanced"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerOptions:
+    """``auto_stream_reset``: where a consumer with no committed position starts:
+    ``"earliest"`` (the first message) or ``"latest"`` (only new messages).
+    ``shards``: the shards to read (None = all).  ``group``: the consumer group (required for
+    LoadBalanced and Resumable, refused for RealTime).  ``follow``: keep waiting for new
+    messages at the end (file backend; False ends at the end of the file)."""
+
+    mode: ConsumerMode = ConsumerMode.REAL_TIME
+    group: str | None = None
+    auto_stream_reset: str = "latest"
+    shards: tuple[int, ...] | None = None
+    follow: bool = True
+    auto_commit: bool = True
+
+    def check(self) -> "ConsumerOptions":
+        from ..errors import StreamError
+
+        if self.auto_stream_reset not in ("earliest", "latest"):
+            raise StreamError(f"auto_stream_reset must be 'earliest' or 'latest', not {self.auto_stream_reset!r}")
+        if self.mode is ConsumerMode.REAL_TIME and self.group is not None:
+            raise StreamError("consumer group is set, but RealTime consumers have no group "
+                              "(use ConsumerMode.LOAD_BALANCED or RESUMABLE)")
+        if self.mode is not ConsumerMode.REAL_TIME and not self.group:
+            raise StreamError(f"{self.mode.name} consumers need a consumer group")
+        return self

@@ -1,0 +1,116 @@
+"""A small synchronous facade over the asyncio streamer API, for scripts.
+
+    with ssfile.connect_sync("file:///tmp/rec.ss") as s:
+        p = s.create_producer("clock")
+        p.send(b"tick").result()
+        c = s.create_consumer(["clock"], ConsumerOptions(auto_stream_reset="earliest"))
+        print(c.next())
+
+It runs its own event loop in a background thread; every call blocks until done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..types import Message
+from .api import Consumer, Producer, Receipt, StreamEnded, Streamer
+from .options import ConsumerOptions
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="ssfile-sync", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+class SyncProducer:
+    def __init__(self, loop: _Loop, inner: Producer) -> None:
+        self._loop = loop
+        self._inner = inner
+
+    def send(self, payload: bytes) -> Receipt:
+        async def _send() -> Receipt:
+            return self._inner.send(payload)
+        return self._loop.run(_send())  # type: ignore[no-any-return]
+
+    def flush(self) -> None:
+        self._loop.run(self._inner.flush())
+
+    def end(self) -> None:
+        self._loop.run(self._inner.end())
+
+
+class SyncConsumer:
+    def __init__(self, loop: _Loop, inner: Consumer) -> None:
+        self._loop = loop
+        self._inner = inner
+
+    def next(self) -> Message:
+        return self._loop.run(self._inner.next())  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[Message]:
+        while True:
+            try:
+                batch = self._loop.run(self._inner.next_batch())
+            except StreamEnded:
+                return
+            yield from batch
+
+    def seek(self, timestamp: Any) -> None:
+        self._loop.run(self._inner.seek(timestamp))
+
+    def rewind(self, position: Any) -> None:
+        self._loop.run(self._inner.rewind(position))
+
+    def commit(self) -> None:
+        self._loop.run(self._inner.commit())
+
+    def close(self) -> None:
+        self._loop.run(self._inner.close())
+
+
+class SyncStreamer:
+    def __init__(self, uri: str, **options: Any) -> None:
+        from .registry import connect
+
+        self._loop = _Loop()
+        try:
+            self._inner: Streamer = self._loop.run(connect(uri, **options))
+        except BaseException:
+            self._loop.stop()
+            raise
+
+    def create_producer(self, stream_key: str, *, shard_id: int = 0) -> SyncProducer:
+        return SyncProducer(self._loop, self._loop.run(self._inner.create_producer(stream_key, shard_id=shard_id)))
+
+    def create_consumer(self, stream_keys: Sequence[str], options: ConsumerOptions | None = None) -> SyncConsumer:
+        return SyncConsumer(self._loop, self._loop.run(self._inner.create_consumer(stream_keys, options)))
+
+    def disconnect(self) -> None:
+        try:
+            self._loop.run(self._inner.disconnect())
+        finally:
+            self._loop.stop()
+
+    def __enter__(self) -> "SyncStreamer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+
+def connect_sync(uri: str, **options: Any) -> SyncStreamer:
+    return SyncStreamer(uri, **options)
