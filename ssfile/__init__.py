@@ -17,6 +17,8 @@ from .codec.events import EndOfStream
 from .errors import (BackendError, BadMagic, ChecksumMismatch, EncodeError, FieldError,
                      FormatError, MissingDependency, SeekError, SSError, StreamError,
                      TruncatedError, UnsupportedVersion, UsageError)
+from .file.aio import AsyncReader, aopen
+from .file.follow import FollowError
 from .file.reader import Reader
 from .file.writer import Writer
 from .format.constants import DEFAULT_BEACON_INTERVAL
@@ -38,6 +40,7 @@ def open(path: str | os.PathLike[str] | BinaryIO, mode: str = "r", **options: An
 
 
 __all__ = [
+    "AsyncReader", "FollowError", "aopen",
     "BackendError", "BadMagic", "Beacon", "ChecksumMismatch", "DEFAULT_BEACON_INTERVAL",
     "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
     "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",

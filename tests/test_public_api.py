@@ -6,6 +6,7 @@ import inspect
 import ssfile
 
 PUBLIC = [
+    "AsyncReader", "FollowError", "aopen",  # issue 3: asyncio reader, follow errors
     "BackendError", "BadMagic", "Beacon", "ChecksumMismatch", "DEFAULT_BEACON_INTERVAL",
     "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
     "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",
