@@ -17,6 +17,9 @@ from .codec.events import EndOfStream
 from .errors import (BackendError, BadMagic, ChecksumMismatch, EncodeError, FieldError,
                      FormatError, MissingDependency, SeekError, SSError, StreamError,
                      TruncatedError, UnsupportedVersion, UsageError)
+from .export.arrays import to_numpy  # numpy/pandas are imported only when these are called
+from .export.frame import to_pandas
+from .export.stats import stats
 from .file.aio import AsyncReader, aopen
 from .file.follow import FollowError
 from .file.reader import Reader
@@ -45,4 +48,5 @@ __all__ = [
     "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
     "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",
     "TruncatedError", "UnsupportedVersion", "UsageError", "Writer", "__version__", "open",
+    "stats", "to_numpy", "to_pandas",
 ]

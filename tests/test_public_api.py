@@ -11,6 +11,7 @@ PUBLIC = [
     "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
     "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",
     "TruncatedError", "UnsupportedVersion", "UsageError", "Writer", "__version__", "open",
+    "stats", "to_numpy", "to_pandas",
 ]
 
 

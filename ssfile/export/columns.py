@@ -1,0 +1,245 @@
+"""The vectorised scan: header columns (and optionally payloads) of a whole file.
+
+The file is memory-mapped; :mod:`.layout` finds the segments between beacons, windows of
+the logical stream are copied out of them (a few MiB at a time) and :mod:`.frames` finds
+every frame of a window with numpy.  Results are filtered per window, so memory is the
+selected columns plus one window.  The result equals what :class:`ssfile.Reader` yields
+(tests/test_export.py holds it to that), including its errors: a bad key or timestamp
+raises :class:`~ssfile.errors.FieldError`, a bad payload checksum (``check_crc=True``)
+:class:`~ssfile.errors.ChecksumMismatch`, a torn tail :class:`~ssfile.errors.TruncatedError`
+(unless ``tolerate_truncation``), each with the absolute offset; the EOS frame ends the scan.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ChecksumMismatch, FieldError, FormatError, TruncatedError
+from ..format import constants as K
+from ..format.records import FileHeader
+from ..types import MAX_TIMESTAMP_MS
+from . import _deps
+from .frames import FIXED, KeyTable, Window
+from .layout import Layout, scan_layout
+from .vcrc import payload_crcs
+
+WINDOW = 4 << 20
+_COLUMNS = ("code", "shard_id", "sequence", "timestamp_ms", "offset", "length")
+
+
+@dataclass
+class Scan:
+    """Raw scan output: int columns plus the stream key names (codes index ``keys``)."""
+
+    header: FileHeader
+    keys: list[str]
+    columns: dict[str, Any]
+    payloads: list[Any] = field(default_factory=list)  # per window: buffer pieces or bytes lists
+    ended: bool = False
+    torn_tail: int | None = None
+
+
+@dataclass
+class Selection:
+    """Which messages to keep: stream keys, shard ids, ``[since_ms, until_ms)``."""
+
+    streams: frozenset[str] | None = None
+    shards: frozenset[int] | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+
+def scan(path: str | os.PathLike[str], *, payload: str | None = None, check_crc: bool = True,
+         select: Selection | None = None, start: int | None = None, stop: int | None = None,
+         tolerate_truncation: bool = False, window: int = WINDOW) -> Scan:
+    """Scan ``path``.  ``payload``: None, ``"buffer"`` (uint8 pieces) or ``"bytes"``.
+    ``start``/``stop``: physical frame offsets bounding the scan (from a seek)."""
+    np = _deps.numpy()
+    name = os.fspath(path)
+    with open(name, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise TruncatedError("file too short for a header", 0, path=name)
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        return _Scanner(np, mm, name, payload, check_crc, select or Selection(),
+                        tolerate_truncation, window).run(start, stop)
+    except FormatError as err:
+        raise err if err.path else err.with_path(name)
+    finally:
+        mm.close()
+
+
+class _Scanner:
+    def __init__(self, np: Any, mm: mmap.mmap, path: str, payload: str | None, check_crc: bool,
+                 select: Selection, tolerate: bool, window: int) -> None:
+        self.np, self.mm, self.path = np, mm, path
+        self.layout: Layout = scan_layout(mm, path)
+        self.keys = KeyTable()
+        self.payload, self.check_crc, self.select = payload, check_crc, select
+        self.tolerate, self.window = tolerate, window
+        self.parts: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
+        self.payloads: list[Any] = []
+        self.ended = False
+        self.torn: int | None = None
+        lay = self.layout
+        self.seg_logical = np.array(lay.logical, dtype=np.int64)
+        self.seg_shift = np.array(lay.phys, dtype=np.int64) - self.seg_logical
+
+    def run(self, start: int | None, stop: int | None) -> Scan:
+        lay = self.layout
+        pos = 0 if start is None else lay.to_logical(start)
+        end = self.stop = lay.total if stop is None else lay.to_logical(stop)
+        size = self.window
+        while pos < end and not self.ended:
+            hi = min(pos + size, lay.total)
+            win = self._assemble(pos, hi)
+            consumed = self._window(win, pos)
+            del win
+            if consumed == 0 and hi < lay.total:
+                size *= 2  # a frame larger than the window
+                continue
+            size = self.window
+            pos += consumed
+            if hi == lay.total and pos < lay.total and not self.ended:
+                self._torn(lay.to_physical(pos), "truncated message frame "
+                           f"({lay.total - pos} bytes at the end of the file)")
+                break
+        else:
+            if not self.ended and stop is None and lay.torn_beacon is not None:
+                self._torn(lay.torn_beacon, "truncated beacon "
+                           f"({lay.size - lay.torn_beacon} bytes at the end of the file)")
+        return self._finish()
+
+    def _torn(self, offset: int, reason: str) -> None:
+        if not self.tolerate:
+            raise TruncatedError(reason, offset, path=self.path)
+        self.torn = offset
+
+    def _assemble(self, lo: int, hi: int) -> Any:
+        np = self.np
+        arr = np.frombuffer(self.mm, dtype=np.uint8)
+        try:
+            runs = [arr[o:o + n] for o, n in self.layout.pieces(lo, hi)]
+            return np.concatenate(runs) if len(runs) != 1 else runs[0].copy()
+        finally:
+            del arr
+
+    def _offsets(self, logical: Any) -> Any:
+        j = self.np.searchsorted(self.seg_logical, logical, side="right") - 1
+        return logical + self.seg_shift[j]
+
+    def _window(self, win: Any, base: int) -> int:
+        np = self.np
+        to_offset = lambda p: self.layout.to_physical(base + p)  # noqa: E731
+        starts, codes, heads, consumed = Window(np, win, self.keys, to_offset).frames()
+        if not len(starts):
+            return consumed
+        lens = heads["len"].astype(np.int64)
+        pstart = starts + 1 + FIXED + win[starts].astype(np.int64)
+        cut = self._eos_at(win, codes, pstart, lens)
+        if cut is not None:
+            consumed = int(starts[cut])
+        limit = len(starts) if cut is None else cut + 1
+        ts = heads["ts"][:limit].astype(np.int64)
+        self._check(win, base, starts[:limit], codes, heads[:limit], ts, pstart, lens)
+        keep = self._keep(codes[:limit], heads[:limit], ts) & (starts[:limit] < self.stop - base)
+        if cut is not None:
+            keep = keep[:cut]
+            self.ended = True
+        idx: Any = np.flatnonzero(keep)
+        if len(idx) == len(keep):
+            idx = slice(0, len(keep))  # everything kept: views, no gathers
+        if len(keep) and (not isinstance(idx, np.ndarray) or len(idx)):
+            self._emit(win, base, idx, starts, codes, heads, ts, pstart, lens)
+        return consumed
+
+    def _eos_at(self, win: Any, codes: Any, pstart: Any, lens: Any) -> int | None:
+        np = self.np
+        internal = self.keys.codes.get(K.INTERNAL_KEY.encode())
+        if internal is None:
+            return None
+        hits = np.flatnonzero((codes == internal) & (lens == len(K.EOS_PAYLOAD)))
+        for i in hits.tolist():
+            p = int(pstart[i])
+            if win[p:p + 3].tobytes() == K.EOS_PAYLOAD:
+                return i
+        return None
+
+    def _check(self, win: Any, base: int, starts: Any, codes: Any, heads: Any, ts: Any,
+               pstart: Any, lens: Any) -> None:
+        """Raise at the first frame with an out-of-range timestamp or a bad checksum."""
+        np = self.np
+        n = len(starts)
+        bad_ts = np.flatnonzero(heads["ts"] > MAX_TIMESTAMP_MS)
+        first_ts = int(bad_ts[0]) if len(bad_ts) else n
+        first_crc, stored, computed = n, 0, 0
+        if self.check_crc:
+            p, ln = pstart[:n], lens[:n]
+            crcs = payload_crcs(win, p, ln)
+            stored_all = (win[p + ln].astype(np.uint16) << 8) | win[p + ln + 1]
+            bad = np.flatnonzero(crcs != stored_all)
+            if len(bad):
+                first_crc = int(bad[0])
+                stored, computed = int(stored_all[first_crc]), int(crcs[first_crc])
+        first = min(first_ts, first_crc)
+        if first == n:
+            return
+        offset = self.layout.to_physical(base + int(starts[first]))
+        if first == first_ts:
+            raise FieldError(f"timestamp {int(heads['ts'][first])} out of range in message frame",
+                             offset)
+        h = heads[first]
+        raise ChecksumMismatch(
+            f"checksum mismatch in message (stream {self.keys.names[codes[first]]!r}, shard "
+            f"{int(h['shard'])}, seq {int(h['seq'])}): stored 0x{stored:04X}, computed "
+            f"0x{computed:04X}", offset, stored=stored, computed=computed)
+
+    def _keep(self, codes: Any, heads: Any, ts: Any) -> Any:
+        np, sel = self.np, self.select
+        keep = np.ones(len(codes), dtype=bool)
+        if sel.streams is not None:
+            wanted = [c for raw, c in self.keys.codes.items() if raw.decode() in sel.streams]
+            keep &= np.isin(codes, np.array(wanted, dtype=np.int32))
+        if sel.shards is not None:
+            keep &= np.isin(heads["shard"], np.array(sorted(sel.shards), dtype=np.uint64))
+        if sel.since_ms is not None:
+            keep &= ts >= sel.since_ms
+        if sel.until_ms is not None:
+            keep &= ts < sel.until_ms
+        return keep
+
+    def _emit(self, win: Any, base: int, idx: Any, starts: Any, codes: Any, heads: Any, ts: Any,
+              pstart: Any, lens: Any) -> None:
+        np, parts = self.np, self.parts
+        h = heads[idx]
+        parts["code"].append(codes[idx])
+        parts["shard_id"].append(h["shard"].astype(np.uint64))
+        parts["sequence"].append(h["seq"].astype(np.uint64))
+        parts["timestamp_ms"].append(ts[idx])
+        parts["offset"].append(self._offsets(base + starts[idx]))
+        parts["length"].append(lens[idx])
+        if self.payload == "buffer":
+            delta = np.zeros(len(win) + 1, dtype=np.int8)
+            delta[pstart[idx]] += 1
+            delta[pstart[idx] + lens[idx]] -= 1
+            self.payloads.append(win[np.cumsum(delta[:-1], dtype=np.int8).view(bool)])
+        elif self.payload == "bytes":
+            raw = win.tobytes()
+            self.payloads.append([raw[s:s + n] for s, n in zip(pstart[idx].tolist(),
+                                                                lens[idx].tolist())])
+
+    def _finish(self) -> Scan:
+        np = self.np
+        columns = {}
+        empty = {"code": np.int32, "shard_id": np.uint64, "sequence": np.uint64}
+        for name in _COLUMNS:
+            chunks = self.parts.pop(name)
+            columns[name] = (np.concatenate(chunks) if chunks
+                             else np.zeros(0, dtype=empty.get(name, np.int64)))
+            del chunks
+        return Scan(self.layout.header, list(self.keys.names), columns, self.payloads,
+                    self.ended, self.torn)

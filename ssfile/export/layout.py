@@ -1,0 +1,87 @@
+"""The logical frame stream of a memory-mapped file: the segments between beacons.
+
+A ``.ss`` file is the 128-byte header, then frames written back to back, physically cut at
+every multiple of the beacon interval by a beacon.  Beacon sizes are computable from their
+marker count and key lengths, so one pass over the beacons (not the frames) tells where
+every segment of frame bytes lives.  Concatenating the segments gives the *logical* stream
+in which frames are contiguous.  Beacon markers are not validated here (``ssfile verify``
+does that); only their sizes are needed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from ..codec.fast import beacon_size_at
+from ..errors import FormatError
+from ..format import constants as K
+from ..format.records import FileHeader
+from ..format.schema import parse_file_header
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Segments of frame bytes: segment ``j`` is physical ``[phys[j], phys[j] + length[j])``
+    and logical ``[logical[j], logical[j] + length[j])``."""
+
+    header: FileHeader
+    size: int
+    phys: list[int]
+    logical: list[int]
+    length: list[int]
+    torn_beacon: int | None  # physical offset of a beacon cut by the end of the file
+
+    @property
+    def total(self) -> int:
+        """Length of the logical stream."""
+        return self.logical[-1] + self.length[-1]
+
+    def segment_of(self, pos: int) -> int:
+        """Index of the segment holding logical ``pos`` (the later one at a boundary)."""
+        return bisect.bisect_right(self.logical, pos) - 1
+
+    def to_physical(self, pos: int) -> int:
+        j = self.segment_of(pos)
+        return self.phys[j] + pos - self.logical[j]
+
+    def to_logical(self, offset: int) -> int:
+        """Logical position of physical ``offset`` (which must not be inside a beacon)."""
+        j = bisect.bisect_right(self.phys, offset) - 1
+        return self.logical[j] + min(offset - self.phys[j], self.length[j])
+
+    def pieces(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """Physical ``(offset, length)`` runs that make up logical ``[start, stop)``."""
+        out = []
+        j = self.segment_of(start)
+        while start < stop:
+            seg_end = self.logical[j] + self.length[j]
+            take = min(stop, seg_end) - start
+            if take > 0:
+                out.append((self.phys[j] + start - self.logical[j], take))
+                start += take
+            j += 1
+        return out
+
+
+def scan_layout(buf: bytes | memoryview, path: str | None = None) -> Layout:
+    """Parse the header of ``buf`` (a whole file, e.g. an mmap) and locate every segment."""
+    header = parse_file_header(bytes(buf[:K.HEADER_SIZE]), 0)
+    interval = header.beacon_interval
+    size = len(buf)
+    phys, logical, length = [K.HEADER_SIZE], [0], [min(interval, size) - K.HEADER_SIZE]
+    torn = None
+    at = interval
+    while at < size:
+        got = beacon_size_at(buf, at)
+        if got is None:
+            torn = at
+            break
+        start, end = at + got, min(at + interval, size)
+        if start > end:
+            raise FormatError(f"beacon of {got} bytes overruns the next beacon", at, path=path)
+        logical.append(logical[-1] + length[-1])
+        phys.append(start)
+        length.append(end - start)
+        at += interval
+    return Layout(header, size, phys, logical, length, torn)
