@@ -57,24 +57,23 @@ def stats(path: str | os.PathLike[str], streams: str | Iterable[str] | None = No
 
 
 def per_stream(frame: Any) -> Any:
+    """The ``streams`` table of :class:`Stats`."""
     pd = _deps.pandas()
-    np = _deps.numpy()
+    keys = [frame[k] for k in GROUP]
     g = frame.groupby(GROUP, observed=True, sort=True)
     out = g["timestamp"].agg(count="size", first="min", last="max")
     out["duration_s"] = (out["last"] - out["first"]).dt.total_seconds()
     out["rate_per_s"] = out["count"] / out["duration_s"].where(out["duration_s"] > 0)
-    gaps = frame.sort_values("timestamp", kind="stable").groupby(GROUP, observed=True)["timestamp"].diff()
-    out["max_gap_s"] = gaps.dt.total_seconds().groupby([frame[k] for k in GROUP],
-                                                        observed=True).max()
-    seq = frame["sequence"].astype("float64" if frame["sequence"].max() >= 2**63 else "int64")
-    before = seq.groupby([frame[k] for k in GROUP], observed=True).cummax().groupby(
-        [frame[k] for k in GROUP], observed=True).shift()
-    out["out_of_order"] = (seq <= before).groupby([frame[k] for k in GROUP], observed=True).sum()
-    distinct = g["sequence"].nunique()
-    span = g["sequence"].max().astype(np.float64) - g["sequence"].min().astype(np.float64) + 1
-    out["missing"] = (span - distinct).astype(np.int64)
-    back = frame.groupby(GROUP, observed=True)["timestamp"].diff() < pd.Timedelta(0)
-    out["time_backwards"] = back.groupby([frame[k] for k in GROUP], observed=True).sum()
+    in_time = frame.sort_values("timestamp", kind="stable")
+    gaps = in_time.groupby(GROUP, observed=True)["timestamp"].diff().dt.total_seconds()
+    out["max_gap_s"] = gaps.groupby([in_time[k] for k in GROUP], observed=True).max()
+    seq = frame["sequence"].astype("float64")  # exact below 2**53; float keeps uint64 order
+    highest_before = seq.groupby(keys, observed=True).cummax().groupby(keys, observed=True).shift()
+    out["out_of_order"] = (seq <= highest_before).groupby(keys, observed=True).sum()
+    span = g["sequence"].max().astype("float64") - g["sequence"].min().astype("float64") + 1
+    out["missing"] = (span - g["sequence"].nunique()).astype("int64")
+    back = g["timestamp"].diff() < pd.Timedelta(0)
+    out["time_backwards"] = back.groupby(keys, observed=True).sum()
     return out
 
 
