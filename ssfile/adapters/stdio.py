@@ -1,0 +1,259 @@
+"""The ``stdio://`` backend: consumers read stdin lines, producers write stdout lines, both in
+the stdio line format (:mod:`ssfile.lines`).
+
+Rules (spec/streamer.md, "stdio"), upstream's unless said otherwise:
+* A line without a stream key is a *broadcast*: every consumer gets it (as key
+  ``broadcast``).  A line with the explicit key ``broadcast`` only reaches consumers of that key.
+* Missing timestamp: the time the line was read.  Missing shard: 0.  Missing sequence: a
+  per-(key, shard) counter from 0; a line with a sequence sets the counter to sequence + 1
+  (upstream sets it to the sequence itself, so the next message repeats it -- not copied).
+* Groups: consumers of a group split the messages by ``sequence mod members`` (members in
+  join order, recomputed per message, so they may join and leave at any time).
+* An invalid line (bad meta block, invalid UTF-8) is reported on stderr with its line
+  number and skipped (``on_invalid="skip"``, the default) or ends every consumer with a
+  :class:`~ssfile.lines.LineError` after the messages read before it (``on_invalid="fatal"``).
+  Upstream aborts the process.
+* Producers print ``[timestamp | key | sequence | shard] payload`` with millisecond
+  timestamps (upstream prints whole seconds and no shard; its parser reads ours).  The
+  sequence is a per-key counter from 0 shared by all producers of the process.  Payloads
+  must be UTF-8 without newlines.  Empty payloads are printed (upstream drops them).
+* ``loopback=True`` also delivers produced messages to this process's consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import IO
+
+from ..errors import EncodeError, StreamError
+from ..format.constants import BROADCAST_KEY
+from ..format.records import check_stream_key
+from ..lines import LineError, format_line, parse_line
+from ..streamer.api import Consumer, Producer, Receipt, StreamEnded, Streamer
+from ..streamer.groups import choose
+from ..streamer.options import ConsumerMode, ConsumerOptions
+from ..types import Message
+
+BATCH_LINES = 1024
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class StdioConsumer(Consumer):
+    def __init__(self, streamer: "StdioStreamer", keys: tuple[str, ...], options: ConsumerOptions) -> None:
+        self._streamer = streamer
+        self.stream_keys = keys
+        self.options = options
+        self.queue: deque[Message] = deque()
+        self.error: Exception | None = None
+        self.closed = False
+
+    async def next_batch(self, max_messages: int = 1000) -> list[Message]:
+        while not self.queue:
+            if self.error is not None:
+                raise self.error
+            if self.closed or self._streamer._eof:
+                raise StreamEnded("stdin has ended")
+            await self._streamer._pump()
+        q = self.queue
+        return [q.popleft() for _ in range(min(max_messages, len(q)))]
+
+    async def next(self) -> Message:
+        return (await self.next_batch(1))[0]
+
+    async def seek(self, timestamp: object) -> None:
+        raise StreamError("stdio cannot seek")
+
+    async def rewind(self, position: object) -> None:
+        raise StreamError("stdio cannot rewind")
+
+    async def close(self) -> None:
+        self.closed = True
+        self._streamer._consumers.remove(self) if self in self._streamer._consumers else None
+
+
+class StdioProducer(Producer):
+    def __init__(self, streamer: "StdioStreamer", stream_key: str, shard_id: int) -> None:
+        self._streamer = streamer
+        self.stream_key = stream_key
+        self.shard_id = shard_id
+
+    def send(self, payload: bytes) -> Receipt:
+        return Receipt(self._streamer._produce(self.stream_key, self.shard_id, payload))
+
+    async def flush(self) -> None:
+        self._streamer._flush()
+
+    async def end(self) -> None:
+        self._streamer._flush()
+
+
+class StdioStreamer(Streamer):
+    def __init__(self, *, stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None,
+                 on_invalid: str = "skip", loopback: bool = False, stderr: IO[str] | None = None) -> None:
+        if on_invalid not in ("skip", "fatal"):
+            raise StreamError(f"on_invalid must be 'skip' or 'fatal', not {on_invalid!r}")
+        self._stdin = stdin if stdin is not None else sys.stdin.buffer
+        self._stdout = stdout if stdout is not None else sys.stdout.buffer
+        self._stderr = stderr if stderr is not None else sys.stderr
+        self._on_invalid = on_invalid
+        self._loopback = loopback
+        self._consumers: list[StdioConsumer] = []
+        self._in_seq: dict[tuple[str, int], int] = {}
+        self._out_seq: dict[str, int] = {}
+        self._out: list[str] = []
+        self._lineno = 0
+        self._eof = False
+        self._batches: asyncio.Queue[list[bytes] | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = asyncio.Lock()
+        self.invalid_lines = 0
+
+    # ---- input -------------------------------------------------------------------------
+
+    def _start_reader(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._batches = asyncio.Queue()
+        queue = self._batches
+        stdin = self._stdin
+
+        def read() -> None:
+            pending = b""
+            read1 = getattr(stdin, "read1", stdin.read)
+            try:
+                while True:
+                    chunk = read1(1 << 16)
+                    if not chunk:
+                        break
+                    lines = (pending + chunk).split(b"\n")
+                    pending = lines.pop()
+                    if lines:
+                        loop.call_soon_threadsafe(queue.put_nowait, lines)
+            except (OSError, ValueError):
+                pass
+            finally:
+                try:
+                    if pending:
+                        loop.call_soon_threadsafe(queue.put_nowait, [pending])
+                    loop.call_soon_threadsafe(queue.put_nowait, None)
+                except RuntimeError:
+                    pass  # the loop is closed
+
+        self._thread = threading.Thread(target=read, name="ssfile-stdin", daemon=True)
+        self._thread.start()
+
+    async def _pump(self) -> None:
+        async with self._lock:
+            if self._eof:
+                return
+            if self._batches is None:
+                self._start_reader()
+            assert self._batches is not None
+            batch = await self._batches.get()
+            if batch is None:
+                self._eof = True
+                return
+            for raw in batch:
+                if self._eof:
+                    break  # a fatal line: nothing after it is delivered
+                self._lineno += 1
+                self._line(raw)
+
+    def _line(self, raw: bytes) -> None:
+        try:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise LineError(f"invalid UTF-8 at byte {err.start}", line=self._lineno) from None
+            parsed = parse_line(text, line=self._lineno)
+        except LineError as err:
+            self.invalid_lines += 1
+            if self._on_invalid == "fatal":
+                for c in self._consumers:
+                    c.error = err
+                self._eof = True
+                return
+            print(f"ssfile: stdin line {self._lineno} skipped: {err.reason}", file=self._stderr)
+            return
+        key = parsed.stream_key
+        shard = parsed.shard_id or 0
+        counter_key = (key or BROADCAST_KEY, shard)
+        seq = parsed.sequence
+        if seq is None:
+            seq = self._in_seq.get(counter_key, 0)
+        self._in_seq[counter_key] = seq + 1
+        ts = parsed.timestamp_ms if parsed.timestamp_ms is not None else _now_ms()
+        msg = Message(key or BROADCAST_KEY, shard, seq, ts, parsed.payload.encode("utf-8"))
+        self._dispatch(msg, broadcast=key is None)
+
+    def _dispatch(self, msg: Message, *, broadcast: bool) -> None:
+        groups: dict[str, list[StdioConsumer]] = {}
+        for c in self._consumers:
+            if c.closed or not (broadcast or msg.stream_key in c.stream_keys):
+                continue
+            if c.options.shards is not None and msg.shard_id not in c.options.shards:
+                continue
+            if c.options.group is None:
+                c.queue.append(msg)
+            else:
+                groups.setdefault(c.options.group, []).append(c)
+        for members in groups.values():
+            choose(members, msg.sequence).queue.append(msg)
+
+    # ---- output ------------------------------------------------------------------------
+
+    def _produce(self, key: str, shard: int, payload: bytes) -> Message:
+        seq = self._out_seq.get(key, 0)
+        ts = _now_ms()
+        try:
+            line = format_line(key, shard, seq, ts, payload)
+        except ValueError as err:
+            raise EncodeError(f"stdio cannot carry this message: {err}") from None
+        self._out_seq[key] = seq + 1
+        self._out.append(line)
+        msg = Message(key, shard, seq, ts, payload)
+        if len(self._out) >= BATCH_LINES:
+            self._flush()
+        if self._loopback:
+            self._dispatch(msg, broadcast=False)
+        return msg
+
+    def _flush(self) -> None:
+        if self._out:
+            data = ("\n".join(self._out) + "\n").encode("utf-8")
+            self._out.clear()
+            self._stdout.write(data)
+        self._stdout.flush()
+
+    # ---- streamer ----------------------------------------------------------------------
+
+    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
+        return StdioProducer(self, check_stream_key(stream_key), shard_id)
+
+    async def create_consumer(self, stream_keys: Sequence[str],
+                              options: ConsumerOptions | None = None) -> Consumer:
+        options = (options or ConsumerOptions(auto_stream_reset="earliest")).check()
+        if options.mode is ConsumerMode.RESUMABLE:
+            raise StreamError("stdio does not support Resumable consumers")
+        keys = tuple(check_stream_key(k) for k in stream_keys)
+        if not keys:
+            raise StreamError("stream key set is empty")
+        c = StdioConsumer(self, keys, options)
+        self._consumers.append(c)
+        return c
+
+    async def disconnect(self) -> None:
+        try:
+            self._flush()
+        except (BrokenPipeError, ValueError):
+            pass
+        for c in self._consumers:
+            c.closed = True
+
