@@ -23,6 +23,7 @@ from .export.stats import stats
 from .file.aio import AsyncReader, aopen
 from .file.follow import FollowError
 from .file.reader import Reader
+from .file.slice import Slice
 from .file.writer import Writer
 from .format.constants import DEFAULT_BEACON_INTERVAL
 from .format.records import Beacon, FileHeader, Marker, MessageHeader
@@ -43,7 +44,7 @@ def open(path: str | os.PathLike[str] | BinaryIO, mode: str = "r", **options: An
 
 
 __all__ = [
-    "AsyncReader", "FollowError", "aopen",
+    "AsyncReader", "FollowError", "Slice", "aopen",
     "BackendError", "BadMagic", "Beacon", "ChecksumMismatch", "DEFAULT_BEACON_INTERVAL",
     "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
     "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",

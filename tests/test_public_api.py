@@ -6,7 +6,7 @@ import inspect
 import ssfile
 
 PUBLIC = [
-    "AsyncReader", "FollowError", "aopen",  # issue 3: asyncio reader, follow errors
+    "AsyncReader", "FollowError", "Slice", "aopen",  # issue 3: asyncio reader, follow errors, slices
     "BackendError", "BadMagic", "Beacon", "ChecksumMismatch", "DEFAULT_BEACON_INTERVAL",
     "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
     "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",
