@@ -63,10 +63,12 @@ def candidates(np: Any, win: Any, keys: KeyTable) -> tuple[Any, Any]:
         if limit <= 0:
             continue
         pos = np.flatnonzero(win[:limit] == k)
+        keyed = np.lib.stride_tricks.sliding_window_view(win, k)[pos + 1] if k else None
         for raw, code in entries:
-            sel = pos
-            for i, byte in enumerate(raw):
-                sel = sel[win[sel + (1 + i)] == byte]
+            if keyed is None:
+                sel = pos
+            else:
+                sel = pos[(keyed == np.frombuffer(raw, dtype=np.uint8)).all(axis=1)]
             starts.append(sel)
             codes.append(np.full(len(sel), code, dtype=np.int32))
     if not starts:
