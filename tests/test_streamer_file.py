@@ -213,3 +213,25 @@ def test_sync_facade(tmp_path):
         c = s.create_consumer(["k"], ConsumerOptions(auto_stream_reset="earliest"))
         assert [m.payload for m in c] == [b"a"]
     assert os.path.getsize(path) > 128
+
+
+def test_seek_reads_little_of_a_big_file(tmp_path):
+    """seek uses the beacons: the tail restarts near the target, not at the beginning."""
+    path = tmp_path / "big.ss"
+    with ssfile.open(path, "w", beacon_interval=4096) as w:
+        for i in range(20000):
+            w.write(b"x" * 50, stream_key="k", timestamp=1_000_000 + i)
+
+    async def main():
+        s = await connect(f"file://{path}")
+        c = await s.create_consumer(["k"], ConsumerOptions(auto_stream_reset="earliest", follow=False))
+        await c.seek(1_000_000 + 15000)
+        m = await c.next()
+        assert m.timestamp_ms == 1_000_000 + 15000
+        assert c._d.tail.started_at == m.offset  # restarted at the target, not at 0
+        await c.rewind(19990)
+        assert (await c.next()).sequence == 19990
+        await c.seek(10**12)  # past the end: nothing now
+        await s.disconnect()
+
+    run(main())

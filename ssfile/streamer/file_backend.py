@@ -155,20 +155,30 @@ class FileConsumer(Consumer):
             self._streamer._commit(self.options.group, self.last)  # type: ignore[arg-type]
 
     async def seek(self, timestamp: object) -> None:
+        """Continue at the first message of this consumer's keys with timestamp >= ``timestamp``
+        (bisection over the beacons, then a short scan)."""
         from ..file.writer import to_ms
 
         ms = to_ms(timestamp)  # type: ignore[arg-type]
-        await self._reposition(lambda m: m.timestamp_ms >= ms)
+        await self._reposition(lambda r: r.seek_time(ms), lambda m: m.timestamp_ms >= ms)
 
     async def rewind(self, position: object) -> None:
+        """``"beginning"``, ``"end"``, or sequence N: the first message of the consumer's first
+        key (and first selected shard, else shard 0) with sequence >= N, as upstream."""
         if position == "beginning":
-            await self._reposition(lambda m: True)
+            await self._reposition(None, lambda m: True)
         elif position == "end":
             self._solo()
             self.queue.clear()
-            await self._d.tail.start("latest")
-        elif isinstance(position, int):
-            await self._reposition(lambda m: m.sequence >= position)
+            tail = self._d.tail
+            tail.close()
+            await tail.start("latest")
+        elif isinstance(position, int) and not isinstance(position, bool):
+            key = self.stream_keys[0]
+            shard = self.options.shards[0] if self.options.shards else 0
+            await self._reposition(lambda r: r.seek_sequence(key, shard, position),
+                                   lambda m: m.stream_key == key and m.shard_id == shard
+                                   and m.sequence >= position)
         else:
             raise StreamError(f"rewind to 'beginning', 'end' or a sequence number, not {position!r}")
 
@@ -177,13 +187,24 @@ class FileConsumer(Consumer):
             raise StreamError("seek and rewind move a whole consumer group's reader; "
                               "only a consumer alone on its reader can seek")
 
-    async def _reposition(self, accept) -> None:  # type: ignore[no-untyped-def]
-        """Restart from the beginning and drop messages until ``accept`` (a linear scan)."""
+    async def _reposition(self, locate, accept) -> None:  # type: ignore[no-untyped-def]
+        """Find a start offset with a bounded reader (``locate`` seeks it), restart the tail
+        there and drop messages until the first one ``accept`` takes."""
         self._solo()
         self.queue.clear()
         tail = self._d.tail
+        start: str | tuple[int, bool] = "earliest"
+        if locate is not None:
+            from ..file.reader import Reader
+
+            with Reader(tail.path, tolerate_truncation=True) as r:
+                found = await asyncio.to_thread(locate, r)
+            if found is None:
+                start = "latest"  # nothing there yet: wait for new messages
+            else:
+                start = (found.offset, False)
         tail.close()
-        await tail.start("earliest")
+        await tail.start(start)
         while True:
             batch = await tail.read_batch(wait=False)
             if not batch:

@@ -71,6 +71,7 @@ class FileTail:
             self._restart(offset, skip_first)
 
     def _restart(self, offset: int, skip_first: bool) -> None:
+        self.started_at = offset
         if offset <= 0:
             self._dec = Decoder()
             self._pos = 0
