@@ -21,32 +21,10 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
-from ..codec.events import EndOfStream
-from ..format.records import Beacon, FileHeader
+from ..format.records import FileHeader
 from ..types import Message
 from .reader import Reader
-
-
-def next_messages(reader: Reader) -> list[Message] | None:
-    """The messages of the reader's next decoded batch ([] if it held none); None at the end."""
-    if reader._index < len(reader._events):
-        batch = reader._events[reader._index:]
-        reader._events, reader._index = [], 0
-    else:
-        batch = reader._batch()
-    if not batch:
-        return None
-    msg_type = Message
-    msgs = [ev for ev in batch if type(ev) is msg_type]
-    if len(msgs) != len(batch):
-        for i, ev in enumerate(batch):
-            if isinstance(ev, Beacon):
-                reader.last_beacon = ev
-            elif isinstance(ev, EndOfStream):
-                reader.ended = True
-                cut = batch[:i]
-                return [ev for ev in cut if type(ev) is msg_type]
-    return msgs  # type: ignore[return-value]
+from .slice import next_messages
 
 
 class AsyncReader:
@@ -186,4 +164,4 @@ def aopen(source: str | os.PathLike[str] | BinaryIO, **options: Any) -> _Opener:
     return _Opener(source, options)
 
 
-__all__ = ["AsyncReader", "aopen", "next_messages"]
+__all__ = ["AsyncReader", "aopen"]
