@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ssfile
+from ssfile.export import arrays
 from ssfile.export.columns import scan
 from ss_strategies import encode_file, small_files
 
@@ -231,6 +232,34 @@ def test_streams_shards_and_time_window(tmp_path):
     only = ssfile.to_numpy(path, streams="orders", shards=1)
     assert len(only) == sum(1 for r in rows if r[0] == "orders" and r[1] == 1)
     assert only.stream_keys == ["orders"] and set(only.stream_codes.tolist()) == {0}
+
+
+def test_time_slices_seek_instead_of_scanning(tmp_path, monkeypatch):
+    path = write(tmp_path / "long.ss", mixed_messages(3000, 12), 512)
+    rows = reader_rows(path)[0]
+    seen = {}
+    real = arrays.scan
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(arrays, "scan", spy)
+    first_at = lambda t: next((r[4] for r in rows if r[3] >= t), None)  # noqa: E731
+    end = rows[-1][3]
+    for since, until in ((rows[2500][3], rows[2600][3]), (None, rows[40][3]), (rows[1500][3], None),
+                         (end + 1, None), (None, rows[0][3]), (rows[900][3], rows[800][3])):
+        seen.clear()
+        cols = ssfile.to_numpy(path, since=since, until=until, payload="bytes")
+        assert numpy_rows(cols) == [r for r in rows if (since is None or r[3] >= since)
+                                    and (until is None or r[3] < until)]
+        if since is not None and since <= end:
+            assert seen["start"] == first_at(since)  # the scan starts at the seek point
+        if until is not None:
+            assert seen["stop"] == first_at(until)
+    seen.clear()
+    ssfile.to_numpy(path)
+    assert seen["start"] is None and seen["stop"] is None
 
 
 def test_bad_time_argument_is_a_usage_error(tmp_path):

@@ -89,7 +89,8 @@ def to_numpy(path: str | os.PathLike[str], streams: str | Iterable[str] | None =
         raise ValueError(f"payload must be True, False, 'buffer' or 'bytes', not {payload!r}")
     if json:
         mode = "bytes"  # expanded rows need their bytes; see the rule in jsonflat
-    start, stop = bounds(path, select.since_ms, select.until_ms)
+    start, stop = bounds(path, select.since_ms, select.until_ms,
+                         tolerate_truncation=tolerate_truncation)
     got = scan(path, payload=mode, check_crc=check_crc, select=select, start=start, stop=stop,
                tolerate_truncation=tolerate_truncation)
     c = got.columns
