@@ -287,3 +287,35 @@ def test_eos_before_beacon_1_stops_a_seek_like_a_scan():
         assert r.seek_time(300) is None and list(r) == []
         assert r.ended
         assert r.seek_sequence("a", 0, 200) is None and list(r) == []
+
+
+@given(sessions(), st.data())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_slice_equals_its_definition_on_a_linear_scan(data, draw):
+    msgs = linear(data)
+    pairs = sorted({(m.stream_key, m.shard_id) for m in msgs}) or [("a", 0)]
+    times = _candidates(msgs, "timestamp_ms")
+    streams = tuple(draw.draw(st.lists(st.sampled_from(sorted({p[0] for p in pairs})), max_size=2, unique=True)))
+    shard = draw.draw(st.sampled_from([None, 0, 1, 2]))
+    since = draw.draw(st.sampled_from([None] + times))
+    until = draw.draw(st.sampled_from([None] + times))
+    from_seq = draw.draw(st.sampled_from([None, 0, 3, 10, 40])) if len(streams) == 1 else None
+    limit = draw.draw(st.sampled_from([None, 0, 1, 5]))
+    spec = ssfile.Slice(streams=streams, shard=shard, since=since, until=until, from_seq=from_seq,
+                        limit=limit)
+    with ssfile.Reader(io.BytesIO(data)) as r:
+        got = list(spec.messages(r))
+    # the definition, on a plain scan from the start
+    want = []
+    eff_shard = 0 if from_seq is not None and shard is None else shard
+    for m in msgs:
+        if (streams and m.stream_key not in streams) or (eff_shard is not None and m.shard_id != eff_shard):
+            continue
+        if until is not None and m.timestamp_ms >= until:
+            break
+        if (since is not None and m.timestamp_ms < since) or (from_seq is not None and m.sequence < from_seq):
+            continue
+        want.append(m)
+    if limit is not None:
+        want = want[:limit]
+    assert got == want
