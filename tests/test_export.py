@@ -193,6 +193,19 @@ def test_bad_key_and_timestamp(tmp_path):
     same_outcome(scan_result(path), expected)
 
 
+def test_the_first_problem_in_file_order_wins(tmp_path):
+    def crc_then_key(data, offsets):
+        data[offsets[21] - 4] ^= 0xFF  # payload of message 20
+        data[offsets[30] + 1] = ord("!")  # key of message 30
+    path = corrupt(tmp_path, "two.ss", crc_then_key, interval=1 << 20)
+    expected = reader_rows(path)
+    assert isinstance(expected, ssfile.ChecksumMismatch)
+    same_outcome(scan_result(path), expected)
+    expected = reader_rows(path, check_crc=False)
+    assert isinstance(expected, ssfile.FieldError)
+    same_outcome(scan_result(path, check_crc=False), expected)
+
+
 @pytest.mark.parametrize("cut", [1, 5, 30, 200, 333])
 def test_truncated_tail(tmp_path, cut):
     data = encode_file(256, mixed_messages(40, 4), eos=False)

@@ -104,7 +104,7 @@ class _Scanner:
                 continue
             size = self.window
             pos += consumed
-            if hi == lay.total and pos < lay.total and not self.ended:
+            if hi == lay.total and pos < min(end, lay.total) and not self.ended:
                 self._torn(lay.to_physical(pos), "truncated message frame "
                            f"({lay.total - pos} bytes at the end of the file)")
                 break
@@ -135,8 +135,11 @@ class _Scanner:
     def _window(self, win: Any, base: int) -> int:
         np = self.np
         to_offset = lambda p: self.layout.to_physical(base + p)  # noqa: E731
-        starts, codes, heads, consumed = Window(np, win, self.keys, to_offset).frames()
+        window = Window(np, win, self.keys, to_offset)
+        starts, codes, heads, consumed = window.frames()
         if not len(starts):
+            if window.error:
+                raise window.error
             return consumed
         lens = heads["len"].astype(np.int64)
         pstart = starts + 1 + FIXED + win[starts].astype(np.int64)
@@ -146,6 +149,8 @@ class _Scanner:
         limit = len(starts) if cut is None else cut + 1
         ts = heads["ts"][:limit].astype(np.int64)
         self._check(win, base, starts[:limit], codes, heads[:limit], ts, pstart, lens)
+        if window.error and cut is None:
+            raise window.error
         keep = self._keep(codes[:limit], heads[:limit], ts) & (starts[:limit] < self.stop - base)
         if cut is not None:
             keep = keep[:cut]

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..codec.fast import decode_key
+from ..errors import FormatError
 
 FIXED = 28  # shard, sequence, timestamp, payload length
 TRAILER = 3  # checksum, separator
@@ -95,6 +96,7 @@ class Window:
     def __init__(self, np: Any, win: Any, keys: KeyTable, to_offset: Any) -> None:
         self.np, self.win, self.keys, self.to_offset = np, win, keys, to_offset
         self._seen = -1
+        self.error: FormatError | None = None
 
     def _refresh(self) -> None:
         np = self.np
@@ -156,7 +158,11 @@ class Window:
             ranges: list[tuple[int, int]] = []
             pos = self._chain(pos, ranges)
             pieces.append(self._take(ranges))
-            got = self._step(pos)  # may learn a key: the next _refresh sees it
+            try:
+                got = self._step(pos)  # may learn a key: the next _refresh sees it
+            except FormatError as err:  # a bad key: raised once the frames before it pass
+                self.error = err
+                break
             if got is None:
                 break
             start = np.array([pos], dtype=np.int64)
