@@ -16,6 +16,7 @@ yields the lists themselves for callers that want even less per-message overhead
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as _dt
 import os
 from collections.abc import AsyncIterator
@@ -27,11 +28,18 @@ from .reader import Reader
 from .slice import next_messages
 
 
+def _one_thread() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssfile-aio")
+
+
 class AsyncReader:
     """An open ``.ss`` file for asyncio code; see :func:`aopen`."""
 
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader,
+                 executor: concurrent.futures.ThreadPoolExecutor | None = None) -> None:
         self._reader = reader
+        # one thread per reader: the decoder's state stays on one core (a pool would hop)
+        self._executor = executor or _one_thread()
         self._lock = asyncio.Lock()
         self._done = False
         self._pending: asyncio.Future[Any] | None = None
@@ -55,7 +63,7 @@ class AsyncReader:
             if self._pending is not None and not self._pending.done():
                 await asyncio.gather(self._pending, return_exceptions=True)
             # shielded: a cancelled caller leaves the thread to finish; aclose() waits for it
-            self._pending = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+            self._pending = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
             return await asyncio.shield(self._pending)
 
     async def next_batch(self) -> list[Message] | None:
@@ -121,6 +129,7 @@ class AsyncReader:
         if self._pending is not None and not self._pending.done():
             await asyncio.gather(self._pending, return_exceptions=True)
         self._reader.close()
+        self._executor.shutdown(wait=False)
         self._done = True
 
     async def __aenter__(self) -> "AsyncReader":
@@ -139,8 +148,14 @@ class _Opener:
         self._reader: AsyncReader | None = None
 
     async def _open(self) -> AsyncReader:
-        reader = await asyncio.to_thread(Reader, self._source, **self._options)
-        return AsyncReader(reader)
+        executor = _one_thread()
+        try:
+            reader = await asyncio.get_running_loop().run_in_executor(
+                executor, lambda: Reader(self._source, **self._options))
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return AsyncReader(reader, executor)
 
     def __await__(self):  # type: ignore[no-untyped-def]
         return self._open().__await__()
