@@ -348,3 +348,16 @@ def test_missing_dependency_names_the_extra(tmp_path, monkeypatch, module, extra
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ssfile.MissingDependency, match=rf"pip install 'ssfile\[{extra}\]'"):
         call(path)
+
+
+def test_vectorised_crc_equals_the_reference():
+    from ssfile.export.vcrc import payload_crcs
+    from ssfile.format.crc import crc16_py
+
+    rng = random.Random(3)
+    data = bytes(rng.randrange(256) for _ in range(6000))
+    lengths = [0, 1, 2, 3, 7, 8, 9, 16, 17, 31, 64, 65, 128, 129, 255, 256, 257, 1000]
+    starts = [rng.randrange(4000) for _ in range(400)]
+    lens = [rng.choice(lengths) for _ in starts]
+    got = payload_crcs(np.frombuffer(data, np.uint8), np.array(starts, np.int64), np.array(lens, np.int64))
+    assert got.tolist() == [crc16_py(data[s:s + n]) for s, n in zip(starts, lens)]

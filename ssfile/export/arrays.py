@@ -62,11 +62,13 @@ class Columns:
 
 def _codes(np: Any, codes: Any, keys: list[str]) -> tuple[Any, list[str]]:
     """Drop unused categories and shrink the codes to the smallest dtype."""
-    used = np.unique(codes)
-    remap = np.full(max(len(keys), 1), -1, dtype=np.int64)
-    remap[used] = np.arange(len(used))
+    present = np.zeros(max(len(keys), 1), dtype=bool)
+    present[codes] = True
+    used = np.flatnonzero(present)
     dtype = np.int8 if len(used) <= 127 else np.int16 if len(used) <= 32767 else np.int32
-    return remap[codes].astype(dtype), [keys[i] for i in used.tolist()]
+    remap = np.full(len(present), -1, dtype=dtype)
+    remap[used] = np.arange(len(used))
+    return remap[codes], [keys[i] for i in used.tolist()]
 
 
 def to_numpy(path: str | os.PathLike[str], streams: str | Iterable[str] | None = None,

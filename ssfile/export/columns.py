@@ -221,12 +221,14 @@ class _Scanner:
               pstart: Any, lens: Any) -> None:
         np, parts = self.np, self.parts
         h = heads[idx]
-        parts["code"].append(codes[idx])
+        small = len(self.keys.names) <= 32767  # int16 codes halve that column while scanning
+        parts["code"].append(codes[idx].astype(np.int16) if small else codes[idx])
         parts["shard_id"].append(h["shard"].astype(np.uint64))
         parts["sequence"].append(h["seq"].astype(np.uint64))
         parts["timestamp_ms"].append(ts[idx])
         parts["offset"].append(self._offsets(base + starts[idx]))
-        parts["length"].append(lens[idx])
+        if self.payload == "buffer":
+            parts["length"].append(lens[idx])
         if self.payload == "buffer":
             delta = np.zeros(len(win) + 1, dtype=np.int8)
             delta[pstart[idx]] += 1
@@ -240,8 +242,8 @@ class _Scanner:
     def _finish(self) -> Scan:
         np = self.np
         columns = {}
-        empty = {"code": np.int32, "shard_id": np.uint64, "sequence": np.uint64}
-        for name in _COLUMNS:
+        empty = {"code": np.int16, "shard_id": np.uint64, "sequence": np.uint64}
+        for name in _COLUMNS:  # one column at a time: peak = the parts + one column
             chunks = self.parts.pop(name)
             columns[name] = (np.concatenate(chunks) if chunks
                              else np.zeros(0, dtype=empty.get(name, np.int64)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..format.crc import TABLE, crc16_bytes
+from ..format.crc import POLY, TABLE, crc16_bytes
 from . import _deps
 
 LONG = 256
@@ -41,16 +41,38 @@ def payload_crcs(buf: Any, starts: Any, lengths: Any) -> Any:
     return out
 
 
+def _word_table(np: Any) -> Any:
+    """T[v] = the register after feeding the 16 bits of ``v`` into a zero register: for a
+    16-bit CRC, two bytes ``b0 b1`` update ``crc`` to ``T[crc ^ (b0 << 8 | b1)]``."""
+    global _WORDS
+    if _WORDS is None:
+        crc = np.arange(1 << 16, dtype=np.uint32)
+        for _ in range(16):
+            crc = np.where(crc & 0x8000, (crc << 1) ^ POLY, crc << 1) & 0xFFFF
+        _WORDS = crc.astype(np.uint16)
+    return _WORDS
+
+
+_WORDS = None
+
+
 def _bucket(np: Any, padded: Any, table: Any, starts: Any, lengths: Any, width: int) -> Any:
     order = np.argsort(-lengths, kind="stable")
     lens = lengths[order]
-    columns = np.lib.stride_tricks.sliding_window_view(padded, width)[starts[order]].T.copy()
-    # active[j]: rows with a byte at position j (lens is descending)
-    active = np.searchsorted(-lens, -np.arange(int(lens[0])), side="left").tolist()
+    rows = np.lib.stride_tricks.sliding_window_view(padded, width)[starts[order]]
+    words = rows.view(">u2").T.astype(np.uint16)  # words[j]: bytes 2j, 2j+1 of every row
+    singles = rows[:, ::2].T.copy()               # singles[j]: byte 2j, for odd lengths
+    words_table = _word_table(np)
+    # rows with at least 2j+2 bytes, at least 2j+1 bytes (lens is descending)
+    whole = np.searchsorted(-lens, -np.arange(2, width + 2, 2), side="right").tolist()
+    some = np.searchsorted(-lens, -np.arange(1, width + 1, 2), side="right").tolist()
     crc = np.full(len(lens), 0xFFFF, dtype=np.uint16)
-    for j, count in enumerate(active):
-        c = crc[:count]
-        crc[:count] = table[(c >> 8) ^ columns[j, :count]] ^ (c << 8)
+    for j in range((int(lens[0]) + 1) // 2):
+        a, b = whole[j], some[j]
+        crc[:a] = words_table[crc[:a] ^ words[j, :a]]
+        if b > a:  # the last, odd byte of rows of length 2j+1
+            c = crc[a:b]
+            crc[a:b] = table[(c >> 8) ^ singles[j, a:b]] ^ (c << 8)
     result = np.empty_like(crc)
     result[order] = crc
     return result
