@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any, BinaryIO
 
+from .check import Diagnosis, repair, verify
 from .codec.events import EndOfStream
 from .errors import (BackendError, BadMagic, ChecksumMismatch, EncodeError, FieldError,
                      FormatError, MissingDependency, SeekError, SSError, StreamError,
@@ -45,6 +46,7 @@ def open(path: str | os.PathLike[str] | BinaryIO, mode: str = "r", **options: An
 
 __all__ = [
     "AsyncReader", "FollowError", "Slice", "aopen",
+    "Diagnosis", "repair", "verify",
     "BackendError", "BadMagic", "Beacon", "ChecksumMismatch", "DEFAULT_BEACON_INTERVAL",
     "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
     "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",

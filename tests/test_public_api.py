@@ -7,6 +7,7 @@ import ssfile
 
 PUBLIC = [
     "AsyncReader", "FollowError", "Slice", "aopen",  # issue 3: asyncio reader, follow errors, slices
+    "Diagnosis", "repair", "verify",  # issue 4: verify and repair
     "BackendError", "BadMagic", "Beacon", "ChecksumMismatch", "DEFAULT_BEACON_INTERVAL",
     "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
     "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",

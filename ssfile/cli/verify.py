@@ -1,0 +1,37 @@
+"""``ssfile verify FILE [--json] [--strict]``: check a file and list every problem.
+
+Exit 0 clean (warnings allowed; with ``--strict`` warnings count too), 1 problems, 2 not a
+``.ss`` file at all (or bad usage / unreadable path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..check import verify
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("verify", help="check a file: header, frames, CRCs, beacons, order, EOS, tail")
+    p.add_argument("file", help="the .ss file to check")
+    p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    diag = verify(args.file)
+    if args.json:
+        json.dump(diag.to_json_dict(), sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        if not diag.readable:
+            print(f"ssfile verify: error: {args.file}: not a .ss file", file=sys.stderr)
+        print(f"{args.file}:")
+        for p in diag.sorted_problems():
+            print(f"  {p}")
+        for line in diag.summary_lines():
+            print(line)
+    return diag.exit_code(args.strict)
