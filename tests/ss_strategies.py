@@ -28,6 +28,14 @@ file_names = st.text(max_size=40).filter(lambda s: len(s.encode()) <= 111)
 file_headers = st.builds(FileHeader, file_names, timestamps, st.integers(128, (1 << 32) - 1))
 
 
+def payloads(max_size: int):
+    """Random bytes (drawn small-biased) or a patterned payload of any length up to max_size,
+    so that long frames spanning several beacons are common."""
+    patterned = st.tuples(st.integers(0, max_size), st.integers(0, 255)).map(
+        lambda t: bytes((t[1] + i) & 0xFF for i in range(t[0])))
+    return st.one_of(st.binary(max_size=max_size), patterned)
+
+
 @st.composite
 def message_lists(draw, max_messages: int = 40, max_payload: int = 600):
     """Messages over a few (stream, shard) pairs, as (key, shard, seq, ts, payload) tuples."""
@@ -38,7 +46,7 @@ def message_lists(draw, max_messages: int = 40, max_payload: int = 600):
     for _ in range(n):
         out.append((draw(st.sampled_from(keys)), draw(st.integers(0, 2)),
                     draw(st.integers(0, 1000)), draw(st.integers(0, 10**13)),
-                    draw(st.binary(max_size=max_payload))))
+                    draw(payloads(max_payload))))
     return out
 
 

@@ -91,6 +91,14 @@ def test_golden_any_chunking_gives_the_same_events(golden_bytes, name, cuts):
     assert run(split(data, cuts)) == run([data])
 
 
+@settings(max_examples=30, deadline=None)
+@given(name=st.sampled_from(sorted(p.stem for p in FIXTURES.glob("*.ss"))),
+       cuts=st.lists(st.integers(0, 1 << 16), max_size=60))
+def test_fixture_any_chunking_equals_reference(name, cuts):
+    data = (FIXTURES / f"{name}.ss").read_bytes()
+    assert run(split(data, cuts)) == reference_events(data)
+
+
 @pytest.mark.parametrize("name", SMALL_FIXTURES)
 def test_byte_by_byte_equals_whole(name):
     data = (FIXTURES / f"{name}.ss").read_bytes()
