@@ -199,3 +199,21 @@ def test_a_second_writer_is_refused(tmp_path, second_mode):
     first.close()
     assert [m[4] for m in read(path)[0]] == [b"one", b"two"]
     ssfile.open(path, "a").close()         # free again once the first writer closed
+
+
+def test_a_writer_in_another_process_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared.ss"
+    with ssfile.open(path, "w") as w:
+        w.write(b"mine", stream_key="k", timestamp=1)
+        w.flush()
+        code = ("import sys, ssfile\n"
+                "try:\n    ssfile.open(sys.argv[1], 'a')\n"
+                "except ssfile.SSError as e:\n    print(e); sys.exit(3)\n")
+        run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                             text=True, timeout=60)
+        assert run.returncode == 3, run.stderr
+        assert "another writer" in run.stdout and "shared.ss" in run.stdout
+    assert [m[4] for m in read(path)[0]] == [b"mine"]
