@@ -39,21 +39,42 @@ def record(path: str, n: int, seed: int = 7) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .info import summarise, to_json, to_text
+    from .render import make_renderer
+
     os.makedirs(args.dir, exist_ok=True)
     path = os.path.join(args.dir, "demo.ss")
     record(path, args.messages)
-    print(f"recorded {args.messages} messages into {path} ({os.path.getsize(path)} bytes)")
-    counts: dict[tuple[str, int], int] = {}
+    print(f"== recorded {args.messages} messages over {sum(STREAMS.values())} (stream, shard) pairs "
+          f"into {path}\n")
+    print("== what is in it (ssfile info)")
+    with open(path, "rb") as f:
+        print(to_text(to_json(path, summarise(f, os.path.getsize(path)))))
+    middle = START_MS + args.messages * 50 // 2
+    show = make_renderer("log")
+
+    def line(m) -> str:  # type: ignore[no-untyped-def]
+        out: list[bytes] = []
+        show.render([m], out)
+        return b"".join(out).decode("utf-8").rstrip("\n")
+
     with ss_open(path) as r:
-        print(f"header: {json.dumps(r.header.to_json_dict())}")
-        first = last = None
-        for m in r:
-            counts[(m.stream_key, m.shard_id)] = counts.get((m.stream_key, m.shard_id), 0) + 1
-            first = first or m
-            last = m
-        print(f"end of stream marker: {'yes' if r.ended else 'no'}")
-    for (key, shard), n in sorted(counts.items()):
-        print(f"  {key:<10} shard {shard}: {n} messages")
-    if first and last:
-        print(f"time range: {format_timestamp(first.timestamp_ms)} .. {format_timestamp(last.timestamp_ms)}")
+        print(f"== seek to {format_timestamp(middle)} (bisection over the beacons), next 3 messages")
+        r.seek_time(middle)
+        for m in _take(r, 3):
+            print(line(m))
+        print("\n== seek to stream 'orders' shard 1, sequence 100, next 3 messages of that stream")
+        r.seek_sequence("orders", 1, 100)
+        for m in _take((m for m in r if (m.stream_key, m.shard_id) == ("orders", 1)), 3):
+            print(line(m))
+    print(f"\nmore: ssfile cat {path} --stream orders --since {format_timestamp(middle)} --limit 5")
     return 0
+
+
+def _take(messages, n: int):  # type: ignore[no-untyped-def]
+    out = []
+    for m in messages:
+        out.append(m)
+        if len(out) == n:
+            break
+    return out
