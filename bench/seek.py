@@ -50,7 +50,7 @@ def big_file(gib: float) -> str:
     os.makedirs(DATA, exist_ok=True)
     payloads = [bytes([i]) * 1024 for i in range(256)]
     tmp = path + ".tmp"
-    with ssfile.open(tmp, "w", created_at=T0) as w:
+    with ssfile.open(tmp, "w", created_at=T0, file_name=os.path.basename(path)) as w:
         for i in range(n):
             w.write(payloads[i & 255], stream_key=STREAMS[i & 3], timestamp=T0 + i)
     os.replace(tmp, path)
@@ -64,7 +64,7 @@ def small_file(n: int) -> str:
         return path
     os.makedirs(DATA, exist_ok=True)
     tmp = path + ".tmp"
-    with ssfile.open(tmp, "w", created_at=T0) as w:
+    with ssfile.open(tmp, "w", created_at=T0, file_name=os.path.basename(path)) as w:
         for i in range(n):
             w.write(b"%020d" % i, stream_key=STREAMS[i & 3], timestamp=T0 + i // 10)
     os.replace(tmp, path)

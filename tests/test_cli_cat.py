@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 
@@ -15,6 +16,7 @@ from ssfile.file import reader as reader_mod
 from ssfile.timefmt import parse_time
 from ssfile.types import format_timestamp
 
+pytestmark = pytest.mark.timeout(120)
 GOLDEN = ["sample-1", "consumer", "multi-stream", "long-payloads", "no-eos"]
 
 
@@ -164,3 +166,24 @@ def test_follow_prints_appended_messages_until_eos(tmp_path, capsysbinary):
     out, _ = capsysbinary.readouterr()
     assert result["code"] == 0
     assert out == b"first\nmore-0\nmore-1\nmore-2\n"
+
+
+def test_follow_reports_a_truncated_file_in_one_line(tmp_path, capsysbinary):
+    path = tmp_path / "cut.ss"
+    with ssfile.open(path, "w", beacon_interval=1024, eos=False) as w:
+        for i in range(20):
+            w.write(b"m%d" % i, stream_key="k", timestamp=i)
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("code", main(["cat", str(path), "--follow",
+                                                                        "--format", "raw"])))
+    t.start()
+    printed = b""
+    while printed.count(b"\n") < 20 and not result:
+        printed += capsysbinary.readouterr().out
+        time.sleep(0.01)   # until everything has been printed; then cat waits at the end
+    os.truncate(path, 200)
+    t.join(timeout=30)
+    _, err = capsysbinary.readouterr()
+    assert printed == b"".join(b"m%d\n" % i for i in range(20))
+    assert result["code"] == 1
+    assert err.count(b"\n") == 1 and b"truncated while following" in err
