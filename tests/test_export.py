@@ -125,6 +125,18 @@ def test_keys_appearing_late_empty_key_and_long_keys(tmp_path):
     assert scan_rows(path, window=4096) == reader_rows(path)
 
 
+@pytest.mark.parametrize("window", [2048, 1 << 22])
+def test_many_keys_of_one_length(tmp_path, window):
+    rng = random.Random(7)
+    keys = [f"s-{i:03d}" for i in range(300)] + ["s-0000", "s-00000"]
+    msgs = [(rng.choice(keys), 0, i, T0 + i, bytes(rng.randrange(256) for _ in range(rng.randrange(12))))
+            for i in range(3000)]
+    path = write(tmp_path / "keys.ss", msgs, interval=1024)
+    expected = reader_rows(path)
+    assert len({r[0] for r in expected[0]}) > 250
+    assert scan_rows(path, window=window) == expected
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=small_files(), window=st.sampled_from([40, 300, 5000, 1 << 20]))
 def test_any_file_equals_reader(tmp_path, spec, window):
