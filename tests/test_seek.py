@@ -120,7 +120,7 @@ def _candidates(msgs, attr):  # type: ignore[no-untyped-def]
 
 
 @given(sessions(), st.data())
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_seek_time_equals_linear_scan(data, draw):
     msgs = linear(data)
     target = draw.draw(st.sampled_from(_candidates(msgs, "timestamp_ms")))
@@ -135,7 +135,7 @@ def test_seek_time_equals_linear_scan(data, draw):
 
 
 @given(sessions(), st.data())
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_seek_sequence_equals_linear_scan(data, draw):
     msgs = linear(data)
     pairs = sorted({(m.stream_key, m.shard_id) for m in msgs}) or [("a", 0)]
@@ -150,7 +150,7 @@ def test_seek_sequence_equals_linear_scan(data, draw):
 
 
 @given(sessions(), st.lists(st.integers(0, 10**4), min_size=1, max_size=4))
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_repeated_seeks_on_one_reader(data, targets):
     msgs = linear(data)
     with ssfile.Reader(io.BytesIO(data)) as r:
@@ -290,7 +290,7 @@ def test_eos_before_beacon_1_stops_a_seek_like_a_scan():
 
 
 @given(sessions(), st.data())
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_slice_equals_its_definition_on_a_linear_scan(data, draw):
     msgs = linear(data)
     pairs = sorted({(m.stream_key, m.shard_id) for m in msgs}) or [("a", 0)]
