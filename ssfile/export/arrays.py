@@ -24,7 +24,8 @@ class Columns:
     gives ``payload_buffer`` (uint8, every payload back to back) and ``payload_offsets``
     (int64, length n+1: payload i is ``payload_buffer[payload_offsets[i]:payload_offsets[i+1]]``);
     ``"bytes"`` gives ``payload``, an object array of bytes.  ``json`` holds the expanded
-    JSON columns (see :mod:`ssfile.export.jsonflat` for the rule).
+    JSON columns (see :mod:`ssfile.export.jsonflat` for the rule); with them, ``payload``
+    keeps only the payloads that were not expanded (None for the others).
     """
 
     header: FileHeader
