@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ssfile
-from ssfile.export import arrays
+from ssfile.export import arrays, columns
 from ssfile.export.columns import scan
 from ss_strategies import encode_file, small_files
 
@@ -229,6 +229,25 @@ def test_truncated_tail(tmp_path, cut):
     assert scan_rows(path, tolerate_truncation=True) == tolerated
     cols = ssfile.to_numpy(path, tolerate_truncation=True)
     assert cols.torn_tail == tolerated[2]
+
+
+def test_a_corrupt_length_is_a_torn_frame_without_reading_the_rest(tmp_path, monkeypatch):
+    msgs = mixed_messages(2000, 6)
+    data = bytearray(encode_file(1 << 20, msgs, eos=False))
+    path = tmp_path / "len.ss"
+    path.write_bytes(bytes(data))
+    offsets = [r[4] for r in reader_rows(path)[0]]
+    k = data[offsets[5]]
+    data[offsets[5] + 1 + k + 24] = 0x7F  # payload length of message 5: about 2 GB
+    path.write_bytes(bytes(data))
+    expected = reader_rows(path)
+    assert isinstance(expected, ssfile.TruncatedError) and expected.offset == offsets[5]
+    sizes = []
+    real = columns._Scanner._assemble
+    monkeypatch.setattr(columns._Scanner, "_assemble",
+                        lambda self, lo, hi: sizes.append(hi - lo) or real(self, lo, hi))
+    same_outcome(scan_result(path, window=4096), expected)
+    assert max(sizes) <= 4096  # no window doubling up to the end of the file
 
 
 def test_bad_magic_names_the_file(tmp_path):

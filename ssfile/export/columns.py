@@ -73,6 +73,14 @@ def scan(path: str | os.PathLike[str], *, payload: str | None = None, check_crc:
         mm.close()
 
 
+def frame_size(win: Any) -> int | None:
+    """The size the frame at the start of ``win`` declares (None: its header is cut)."""
+    if len(win) < 1 or len(win) < 1 + int(win[0]) + FIXED:
+        return None
+    f = 1 + int(win[0])
+    return f + FIXED + 3 + int.from_bytes(win[f + 24:f + FIXED].tobytes(), "big")
+
+
 class _Scanner:
     def __init__(self, np: Any, mm: mmap.mmap, path: str, payload: str | None, check_crc: bool,
                  select: Selection, tolerate: bool, window: int) -> None:
@@ -98,10 +106,13 @@ class _Scanner:
             hi = min(pos + size, lay.total)
             win = self._assemble(pos, hi)
             consumed = self._window(win, pos)
+            need = frame_size(win) if consumed == 0 else None
             del win
-            if consumed == 0 and hi < lay.total:
-                size *= 2  # a frame larger than the window
-                continue
+            if consumed == 0 and hi < lay.total:  # a frame larger than the window
+                if need is None or pos + need <= lay.total:
+                    size = max(size * 2, need or 0)
+                    continue
+                hi = lay.total  # it says it runs past the end of the file: torn
             size = self.window
             pos += consumed
             if hi == lay.total and pos < min(end, lay.total) and not self.ended:
