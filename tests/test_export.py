@@ -273,6 +273,8 @@ def test_streams_shards_and_time_window(tmp_path):
                                payload="bytes")
         assert numpy_rows(cols) == want
         assert set(cols.stream_keys) == {"clock", "s"}
+        buffered = ssfile.to_numpy(path, streams=["clock", "s"], shards=[0, 2], since=s, until=u)
+        assert buffered.payloads() == [r[5] for r in want]
     only = ssfile.to_numpy(path, streams="orders", shards=1)
     assert len(only) == sum(1 for r in rows if r[0] == "orders" and r[1] == 1)
     assert only.stream_keys == ["orders"] and set(only.stream_codes.tolist()) == {0}

@@ -73,6 +73,20 @@ def scan(path: str | os.PathLike[str], *, payload: str | None = None, check_crc:
         mm.close()
 
 
+def payload_bytes(np: Any, win: Any, starts: Any, lengths: Any) -> Any:
+    """The payloads at ``starts`` (ascending) back to back: a mask of alternating runs
+    (skip to the payload, take it) built by one ``repeat``, then one compress."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.uint8)
+    skips = np.diff(starts, prepend=0)
+    skips[1:] -= lengths[:-1]
+    runs = np.empty(2 * len(starts), dtype=np.int64)
+    runs[0::2], runs[1::2] = skips, lengths
+    take = np.tile(np.array([False, True]), len(starts))
+    mask = np.repeat(take, runs)
+    return win[:len(mask)][mask]
+
+
 def frame_size(win: Any) -> int | None:
     """The size the frame at the start of ``win`` declares (None: its header is cut)."""
     if len(win) < 1 or len(win) < 1 + int(win[0]) + FIXED:
@@ -241,10 +255,7 @@ class _Scanner:
         if self.payload == "buffer":
             parts["length"].append(lens[idx])
         if self.payload == "buffer":
-            delta = np.zeros(len(win) + 1, dtype=np.int8)
-            delta[pstart[idx]] += 1
-            delta[pstart[idx] + lens[idx]] -= 1
-            self.payloads.append(win[np.cumsum(delta[:-1], dtype=np.int8).view(bool)])
+            self.payloads.append(payload_bytes(np, win, pstart[idx], lens[idx]))
         elif self.payload == "bytes":
             raw = win.tobytes()
             self.payloads.append([raw[s:s + n] for s, n in zip(pstart[idx].tolist(),
