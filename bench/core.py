@@ -129,11 +129,11 @@ def api_read_fields(path: str) -> tuple[int, int]:
 
 def api_write(path: str, n: int) -> tuple[int, int]:
     """Write the workload again through ``ssfile.open(..., "w")``; it must equal the file."""
-    global _write_seconds
+    global _write_times
     out = os.path.join(DATA, "write-test.ss")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     write_workload(out, n)
-    _write_seconds = time.perf_counter() - t0
+    _write_times = time.perf_counter() - t0, time.process_time() - c0
     size = os.path.getsize(out)
     same = size == os.path.getsize(path) and _same_bytes(out, path)
     os.unlink(out)
@@ -165,20 +165,21 @@ def hwm_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-_write_seconds = 0.0
+_write_times = (0.0, 0.0)
 
 
 def run_one(name: str, path: str, n: int) -> None:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if name == "api_write":
         msgs, size = api_write(path, n)
-        dt = _write_seconds  # without the comparison afterwards
+        dt, cpu = _write_times  # without the comparison afterwards
     else:
         fn = {"plain_read": plain_read, "struct_loop": struct_loop, "api_read": api_read,
               "api_read_fields": api_read_fields}[name]
         msgs, size = fn(path)
-        dt = time.perf_counter() - t0
-    print(json.dumps({"seconds": dt, "messages": msgs, "bytes": size, "rss_kb": hwm_kb()}))
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"seconds": dt, "cpu": cpu, "messages": msgs, "bytes": size,
+                      "rss_kb": hwm_kb()}))
 
 # ---- the driver ------------------------------------------------------------------------------
 
@@ -207,7 +208,8 @@ def measure_cli(path: str) -> dict[str, float] | None:
               "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
               "dt = time.perf_counter() - t\n"
               "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-              "print(json.dumps({'seconds': dt, 'rc': rc, 'rss_kb': ru.ru_maxrss}))\n")
+              "print(json.dumps({'seconds': dt, 'cpu': ru.ru_utime + ru.ru_stime, 'rc': rc,\n"
+              "                  'rss_kb': ru.ru_maxrss}))\n")
     runs = [json.loads(subprocess.run([sys.executable, "-c", script, *cmd], check=True,
                                       capture_output=True, text=True, cwd=ROOT).stdout)
             for _ in range(REPEAT)]
@@ -232,11 +234,12 @@ def row(label: str, r: dict[str, float], base_s: float | None) -> str:
     rate = f"{msgs / r['seconds']:,.0f}" if msgs else "–"
     mbs = r["bytes"] / r["seconds"] / 1e6
     ratio = f"{r['seconds'] / base_s:.1f}x" if base_s else "–"
-    return (f"| {label} | {r['seconds']:.3f} | {rate} | {mbs:,.0f} | "
+    return (f"| {label} | {r['seconds']:.3f} | {r['cpu']:.3f} | {rate} | {mbs:,.0f} | "
             f"{r['rss_kb'] / 1024:.1f} | {ratio} |")
 
 
 def main() -> None:
+    global REPEAT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--no-big", action="store_true", help="skip the >= 1 GB RSS check")
@@ -249,7 +252,6 @@ def main() -> None:
     if args.one:
         run_one(args.one, args.path, args.messages)
         return
-    global REPEAT
     REPEAT = args.repeat
     os.makedirs(DATA, exist_ok=True)
     path = os.path.join(DATA, f"workload-{args.messages}.ss")
@@ -259,8 +261,8 @@ def main() -> None:
     results = {name: measure(name, path, args.messages)
                for name in ("plain_read", "struct_loop", "api_read", "api_read_fields", "api_write")}
     base = results["struct_loop"]["seconds"]
-    print("| measurement | seconds | msg/s | MB/s | peak RSS MiB | vs struct loop |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| measurement | wall s | CPU s | msg/s | MB/s | peak RSS MiB | wall vs struct loop |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     labels = {"plain_read": "baseline: plain file read, 1 MiB chunks",
               "struct_loop": "baseline: minimal struct loop over frames",
               "api_read": "ssfile.open read, CRCs checked",
@@ -270,7 +272,7 @@ def main() -> None:
         print(row(label, results[name], base))
     cli = measure_cli(path)
     if cli is None:
-        print("| `ssfile decode --format log F > /dev/null` | not available yet | | | | |")
+        print("| `ssfile decode --format log F > /dev/null` | not available yet | | | | | |")
     else:
         cli["bytes"] = size
         cli["messages"] = args.messages

@@ -23,10 +23,11 @@ from ..format.records import Beacon, FileHeader
 from ..format.schema import parse_file_header
 from ..types import MAX_TIMESTAMP_MS, Message
 from .events import NEED_DATA, EndOfStream
-from .fast import (FRAME_FIXED, FRAME_FIXED_SIZE, beacon_size_at, decode_key,
+from .fast import (FRAME_FIXED, FRAME_FIXED_SIZE, FRAME_HEADS, beacon_size_at, decode_key,
                    parse_beacon_fast)
 
 _COMPACT_AT = 1 << 20
+_HEAD_UNPACK = tuple(h.unpack_from for h in FRAME_HEADS)  # by key length
 
 
 class Decoder:
@@ -169,10 +170,12 @@ class Decoder:
         end = len(buf)
         interval = self.interval
         keys = self._keys
-        unpack = FRAME_FIXED.unpack_from
+        heads = _HEAD_UNPACK
         crc = crc16_bytes
         check = self._check_crc
         append = out.append
+        max_ts = MAX_TIMESTAMP_MS
+        internal, eos = K.INTERNAL_KEY, K.EOS_PAYLOAD
         n = len(out)
         limit += n
         try:
@@ -193,35 +196,41 @@ class Decoder:
                     seg_end = end
                 if pos >= seg_end:
                     return
-                k = buf[pos]
-                fixed = pos + 1 + k
-                if fixed + FRAME_FIXED_SIZE <= seg_end:
-                    shard, seq, ts, length = unpack(buf, fixed)
-                    p0 = fixed + FRAME_FIXED_SIZE
+                # the hot loop: whole frames inside this segment (no beacon, no end of data)
+                while True:
+                    k = buf[pos]
+                    p0 = pos + 29 + k  # length byte, key, fixed part
+                    if p0 > seg_end:
+                        break
+                    raw_key, shard, seq, ts, length = heads[k](buf, pos + 1)
                     p1 = p0 + length
-                    if p1 + 3 <= seg_end:
-                        raw_key = buf[pos + 1:fixed]
-                        key = keys.get(raw_key)
-                        if key is None:
-                            key = keys[raw_key] = decode_key(raw_key, absolute)
-                        payload = buf[p0:p1]
-                        if ts > MAX_TIMESTAMP_MS:
-                            raise FieldError(f"timestamp {ts} out of range in message frame", absolute)
-                        self._pos = pos = p1 + 3
-                        msg = Message(key, shard, seq, ts, payload, absolute)
-                        if check:
-                            stored = (buf[p1] << 8) | buf[p1 + 1]
-                            if stored != crc(payload):
-                                raise self._crc_error(msg, stored)
-                        if key == K.INTERNAL_KEY and payload == K.EOS_PAYLOAD:
-                            append(EndOfStream(msg))
-                            self._ended = True
-                            if self._stop_at_eos:
-                                return
-                        else:
-                            append(msg)
-                        n += 1
-                        continue
+                    if p1 + 3 > seg_end:
+                        break
+                    key = keys.get(raw_key)
+                    if key is None:
+                        key = keys[raw_key] = decode_key(raw_key, base + pos)
+                    if ts > max_ts:
+                        raise FieldError(f"timestamp {ts} out of range in message frame", base + pos)
+                    payload = buf[p0:p1]
+                    msg = Message(key, shard, seq, ts, payload, base + pos)
+                    pos = p1 + 3
+                    if check:
+                        stored = (buf[p1] << 8) | buf[p1 + 1]
+                        if stored != crc(payload):
+                            raise self._crc_error(msg, stored)
+                    if key == internal and payload == eos:
+                        append(EndOfStream(msg))
+                        self._ended = True
+                        if self._stop_at_eos:
+                            return
+                    else:
+                        append(msg)
+                    n += 1
+                    if pos >= seg_end or n >= limit:
+                        break
+                if pos >= seg_end or n >= limit:
+                    continue
+                absolute = base + pos
                 # the frame is cut by a beacon or by the end of the data: the slow path
                 self._pos = pos
                 got = self._spliced_frame(pos, absolute)

@@ -19,6 +19,9 @@ FRAME_FIXED = struct.Struct(FRAME_FIXED_FMT)      # shard, seq, ts, payload leng
 MARKER_FIXED = struct.Struct(MARKER_FIXED_FMT)    # shard, seq, ts, running checksum
 BEACON_HEAD = struct.Struct(BEACON_HEAD_FMT)      # separator, remaining, marker count
 FRAME_FIXED_SIZE = FRAME_FIXED.size               # 28
+#: ``FRAME_HEADS[k]``: the key (k bytes) and the fixed part in one struct, for the hot loops
+#: (unpack from just after the key length byte: key, shard, seq, ts, payload length)
+FRAME_HEADS = tuple(struct.Struct(f">{k}s{FRAME_FIXED_FMT[1:]}") for k in range(256))
 BEACON_HEAD_SIZE = BEACON_HEAD.size               # 6
 
 

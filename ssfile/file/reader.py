@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections.abc import Iterator
+from itertools import chain
 from typing import BinaryIO
 
 from ..codec.decoder import Decoder
@@ -126,6 +127,11 @@ class Reader:
                 return
 
     def __iter__(self) -> Iterator[Message]:
+        # chain() hands out each message at C speed; the generator only runs between runs
+        return chain.from_iterable(self._message_runs())
+
+    def _message_runs(self) -> Iterator[list[Message]]:
+        """Lists of consecutive data messages; beacons and the EOS are handled between them."""
         msg_type = Message
         while True:
             if self._index < len(self._events):
@@ -136,14 +142,23 @@ class Reader:
             self._index = 0
             if not batch:
                 return
-            for ev in batch:
-                if type(ev) is msg_type:
-                    yield ev  # type: ignore[misc]
-                elif isinstance(ev, Beacon):
+            types = list(map(type, batch))
+            if types.count(msg_type) == len(types):
+                yield batch  # type: ignore[misc]
+                continue
+            start = 0
+            for i in _positions_of_others(types, msg_type):
+                if i > start:
+                    yield batch[start:i]  # type: ignore[misc]
+                start = i + 1
+                ev = batch[i]
+                if isinstance(ev, Beacon):
                     self.last_beacon = ev
                 elif isinstance(ev, EndOfStream):
                     self.ended = True
                     return
+            if start < len(batch):
+                yield batch[start:]  # type: ignore[misc]
 
     def read_all(self) -> list[Message]:
         return list(self)
@@ -201,6 +216,23 @@ class Reader:
 
     def __repr__(self) -> str:
         return f"<ssfile.Reader {self.path!r} interval={self.header.beacon_interval}>"
+
+
+def _positions_of_others(types: list[type], msg_type: type) -> list[int]:
+    """Sorted indices of the entries of ``types`` that are not ``msg_type`` (C-speed scans)."""
+    found = []
+    for t in set(types):
+        if t is msg_type:
+            continue
+        i = -1
+        try:
+            while True:
+                i = types.index(t, i + 1)
+                found.append(i)
+        except ValueError:
+            pass
+    found.sort()
+    return found
 
 
 def read_header(path: str | os.PathLike[str]) -> FileHeader:
