@@ -241,15 +241,17 @@ class LogRenderer(_Renderer):
         self._shards: dict[int, bytes] = {}      # shard -> b" | N] " (or b" | N]\n")
         self._last_ms = -1
         self._last_stamp = b""
+        self._second_ms = -1000                  # the second of the last stamp, in ms
+        self._second_prefix = b""
 
-    def _stamp(self, ms: int) -> bytes:
-        sec, milli = divmod(ms, 1000)
-        prefix = self._seconds.get(sec)
+    def _second(self, second_ms: int) -> bytes:
+        """``b"[YYYY-MM-DDTHH:MM:SS."`` for a whole second (cached)."""
+        prefix = self._seconds.get(second_ms)
         if prefix is None:
             if len(self._seconds) > 65536:
                 self._seconds.clear()
-            prefix = self._seconds[sec] = b"[" + format_timestamp(sec * 1000)[:-1].encode()
-        return prefix + self._fractions[milli]
+            prefix = self._seconds[second_ms] = b"[" + format_timestamp(second_ms)[:-1].encode()
+        return prefix
 
     def _key(self, key: str) -> bytes:
         piece = self._keys[key] = key.encode("utf-8") + b" | "
@@ -265,9 +267,12 @@ class LogRenderer(_Renderer):
         msg_type = Message
         keys, shards = self._keys, self._shards
         last_ms, stamp = self._last_ms, self._last_stamp
+        second_ms, second = self._second_ms, self._second_prefix
+        fractions = self._fractions
         header_only = self.header_only
         extend = out.extend
         index = self.beacon.index if self.beacon is not None else 0
+        printed = self.printed
         try:
             for ev in events:
                 if type(ev) is msg_type:
@@ -285,7 +290,14 @@ class LogRenderer(_Renderer):
                     continue
                 ms = msg.timestamp_ms  # type: ignore[attr-defined]
                 if ms != last_ms:
-                    last_ms, stamp = ms, self._stamp(ms)
+                    last_ms = ms
+                    into = ms - second_ms
+                    if 0 <= into < 1000:  # same second as the previous stamp: the common case
+                        stamp = second + fractions[into]
+                    else:
+                        second_ms = ms - ms % 1000
+                        second = self._second(second_ms)
+                        stamp = second + fractions[ms - second_ms]
                 key = keys.get(msg.stream_key) or self._key(msg.stream_key)  # type: ignore[attr-defined]
                 shard = shards.get(msg.shard_id) or self._shard(msg.shard_id)  # type: ignore[attr-defined]
                 if header_only:
@@ -298,13 +310,15 @@ class LogRenderer(_Renderer):
                         except UnicodeDecodeError:
                             payload = BINARY_BLOB
                     extend((stamp, key, b"%d" % msg.sequence, shard, payload, b"\n"))  # type: ignore[attr-defined]
-                if index != self.printed:
+                if index != printed:
                     out.append(self.beacon_line())
-                if self.ended:
+                    printed = index
+                if msg is not ev:  # the EOS: nothing after it is printed
                     return True
             return False
         finally:
             self._last_ms, self._last_stamp = last_ms, stamp
+            self._second_ms, self._second_prefix = second_ms, second
 
 
 def make_renderer(fmt: str, header_only: bool = False) -> LogRenderer | NdjsonRenderer:
