@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from ssfile.cli.render import (LogRenderer, NdjsonRenderer, format_f64, header_json,
+from ssfile.cli.render import (LogRenderer, NdjsonRenderer, Stamps, format_f64, header_json,
                                payload_json)
 from ssfile.codec.events import EndOfStream
 from ssfile.format.records import Beacon, FileHeader, Marker, MessageHeader
@@ -157,3 +157,11 @@ def test_log_timestamps_match_format_timestamp_everywhere():
     r.render([msg(1, ts=ts) for ts in stamps], out)
     lines = b"".join(out).decode().splitlines()
     assert lines == [f"[{format_timestamp(ts)} | k | 1 | 1]" for ts in stamps]
+
+
+def test_cached_stamps_equal_format_timestamp():
+    rng = random.Random(3)
+    values = [rng.randrange(0, 253_402_300_799_999) for _ in range(200)]
+    values += [T0 + i for i in range(-1500, 1500, 7)] + [0, 999, 1000, 0]
+    stamps = Stamps()
+    assert [stamps(ms) for ms in values] == [format_timestamp(ms) for ms in values]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from json.encoder import encode_basestring as json_string  # serde_json escapes the same set
 
 from ..codec.events import EndOfStream
@@ -157,9 +158,27 @@ def header_json(header: FileHeader) -> str:
             f'"beacon_interval":{header.beacon_interval}}}')
 
 
-def message_header_json(key: str, shard: int, seq: int, ts_ms: int) -> str:
+def message_header_json(key: str, shard: int, seq: int, ts_ms: int,
+                        stamp: Callable[[int], str] = format_timestamp) -> str:
     return (f'{{"stream_key":{json_string(key)},"shard_id":{shard},"sequence":{seq},'
-            f'"timestamp":"{format_timestamp(ts_ms)}"}}')
+            f'"timestamp":"{stamp(ts_ms)}"}}')
+
+
+class Stamps:
+    """:func:`format_timestamp` with the date-and-seconds part cached (same text)."""
+
+    def __init__(self) -> None:
+        self._second_ms = -1000
+        self._prefix = ""
+        self._fractions = [f"{ms:03d}".rstrip("0") or "0" for ms in range(1000)]
+
+    def __call__(self, ms: int) -> str:
+        into = ms - self._second_ms
+        if not 0 <= into < 1000:
+            self._second_ms = ms - ms % 1000
+            self._prefix = format_timestamp(self._second_ms)[:-1]
+            into = ms - self._second_ms
+        return self._prefix + self._fractions[into]
 
 
 def beacon_json(beacon: Beacon) -> str:
@@ -168,9 +187,10 @@ def beacon_json(beacon: Beacon) -> str:
     return "[" + ",".join(items) + "]"
 
 
-def message_json(msg: Message, header_only: bool) -> str:
+def message_json(msg: Message, header_only: bool,
+                 stamp: Callable[[int], str] = format_timestamp) -> str:
     payload = "null" if header_only else payload_json(msg.payload)
-    head = message_header_json(msg.stream_key, msg.shard_id, msg.sequence, msg.timestamp_ms)
+    head = message_header_json(msg.stream_key, msg.shard_id, msg.sequence, msg.timestamp_ms, stamp)
     return f'{{"header":{head},"payload":{payload}}}'
 
 
@@ -206,13 +226,17 @@ class NdjsonRenderer(_Renderer):
     open_comment = b"/* "
     close_comment = b" */\n"
 
+    def __init__(self, header_only: bool = False) -> None:
+        super().__init__(header_only)
+        self.stamp = Stamps()
+
     def render(self, events: list[object], out: list[bytes]) -> bool:
         """Append the lines for ``events`` to ``out``; True once the EOS has been rendered."""
         for ev in events:
             kind = type(ev)
             if kind is Message or kind is EndOfStream:
                 msg = ev.message if kind is EndOfStream else ev  # type: ignore[attr-defined]
-                out.append(message_json(msg, self.header_only).encode("utf-8") + b"\n")
+                out.append(message_json(msg, self.header_only, self.stamp).encode("utf-8") + b"\n")
                 if self.beacon is not None and self.beacon.index != self.printed:
                     out.append(self.beacon_line())
                 if kind is EndOfStream:
