@@ -202,7 +202,7 @@ class Decoder:
                     p0 = pos + 29 + k  # length byte, key, fixed part
                     if p0 > seg_end:
                         break
-                    raw_key, shard, seq, ts, length = heads[k](buf, pos + 1)
+                    _, raw_key, shard, seq, ts, length = heads[k](buf, pos)
                     p1 = p0 + length
                     if p1 + 3 > seg_end:
                         break

@@ -11,17 +11,37 @@ updated *before* the frame that crosses the boundary is written.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import EncodeError
 from ..format import constants as K
-from ..format.crc import crc16_bytes, running_update
+from ..format.crc import TABLE as _TABLE
+from ..format.crc import crc16_bytes
 from ..format.records import FileHeader, check_stream_key
 from ..format.schema import build_file_header
 from ..types import MAX_TIMESTAMP_MS, MAX_U64
-from .fast import FRAME_FIXED, build_beacon_fast
+from .fast import FRAME_HEADS as _HEADS
+from .fast import FRAME_TRAILER as _TRAILER
+from .fast import build_beacon_fast, build_frame_fast
 
-_SEP = bytes((K.SEPARATOR,))
+
+
+_FRAME_FIXED = K.FRAME_FIXED
+_MAX_PAYLOAD = K.MAX_PAYLOAD
+_SEPARATOR = K.SEPARATOR
+_FRAME_PACKS: dict[tuple[int, int], Callable[..., bytes]] = {}
+
+
+def _frame_pack(k: int, n: int) -> Callable[..., bytes]:
+    """A whole-frame ``pack`` for a k-byte key and an n-byte payload (FRAME_HEADS[k], the
+    payload, FRAME_TRAILER in one struct); cached, for payload sizes that repeat."""
+    if len(_FRAME_PACKS) >= 4096:
+        _FRAME_PACKS.clear()
+    fmt = f"{_HEADS[k].format}{n}s{_TRAILER.format[1:]}"
+    pack = _FRAME_PACKS[(k, n)] = struct.Struct(fmt).pack
+    return pack
 
 
 @dataclass(slots=True)
@@ -61,6 +81,8 @@ class Encoder:
         self.markers_emitted = markers_emitted
         self._nm = K.num_markers(interval)
         self._buf = bytearray()
+        #: output not yet taken; take() empties this same bytearray (drivers may len() it)
+        self.buffer = self._buf
         self._keys: dict[str, bytes] = {}
         self._started = False
 
@@ -104,8 +126,9 @@ class Encoder:
         if not (0 <= shard <= MAX_U64 and 0 <= seq <= MAX_U64 and 0 <= ts <= MAX_TIMESTAMP_MS):
             raise EncodeError(f"out of range: shard {shard}, sequence {seq}, timestamp {ts} "
                               f"(timestamps must be in [0, {MAX_TIMESTAMP_MS}] ms)")
-        if len(payload) > K.MAX_PAYLOAD:
-            raise EncodeError(f"payload of {len(payload)} bytes exceeds {K.MAX_PAYLOAD}")
+        n = len(payload)
+        if n > _MAX_PAYLOAD:
+            raise EncodeError(f"payload of {n} bytes exceeds {K.MAX_PAYLOAD}")
         crc = crc16_bytes(payload)
         state = self.streams.get((key, shard))
         if state is None:
@@ -115,24 +138,22 @@ class Encoder:
                 state.sequence = seq
             if ts > state.timestamp_ms:
                 state.timestamp_ms = ts
-        state.running = running_update(state.running, crc)
+        # running_update(state.running, crc), inlined: this runs once per message
+        r = state.running
+        r = _TABLE[((r >> 8) ^ (crc >> 8)) & 0xFF] ^ ((r << 8) & 0xFFFF)
+        state.running = _TABLE[((r >> 8) ^ crc) & 0xFF] ^ ((r << 8) & 0xFFFF)
         state.count += 1
-        size = K.FRAME_FIXED + len(kb) + len(payload)
-        room = self.interval - self.offset % self.interval
-        if size < room:  # the common case: no boundary reached
-            buf = self._buf
-            buf.append(len(kb))
-            buf += kb
-            buf += FRAME_FIXED.pack(shard, seq, ts, len(payload))
-            buf += payload
-            buf.append(crc >> 8)
-            buf.append(crc & 0xFF)
-            buf.append(K.SEPARATOR)
-            self.offset += size
+        k = len(kb)
+        size = _FRAME_FIXED + k + n
+        offset = self.offset
+        if size < self.interval - offset % self.interval:  # the common case: no boundary reached
+            pack = _FRAME_PACKS.get((k, n))
+            if pack is None:
+                pack = _frame_pack(k, n)
+            self._buf += pack(k, kb, shard, seq, ts, n, payload, crc, _SEPARATOR)
+            self.offset = offset + size
             return crc
-        frame = b"".join((bytes((len(kb),)), kb, FRAME_FIXED.pack(shard, seq, ts, len(payload)),
-                          payload, bytes((crc >> 8, crc & 0xFF)), _SEP))
-        self._emit(frame, 0)
+        self._emit(build_frame_fast(kb, shard, seq, ts, payload, crc), 0)
         return crc
 
     def _emit(self, frame: bytes, pos: int) -> None:

@@ -12,16 +12,17 @@ import struct
 from ..errors import FieldError, TruncatedError
 from ..format import constants as K
 from ..format.records import Beacon, Marker, MessageHeader, is_valid_stream_key
-from ..format.schema import BEACON_HEAD_FMT, FRAME_FIXED_FMT, MARKER_FIXED_FMT
+from ..format.schema import BEACON_HEAD_FMT, FRAME_FIXED_FMT, FRAME_TRAILER_FMT, MARKER_FIXED_FMT
 from ..types import MAX_TIMESTAMP_MS
 
 FRAME_FIXED = struct.Struct(FRAME_FIXED_FMT)      # shard, seq, ts, payload length
 MARKER_FIXED = struct.Struct(MARKER_FIXED_FMT)    # shard, seq, ts, running checksum
 BEACON_HEAD = struct.Struct(BEACON_HEAD_FMT)      # separator, remaining, marker count
 FRAME_FIXED_SIZE = FRAME_FIXED.size               # 28
-#: ``FRAME_HEADS[k]``: the key (k bytes) and the fixed part in one struct, for the hot loops
-#: (unpack from just after the key length byte: key, shard, seq, ts, payload length)
-FRAME_HEADS = tuple(struct.Struct(f">{k}s{FRAME_FIXED_FMT[1:]}") for k in range(256))
+#: ``FRAME_HEADS[k]``: a frame's head for a k-byte key in one struct, for the hot loops:
+#: key length, key, shard, seq, ts, payload length (then the payload, then FRAME_TRAILER)
+FRAME_HEADS = tuple(struct.Struct(f">B{k}s{FRAME_FIXED_FMT[1:]}") for k in range(256))
+FRAME_TRAILER = struct.Struct(FRAME_TRAILER_FMT)  # checksum, separator
 BEACON_HEAD_SIZE = BEACON_HEAD.size               # 6
 
 
@@ -71,9 +72,9 @@ def parse_beacon_fast(buf: bytes, pos: int, offset: int, index: int) -> Beacon:
 def build_frame_fast(key_bytes: bytes, shard: int, seq: int, ts: int, payload: bytes,
                      checksum: int) -> bytes:
     """Encode one frame (key already validated and encoded)."""
-    return b"".join((bytes((len(key_bytes),)), key_bytes,
-                     FRAME_FIXED.pack(shard, seq, ts, len(payload)), payload,
-                     bytes((checksum >> 8, checksum & 0xFF, K.SEPARATOR))))
+    k = len(key_bytes)
+    return b"".join((FRAME_HEADS[k].pack(k, key_bytes, shard, seq, ts, len(payload)), payload,
+                     FRAME_TRAILER.pack(checksum, K.SEPARATOR)))
 
 
 def build_beacon_fast(remaining: int, markers: list[tuple[bytes, int, int, int, int]]) -> bytes:

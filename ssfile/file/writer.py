@@ -193,9 +193,12 @@ class Writer:
         if sequence is None:
             st = enc.streams.get((stream_key, shard_id))
             sequence = 1 if st is None else st.sequence + 1
-        ts = now_ms() if timestamp is None else to_ms(timestamp)
+        if type(timestamp) is int:
+            ts = timestamp
+        else:
+            ts = now_ms() if timestamp is None else to_ms(timestamp)
         enc.encode(stream_key, shard_id, sequence, ts, payload)
-        if enc.pending >= self._buffer_size:
+        if len(enc.buffer) >= self._buffer_size:
             self._write_out()
         return sequence
 
