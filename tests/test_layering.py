@@ -21,7 +21,7 @@ RANKS = {
     "ssfile.streamer": 4,
     "ssfile.adapters": 5, "ssfile.export": 5,
     "ssfile": 5.5,          # the public facade (ssfile/__init__.py): above every layer it re-exports
-    "ssfile.cli": 6,
+    "ssfile.cli": 6, "ssfile.view": 6,   # the viewer server uses cli.info's summary
     "ssfile.__main__": 7,
 }
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ..errors import FormatError, SSError, UsageError
 
 #: subcommand modules, in help order
-COMMANDS = ["demo", "decode", "encode", "info", "cat", "verify", "repair", "dump", "relay", "clock"]
+COMMANDS = ["demo", "decode", "encode", "info", "cat", "verify", "repair", "dump", "relay", "clock", "view"]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOSS = 0, 1, 2, 3
 
