@@ -68,6 +68,8 @@ def sessions(draw):
     seqs = {s: draw(st.integers(0, 5)) for s in streams}
     skew = {s: draw(st.integers(-500, 500)) for s in streams}
     n_sessions = draw(st.integers(1, 3))
+    ts_floor = 0  # raised at each restart; later "continue" sessions inherit it
+    max_ts = 0
     for i in range(n_sessions):
         kind = "first" if i == 0 else draw(st.sampled_from(["continue", "restart", "eos-quirk"]))
         if kind == "eos-quirk":
@@ -79,7 +81,7 @@ def sessions(draw):
             out += enc.take()
             enc = Encoder(FileHeader("t.ss", 1, interval), offset=len(out))
             enc.start()
-            ts_floor = clock + 600  # a later session is not older than any earlier message
+            ts_floor = max(clock + 600, max_ts)  # a later session is not older than any earlier message
             clock = ts_floor
         active = draw(st.lists(st.sampled_from(streams), min_size=1, max_size=len(streams), unique=True))
         for _ in range(draw(st.integers(0, 60))):
@@ -91,11 +93,11 @@ def sessions(draw):
                 ts = clock + skew[s] + (600 if kind in ("restart", "eos-quirk") else 0)
             else:
                 ts = clock + draw(st.integers(-300, 300))
-            if kind in ("restart", "eos-quirk"):
-                ts = max(ts, ts_floor)
+            ts = max(ts, ts_floor)
             seqs[s] += draw(st.integers(1, 3)) if ts_mode != "random" else draw(st.integers(0, 2))
             size = draw(st.sampled_from([0, 5, 40, 200, big]))
             enc.encode(s[0], s[1], seqs[s], max(ts, 0), bytes(size))
+            max_ts = max(max_ts, ts)
     if draw(st.booleans()):
         enc.end_of_stream(clock)
     out += enc.take()
