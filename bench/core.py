@@ -32,7 +32,9 @@ from ssfile.format import constants as K  # noqa: E402
 
 DATA = os.path.join(HERE, "data")
 STREAMS = ["stream-0", "stream-1", "stream-2", "stream-3"]
-PAYLOADS = [bytes((i + j) & 0xFF for j in range(100)) for i in range(256)]
+# printable ASCII, so that `decode --format log` prints the payloads (binary ones would all
+# print as <BINARY BLOB>, a different and much shorter output)
+PAYLOADS = [bytes(32 + (i + j) % 95 for j in range(100)) for i in range(256)]
 CREATED = 1_700_000_000_000
 CHUNK = 1 << 20
 
@@ -254,7 +256,7 @@ def main() -> None:
         return
     REPEAT = args.repeat
     os.makedirs(DATA, exist_ok=True)
-    path = os.path.join(DATA, f"workload-{args.messages}.ss")
+    path = os.path.join(DATA, f"workload-ascii-{args.messages}.ss")
     ensure(path, args.messages)
     size = os.path.getsize(path)
     print(f"workload: {path} ({size:,} bytes, {args.messages:,} messages)  \n{machine()}\n")
@@ -282,7 +284,7 @@ def main() -> None:
 
 
 def big_rss(n: int, keep: bool) -> None:
-    path = os.path.join(DATA, f"big-{n}.ss")
+    path = os.path.join(DATA, f"big-ascii-{n}.ss")
     need = n * 141
     free = shutil.disk_usage(DATA).free
     if not os.path.exists(path) and free < need * 2:
