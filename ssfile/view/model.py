@@ -263,10 +263,14 @@ def page_before(path: str, before: int, flt: Filter = ALL, limit: int = 100,
         lo = max(hi - span, 0) // interval * interval
         lo = HEADER_END if lo < interval else lo
         part = scan_forward(path, lo, flt.keep, stop=hi, budget=None)
-        found = part.messages[max(0, len(part.messages) - (limit - len(found))):] + found
+        skip = max(0, len(part.messages) - (limit - len(found)))
+        found = part.messages[skip:] + found
         damage = part.damage + damage
         scanned += hi - lo
         hi, span = lo, span * 2
+        if skip:  # more before the page than it holds: the page starts at its first message
+            damage = [d for d in damage if d.offset >= found[0].offset]
+            return Back(found, damage, found[0].offset, False)
     return Back(found, damage, max(hi, HEADER_END), hi <= HEADER_END)
 
 

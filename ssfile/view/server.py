@@ -115,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         if not hasattr(self, "wfile"):
             return
+        if self.request_version == "HTTP/0.9":  # a malformed request line: answer with a status line
+            self.request_version = "HTTP/1.0"
         text = message or self.responses.get(code, ("error",))[0]
         self._json(code, {"error": text, "status": code})
 

@@ -1,0 +1,379 @@
+"""``ssfile view``: the paging model, the JSON API handlers, the HTTP server's security, the CLI.
+
+Expected pages are computed by reading the whole file with the plain Reader and slicing
+the list, an independent path from the viewer's seek-and-scan paging.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.parse
+
+import pytest
+
+import ssfile
+from ssfile.view import jobs, model, payload
+from ssfile.view.api import Api, ApiError
+from ssfile.view.server import ViewServer
+
+T0 = 1_700_000_000_000
+STREAMS = ("orders", "prices", "logs")
+INTERVAL = 512
+
+
+def payload_for(i: int) -> bytes:
+    if i % 7 == 0:
+        return bytes(range(256))[: 20 + i % 50]                       # binary
+    if i % 5 == 0:
+        return f"line {i} plain text".encode()                       # text
+    if i % 97 == 0:
+        return json.dumps({"i": i, "big": "x" * 900}).encode()       # spans beacons
+    return json.dumps({"i": i, "v": i * 1.5}).encode()
+
+
+def write_file(path, n: int, start: int = 0, mode: str = "w", eos: bool = True) -> None:
+    opts = {"beacon_interval": INTERVAL, "created_at": T0} if mode == "w" else {}
+    with ssfile.open(path, mode, **opts) as w:
+        for i in range(start, start + n):
+            w.write(payload_for(i), stream_key=STREAMS[i % 3], shard_id=(i // 3) % 2,
+                    timestamp=T0 + 10 * i)
+        w.close(eos=eos)
+
+
+@pytest.fixture
+def rec(tmp_path):
+    path = str(tmp_path / "rec.ss")
+    write_file(path, 1500)
+    return path
+
+
+def read_all(path):
+    with ssfile.open(path) as r:
+        return list(r)
+
+
+def inline_api(path) -> Api:
+    board = jobs.JobBoard(path, runner=jobs.in_process)
+    board.start()
+    board.wait()
+    return Api(path, board)
+
+
+def offsets(rows):
+    return [r["offset"] if isinstance(r, dict) else r.offset for r in rows]
+
+
+# ---- the paging model -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("flt", [model.Filter(), model.Filter(frozenset({"prices"})),
+                                 model.Filter(frozenset({"orders", "logs"}), 1)])
+def test_forward_pages_chain_to_the_whole_selection(rec, flt):
+    want = [m for m in read_all(rec) if flt.keep(m)]
+    got, at = [], 0
+    while True:
+        page = model.page_after(rec, at, flt, limit=37)
+        got += page.messages
+        if page.at_end:
+            break
+        assert page.cursor > at
+        at = page.cursor
+    assert offsets(got) == offsets(want)
+    assert [m.payload for m in got] == [m.payload for m in want]
+
+
+@pytest.mark.parametrize("flt", [model.Filter(), model.Filter(frozenset({"logs"}), 0)])
+def test_backward_pages_chain_to_the_whole_selection(rec, flt):
+    want = [m for m in read_all(rec) if flt.keep(m)]
+    got: list[ssfile.Message] = []
+    before = os.path.getsize(rec) + 1
+    while True:
+        page = model.page_before(rec, before, flt, limit=41)
+        got = page.messages + got
+        if page.at_start:
+            break
+        before = page.messages[0].offset if page.messages else page.lowest
+    assert offsets(got) == offsets(want)
+
+
+def test_jumps_find_the_first_message_at_or_after(rec):
+    msgs = read_all(rec)
+    api = inline_api(rec)
+    when = T0 + 10 * 777 + 3
+    page = api.handle("messages", {"time": [str(when)], "limit": ["5"]})
+    want = next(m for m in msgs if m.timestamp_ms >= when)
+    assert page["target"] == want.offset and page["messages"][0]["offset"] == want.offset
+    page = api.handle("messages", {"seq": ["100"], "seq_stream": ["prices"], "seq_shard": ["1"]})
+    want = next(m for m in msgs if m.stream_key == "prices" and m.shard_id == 1 and m.sequence >= 100)
+    assert page["messages"][0]["offset"] == want.offset
+    page = api.handle("messages", {"time": [str(T0 + 10 ** 9)], "limit": ["3"]})
+    assert offsets(page["messages"]) == offsets(msgs[-3:]) and page["at_end"]
+
+
+def test_end_page_then_live_growth(tmp_path):
+    path = str(tmp_path / "live.ss")
+    write_file(path, 300, eos=False)
+    api = inline_api(path)
+    last = api.handle("messages", {"end": ["1"], "limit": ["10"]})
+    assert offsets(last["messages"]) == offsets(read_all(path)[-10:]) and last["at_end"]
+    write_file(path, 25, start=300, mode="a", eos=False)
+    new = api.handle("messages", last["next"] | {"limit": ["100"]} if False else
+                     {"from": [str(last["next"]["from"])], "limit": ["100"]})
+    assert offsets(new["messages"]) == offsets(read_all(path)[300:])
+    assert new["at_end"] and not new["ended"]
+
+
+# ---- damage ---------------------------------------------------------------------------------
+
+def corrupt(path, at: int, data: bytes) -> None:
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(data)
+
+
+def test_structural_damage_is_stepped_over_and_reported(rec):
+    orig = read_all(rec)
+    hit = orig[700]
+    corrupt(rec, hit.offset + 2, b"\xff" * 24)     # the frame header: its lengths
+    got = model.scan_forward(rec, 0, budget=None)
+    assert len(got.damage) == 1
+    d = got.damage[0]
+    assert d.offset >= hit.offset and d.resume is not None and d.resume > d.offset
+    assert d.resume % INTERVAL == 0
+    by_offset = {m.offset: m for m in orig}
+    assert all(by_offset[m.offset].payload == m.payload for m in got.messages)
+    want = [m.offset for m in orig if m.offset < hit.offset or m.offset >= d.resume]
+    assert offsets(got.messages) == want
+    assert got.at_end and got.ended
+    # verify agrees the damage starts in that frame
+    diag = ssfile.verify(rec)
+    assert any(hit.offset <= p.offset < d.resume for p in diag.errors)
+
+
+def test_damage_shows_in_api_pages_with_verify_problems(rec):
+    orig = read_all(rec)
+    hit = orig[400]
+    corrupt(rec, hit.offset + 2, b"\xff" * 24)
+    bad_crc = orig[1000]
+    corrupt(rec, bad_crc.offset + 40, b"\x00\x01")  # in the payload: a checksum mismatch
+    api = inline_api(rec)
+    page = api.handle("messages", {"from": [str(hit.offset - 200)], "limit": ["30"]})
+    assert page["damage"] and page["damage"][0]["offset"] >= hit.offset
+    assert any(p["offset"] >= hit.offset for p in page["problems"])
+    page = api.handle("messages", {"from": [str(bad_crc.offset)], "limit": ["2"]})
+    assert page["messages"][0]["offset"] == bad_crc.offset          # still shown
+    assert [p["code"] for p in page["problems"] if p["offset"] == bad_crc.offset]
+    detail = api.handle("message", {"offset": [str(bad_crc.offset)]})
+    assert detail["problems"]
+    summary = api.handle("summary", {})
+    assert summary["integrity"]["state"] == "ready" and not summary["integrity"]["result"]["clean"]
+    # backward paging across the damage ends at the file start
+    before, seen = os.path.getsize(rec) + 1, []
+    while True:
+        back = api.handle("messages", {"before": [str(before)], "limit": ["100"]})
+        seen = back["messages"] + seen
+        if back["at_start"]:
+            break
+        before = back["prev"]["before"]
+    assert offsets(seen) == offsets(model.scan_forward(rec, 0, budget=None).messages)
+
+
+def test_file_cut_inside_a_frame_is_a_torn_tail_not_damage(rec):
+    orig = read_all(rec)
+    cut = orig[-5].offset + 7
+    os.truncate(rec, cut)
+    got = model.scan_forward(rec, 0, budget=None)
+    assert offsets(got.messages) == offsets(orig[:-5])
+    assert got.damage == [] and got.torn_tail == orig[-5].offset
+
+
+# ---- jobs -------------------------------------------------------------------------------------
+
+def test_timeline_counts_every_message_per_stream(rec):
+    t = jobs.timeline_job(rec, bins=50)
+    msgs = read_all(rec)
+    assert t["start_ms"] == min(m.timestamp_ms for m in msgs)
+    totals = {s["stream_key"]: sum(s["counts"]) for s in t["streams"]}
+    assert totals == {k: sum(m.stream_key == k for m in msgs) for k in STREAMS}
+    assert all(len(s["counts"]) == 50 for s in t["streams"])
+
+
+def test_timeline_of_a_damaged_file_counts_past_the_damage(rec):
+    orig = read_all(rec)
+    corrupt(rec, orig[300].offset + 2, b"\xff" * 24)
+    t = jobs.timeline_job(rec)
+    assert sum(s["total"] for s in t["streams"]) == len(model.scan_forward(rec, 0, budget=None).messages)
+    assert sum(s["total"] for s in t["streams"]) > len(orig) - 50
+
+
+def test_jobs_in_a_child_process(rec):
+    board = jobs.JobBoard(rec)
+    try:
+        board.start()
+        board.wait(60)
+        st = {name: board.status(name) for name in jobs.JOBS}
+    finally:
+        board.close()
+    assert {s["state"] for s in st.values()} == {"ready"}, st
+    assert st["summary"]["result"]["messages"] == len(read_all(rec))
+    assert st["integrity"]["result"]["clean"] is True
+
+
+# ---- payloads ---------------------------------------------------------------------------------
+
+def test_payload_kinds_and_views():
+    j = payload.describe(b'{"a": [1, 2.5, "x"]}')
+    assert j["kind"] == "json" and json.loads(j["json"]) == {"a": [1, 2.5, "x"]} and "\n  " in j["json"]
+    t = payload.describe("héllo\nworld".encode())
+    assert t["kind"] == "text" and t["text"] == "héllo\nworld" and t["json"] is None
+    b = payload.describe(b"\x00\x01abc\xff")
+    assert b["kind"] == "binary" and b["text"] is None
+    assert b["hex"] == "00000000  00 01 61 62 63 ff" + " " * 30 + "  |..abc.|"
+    assert payload.kind_of(b"NaN") == "text" and payload.kind_of(b"") == "text"
+    big = payload.describe(b"x" * 1000, limit=100)
+    assert big["truncated"] and big["hex"].count("\n") == 6
+    assert len(payload.preview(b"y" * 10_000)) == payload.PREVIEW_CHARS
+
+
+# ---- API errors -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("route,query,status,words", [
+    ("nope", {}, 404, "no such API route"),
+    ("messages", {"lmit": ["3"]}, 400, "unknown parameter 'lmit'"),
+    ("messages", {"limit": ["-1"]}, 400, "whole number"),
+    ("messages", {"limit": ["100000"]}, 400, "between 1 and 1000"),
+    ("messages", {"limit": ["1", "2"]}, 400, "given 2 times"),
+    ("messages", {"from": ["1"], "before": ["9"]}, 400, "at most one of"),
+    ("messages", {"time": ["yesterday"]}, 400, "invalid time"),
+    ("messages", {"seq": ["4"]}, 400, "seq_stream"),
+    ("messages", {"shard": ["x"]}, 400, "'shard'"),
+    ("message", {}, 400, "'offset' is required"),
+    ("message", {"offset": ["129"]}, 404, "no message starts at offset 129"),
+    ("summary", {"x": ["1"]}, 400, "unknown parameter"),
+])
+def test_bad_requests_are_4xx_with_a_reason(rec, route, query, status, words):
+    api = Api(rec, jobs.JobBoard(rec, runner=jobs.in_process))
+    with pytest.raises(ApiError) as info:
+        api.handle(route, query)
+    assert info.value.status == status and words in info.value.message
+
+
+def test_unreadable_header_is_422_on_pages(tmp_path):
+    path = tmp_path / "junk.ss"
+    path.write_bytes(b"not a recording at all" * 20)
+    api = Api(str(path), jobs.JobBoard(str(path), runner=jobs.in_process))
+    with pytest.raises(ApiError) as info:
+        api.handle("messages", {})
+    assert info.value.status == 422
+    assert api.handle("summary", {})["error"]
+
+
+# ---- the HTTP server --------------------------------------------------------------------------
+
+@pytest.fixture
+def server(rec):
+    srv = ViewServer(rec, jobs=jobs.JobBoard(rec, runner=jobs.in_process))
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def request(srv, path, *, token=True, method="GET", host=None, raw=None):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    try:
+        if raw is not None:
+            conn.connect()
+            conn.sock.sendall(raw)
+            resp = http.client.HTTPResponse(conn.sock)
+            resp.begin()
+            return resp.status, resp.read(), resp
+        headers = {"Host": host or f"127.0.0.1:{srv.port}"}
+        if token is True:
+            headers["X-SSFile-Token"] = srv.token
+        conn.request(method, path, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read(), resp
+    finally:
+        conn.close()
+
+
+def test_server_binds_loopback_and_serves_the_page_with_the_token(server):
+    assert server.server_address[0] == "127.0.0.1"
+    status, body, resp = request(server, f"/?token={server.token}", token=False)
+    assert status == 200 and resp.getheader("Content-Type").startswith("text/html")
+    assert f"app.js?token={server.token}".encode() in body and b"__TOKEN__" not in body
+    status, body, _ = request(server, f"/app.js?token={urllib.parse.quote(server.token)}", token=False)
+    assert status == 200 and b"X-SSFile-Token" in body
+    status, body, _ = request(server, "/api/messages?limit=2")
+    assert status == 200 and len(json.loads(body)["messages"]) == 2
+
+
+@pytest.mark.parametrize("path,token", [
+    ("/", False), ("/api/summary", False), ("/?token=wrong", False), ("/app.js", False),
+])
+def test_requests_without_the_right_token_are_refused(server, path, token):
+    status, body, resp = request(server, path, token=token)
+    assert status == 403 and "token" in json.loads(body)["error"]
+    assert resp.getheader("Content-Type").startswith("application/json")
+
+
+def test_foreign_host_header_is_refused(server):
+    status, body, _ = request(server, "/api/summary", host=f"evil.example:{server.port}")
+    assert status == 403 and "Host" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("path", ["/../pyproject.toml", "/%2e%2e/pyproject.toml", "//etc/passwd",
+                                  "/viewer/app.js", "/README.md", "/./index.html", "/api/../app.js",
+                                  "/api/summary/../../etc/passwd"])
+def test_no_path_reaches_the_file_system(server, path):
+    sep = "&" if "?" in path else "?"
+    status, body, _ = request(server, f"{path}{sep}token={server.token}", token=False)
+    assert status == 404 and json.loads(body)["error"]
+    assert b"[project]" not in body and b"root:" not in body
+
+
+def test_other_methods_and_malformed_requests_get_json_4xx(server):
+    status, body, _ = request(server, "/api/summary", method="POST")
+    assert status == 405 and "GET only" in json.loads(body)["error"]
+    status, body, _ = request(server, "/api/summary?limit=%zz&&", )
+    assert status == 400 and "query" in json.loads(body)["error"]
+    status, body, _ = request(server, "", raw=b"GET /x HTTP/1.1 extra\r\n\r\n")
+    assert status == 400 and json.loads(body)["error"]
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "ssfile", *args], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_cli_missing_file_is_a_one_line_error(tmp_path):
+    got = run_cli("view", str(tmp_path / "none.ss"), "--no-browser")
+    assert got.returncode == 2 and got.stderr.count("\n") == 1 and "no such file" in got.stderr
+
+
+def test_cli_serves_until_interrupted(rec):
+    child = subprocess.Popen([sys.executable, "-m", "ssfile", "view", rec, "--no-browser"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline()
+        url = urllib.parse.urlsplit(line.split(" at ")[1].split()[0])
+        assert url.hostname == "127.0.0.1"
+        token = urllib.parse.parse_qs(url.query)["token"][0]
+        conn = http.client.HTTPConnection("127.0.0.1", url.port, timeout=10)
+        conn.request("GET", "/api/summary", headers={"X-SSFile-Token": token})
+        resp = conn.getresponse()
+        assert resp.status == 200 and json.loads(resp.read())["name"] == "rec.ss"
+        conn.close()
+    finally:
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=20)
+    assert child.returncode == 0, err
