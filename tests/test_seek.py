@@ -313,10 +313,10 @@ def test_slice_equals_its_definition_on_a_linear_scan(data, draw):
     for m in msgs:
         if (streams and m.stream_key not in streams) or (eff_shard is not None and m.shard_id != eff_shard):
             continue
-        if until is not None and m.timestamp_ms >= until:
-            break
         if (since is not None and m.timestamp_ms < since) or (from_seq is not None and m.sequence < from_seq):
             continue
+        if until is not None and m.timestamp_ms >= until:
+            break
         want.append(m)
     if limit is not None:
         want = want[:limit]

@@ -14,7 +14,8 @@ Semantics (the same for the API and ``ssfile cat``):
 * ``from_seq`` (one stream; shard 0 unless given): selected messages numbered below it are
   skipped, after a seek to the first message of that (stream, shard) numbered at or above;
 * ``until``: the window is half-open, ``[since, until)``: output stops before the first
-  selected message stamped at or after ``until`` (in file order: for the usual recording,
+  message stamped at or after ``until`` that passes every other filter (stream, shard,
+  ``since``, ``from_seq``) (in file order: for the usual recording,
   whose timestamps do not go back, that is exactly "every message before ``until``"; a
   later message whose timestamp goes back below ``until`` is not shown);
 * ``limit``: at most that many messages.
