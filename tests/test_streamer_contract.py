@@ -151,3 +151,15 @@ def isinstance_stdio(streamer):
     from ssfile.adapters.stdio import StdioStreamer
 
     return isinstance(streamer, StdioStreamer)
+
+
+def test_empty_stream_key_is_refused(make):
+    async def main():
+        s = await make()
+        with pytest.raises(EncodeError, match=r"\{1,249\}"):
+            await s.create_producer("")
+        with pytest.raises(EncodeError):
+            await s.create_consumer([""], EARLIEST)
+        await s.disconnect()
+
+    run(main())

@@ -235,14 +235,14 @@ class StdioStreamer(Streamer):
     # ---- streamer ----------------------------------------------------------------------
 
     async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        return StdioProducer(self, check_stream_key(stream_key), shard_id)
+        return StdioProducer(self, check_stream_key(stream_key, allow_empty=False), shard_id)
 
     async def create_consumer(self, stream_keys: Sequence[str],
                               options: ConsumerOptions | None = None) -> Consumer:
         options = (options or ConsumerOptions(auto_stream_reset="earliest")).check()
         if options.mode is ConsumerMode.RESUMABLE:
             raise StreamError("stdio does not support Resumable consumers")
-        keys = tuple(check_stream_key(k) for k in stream_keys)
+        keys = tuple(check_stream_key(k, allow_empty=False) for k in stream_keys)
         if not keys:
             raise StreamError("stream key set is empty")
         c = StdioConsumer(self, keys, options)

@@ -17,9 +17,13 @@ def is_valid_stream_key(key: str) -> bool:
     return len(key) <= MAX_STREAM_KEY_LEN and _KEY_RE.match(key) is not None
 
 
-def check_stream_key(key: str) -> str:
-    if not isinstance(key, str) or not is_valid_stream_key(key):
-        raise EncodeError(f"invalid stream key {key!r}: valid pattern is [a-zA-Z0-9._-]{{0,249}}")
+def check_stream_key(key: str, *, allow_empty: bool = True) -> str:
+    """``key`` if it may be written, else :class:`EncodeError`.  The file layer accepts the
+    empty key (upstream files may hold it; repair keeps it); producers pass
+    ``allow_empty=False``, since ssfile never originates one."""
+    if not isinstance(key, str) or not is_valid_stream_key(key) or (not key and not allow_empty):
+        low = 0 if allow_empty else 1
+        raise EncodeError(f"invalid stream key {key!r}: valid pattern is [a-zA-Z0-9._-]{{{low},249}}")
     return key
 
 

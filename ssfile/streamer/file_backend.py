@@ -229,7 +229,7 @@ class FileStreamer(Streamer):
         self._db: sqlite3.Connection | None = None
 
     async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        check_stream_key(stream_key)
+        check_stream_key(stream_key, allow_empty=False)
         key = os.path.realpath(self.path)
         shared = _writers.get(key)
         if shared is None or shared.ended:
@@ -243,7 +243,7 @@ class FileStreamer(Streamer):
     async def create_consumer(self, stream_keys: Sequence[str],
                               options: ConsumerOptions | None = None) -> Consumer:
         options = (options or ConsumerOptions()).check()
-        keys = tuple(check_stream_key(k) for k in stream_keys)
+        keys = tuple(check_stream_key(k, allow_empty=False) for k in stream_keys)
         if not keys:
             raise StreamError("stream key set is empty")
         group = options.group
