@@ -57,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {err.strerror or err}") from err
     print(f"ssfile view: {args.path} at {server.url}  (Ctrl-C to stop)", flush=True)
-    server.jobs.start()
     if not args.no_browser:
         import webbrowser
 

@@ -78,6 +78,7 @@ class ViewServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), Handler)
         self.port = self.server_address[1]
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
+        self.jobs.start()  # summary, timeline, integrity: in that order, before any page asks
 
     @property
     def url(self) -> str:
