@@ -93,6 +93,7 @@ class Handler(BaseHTTPRequestHandler):
     server: ViewServer
     protocol_version = "HTTP/1.1"
     server_version = "ssfile-view"
+    disable_nagle_algorithm = True   # headers and body go out as two writes: no 40 ms delayed-ACK stall
     sys_version = ""
 
     # ---- responses ----------------------------------------------------------------------------
