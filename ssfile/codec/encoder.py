@@ -31,16 +31,18 @@ from .fast import build_beacon_fast, build_frame_fast
 _FRAME_FIXED = K.FRAME_FIXED
 _MAX_PAYLOAD = K.MAX_PAYLOAD
 _SEPARATOR = K.SEPARATOR
-_FRAME_PACKS: dict[tuple[int, int], Callable[..., bytes]] = {}
+#: ``_FRAME_PACKS[k][n]``: a cached whole-frame ``pack`` for a k-byte key, n-byte payload
+_FRAME_PACKS: tuple[dict[int, Callable[..., bytes]], ...] = tuple({} for _ in range(256))
 
 
 def _frame_pack(k: int, n: int) -> Callable[..., bytes]:
     """A whole-frame ``pack`` for a k-byte key and an n-byte payload (FRAME_HEADS[k], the
     payload, FRAME_TRAILER in one struct); cached, for payload sizes that repeat."""
-    if len(_FRAME_PACKS) >= 4096:
-        _FRAME_PACKS.clear()
+    cache = _FRAME_PACKS[k]
+    if len(cache) >= 1024:
+        cache.clear()
     fmt = f"{_HEADS[k].format}{n}s{_TRAILER.format[1:]}"
-    pack = _FRAME_PACKS[(k, n)] = struct.Struct(fmt).pack
+    pack = cache[n] = struct.Struct(fmt).pack
     return pack
 
 
@@ -147,7 +149,7 @@ class Encoder:
         size = _FRAME_FIXED + k + n
         offset = self.offset
         if size < self.interval - offset % self.interval:  # the common case: no boundary reached
-            pack = _FRAME_PACKS.get((k, n))
+            pack = _FRAME_PACKS[k].get(n)
             if pack is None:
                 pack = _frame_pack(k, n)
             self._buf += pack(k, kb, shard, seq, ts, n, payload, crc, _SEPARATOR)
