@@ -268,3 +268,26 @@ def test_checksum_mismatch_reported_after_prior_messages(tmp_path):
     assert seen == list(range(6)) and info.value.offset == victim
     with ssfile.open(path, check_crc=False) as r:
         assert len(list(r)) == 10 and r.ended
+
+
+def test_break_and_iterate_again_loses_nothing(tmp_path):
+    """``for m in r: break`` then iterating again continues with the next message."""
+    import ssfile
+
+    path = tmp_path / "b.ss"
+    with ssfile.open(path, "w", beacon_interval=1024) as w:
+        for i in range(3000):
+            w.write(b"%d" % i, stream_key="k")
+    with ssfile.open(path) as r:
+        got = []
+        for stop in (1, 7, 300, 1000):
+            for m in r:
+                got.append(m.sequence)
+                if len(got) >= stop:
+                    break
+        import itertools
+
+        evs = list(itertools.islice((e for e in r.events() if isinstance(e, ssfile.Message)), 5))
+        got += [m.sequence for m in evs]
+        got += [m.sequence for m in r]
+    assert got == list(range(1, 3001))

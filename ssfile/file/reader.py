@@ -54,6 +54,7 @@ class Reader:
             from .follow import Follower
             self._follower = Follower(self._file, self.path)
         self._events: list[object] = []
+        self._current: Iterator[Message] | None = None  # the run __iter__ is handing out
         self._index = 0
         self.ended = False
         self.torn_tail: int | None = None
@@ -105,6 +106,7 @@ class Reader:
             more = self._fill()
 
     def _next_event(self) -> object | None:
+        self._reclaim()
         if self._index >= len(self._events):
             self._events = self._batch()
             self._index = 0
@@ -134,27 +136,50 @@ class Reader:
         # chain() hands out each message at C speed; the generator only runs between runs
         return chain.from_iterable(self._message_runs())
 
-    def _message_runs(self) -> Iterator[list[Message]]:
-        """Lists of consecutive data messages; beacons and the EOS are handled between them."""
+    def _reclaim(self) -> None:
+        """Put back the messages of a run an earlier ``for m in reader`` left unconsumed
+        (after a ``break``), so that whatever reads next starts with them."""
+        if self._current is not None:
+            rest: list[object] = list(self._current)
+            self._current = None
+            if rest:
+                self._events = rest + self._events[self._index:]
+                self._index = 0
+
+    def _message_runs(self) -> Iterator[Iterator[Message]]:
+        """Iterators over runs of consecutive data messages (beacons and the EOS are handled
+        between runs).  The current one is kept in ``_current``: a list iterator remembers
+        how far ``chain`` got, so a ``break`` loses nothing (see :meth:`_reclaim`)."""
+        for run in self._plain_runs():
+            self._current = it = iter(run)
+            yield it
+        self._current = None
+
+    def _plain_runs(self) -> Iterator[list[Message]]:
+        """Runs of messages.  Before each yield, ``_events``/``_index`` point just past the run,
+        so a consumer that stops mid-batch (``break``) leaves the rest of the batch in place."""
         msg_type = Message
+        self._reclaim()
         while True:
-            if self._index < len(self._events):
-                batch = self._events[self._index:]
-            else:
-                batch = self._batch()
-            self._events = []
-            self._index = 0
-            if not batch:
-                return
+            if self._index >= len(self._events):
+                self._events, self._index = self._batch(), 0
+                if not self._events:
+                    return
+            batch, start = self._events, self._index
+            if start:
+                batch = batch[start:]
+                self._events, self._index = batch, 0
             types = list(map(type, batch))
             if types.count(msg_type) == len(types):
+                self._index = len(batch)
                 yield batch  # type: ignore[misc]
                 continue
             start = 0
             for i in _positions_of_others(types, msg_type):
                 if i > start:
+                    self._index = i
                     yield batch[start:i]  # type: ignore[misc]
-                start = i + 1
+                self._index = start = i + 1
                 ev = batch[i]
                 if isinstance(ev, Beacon):
                     self.last_beacon = ev
@@ -162,6 +187,7 @@ class Reader:
                     self.ended = True
                     return
             if start < len(batch):
+                self._index = len(batch)
                 yield batch[start:]  # type: ignore[misc]
 
     def read_all(self) -> list[Message]:
@@ -200,6 +226,7 @@ class Reader:
         self._dec = Decoder(start_offset=offset, header=self.header, skip=skip,
                             check_crc=self._check_crc)
         self._events, self._index = [], 0
+        self._current = None
         self.ended = False
         self.torn_tail = None
 

@@ -41,6 +41,7 @@ def next_messages(reader: Reader) -> list[Message] | None:
     The batch is whatever the decoder produced from one chunk, so a caller pays per batch
     for anything it does between batches (crossing threads, flushing output).
     """
+    reader._reclaim()
     if reader._index < len(reader._events):
         batch = reader._events[reader._index:]
         reader._events, reader._index = [], 0
