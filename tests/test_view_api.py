@@ -87,6 +87,21 @@ def test_forward_pages_chain_to_the_whole_selection(rec, flt):
     assert [m.payload for m in got] == [m.payload for m in want]
 
 
+def test_a_scan_budget_gives_short_pages_whose_cursors_still_cover_everything(rec):
+    flt = model.Filter(frozenset({"logs"}), 1)
+    want = [m for m in read_all(rec) if flt.keep(m)]
+    got, at, short = [], 0, 0
+    while True:
+        page = model.scan_forward(rec, at, flt.keep, limit=50, budget=2048)
+        got += page.messages
+        short += len(page.messages) < 50 and not page.at_end
+        if page.at_end:
+            break
+        assert page.cursor > at
+        at = page.cursor
+    assert short and offsets(got) == offsets(want)
+
+
 @pytest.mark.parametrize("flt", [model.Filter(), model.Filter(frozenset({"logs"}), 0)])
 def test_backward_pages_chain_to_the_whole_selection(rec, flt):
     want = [m for m in read_all(rec) if flt.keep(m)]

@@ -92,7 +92,8 @@ async function load(params, {keepSelection = false} = {}) {
   state.busy = true;
   $("page-state").textContent = "loading…";
   try {
-    const page = await api("messages", {...filterParams(), limit: PAGE, ...params});
+    const page = await fillPage(await api("messages", {...filterParams(), limit: PAGE, ...params}),
+                                "before" in params || "end" in params);
     showError(null);
     state.page = page;
     state.rows = rowsOf(page);
@@ -107,6 +108,32 @@ async function load(params, {keepSelection = false} = {}) {
     state.busy = false;
   }
 }
+
+// A request scans a bounded number of bytes: with a rare stream selected a page can come
+// back short.  Ask again from where it stopped, a few times, before showing it.
+const MAX_CONTINUE = 8;
+
+async function fillPage(page, backward) {
+  for (let i = 0; i < MAX_CONTINUE && page.messages.length < PAGE; i++) {
+    if (backward ? page.at_start : page.at_end) break;
+    const want = {...filterParams(), limit: PAGE - page.messages.length};
+    if (backward) {
+      const more = await api("messages", {...want, before: page.prev.before});
+      page = {...page, messages: more.messages.concat(page.messages), damage: more.damage.concat(page.damage),
+              problems: mergeProblems(more.problems, page.problems), prev: more.prev, at_start: more.at_start,
+              range: {start: more.range.start, stop: page.range.stop}};
+    } else {
+      const more = await api("messages", {...want, from: page.next.from});
+      page = {...page, messages: page.messages.concat(more.messages), damage: page.damage.concat(more.damage),
+              problems: mergeProblems(page.problems, more.problems), next: more.next, at_end: more.at_end,
+              ended: more.ended, torn_tail: more.torn_tail, size: more.size,
+              range: {start: page.range.start, stop: more.range.stop}};
+    }
+  }
+  return page;
+}
+
+function mergeProblems(a, b) { return a === null || b === null ? (a || b) : a.concat(b); }
 
 function rowsOf(page) {
   const rows = page.messages.map((m) => ({type: "msg", offset: m.offset, data: m}));
