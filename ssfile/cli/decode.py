@@ -74,7 +74,7 @@ def decode_stream(source: BinaryIO, name: str, fmt: str, header_only: bool) -> i
     while True:
         events.clear()
         try:
-            dec.read_events(events)
+            dec.read_events(events, 256)
         except FormatError as err:
             out.flush()
             return _report(err.with_path(name), header_seen=dec.header is not None)

@@ -25,25 +25,28 @@ class Receipt:
     """What ``Producer.send`` returns: await it (or call :meth:`result`) for the message header
     (a :class:`~ssfile.types.Message` with the payload the backend stored)."""
 
-    __slots__ = ("_value", "_future")
+    __slots__ = ("_value", "_future", "_fields")
 
-    def __init__(self, value: Message | None = None, future: asyncio.Future[Message] | None = None) -> None:
+    def __init__(self, value: Message | None = None, future: asyncio.Future[Message] | None = None,
+                 *, fields: tuple[str, int, int, int, bytes] | None = None) -> None:
         self._value = value
         self._future = future
+        self._fields = fields  # a header known at send time, made a Message only if asked
 
     def done(self) -> bool:
-        return self._value is not None or (self._future is not None and self._future.done())
+        return self._future is None or self._future.done()
 
     def result(self) -> Message:
+        if self._value is None and self._fields is not None:
+            self._value = Message(*self._fields)
         if self._value is not None:
             return self._value
         assert self._future is not None
         return self._future.result()
 
     def __await__(self) -> Generator[Any, None, Message]:
-        if self._value is not None:
-            return self._value
-        assert self._future is not None
+        if self._future is None:
+            return self.result()
         return (yield from self._future.__await__())
 
 

@@ -74,7 +74,7 @@ class FileProducer(Producer):
             raise StreamError("producer ended: the file's writer was ended")
         ts = now_ms()
         seq = shared.writer.write(payload, stream_key=self.stream_key, shard_id=self.shard_id, timestamp=ts)
-        return Receipt(Message(self.stream_key, self.shard_id, seq, ts, payload))
+        return Receipt(fields=(self.stream_key, self.shard_id, seq, ts, payload))
 
     async def flush(self) -> None:
         if not self._shared.ended:

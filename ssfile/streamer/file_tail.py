@@ -112,7 +112,7 @@ class FileTail:
             if self.ended:
                 return []
             try:
-                dec.read_events(out)
+                dec.read_events(out, 512)
             except TruncatedError:
                 if not self.follow:
                     raise
