@@ -250,6 +250,11 @@ def test_payload_kinds_and_views():
     assert b["kind"] == "binary" and b["text"] is None
     assert b["hex"] == "00000000  00 01 61 62 63 ff" + " " * 30 + "  |..abc.|"
     assert payload.kind_of(b"NaN") == "text" and payload.kind_of(b"") == "text"
+    huge = ("é" * (payload.INSPECT_LIMIT // 2 + 10)).encode()
+    assert payload.kind_of(huge) == "text" and payload.kind_of(b"\x00" + huge) == "binary"
+    cut = payload.describe(huge)
+    assert cut["kind"] == "text" and cut["truncated"] and cut["json"] is None
+    assert len(cut["text"].encode()) >= payload.INSPECT_LIMIT - 3
     big = payload.describe(b"x" * 1000, limit=100)
     assert big["truncated"] and big["hex"].count("\n") == 6
     assert len(payload.preview(b"y" * 10_000)) == payload.PREVIEW_CHARS
@@ -293,7 +298,7 @@ def test_unreadable_header_is_422_on_pages(tmp_path):
 @pytest.fixture
 def server(rec):
     srv = ViewServer(rec, jobs=jobs.JobBoard(rec, runner=jobs.in_process))
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
@@ -373,6 +378,18 @@ def run_cli(*args):
 def test_cli_missing_file_is_a_one_line_error(tmp_path):
     got = run_cli("view", str(tmp_path / "none.ss"), "--no-browser")
     assert got.returncode == 2 and got.stderr.count("\n") == 1 and "no such file" in got.stderr
+
+
+def test_cli_taken_port_and_directory_are_one_line_errors(rec, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        got = run_cli("view", rec, "--no-browser", "--port", str(taken.getsockname()[1]))
+    assert got.returncode == 2 and got.stderr.count("\n") == 1 and "cannot listen" in got.stderr
+    got = run_cli("view", str(tmp_path), "--no-browser")
+    assert got.returncode == 2 and "not a regular file" in got.stderr
 
 
 def test_cli_serves_until_interrupted(rec):

@@ -70,7 +70,7 @@ def serve():
 
     def start(path):
         srv = ViewServer(str(path))
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(srv)
         return srv
 

@@ -34,8 +34,10 @@ def _check_file(path: str) -> None:
     diagnosis; the message table needs a readable header)."""
     from ..file.reader import read_header
 
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: not a regular file")
     try:
         read_header(path)
     except FormatError as err:

@@ -32,8 +32,16 @@ def _json(text: str) -> object:
     return json.loads(text, parse_constant=_reject_constant)
 
 
+def _text_prefix(data: bytes) -> bool:
+    """Whether ``data`` starts as text (allowing a multi-byte character cut at the end)."""
+    return any(_text(data[:len(data) - cut]) is not None for cut in range(4))
+
+
 def kind_of(payload: bytes) -> str:
-    """``"json"``, ``"text"`` or ``"binary"``."""
+    """``"json"``, ``"text"`` or ``"binary"`` (a payload over the inspect limit is judged by
+    its first 4 KiB, and never parsed as JSON)."""
+    if len(payload) > INSPECT_LIMIT:
+        return "text" if _text_prefix(payload[:4096]) else "binary"
     text = _text(payload)
     if text is None:
         return "binary"
@@ -72,8 +80,8 @@ def describe(payload: bytes, limit: int = INSPECT_LIMIT) -> dict[str, object]:
     out: dict[str, object] = {"size": len(payload), "truncated": len(payload) > limit,
                               "hex": hex_dump(shown), "kind": "binary", "text": None, "json": None}
     text = _text(payload) if len(payload) <= limit else None
-    if text is None and len(payload) > limit:
-        text = _text(shown[:limit - 3]) or _text(shown)  # may cut a multi-byte character
+    if text is None and len(payload) > limit:  # the shown part may end inside a character
+        text = next((t for cut in range(4) if (t := _text(shown[:len(shown) - cut])) is not None), None)
     if text is None:
         return out
     out["kind"], out["text"] = "text", text
