@@ -360,8 +360,10 @@ function drawTimeline() {
   const max = Math.max(1, ...totals);
   const bw = pw / t.bins;
   const base = new Array(t.bins).fill(0);
+  const chosen = new Set(filterParams().stream);
   t.streams.forEach((s, si) => {
     g.fillStyle = colorOf(si, s);
+    g.globalAlpha = chosen.size && !chosen.has(s.stream_key) ? 0.25 : 1;  // dim filtered-out streams
     s.counts.forEach((n, i) => {
       if (!n) return;
       const y0 = (base[i] / max) * ph, y1 = ((base[i] + n) / max) * ph;
@@ -369,6 +371,7 @@ function drawTimeline() {
       base[i] += n;
     });
   });
+  g.globalAlpha = 1;
   drawAxes(g, t, w, h, ph, max, bw);
   drawCursor(g, ph);
 }
