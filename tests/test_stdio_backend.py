@@ -172,3 +172,28 @@ def test_relay_bad_uris():
         r = subprocess.run(SSFILE + ["relay", *args], capture_output=True, timeout=30)
         assert r.returncode == 2, (args, r.stderr)
         assert needle.encode() in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_relay_ctrl_c_keeps_everything_received(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "int.ss"
+    proc = subprocess.Popen(SSFILE + ["relay", "--input", "stdio:///k", "--output", f"file://{out}/k"],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(b"".join(b"[k] m%d\n" % i for i in range(50)))
+    proc.stdin.flush()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait until the relay has written them (stdin stays open)
+        if out.exists():
+            with ssfile.open(out, tolerate_truncation=True) as r:
+                if len(list(r)) == 50:
+                    break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(20) == 130
+    proc.stdin.close()
+    assert b"Traceback" not in proc.stderr.read()
+    with ssfile.open(out) as r:
+        assert [m.payload for m in r] == [b"m%d" % i for i in range(50)]
+        assert not r.ended  # interrupted: no EOS

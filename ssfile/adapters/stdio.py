@@ -23,6 +23,7 @@ Rules (spec/streamer.md, "stdio"), upstream's unless said otherwise:
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -126,7 +127,7 @@ class StdioStreamer(Streamer):
 
         def read() -> None:
             pending = b""
-            read1 = getattr(stdin, "read1", stdin.read)
+            read1 = _raw_reader(stdin)
             try:
                 while True:
                     chunk = read1(1 << 16)
@@ -257,3 +258,14 @@ class StdioStreamer(Streamer):
         for c in self._consumers:
             c.closed = True
 
+
+def _raw_reader(stream: IO[bytes]):  # type: ignore[no-untyped-def]
+    """A ``read(n)`` returning what is available.  For a real file descriptor it is
+    ``os.read``: a thread blocked in it holds no Python-level lock, so the interpreter can
+    exit (Ctrl-C) while it waits; a thread blocked in ``BufferedReader.read1`` aborts the
+    interpreter at shutdown."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return getattr(stream, "read1", stream.read)
+    return lambda n: os.read(fd, n)
