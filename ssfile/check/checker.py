@@ -19,7 +19,11 @@ from .layout import OK, SEP, BeaconRead, FrameRead
 from .restart import restart_explains, seeded_without_frames
 from .scan import BadBeaconItem, BeaconItem, GapItem
 
-HISTORY_CAP = 1 << 17
+HISTORY_CAP = 1 << 16
+
+
+def _where(f: FrameRead) -> dict[str, object]:
+    return dict(stream_key=f.key, shard_id=f.shard, sequence=f.seq)
 
 
 @dataclass(slots=True)
@@ -33,7 +37,11 @@ class StreamState:
     last_crc: int = -1
     count: int = 0
     gap: tuple[int, int] | None = None        # damage met since the last message
-    history: list[tuple[int, int]] = field(default_factory=list)
+    #: payload CRCs since the last accepted marker, and the running checksum / previous CRC
+    #: at that point: enough to test every restart point when a marker does not match
+    history: list[int] = field(default_factory=list)
+    window_running: int = INIT
+    window_prev_crc: int = -1
 
 
 class Checker:
@@ -59,19 +67,18 @@ class Checker:
 
     def frame(self, f: FrameRead) -> None:
         d = self.diag
-        where = dict(stream_key=f.key, shard_id=f.shard, sequence=f.seq)
-        if self.diag.eos_offsets:
+        if d.eos_offsets:
             self.after_eos.append(f.offset)
-        if f.status != OK:
+        if f.status == OK:
+            d.intact_messages += 1
+        else:
             d.damaged_messages += 1
             d.error("bad-checksum", f.offset, f"payload checksum mismatch: stored {f.stored:#06x}, "
-                    f"computed {f.computed:#06x}", **where)
+                    f"computed {f.computed:#06x}", **_where(f))
             d.lost_streams.setdefault((f.key, f.shard), f"message at {f.offset} (seq {f.seq}) is damaged")
-        else:
-            d.intact_messages += 1
         if f.separator != SEP:
             d.warning("frame-separator", f.end - 1, f"frame separator is {f.separator:#04x}, not 0x0D "
-                      "(upstream does not check it)", **where)
+                      "(upstream does not check it)", **_where(f))
         if f.is_eos:
             d.eos_offsets.append(f.offset)
         self._track(f)
@@ -79,17 +86,22 @@ class Checker:
             self.beacon(b, remaining)
 
     def _track(self, f: FrameRead) -> None:
-        key = (f.key, f.shard)
-        st = self.streams.get(key)
+        st = self.streams.get((f.key, f.shard))
         if st is None:
-            st = self.streams[key] = StreamState(f.seq, f.ts, known=not self.damaged)
+            st = self.streams[(f.key, f.shard)] = StreamState(f.seq, f.ts, known=not self.damaged)
         if f.status == OK:
-            self.diag.streams[key] = self.diag.streams.get(key, 0) + 1
-            self._order(st, f)
-        if self.markers_expected and len(st.history) < HISTORY_CAP:
-            st.history.append((st.running, st.last_crc))
-        st.seq = max(st.seq, f.seq)
-        st.ts = max(st.ts, f.ts)
+            st.count += 1
+            if f.key != K.INTERNAL_KEY:
+                self._order(st, f)
+        if self.markers_expected:
+            if len(st.history) >= HISTORY_CAP:  # restart the window: older restarts go unexplained
+                st.history.clear()
+                st.window_running, st.window_prev_crc = st.running, st.last_crc
+            st.history.append(f.stored)
+        if f.seq > st.seq:
+            st.seq = f.seq
+        if f.ts > st.ts:
+            st.ts = f.ts
         st.running = running_update(st.running, f.stored)
         st.last_crc = f.stored
         if f.status != OK:
@@ -97,20 +109,20 @@ class Checker:
         st.last_seq, st.last_ts = f.seq, f.ts
 
     def _order(self, st: StreamState, f: FrameRead) -> None:
-        if f.key == K.INTERNAL_KEY:
+        if st.last_seq is None:
             return
-        where = dict(stream_key=f.key, shard_id=f.shard, sequence=f.seq)
-        if st.gap is not None and st.last_seq is not None and f.seq > st.last_seq + 1:
-            a, b = st.gap
-            self.diag.lost_streams[(f.key, f.shard)] = (
-                f"sequence jumps {st.last_seq} -> {f.seq} across the damage at [{a}, {b})")
-        st.gap = None
-        if st.last_seq is not None and f.seq <= st.last_seq:
+        if st.gap is not None:
+            if f.seq > st.last_seq + 1:
+                a, b = st.gap
+                self.diag.lost_streams[(f.key, f.shard)] = (
+                    f"sequence jumps {st.last_seq} -> {f.seq} across the damage at [{a}, {b})")
+            st.gap = None
+        if f.seq <= st.last_seq:
             self.diag.warning("sequence-order", f.offset, f"sequence {f.seq} does not increase "
-                              f"(previous {st.last_seq})", **where)
+                              f"(previous {st.last_seq})", **_where(f))
         if st.last_ts is not None and f.ts < st.last_ts:
             self.diag.warning("time-order", f.offset, f"timestamp {f.ts} goes back (previous "
-                              f"{st.last_ts})", **where)
+                              f"{st.last_ts})", **_where(f))
 
     # ---- damage ----------------------------------------------------------------------------
 
@@ -166,7 +178,8 @@ class Checker:
             self._anchor(st, m)
             return
         if (h.sequence <= st.seq and h.timestamp_ms <= st.ts
-                and (restart_explains(m.running_checksum, st.running, st.history)
+                and (restart_explains(m.running_checksum, st.running, st.window_running,
+                                      st.window_prev_crc, st.history)
                      or seeded_without_frames(m.running_checksum, st.last_crc))):
             self.diag.warning("beacon-restarted", at, "marker summarises only the frames since a "
                               "later writer session started (upstream append restarts them)", **where)
@@ -181,11 +194,13 @@ class Checker:
         st.seq, st.ts, st.running = m.header.sequence, m.header.timestamp_ms, m.running_checksum
         st.known = True
         st.history.clear()
+        st.window_running, st.window_prev_crc = st.running, st.last_crc
 
     # ---- the end ---------------------------------------------------------------------------
 
     def finish(self, size: int) -> None:
         d = self.diag
+        d.streams = {key: st.count for key, st in self.streams.items() if st.count}
         if self.after_eos:
             d.error("data-after-eos", self.after_eos[0], f"{len(self.after_eos)} record(s) after the "
                     f"EOS at {d.eos_offsets[0]}: every reader stops at the EOS and never sees them")

@@ -77,10 +77,11 @@ def _check_fields(buf: bytes, n: int, header: FileHeader, diag: Diagnosis) -> No
 
 
 def _alternatives(buf: bytes, n: int) -> dict[int, int]:
-    """Other file name lengths under which the header is well formed -> the interval they give."""
+    """When the header's file name length does not line up with its zero padding: the other
+    lengths that do -> the interval each gives."""
     out: dict[int, int] = {}
-    if buf[127] != K.SEPARATOR:
-        return out
+    if buf[127] != K.SEPARATOR or (n <= K.MAX_FILE_NAME_WRITE and not any(buf[16 + n:127])):
+        return out  # no terminator to line up with, or the header's own length lines up
     for m in range(K.MAX_FILE_NAME_WRITE + 1):
         if m != n and not any(buf[16 + m:127]):
             out[m] = _fields(buf, m).beacon_interval
@@ -149,9 +150,9 @@ def _beacons_fit(buf: bytes, interval: int) -> tuple[int, int]:
     return sum(1 for m in marks if _sound(buf, m, interval)), len(marks)
 
 
-def _beacon_candidates(buf: bytes) -> list[tuple[int, int]]:
+def _beacon_candidates(buf: bytes) -> list[tuple[int, int, float]]:
     """Intervals whose boundaries (in the probed range) hold sound beacons, best first:
-    most sound beacons, then highest share of sound boundaries.  Pairs (interval, beacons).
+    most sound beacons, then highest share of sound boundaries: (interval, beacons, share).
     A damaged beacon or two does not hide the interval."""
     end = min(len(buf), PROBE_BYTES)
     sound = {at for at in range(K.MIN_BEACON_INTERVAL, end) if _sound(buf, at, end)}
@@ -161,7 +162,7 @@ def _beacon_candidates(buf: bytes) -> list[tuple[int, int]]:
         hits = sum(1 for m in marks if m in sound and _sound(buf, m, cand))
         if hits:
             scored.append((-hits, -hits / len(marks), cand))
-    return [(cand, -neg) for neg, _, cand in sorted(scored)]
+    return [(cand, -neg, -share) for neg, share, cand in sorted(scored)]
 
 
 def _resolve(buf: bytes, claimed: int, diag: Diagnosis, where: int,
@@ -182,18 +183,22 @@ def _resolve(buf: bytes, claimed: int, diag: Diagnosis, where: int,
         return claimed, None
     found = _beacon_candidates(buf)
     if found and found[0][1] >= 2:  # switch only to an interval that finds more beacons
-        best, hits = found[0]
-        if best == claimed or (valid and sound >= hits):
+        best, hits, share = found[0]
+        if best == claimed or (valid and 2 * sound >= total
+                               and (sound > hits or (sound == hits and sound >= share * total))):
             return claimed, None
         return _report(diag, where, claimed, best, False), None
-    if valid and total and not diag.problems:
-        return claimed, None  # a sound-looking header with boundaries in the file: trust it
+    if valid and total and not any(_beacons_fit(buf, i)[0] for i in alternatives.values()
+                                   if i >= K.MIN_BEACON_INTERVAL):
+        return claimed, None  # no other reading of the header is borne out by beacons: trust it
     beyond = max(len(buf) + 1, K.MIN_BEACON_INTERVAL)  # "no beacon in this file"
     candidates: dict[int, int | None] = {claimed ^ (1 << b): None for b in range(32)}
-    candidates.update({i: None for i, _ in found})
+    candidates.update({i: None for i, *_ in found})
     candidates.update({i: m for m, i in alternatives.items()})
     candidates[beyond] = None
-    best, best_m, best_progress = claimed, None, _score(buf, claimed) if valid else 0
+    # a valid header value is only replaced by one reading clearly further (by half an interval)
+    margin = min(claimed, len(buf)) // 2 if valid else 0
+    best, best_m, best_progress = claimed, None, (_score(buf, claimed) + margin) if valid else 0
     for cand, m in candidates.items():
         if K.MIN_BEACON_INTERVAL <= cand <= K.MAX_BEACON_INTERVAL and cand != claimed:
             got = _score(buf, cand)

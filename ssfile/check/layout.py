@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..codec.fast import BEACON_HEAD, BEACON_HEAD_SIZE, FRAME_FIXED, FRAME_FIXED_SIZE, MARKER_FIXED
 from ..format import constants as K
-from ..format.crc import crc16
+from ..format.crc import crc16, crc16_bytes
 from ..format.records import Beacon, Marker, MessageHeader
 from ..types import MAX_TIMESTAMP_MS
 
@@ -113,6 +113,7 @@ class Layout:
         self.size = len(buf)
         self.interval = interval
         self._beacons: dict[int, BeaconRead] = {}
+        self._keys: dict[bytes, str] = {}
 
     def is_boundary(self, pos: int) -> bool:
         return pos > 0 and pos % self.interval == 0
@@ -216,13 +217,17 @@ class Layout:
 
     def _finish(self, pos: int, end: int, raw: bytes, shard: int, seq: int, ts: int,
                 payload: bytes, stored: int, sep: int, crossed: list[tuple[BeaconRead, int]]) -> FrameRead:
-        if len(raw) > K.MAX_STREAM_KEY_LEN or not KEY_BYTES.match(raw):
-            return FrameRead(INVALID, pos, reason=f"invalid stream key {raw[:40]!r}")
+        key = self._keys.get(raw)
+        if key is None:
+            if len(raw) > K.MAX_STREAM_KEY_LEN or not KEY_BYTES.match(raw):
+                return FrameRead(INVALID, pos, reason=f"invalid stream key {raw[:40]!r}")
+            key = raw.decode("ascii")
+            if len(self._keys) < 4096:
+                self._keys[raw] = key
         if ts > MAX_TIMESTAMP_MS:
             return FrameRead(INVALID, pos, reason=f"timestamp {ts} out of range")
-        status = OK if crc16(payload) == stored else BAD_CRC
-        return FrameRead(status, pos, end, raw.decode("ascii"), shard, seq, ts, payload, stored, sep,
-                         crossed=crossed)
+        status = OK if crc16_bytes(payload) == stored else BAD_CRC
+        return FrameRead(status, pos, end, key, shard, seq, ts, payload, stored, sep, crossed=crossed)
 
     def plausible(self, pos: int) -> FrameRead | None:
         """The frame at ``pos`` if it is whole, its CRC matches and its separator is 0x0D."""

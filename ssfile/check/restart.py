@@ -16,7 +16,7 @@ value with ``M^-1`` tests every ``j`` in one pass.
 
 from __future__ import annotations
 
-from ..format.crc import INIT, TABLE
+from ..format.crc import INIT, TABLE, running_update
 
 _LOW = [t & 0xFF for t in TABLE]
 _INV_LOW = {v: i for i, v in enumerate(_LOW)}
@@ -30,19 +30,25 @@ def _unstep(s: int) -> int:
     return (hi << 8) | lo
 
 
-def restart_explains(marker: int, full: int, history: list[tuple[int, int]]) -> bool:
+def restart_explains(marker: int, full: int, start: int, start_prev: int, crcs: list[int]) -> bool:
     """Whether a session restart explains ``marker``.
 
-    ``history``: for each of the stream's recent frames, oldest first, ``(before, prev_crc)``
-    = the full running checksum before that frame and the payload CRC of the frame before it
-    (-1 if unknown).  ``full`` is the full running checksum after the last of them.
+    ``crcs``: the stream's payload CRCs since the window start, oldest first; ``start`` the
+    full running checksum at the window start and ``start_prev`` the CRC of the frame before
+    it (-1 if unknown); ``full`` the full running checksum after the last of ``crcs``.
     """
     if not INVERTIBLE:  # pragma: no cover - the CDMA2000 table is invertible
         return False
+    befores = []
+    running = start
+    for crc in crcs:
+        befores.append(running)
+        running = running_update(running, crc)
     u = marker ^ full
-    for before, prev_crc in reversed(history):
+    for j in range(len(crcs) - 1, -1, -1):
         u = _unstep(_unstep(u))
-        if u == before ^ INIT or (prev_crc >= 0 and u == before ^ prev_crc):
+        prev = crcs[j - 1] if j else start_prev
+        if u == befores[j] ^ INIT or (prev >= 0 and u == befores[j] ^ prev):
             return True
     return False
 
