@@ -30,7 +30,16 @@ async def stdio_backend(tmp_path):
     return StdioStreamer(stdin=io.BytesIO(b""), stdout=io.BytesIO(), loopback=True)
 
 
-BACKENDS = {"file": file_backend, "stdio": stdio_backend}
+async def redis_backend(tmp_path):
+    import os
+    import uuid
+
+    # the test server (tests/servers.py); a fresh key prefix per streamer: fresh streams
+    addr = os.environ.get("SSFILE_TEST_REDIS", "127.0.0.1:6390").split(",")[0]
+    return await connect(f"redis://{addr}/", key_prefix=f"contract-{uuid.uuid4().hex[:12]}.")
+
+
+BACKENDS = {"file": file_backend, "stdio": stdio_backend, "redis": redis_backend}
 EARLIEST = ConsumerOptions(auto_stream_reset="earliest", follow=False)
 GROUP = ConsumerOptions(mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest", follow=False)
 

@@ -1,0 +1,306 @@
+"""The ``redis://`` streamer backend on redis-py's asyncio client (imported lazily).
+
+Rules (spec/streamer.md, "Redis"); the mapping is :mod:`.redis_map` (upstream's, notes §9):
+* Stream key ``K``, shard 0 is the Redis stream ``K``; shard N is ``K:N``.  A consumer reads
+  every ``K:N`` stream if any exists, else ``K`` (as upstream).  So that a producer never
+  writes where consumers do not look, a shard-0 producer writes ``K:0`` when ``K:N`` streams
+  exist, and a producer of shard N > 0 is refused while the plain stream ``K`` exists.
+* Producers: ``send`` queues; a background task writes the queue with pipelined
+  ``XADD K * msg PAYLOAD`` (up to ``produce_batch`` per round trip) and resolves each receipt
+  to the header parsed from the returned id.  ``flush`` awaits the queue; ``end`` flushes and
+  closes the producer.  Redis has no end-of-stream mark (upstream writes none either).
+* Consumers (:mod:`.redis_consumer`): RealTime with paged ``XREAD``, groups with
+  ``XREADGROUP`` + batched ``XACK`` + ``XAUTOCLAIM`` failover.  ``follow=False`` consumers
+  end where the streams ended when they started (RealTime) or when the group has nothing
+  left to read (groups): that is how a Redis stream "ends".
+* Connecting checks the server with ``PING``; a Redis Cluster is refused with a clear error
+  (``ssfile dump`` reads clusters).  The URI's first node is used.  Credentials, database and
+  tuning are connect options (as upstream, the URI carries none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BackendError, EncodeError, StreamError, UsageError
+from ..format.records import check_stream_key
+from ..streamer.api import Consumer, Producer, Receipt, Streamer
+from ..streamer.options import ConsumerMode, ConsumerOptions
+from ..streamer.uri import StreamUrl
+from ..types import Message
+from . import redis_map
+from ._optional import require
+from .redis_source import SCAN_COUNT, _glob_escape, _one_line, _parse_node
+
+RAW_REPLIES = ("XREAD", "XREADGROUP", "XRANGE", "XREVRANGE", "XAUTOCLAIM", "XCLAIM", "TYPE")
+
+
+@dataclass(frozen=True)
+class RedisOptions:
+    """Connect options (keyword arguments of ``connect``)."""
+
+    username: str | None = None
+    password: str | None = None
+    db: int = 0
+    key_prefix: str = ""          # prepended to every Redis key (namespacing; not in messages)
+    field_rule: str = "auto"      # entry fields -> payloads (redis_map.FIELD_RULES)
+    timeout: float = 5.0          # connect / command timeout, seconds
+    retry_for: float = 30.0       # how long consumers retry a lost connection, seconds
+    block_ms: int = 1000          # XREAD/XREADGROUP BLOCK while following
+    read_batch: int = 1000        # COUNT of XREAD (RealTime)
+    group_batch: int = 100        # COUNT of XREADGROUP / XAUTOCLAIM
+    produce_batch: int = 1000     # XADDs per pipeline round trip
+    claim_idle_ms: int = 30000    # LoadBalanced: claim entries pending this long elsewhere
+    ack_interval: float = 0.05    # background XACK batching, seconds
+    consumer_id: str | None = None  # group members' Redis consumer name (default: see spec)
+
+
+@dataclass
+class StreamRef:
+    """One Redis stream: one shard of one stream key."""
+
+    stream_key: str
+    shard_id: int
+    redis_key: str
+
+
+class RedisStreamer(Streamer):
+    def __init__(self, client: Any, where: str, options: RedisOptions) -> None:
+        self.client = client
+        self.where = where
+        self.options = options
+        self.redis = require("redis", "redis")
+        self._producers: list[RedisProducer] = []
+        self._consumers: list[Consumer] = []
+        self._groups: dict[tuple[str, tuple[str, ...], ConsumerMode], Any] = {}
+
+    @classmethod
+    async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> "RedisStreamer":
+        if isinstance(url, str):
+            from ..streamer.uri import parse_stream_url
+
+            url = parse_stream_url(url)
+        try:
+            options = RedisOptions(**kwargs)
+        except TypeError as err:
+            raise UsageError(f"redis:// connect: {err}") from None
+        if options.field_rule not in redis_map.FIELD_RULES:
+            raise UsageError(f"field_rule must be one of {redis_map.FIELD_RULES}, not {options.field_rule!r}")
+        aioredis = require("redis.asyncio", "redis")
+        from redis.backoff import NoBackoff
+        from redis.asyncio.retry import Retry
+
+        host, port = _parse_node(str(url), url.nodes[0])
+        where = f"{host}:{port}"
+        client = aioredis.Redis(
+            host=host, port=port, db=options.db, username=options.username, password=options.password,
+            ssl=url.scheme == "rediss", socket_connect_timeout=options.timeout,
+            socket_timeout=options.timeout + options.block_ms / 1000, retry=Retry(NoBackoff(), 0),
+            protocol=2)  # RESP2: stream replies are plain lists
+        for name in RAW_REPLIES:
+            client.response_callbacks.pop(name, None)
+        streamer = cls(client, where, options)
+        try:
+            info = await client.info("cluster")
+        except Exception as err:
+            await client.aclose()
+            raise streamer.error(err, "cannot connect") from err
+        if int(info.get("cluster_enabled", 0)) == 1:
+            await client.aclose()
+            raise BackendError(f"redis://{where}: this is a Redis Cluster node; the redis:// streamer "
+                               "reads single servers (ssfile dump reads clusters)")
+        return streamer
+
+    # ---- helpers shared with the consumers ------------------------------------------------------
+
+    def error(self, err: BaseException, what: str = "") -> BackendError:
+        """A one-line BackendError naming the server (and ``what`` was being done)."""
+        prefix = f"{what}: " if what else ""
+        if isinstance(err, (ConnectionRefusedError, OSError)) and not str(err):
+            err = type(err)("connection failed")
+        return BackendError(f"redis://{self.where}: {prefix}{_one_line(err)}")
+
+    def is_transient(self, err: BaseException) -> bool:
+        exc = self.redis.exceptions
+        return isinstance(err, (exc.ConnectionError, exc.TimeoutError, exc.BusyLoadingError,
+                                ConnectionError, asyncio.TimeoutError))
+
+    async def call(self, *args: Any, retry: bool = True) -> Any:
+        """One command; transient failures are retried for ``retry_for`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.options.retry_for if retry else 0)
+        while True:
+            try:
+                return await self.client.execute_command(*args)
+            except Exception as err:
+                if not isinstance(err, self.redis.exceptions.RedisError) and not self.is_transient(err):
+                    raise
+                if not self.is_transient(err) or loop.time() >= deadline:
+                    raise self.error(err, str(args[0])) from err
+                await asyncio.sleep(0.2)
+
+    def redis_key(self, stream_key: str, shard: int | None = None) -> str:
+        base = self.options.key_prefix + stream_key
+        return base if shard is None else f"{base}:{shard}"
+
+    async def discover(self, stream_key: str) -> list[StreamRef]:
+        """The streams of ``stream_key``: every ``K:N`` (by N), else ``K`` as shard 0.  A key
+        that exists but is not a stream is an error; a missing ``K`` is fine (it may come)."""
+        base = self.redis_key(stream_key)
+        found: dict[int, str] = {}
+        try:
+            async for name in self.client.scan_iter(match=f"{_glob_escape(base)}:*", count=SCAN_COUNT):
+                shard = redis_map.shard_of(name, base)
+                if shard is not None:
+                    found[shard] = name.decode() if isinstance(name, bytes) else name
+        except self.redis.exceptions.RedisError as err:
+            raise self.error(err, "SCAN") from err
+        if not found:
+            found[0] = base
+        refs = [StreamRef(stream_key, n, found[n]) for n in sorted(found)]
+        for ref in refs:
+            await self.check_type(ref.redis_key)
+        return refs
+
+    async def check_type(self, redis_key: str) -> None:
+        kind = await self.call("TYPE", redis_key)
+        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        if kind not in ("stream", "none"):
+            raise BackendError(f"redis://{self.where}: key {redis_key!r} is not a stream (it is a {kind})")
+
+    # ---- the Streamer API ---------------------------------------------------------------------
+
+    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
+        check_stream_key(stream_key, allow_empty=False)
+        if isinstance(shard_id, bool) or not isinstance(shard_id, int) or not 0 <= shard_id <= redis_map.MAX_U64:
+            raise EncodeError(f"shard id must be an integer 0..2^64-1, not {shard_id!r}")
+        refs = await self.discover(stream_key)
+        sharded = refs[0].redis_key != self.redis_key(stream_key)
+        if shard_id == 0:
+            redis_key = self.redis_key(stream_key, 0 if sharded else None)
+        else:
+            if not sharded and await self.call("EXISTS", refs[0].redis_key):
+                raise StreamError(f"redis://{self.where}: stream {refs[0].redis_key!r} is unsharded "
+                                  f"(it exists as a plain stream); writing shard {shard_id} to "
+                                  f"'{refs[0].redis_key}:{shard_id}' would hide it from consumers")
+            redis_key = self.redis_key(stream_key, shard_id)
+        await self.check_type(redis_key)
+        p = RedisProducer(self, stream_key, shard_id, redis_key)
+        self._producers.append(p)
+        return p
+
+    async def create_consumer(self, stream_keys: Sequence[str],
+                              options: ConsumerOptions | None = None) -> Consumer:
+        from .redis_consumer import create_consumer
+
+        options = (options or ConsumerOptions()).check()
+        keys = tuple(check_stream_key(k, allow_empty=False) for k in stream_keys)
+        if not keys:
+            raise StreamError("stream key set is empty")
+        consumer = await create_consumer(self, keys, options)
+        self._consumers.append(consumer)
+        return consumer
+
+    def member_name(self, options: ConsumerOptions) -> str:
+        """The Redis consumer name of this process's members of a group: ``consumer_id`` if
+        given; else Resumable: the group name (stable, so a restart finds its pending
+        entries); LoadBalanced: unique per streamer."""
+        if self.options.consumer_id:
+            return self.options.consumer_id
+        if options.mode is ConsumerMode.RESUMABLE:
+            return str(options.group)
+        return f"{options.group}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    async def disconnect(self) -> None:
+        try:
+            for p in list(self._producers):
+                await p.flush()
+        finally:
+            for c in list(self._consumers):
+                await c.close()
+            self._producers.clear()
+            self._consumers.clear()
+            await self.client.aclose()
+
+
+class RedisProducer(Producer):
+    def __init__(self, streamer: RedisStreamer, stream_key: str, shard_id: int, redis_key: str) -> None:
+        self._s = streamer
+        self.stream_key = stream_key
+        self.shard_id = shard_id
+        self.redis_key = redis_key
+        self._queue: list[tuple[bytes, asyncio.Future[Message]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._failed: BaseException | None = None
+        self._ended = False
+
+    def send(self, payload: bytes) -> Receipt:
+        if self._ended:
+            raise StreamError(f"producer of {self.redis_key!r} has ended")
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise EncodeError(f"payload must be bytes, not {type(payload).__name__}")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
+        self._queue.append((bytes(payload), future))
+        if self._task is None:
+            self._task = loop.create_task(self._drain())
+        return Receipt(future=future)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                n = self._s.options.produce_batch
+                batch, self._queue[:n] = self._queue[:n], []
+                await self._write(batch)
+        finally:
+            self._task = None
+
+    async def _write(self, batch: list[tuple[bytes, asyncio.Future[Message]]]) -> None:
+        pipe = self._s.client.pipeline(transaction=False)
+        rkey = self.redis_key
+        for payload, _ in batch:
+            pipe.execute_command("XADD", rkey, "*", "msg", payload)
+        try:
+            ids = await pipe.execute(raise_on_error=False)
+        except Exception as err:  # the whole round trip failed: fail every receipt of it
+            ids = [err] * len(batch)
+        key, shard = self.stream_key, self.shard_id
+        for (payload, future), entry_id in zip(batch, ids):
+            if isinstance(entry_id, BaseException):
+                self._fail(future, self._s.error(entry_id, f"XADD {rkey}"))
+                continue
+            try:
+                seq, ts = redis_map.entry_id_to_header(entry_id)
+            except EncodeError as err:
+                self._fail(future, self._s.error(err, f"XADD {rkey}"))
+                continue
+            if not future.done():
+                future.set_result(Message(key, shard, seq, ts, payload))
+
+    def _fail(self, future: asyncio.Future[Message], err: BaseException) -> None:
+        if self._failed is None:
+            self._failed = err
+        if not future.done():
+            future.set_exception(err)
+            future.exception()  # retrieved: an un-awaited receipt does not log; flush reports it
+
+    async def flush(self) -> None:
+        """Wait until every queued message was written; raises the first write error since
+        the last flush (its receipt, and those of its round trip, carry it too)."""
+        while self._task is not None:
+            await asyncio.wait([self._task])
+        err, self._failed = self._failed, None
+        if err is not None:
+            raise err
+
+    async def end(self) -> None:
+        """Flush and close this producer (Redis has no end-of-stream mark; see the module doc)."""
+        try:
+            await self.flush()
+        finally:
+            self._ended = True

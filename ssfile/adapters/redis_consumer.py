@@ -1,0 +1,457 @@
+"""Consumers of the ``redis://`` backend (see :mod:`.redis` and spec/streamer.md, "Redis").
+
+* RealTime: paged ``XREAD COUNT n [BLOCK ms] STREAMS k... id...`` over every shard stream.
+  Positions are entry ids kept here, so a lost connection is retried (for ``retry_for``
+  seconds) from the last delivered id: nothing lost, nothing twice.  ``follow=False`` ends at
+  the last entry each stream had when the consumer was created.
+* Groups (LoadBalanced, Resumable): one reader per (group, keys, mode) in a streamer, under
+  one Redis consumer name; it reads ``XREADGROUP ... >`` and deals the messages to the local
+  members round robin by a dispatch counter.  Delivered entries are acknowledged by a
+  background ``XACK`` batch (``auto_commit``) or at ``commit()``.  The reader first
+  re-reads its own pending entries (``XREADGROUP ... 0``; a Resumable restart gets back what
+  it had not committed), and does so again after a lost connection.  LoadBalanced readers
+  take over entries pending for ``claim_idle_ms`` at other members (``XAUTOCLAIM``).
+* ``seek(t)``: the first entry with timestamp >= t (upstream: > t); ``rewind(N)``: the first
+  entry with sequence >= N; both on every shard stream of the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from ..errors import BackendError, EncodeError, StreamError
+from ..streamer.api import Consumer, StreamEnded
+from ..streamer.options import ConsumerMode, ConsumerOptions
+from ..types import Message
+from . import redis_map
+from .redis import RedisStreamer, StreamRef
+
+MAX_SEQ_PART = redis_map.MAX_U64
+Id = tuple[int, int]
+
+
+async def create_consumer(s: RedisStreamer, keys: tuple[str, ...], options: ConsumerOptions) -> Consumer:
+    refs = [ref for key in keys for ref in await s.discover(key)
+            if options.shards is None or ref.shard_id in options.shards]
+    if options.mode is ConsumerMode.REAL_TIME:
+        start = "0-0" if options.auto_stream_reset == "earliest" else None
+        c = RealTimeConsumer(s, keys, options, refs)
+        await c.start(start)
+        return c
+    assert options.group is not None
+    slot = (options.group, keys, options.mode)
+    reader = s._groups.get(slot)
+    if reader is None or reader.closed:
+        reader = s._groups[slot] = GroupReader(s, options, refs)
+        await reader.create_groups("0" if options.auto_stream_reset == "earliest" else "$")
+    member = GroupMember(reader, keys, options)
+    reader.members.append(member)
+    return member
+
+
+# ---- ids ------------------------------------------------------------------------------------
+
+
+def id_tuple(entry_id: bytes | str) -> Id:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq)
+
+
+def id_text(i: Id) -> str:
+    return f"{i[0]}-{i[1]}"
+
+
+def before(i: Id) -> str:
+    """The largest id smaller than ``i`` (XREAD positions are exclusive)."""
+    ms, seq = i
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    return f"{ms - 1}-{MAX_SEQ_PART}" if ms > 0 else "0-0"
+
+
+def after_time(timestamp: object) -> str:
+    """Position whose next entry is the first with ms >= ``timestamp``."""
+    from ..file.writer import to_ms
+
+    return before((to_ms(timestamp), 0))  # type: ignore[arg-type]
+
+
+def after_sequence(position: object) -> str:
+    """``"beginning"`` or N (the first entry with sequence >= N); "end" is handled by callers."""
+    if position == "beginning":
+        return "0-0"
+    if isinstance(position, int) and not isinstance(position, bool) and position >= 0:
+        redis_map.sequence_to_entry_id(position)  # range check
+        return before((position >> 16, position & 0xFFFF))
+    raise StreamError(f"rewind to 'beginning', 'end' or a sequence number, not {position!r}")
+
+
+def to_messages(s: RedisStreamer, ref: StreamRef, entry_id: bytes, fields: list[bytes] | None) -> list[Message]:
+    if not fields:  # an entry deleted while pending (XAUTOCLAIM / own-PEL replies) has no fields
+        return []
+    try:
+        seq, ts = redis_map.entry_id_to_header(entry_id)
+    except EncodeError as err:
+        raise BackendError(f"redis://{s.where}: stream {ref.redis_key!r}: {err}") from None
+    payloads, _ = redis_map.entry_payloads(fields, s.options.field_rule)
+    return [Message(ref.stream_key, ref.shard_id, seq, ts, p) for p in payloads]
+
+
+async def last_ids(s: RedisStreamer, refs: list[StreamRef]) -> list[Id | None]:
+    out: list[Id | None] = []
+    for ref in refs:
+        reply = await s.call("XREVRANGE", ref.redis_key, "+", "-", "COUNT", 1)
+        out.append(id_tuple(reply[0][0]) if reply else None)
+    return out
+
+
+# ---- RealTime -------------------------------------------------------------------------------
+
+
+class RealTimeConsumer(Consumer):
+    def __init__(self, s: RedisStreamer, keys: tuple[str, ...], options: ConsumerOptions,
+                 refs: list[StreamRef]) -> None:
+        self._s = s
+        self.stream_keys = keys
+        self.options = options
+        self._refs = {ref.redis_key: ref for ref in refs}
+        self._pos: dict[str, str] = {}          # redis key -> last id read (exclusive start)
+        self._end: dict[str, Id | None] = {}     # follow=False: where each stream ends
+        self._queue: deque[Message] = deque()
+        self._closed = False
+
+    async def start(self, position: str | None) -> None:
+        """``position``: an exclusive start id for every stream, or None for "after the end"."""
+        ends = await last_ids(self._s, list(self._refs.values()))
+        for rkey, end in zip(self._refs, ends):
+            self._pos[rkey] = position if position is not None else (id_text(end) if end else "0-0")
+            if not self.options.follow:
+                self._end[rkey] = end
+        self._queue.clear()
+
+    def _live(self) -> list[str]:
+        if self.options.follow:
+            return list(self._pos)
+        return [k for k, p in self._pos.items() if self._end[k] is not None and id_tuple(p) < self._end[k]]  # type: ignore[operator]
+
+    async def next_batch(self, max_messages: int = 1000) -> list[Message]:
+        while not self._queue:
+            if self._closed:
+                raise StreamEnded("this consumer is closed")
+            live = self._live()
+            if not live:
+                raise StreamEnded("the streams have ended (follow=False: their entries when the consumer started)")
+            await self._fill(live)
+        q = self._queue
+        return [q.popleft() for _ in range(min(max_messages, len(q)))]
+
+    async def next(self) -> Message:
+        return (await self.next_batch(1))[0]
+
+    async def _fill(self, live: list[str]) -> None:
+        s = self._s
+        block = ["BLOCK", s.options.block_ms] if self.options.follow else []
+        reply = await s.call("XREAD", "COUNT", s.options.read_batch, *block, "STREAMS",
+                             *live, *(self._pos[k] for k in live))
+        seen = set()
+        for rkey_raw, entries in reply or ():
+            rkey = rkey_raw.decode() if isinstance(rkey_raw, bytes) else rkey_raw
+            seen.add(rkey)
+            ref, end = self._refs[rkey], self._end.get(rkey)
+            for entry_id, fields in entries:
+                if end is not None and id_tuple(entry_id) > end:
+                    self._pos[rkey] = id_text(end)
+                    break
+                self._queue.extend(to_messages(s, ref, entry_id, fields))
+                self._pos[rkey] = entry_id.decode()
+        if not self.options.follow:  # a stream with nothing after its position has ended early
+            for rkey in live:
+                if rkey not in seen:
+                    self._end[rkey] = id_tuple(self._pos[rkey])
+
+    async def seek(self, timestamp: object) -> None:
+        await self._move(after_time(timestamp))
+
+    async def rewind(self, position: object) -> None:
+        await self._move(None if position == "end" else after_sequence(position))
+
+    async def _move(self, position: str | None) -> None:
+        if self.options.follow:
+            await self.start(position)
+            return
+        ends = dict(self._end)
+        await self.start(position)
+        self._end = ends  # follow=False keeps the end it started with
+
+    async def close(self) -> None:
+        self._closed = True
+        self._queue.clear()
+
+
+# ---- groups ---------------------------------------------------------------------------------
+
+
+class GroupMember(Consumer):
+    def __init__(self, reader: "GroupReader", keys: tuple[str, ...], options: ConsumerOptions) -> None:
+        self._r = reader
+        self.stream_keys = keys
+        self.options = options
+        self.queue: deque[tuple[Message, str, bytes]] = deque()
+        self.uncommitted: list[tuple[str, bytes]] = []
+
+    async def next_batch(self, max_messages: int = 1000) -> list[Message]:
+        while not self.queue:
+            if self not in self._r.members:
+                raise StreamEnded("this consumer has left its group")
+            if not await self._r.fill(self):
+                if not self.queue:
+                    raise StreamEnded("the group has read everything (follow=False)")
+        q = self.queue
+        items = [q.popleft() for _ in range(min(max_messages, len(q)))]
+        self._r.delivered(self, [(rkey, eid) for _, rkey, eid in items])
+        return [m for m, _, _ in items]
+
+    async def next(self) -> Message:
+        return (await self.next_batch(1))[0]
+
+    async def commit(self) -> None:
+        """Acknowledge everything delivered to this member (waits for the XACK)."""
+        await self._r.commit(self)
+
+    async def seek(self, timestamp: object) -> None:
+        await self._r.seek(self, after_time(timestamp))
+
+    async def rewind(self, position: object) -> None:
+        await self._r.seek(self, "$" if position == "end" else after_sequence(position))
+
+    async def close(self) -> None:
+        await self._r.leave(self)
+
+
+class GroupReader:
+    """This streamer's reader of one consumer group (see the module doc)."""
+
+    def __init__(self, s: RedisStreamer, options: ConsumerOptions, refs: list[StreamRef]) -> None:
+        self._s = s
+        self.group = str(options.group)
+        self.options = options
+        self.name = s.member_name(options)
+        self.refs = {ref.redis_key: ref for ref in refs}
+        self.members: list[GroupMember] = []
+        self.closed = False
+        self._counter = 0
+        self._lock = asyncio.Lock()
+        self._own_pending: dict[str, str] | None = {k: "0-0" for k in self.refs}  # re-read cursor
+        self._held: set[tuple[str, bytes]] = set()  # dispatched, not yet acknowledged
+        self._to_ack: dict[str, list[bytes]] = {}
+        self._ack_task: asyncio.Task[None] | None = None
+        self._last_claim = 0.0
+
+    async def create_groups(self, start: str) -> None:
+        for rkey in self.refs:
+            try:
+                await self._s.client.execute_command("XGROUP", "CREATE", rkey, self.group, start, "MKSTREAM")
+            except self._s.redis.exceptions.ResponseError as err:
+                if "BUSYGROUP" not in str(err):
+                    raise self._s.error(err, f"XGROUP CREATE {rkey}") from err
+            except self._s.redis.exceptions.RedisError as err:
+                raise self._s.error(err, "XGROUP CREATE") from err
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    async def fill(self, member: GroupMember) -> bool:
+        """Read one page and deal it out; False when there is nothing left (follow=False)."""
+        async with self._lock:
+            if member.queue:
+                return True  # another member's read filled this queue meanwhile
+            try:
+                return await self._read()
+            except BackendError:
+                raise
+            except Exception as err:
+                if not self._s.is_transient(err):
+                    raise self._s.error(err, "XREADGROUP") from err
+                await self._reconnect(err)
+                return True
+
+    async def _read(self) -> bool:
+        if self._own_pending is not None:
+            if await self._read_own_pending():
+                return True
+        n = self._s.options.group_batch
+        block = ["BLOCK", self._s.options.block_ms] if self.options.follow else []
+        reply = await self._s.client.execute_command(
+            "XREADGROUP", "GROUP", self.group, self.name, "COUNT", n, *block,
+            "STREAMS", *self.refs, *(">" for _ in self.refs))
+        got = self._deal(reply or ())
+        claimed = await self._maybe_claim(force=not got)
+        return got or claimed or self.options.follow
+
+    async def _read_own_pending(self) -> bool:
+        cursors = self._own_pending
+        assert cursors is not None
+        reply = await self._s.client.execute_command(
+            "XREADGROUP", "GROUP", self.group, self.name, "COUNT", self._s.options.group_batch,
+            "STREAMS", *cursors, *cursors.values())
+        got = False
+        for rkey_raw, entries in reply or ():
+            rkey = rkey_raw.decode()
+            if entries:
+                cursors[rkey] = entries[-1][0].decode()
+                got = self._deal([(rkey_raw, entries)]) or got
+            else:
+                del cursors[rkey]
+        if not reply or not cursors:
+            self._own_pending = None
+        return got or self._own_pending is not None
+
+    async def _maybe_claim(self, force: bool) -> bool:
+        if self.options.mode is not ConsumerMode.LOAD_BALANCED:
+            return False
+        loop = asyncio.get_running_loop()
+        idle = self._s.options.claim_idle_ms
+        if not force and loop.time() - self._last_claim < idle / 1000:
+            return False
+        self._last_claim = loop.time()
+        got = False
+        for rkey in self.refs:
+            cursor = "0-0"
+            while True:
+                nxt, entries, *_ = await self._s.client.execute_command(
+                    "XAUTOCLAIM", rkey, self.group, self.name, idle, cursor, "COUNT", self._s.options.group_batch)
+                got = self._deal([(rkey.encode(), entries)]) or got
+                cursor = nxt.decode()
+                if cursor == "0-0":
+                    break
+        return got
+
+    def _deal(self, reply: Any) -> bool:
+        """Hand the entries of a reply to the members, round robin; True if any message."""
+        got = False
+        members = self.members
+        for rkey_raw, entries in reply:
+            rkey = rkey_raw.decode()
+            ref = self.refs[rkey]
+            for entry_id, fields in entries:
+                if (rkey, entry_id) in self._held:
+                    continue  # already ours (claimed or re-read again)
+                msgs = to_messages(self._s, ref, entry_id, fields)
+                if not msgs or not members:
+                    self._ack(rkey, entry_id)  # nothing to deliver (deleted, or no msg field)
+                    continue
+                self._held.add((rkey, entry_id))
+                for m in msgs:
+                    members[self._counter % len(members)].queue.append((m, rkey, entry_id))
+                    self._counter += 1
+                got = True
+        return got
+
+    async def _reconnect(self, err: BaseException) -> None:
+        """Wait for the server (up to ``retry_for``), then re-read our pending entries."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._s.options.retry_for
+        while True:
+            await asyncio.sleep(0.2)
+            try:
+                await self._s.client.execute_command("PING")
+                break
+            except Exception as again:
+                if not self._s.is_transient(again) or loop.time() >= deadline:
+                    raise self._s.error(err, "XREADGROUP") from again
+        self._own_pending = {k: "0-0" for k in self.refs}
+
+    # ---- acknowledging ------------------------------------------------------------------------
+
+    def delivered(self, member: GroupMember, items: list[tuple[str, bytes]]) -> None:
+        if self.options.auto_commit:
+            for rkey, eid in items:
+                self._ack(rkey, eid)
+        else:
+            member.uncommitted.extend(items)
+
+    async def commit(self, member: GroupMember) -> None:
+        for rkey, eid in member.uncommitted:
+            self._ack(rkey, eid)
+        member.uncommitted.clear()
+        await self.flush_acks()
+
+    def _ack(self, rkey: str, entry_id: bytes) -> None:
+        self._to_ack.setdefault(rkey, []).append(entry_id)
+        self._schedule_acks(self._s.options.ack_interval)
+
+    def _schedule_acks(self, delay: float) -> None:
+        if self._ack_task is None:
+            self._ack_task = asyncio.get_running_loop().create_task(self._ack_later(delay))
+
+    async def _ack_later(self, delay: float) -> None:
+        ok = True
+        try:
+            await asyncio.sleep(delay)
+            ok = await self._send_acks()
+        finally:
+            self._ack_task = None
+        if self._to_ack and not self.closed:  # more came meanwhile, or the server was away
+            self._schedule_acks(self._s.options.ack_interval if ok else 0.5)
+
+    async def _send_acks(self) -> bool:
+        """One pipelined XACK per stream; on failure the ids stay queued (False)."""
+        batch, self._to_ack = self._to_ack, {}
+        if not batch:
+            return True
+        pipe = self._s.client.pipeline(transaction=False)
+        for rkey, ids in batch.items():
+            pipe.execute_command("XACK", rkey, self.group, *ids)
+        try:
+            await pipe.execute()
+        except BaseException as err:
+            for rkey, ids in batch.items():
+                self._to_ack.setdefault(rkey, []).extend(ids)
+            if isinstance(err, Exception) and self._s.is_transient(err):
+                return False
+            raise
+        for rkey, ids in batch.items():
+            self._held.difference_update((rkey, i) for i in ids)
+        return True
+
+    async def flush_acks(self) -> None:
+        task = self._ack_task
+        if task is not None:  # its batch goes back to the queue if it was sending
+            task.cancel()
+            await asyncio.wait([task])
+        if not await self._send_acks():
+            raise BackendError(f"redis://{self._s.where}: XACK failed; the entries stay pending")
+
+    # ---- membership and position --------------------------------------------------------------
+
+    async def leave(self, member: GroupMember) -> None:
+        if member not in self.members:
+            return
+        self.members.remove(member)
+        for m, rkey, eid in member.queue:  # hand undelivered messages to the others
+            if self.members:
+                self.members[self._counter % len(self.members)].queue.append((m, rkey, eid))
+                self._counter += 1
+        member.queue.clear()
+        if not self.members:
+            self.closed = True
+            try:
+                await self.flush_acks()
+            except BackendError:
+                pass  # unacknowledged entries stay pending: another member claims them
+
+    async def seek(self, member: GroupMember, position: str) -> None:
+        """Move the whole group (``XGROUP SETID`` on every stream); only a lone local member."""
+        if len(self.members) > 1:
+            raise StreamError("seek and rewind move the whole consumer group; "
+                              "only a consumer alone in its group reader can seek")
+        async with self._lock:
+            for _, rkey, eid in member.queue:
+                self._ack(rkey, eid)  # skipped by the seek
+            member.queue.clear()
+            for rkey in self.refs:
+                await self._s.call("XGROUP", "SETID", rkey, self.group, position)
+            self._own_pending = None
+            await self.flush_acks()
