@@ -29,10 +29,9 @@ from typing import Any
 
 from ..errors import BackendError, EncodeError, StreamError, UsageError
 from ..format.records import check_stream_key
-from ..streamer.api import Consumer, Producer, Receipt, Streamer
+from ..streamer.api import Consumer, Producer, Streamer
 from ..streamer.options import ConsumerMode, ConsumerOptions
 from ..streamer.uri import StreamUrl
-from ..types import Message
 from . import redis_map
 from ._optional import require
 from .redis_source import SCAN_COUNT, _glob_escape, _one_line, _parse_node
@@ -75,7 +74,7 @@ class RedisStreamer(Streamer):
         self.where = where
         self.options = options
         self.redis = require("redis", "redis")
-        self._producers: list[RedisProducer] = []
+        self._producers: list[Any] = []
         self._consumers: list[Consumer] = []
         self._groups: dict[tuple[str, tuple[str, ...], ConsumerMode], Any] = {}
 
@@ -190,6 +189,8 @@ class RedisStreamer(Streamer):
                                   f"'{refs[0].redis_key}:{shard_id}' would hide it from consumers")
             redis_key = self.redis_key(stream_key, shard_id)
         await self.check_type(redis_key)
+        from .redis_producer import RedisProducer
+
         p = RedisProducer(self, stream_key, shard_id, redis_key)
         self._producers.append(p)
         return p
@@ -226,81 +227,3 @@ class RedisStreamer(Streamer):
             self._producers.clear()
             self._consumers.clear()
             await self.client.aclose()
-
-
-class RedisProducer(Producer):
-    def __init__(self, streamer: RedisStreamer, stream_key: str, shard_id: int, redis_key: str) -> None:
-        self._s = streamer
-        self.stream_key = stream_key
-        self.shard_id = shard_id
-        self.redis_key = redis_key
-        self._queue: list[tuple[bytes, asyncio.Future[Message]]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._failed: BaseException | None = None
-        self._ended = False
-
-    def send(self, payload: bytes) -> Receipt:
-        if self._ended:
-            raise StreamError(f"producer of {self.redis_key!r} has ended")
-        if not isinstance(payload, (bytes, bytearray, memoryview)):
-            raise EncodeError(f"payload must be bytes, not {type(payload).__name__}")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Message] = loop.create_future()
-        self._queue.append((bytes(payload), future))
-        if self._task is None:
-            self._task = loop.create_task(self._drain())
-        return Receipt(future=future)
-
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                n = self._s.options.produce_batch
-                batch, self._queue[:n] = self._queue[:n], []
-                await self._write(batch)
-        finally:
-            self._task = None
-
-    async def _write(self, batch: list[tuple[bytes, asyncio.Future[Message]]]) -> None:
-        pipe = self._s.client.pipeline(transaction=False)
-        rkey = self.redis_key
-        for payload, _ in batch:
-            pipe.execute_command("XADD", rkey, "*", "msg", payload)
-        try:
-            ids = await pipe.execute(raise_on_error=False)
-        except Exception as err:  # the whole round trip failed: fail every receipt of it
-            ids = [err] * len(batch)
-        key, shard = self.stream_key, self.shard_id
-        for (payload, future), entry_id in zip(batch, ids):
-            if isinstance(entry_id, BaseException):
-                self._fail(future, self._s.error(entry_id, f"XADD {rkey}"))
-                continue
-            try:
-                seq, ts = redis_map.entry_id_to_header(entry_id)
-            except EncodeError as err:
-                self._fail(future, self._s.error(err, f"XADD {rkey}"))
-                continue
-            if not future.done():
-                future.set_result(Message(key, shard, seq, ts, payload))
-
-    def _fail(self, future: asyncio.Future[Message], err: BaseException) -> None:
-        if self._failed is None:
-            self._failed = err
-        if not future.done():
-            future.set_exception(err)
-            future.exception()  # retrieved: an un-awaited receipt does not log; flush reports it
-
-    async def flush(self) -> None:
-        """Wait until every queued message was written; raises the first write error since
-        the last flush (its receipt, and those of its round trip, carry it too)."""
-        while self._task is not None:
-            await asyncio.wait([self._task])
-        err, self._failed = self._failed, None
-        if err is not None:
-            raise err
-
-    async def end(self) -> None:
-        """Flush and close this producer (Redis has no end-of-stream mark; see the module doc)."""
-        try:
-            await self.flush()
-        finally:
-            self._ended = True

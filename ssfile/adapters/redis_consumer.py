@@ -161,16 +161,33 @@ class RealTimeConsumer(Consumer):
             rkey = rkey_raw.decode() if isinstance(rkey_raw, bytes) else rkey_raw
             seen.add(rkey)
             ref, end = self._refs[rkey], self._end.get(rkey)
-            for entry_id, fields in entries:
-                if end is not None and id_tuple(entry_id) > end:
-                    self._pos[rkey] = id_text(end)
-                    break
-                self._queue.extend(to_messages(s, ref, entry_id, fields))
-                self._pos[rkey] = entry_id.decode()
+            last = self._read_entries(ref, entries, end)
+            if last is not None:
+                self._pos[rkey] = last.decode()
+            elif end is not None:  # the end came first: nothing more for this stream
+                self._pos[rkey] = id_text(end)
         if not self.options.follow:  # a stream with nothing after its position has ended early
             for rkey in live:
                 if rkey not in seen:
                     self._end[rkey] = id_tuple(self._pos[rkey])
+
+    def _read_entries(self, ref: StreamRef, entries: list[Any], end: Id | None) -> bytes | None:
+        """Queue the messages of ``entries`` up to ``end``; the id of the last one queued, or
+        None if the end came first.  The common entry (one ``msg`` field, mappable id) takes a
+        fast path; anything else goes through :func:`to_messages`."""
+        append, key, shard = self._queue.append, ref.stream_key, ref.shard_id
+        last = None
+        for entry_id, fields in entries:
+            ms_text, _, seq_text = entry_id.partition(b"-")
+            ms, seq = int(ms_text), int(seq_text)
+            if end is not None and (ms, seq) > end:
+                return None
+            if len(fields) == 2 and fields[0] == b"msg" and seq <= 0xFFFF and ms <= redis_map.MAX_ENTRY_MS:
+                append(Message(key, shard, (ms << 16) | seq, ms, fields[1]))
+            else:
+                self._queue.extend(to_messages(self._s, ref, entry_id, fields))
+            last = entry_id
+        return last
 
     async def seek(self, timestamp: object) -> None:
         await self._move(after_time(timestamp))
