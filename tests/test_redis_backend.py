@@ -543,3 +543,31 @@ def test_unique_key_prefix_keeps_streams_apart(redis_addr, redis_client):
         assert [f for _, f in entries(redis_client, prefix + "k")] == [{b"msg": b"v"}]
     finally:
         redis_client.delete(prefix + "k")
+
+
+def test_producer_fails_its_receipts_while_the_server_is_down_then_recovers(private_redis):
+    async def main():
+        s = await connect(f"redis://127.0.0.1:{private_redis.port}/", timeout=2)
+        p = await s.create_producer("k")
+        await p.send(b"before")
+        private_redis.kill()
+        lost = p.send(b"lost")
+        with pytest.raises(BackendError, match=f"redis://127.0.0.1:{private_redis.port}: XADD k: "):
+            await p.flush()
+        with pytest.raises(BackendError):
+            await lost
+        await asyncio.to_thread(private_redis.start)  # a fresh, empty server on the same port
+        after = await p.send(b"after")
+        await s.disconnect()
+        return after
+
+    assert run(main()).payload == b"after"
+    assert [f for _, f in entries(private_redis.client(), "k")] == [{b"msg": b"after"}]
+
+
+def test_a_cluster_node_is_refused_clearly(cluster_addr):
+    async def main():
+        with pytest.raises(BackendError, match="Redis Cluster.*ssfile dump"):
+            await connect(url(cluster_addr))
+
+    run(main())

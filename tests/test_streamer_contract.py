@@ -36,7 +36,17 @@ async def redis_backend(tmp_path):
 
     # the test server (tests/servers.py); a fresh key prefix per streamer: fresh streams
     addr = os.environ.get("SSFILE_TEST_REDIS", "127.0.0.1:6390").split(",")[0]
-    return await connect(f"redis://{addr}/", key_prefix=f"contract-{uuid.uuid4().hex[:12]}.")
+    prefix = f"contract-{uuid.uuid4().hex[:12]}."
+    s = await connect(f"redis://{addr}/", key_prefix=prefix)
+    disconnect = s.disconnect
+
+    async def disconnect_and_delete():  # the tests end with disconnect: drop their streams
+        async for name in s.client.scan_iter(match=prefix + "*"):
+            await s.client.delete(name)
+        await disconnect()
+
+    s.disconnect = disconnect_and_delete
+    return s
 
 
 BACKENDS = {"file": file_backend, "stdio": stdio_backend, "redis": redis_backend}
