@@ -571,3 +571,16 @@ def test_a_cluster_node_is_refused_clearly(cluster_addr):
             await connect(url(cluster_addr))
 
     run(main())
+
+
+def test_relay_from_redis_with_a_start_time(tmp_path, redis_addr, redis_client, redis_key):
+    ids = ["1000-0", "1999-9", "2000-0", "2000-1", "3000-0"]
+    for entry_id in ids:
+        redis_client.xadd(redis_key, {"msg": entry_id.encode()}, id=entry_id)
+    out = tmp_path / "out.ss"
+    r = subprocess.run([sys.executable, "-m", "ssfile", "relay", "--input", url(redis_addr, redis_key),
+                        "--output", f"file://{out}/copy", "--offset", "1970-01-01T00:00:02.000", "--no-follow"],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    with ssfile.open(out) as f:
+        assert [m.payload.decode() for m in f] == [i for i in ids if int(i.split("-")[0]) >= 2000]

@@ -90,14 +90,21 @@ def after_sequence(position: object) -> str:
 
 
 def to_messages(s: RedisStreamer, ref: StreamRef, entry_id: bytes, fields: list[bytes] | None) -> list[Message]:
-    if not fields:  # an entry deleted while pending (XAUTOCLAIM / own-PEL replies) has no fields
+    """The messages of one entry (none for an entry deleted while pending, which
+    XAUTOCLAIM and own-pending replies show without fields)."""
+    if not fields:
         return []
-    try:
-        seq, ts = redis_map.entry_id_to_header(entry_id)
-    except EncodeError as err:
-        raise BackendError(f"redis://{s.where}: stream {ref.redis_key!r}: {err}") from None
+    ms_text, _, seq_text = entry_id.partition(b"-")
+    ms, seq = int(ms_text), int(seq_text)
+    if seq > 0xFFFF or ms > redis_map.MAX_ENTRY_MS:
+        try:
+            redis_map.entry_id_to_header(entry_id)
+        except EncodeError as err:
+            raise BackendError(f"redis://{s.where}: stream {ref.redis_key!r}: {err}") from None
+    if len(fields) == 2 and fields[0] == b"msg":  # the common entry, under either field rule
+        return [Message(ref.stream_key, ref.shard_id, (ms << 16) | seq, ms, fields[1])]
     payloads, _ = redis_map.entry_payloads(fields, s.options.field_rule)
-    return [Message(ref.stream_key, ref.shard_id, seq, ts, p) for p in payloads]
+    return [Message(ref.stream_key, ref.shard_id, (ms << 16) | seq, ms, p) for p in payloads]
 
 
 async def last_ids(s: RedisStreamer, refs: list[StreamRef]) -> list[Id | None]:
