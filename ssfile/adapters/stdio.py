@@ -37,7 +37,7 @@ from ..format.records import check_stream_key
 from ..lines import LineError, format_line, parse_line
 from ..streamer.api import Consumer, Producer, Receipt, StreamEnded, Streamer
 from ..streamer.groups import choose
-from ..streamer.options import ConsumerMode, ConsumerOptions
+from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
 from ..types import Message
 
 BATCH_LINES = 1024
@@ -240,12 +240,9 @@ class StdioStreamer(Streamer):
 
     async def create_consumer(self, stream_keys: Sequence[str],
                               options: ConsumerOptions | None = None) -> Consumer:
-        options = (options or ConsumerOptions(auto_stream_reset="earliest")).check()
+        keys, options = consumer_request(stream_keys, options, ConsumerOptions(auto_stream_reset="earliest"))
         if options.mode is ConsumerMode.RESUMABLE:
             raise StreamError("stdio does not support Resumable consumers")
-        keys = tuple(check_stream_key(k, allow_empty=False) for k in stream_keys)
-        if not keys:
-            raise StreamError("stream key set is empty")
         c = StdioConsumer(self, keys, options)
         self._consumers.append(c)
         return c

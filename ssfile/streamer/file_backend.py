@@ -31,7 +31,7 @@ from ..types import Message
 from .api import Consumer, Producer, Receipt, StreamEnded, Streamer
 from .file_tail import FileTail
 from .groups import choose
-from .options import ConsumerMode, ConsumerOptions
+from .options import ConsumerMode, ConsumerOptions, consumer_request
 
 FLUSH_EVERY = 0.01
 _writers: dict[str, "_SharedWriter"] = {}
@@ -242,10 +242,7 @@ class FileStreamer(Streamer):
 
     async def create_consumer(self, stream_keys: Sequence[str],
                               options: ConsumerOptions | None = None) -> Consumer:
-        options = (options or ConsumerOptions()).check()
-        keys = tuple(check_stream_key(k, allow_empty=False) for k in stream_keys)
-        if not keys:
-            raise StreamError("stream key set is empty")
+        keys, options = consumer_request(stream_keys, options)
         group = options.group
         d = self._groups.get((group, keys)) if group else None  # type: ignore[arg-type]
         if d is None or not d.members:

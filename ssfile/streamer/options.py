@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -40,3 +41,17 @@ class ConsumerOptions:
         if self.mode is not ConsumerMode.REAL_TIME and not self.group:
             raise StreamError(f"{self.mode.name} consumers need a consumer group")
         return self
+
+
+def consumer_request(stream_keys: Sequence[str], options: ConsumerOptions | None,
+                     default: ConsumerOptions | None = None) -> tuple[tuple[str, ...], ConsumerOptions]:
+    """Check what every backend's ``create_consumer`` receives: the options (or ``default``)
+    are consistent and the stream keys valid, non-empty and at least one."""
+    from ..errors import StreamError
+    from ..format.records import check_stream_key
+
+    options = (options or default or ConsumerOptions()).check()
+    keys = tuple(check_stream_key(k, allow_empty=False) for k in stream_keys)
+    if not keys:
+        raise StreamError("stream key set is empty")
+    return keys, options
