@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import BackendError, EncodeError, StreamError, UsageError
 from ..format.records import check_stream_key
 from ..streamer.api import Consumer, Producer, Streamer
-from ..streamer.options import ConsumerMode, ConsumerOptions
+from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
 from ..streamer.uri import StreamUrl
 from . import redis_map
 from ._optional import require
@@ -199,10 +199,7 @@ class RedisStreamer(Streamer):
                               options: ConsumerOptions | None = None) -> Consumer:
         from .redis_consumer import create_consumer
 
-        options = (options or ConsumerOptions()).check()
-        keys = tuple(check_stream_key(k, allow_empty=False) for k in stream_keys)
-        if not keys:
-            raise StreamError("stream key set is empty")
+        keys, options = consumer_request(stream_keys, options)
         consumer = await create_consumer(self, keys, options)
         self._consumers.append(consumer)
         return consumer
