@@ -13,9 +13,12 @@ Rules (spec/streamer.md, "Redis"); the mapping is :mod:`.redis_map` (upstream's,
   ``XREADGROUP`` + batched ``XACK`` + ``XAUTOCLAIM`` failover.  ``follow=False`` consumers
   end where the streams ended when they started (RealTime) or when the group has nothing
   left to read (groups): that is how a Redis stream "ends".
-* Connecting checks the server with ``PING``; a Redis Cluster is refused with a clear error
-  (``ssfile dump`` reads clusters).  The URI's first node is used.  Credentials, database and
-  tuning are connect options (as upstream, the URI carries none).
+* Connecting asks the URI's first node ``INFO cluster``: a Redis Cluster node switches to
+  redis-py's asyncio ``RedisCluster`` (every node of the URI is a startup node).  There,
+  multi-stream reads are split per hash slot (:meth:`RedisStreamer.read_streams`), producers
+  use the cluster pipeline, and topology errors (failover, ``MOVED``, ``CLUSTERDOWN``) are
+  transient: retried for ``retry_for`` seconds.  Credentials, database and tuning are connect
+  options (as upstream, the URI carries none).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class RedisStreamer(Streamer):
         self._producers: list[Any] = []
         self._consumers: list[Consumer] = []
         self._groups: dict[tuple[str, tuple[str, ...], ConsumerMode], Any] = {}
+        self.cluster = False  # True: ``client`` is a redis.asyncio.cluster.RedisCluster
 
     @classmethod
     async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> "RedisStreamer":
@@ -111,8 +115,8 @@ class RedisStreamer(Streamer):
             raise streamer.error(err, "cannot connect") from err
         if int(info.get("cluster_enabled", 0)) == 1:
             await client.aclose()
-            raise BackendError(f"redis://{where}: this is a Redis Cluster node; the redis:// streamer "
-                               "reads single servers (ssfile dump reads clusters)")
+            streamer.client = await _connect_cluster(streamer, url, Retry(NoBackoff(), 0))
+            streamer.cluster = True
         return streamer
 
     # ---- helpers shared with the consumers ------------------------------------------------------
@@ -127,7 +131,39 @@ class RedisStreamer(Streamer):
     def is_transient(self, err: BaseException) -> bool:
         exc = self.redis.exceptions
         return isinstance(err, (exc.ConnectionError, exc.TimeoutError, exc.BusyLoadingError,
-                                ConnectionError, asyncio.TimeoutError))
+                                ConnectionError, asyncio.TimeoutError, *CLUSTER_TRANSIENT(exc)))
+
+    async def read_streams(self, run: Any, head: Sequence[Any], keys: Sequence[str],
+                           ids: Sequence[str], block_ms: int | None) -> list[Any]:
+        """``XREAD``/``XREADGROUP`` (``head`` = the words before ``STREAMS``) over ``keys`` at
+        ``ids``, sent with ``run`` (``call`` or the raw client).  On a cluster a command may
+        not cross hash slots: one command per slot, all at once, first without ``BLOCK``;
+        only if every one came back empty are they sent again with ``BLOCK``."""
+        block = [] if block_ms is None else ["BLOCK", block_ms]
+        if not self.cluster:
+            return await run(*head, *block, "STREAMS", *keys, *ids) or []
+        by_slot: dict[int, list[int]] = {}
+        for i, key in enumerate(keys):
+            by_slot.setdefault(self.client.keyslot(key), []).append(i)
+
+        async def each(extra: list[Any]) -> list[Any]:
+            replies = await asyncio.gather(*(
+                run(*head, *extra, "STREAMS", *(keys[i] for i in idx), *(ids[i] for i in idx))
+                for idx in by_slot.values()))
+            return [item for reply in replies for item in reply or ()]
+
+        got = await each([])
+        if block and not any(entries for _, entries in got):
+            got = await each(block)
+        return got
+
+    async def ping(self, redis_keys: Sequence[str]) -> None:
+        """Check the server(s) answer: PING, or on a cluster a command to each key's master."""
+        if not self.cluster:
+            await self.client.execute_command("PING")
+            return
+        for key in redis_keys:
+            await self.client.execute_command("EXISTS", key)
 
     async def call(self, *args: Any, retry: bool = True) -> Any:
         """One command; transient failures are retried for ``retry_for`` seconds."""
@@ -224,3 +260,28 @@ class RedisStreamer(Streamer):
             self._producers.clear()
             self._consumers.clear()
             await self.client.aclose()
+
+
+def CLUSTER_TRANSIENT(exc: Any) -> tuple[type, ...]:
+    """The redis-py errors of a cluster whose topology is moving (failover in progress)."""
+    return (exc.ClusterDownError, exc.TryAgainError, exc.MovedError, exc.AskError,
+            exc.SlotNotCoveredError, exc.ClusterError)
+
+
+async def _connect_cluster(s: RedisStreamer, url: StreamUrl, retry: Any) -> Any:
+    """A redis.asyncio RedisCluster from the URI's nodes (any node of the cluster will do)."""
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    o = s.options
+    nodes = [ClusterNode(*_parse_node(str(url), node)) for node in url.nodes]
+    cluster = RedisCluster(startup_nodes=nodes, username=o.username, password=o.password,
+                           ssl=url.scheme == "rediss", socket_connect_timeout=o.timeout,
+                           socket_timeout=o.timeout + o.block_ms / 1000, retry=retry, protocol=2)
+    for name in RAW_REPLIES:
+        cluster.response_callbacks.pop(name, None)
+    try:
+        await cluster.initialize()
+    except Exception as err:
+        await cluster.aclose()
+        raise s.error(err, "cluster") from err
+    return cluster

@@ -155,9 +155,9 @@ class RealTimeConsumer(Consumer):
 
     async def _fill(self, live: list[str]) -> None:
         s = self._s
-        block = ["BLOCK", s.options.block_ms] if self.options.follow else []
-        reply = await s.call("XREAD", "COUNT", s.options.read_batch, *block, "STREAMS",
-                             *live, *(self._pos[k] for k in live))
+        block = s.options.block_ms if self.options.follow else None
+        reply = await s.read_streams(s.call, ("XREAD", "COUNT", s.options.read_batch), live,
+                                     [self._pos[k] for k in live], block)
         seen = set()
         for rkey_raw, entries in reply or ():
             rkey = rkey_raw.decode() if isinstance(rkey_raw, bytes) else rkey_raw

@@ -110,11 +110,10 @@ class GroupReader:
         if self._own_pending is not None:
             if await self._read_own_pending():
                 return True
-        n = self._s.options.group_batch
-        block = ["BLOCK", self._s.options.block_ms] if self.options.follow else []
-        reply = await self._s.client.execute_command(
-            "XREADGROUP", "GROUP", self.group, self.name, "COUNT", n, *block,
-            "STREAMS", *self.refs, *(">" for _ in self.refs))
+        s = self._s
+        reply = await s.read_streams(
+            s.client.execute_command, ("XREADGROUP", "GROUP", self.group, self.name, "COUNT", s.options.group_batch),
+            list(self.refs), [">"] * len(self.refs), s.options.block_ms if self.options.follow else None)
         got = self._deal(reply or ())
         claimed = await self._maybe_claim(force=not got)
         return got or claimed or self.options.follow
@@ -122,9 +121,10 @@ class GroupReader:
     async def _read_own_pending(self) -> bool:
         cursors = self._own_pending
         assert cursors is not None
-        reply = await self._s.client.execute_command(
-            "XREADGROUP", "GROUP", self.group, self.name, "COUNT", self._s.options.group_batch,
-            "STREAMS", *cursors, *cursors.values())
+        s = self._s
+        reply = await s.read_streams(
+            s.client.execute_command, ("XREADGROUP", "GROUP", self.group, self.name, "COUNT", s.options.group_batch),
+            list(cursors), list(cursors.values()), None)
         got = False
         for rkey_raw, entries in reply or ():
             rkey = rkey_raw.decode()
@@ -185,7 +185,7 @@ class GroupReader:
         while True:
             await asyncio.sleep(0.2)
             try:
-                await self._s.client.execute_command("PING")
+                await self._s.ping(list(self.refs))
                 break
             except Exception as again:
                 if not self._s.is_transient(again) or loop.time() >= deadline:

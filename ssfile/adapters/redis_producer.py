@@ -6,6 +6,8 @@ each: the batch's ``XADD KEY * msg PAYLOAD`` commands packed by hand (redis-py's
 object costs several microseconds a command) and their replies read in order.  A receipt
 becomes its header (parsed from the entry id) only when asked.  If the connection fails
 midway, the receipts without a reply fail: those entries may or may not have been stored.
+On a Redis Cluster the batch goes through redis-py's cluster pipeline instead (same batches,
+same receipts; one shard stream lives on one master, so a batch is one node's round trip).
 """
 
 from __future__ import annotations
@@ -102,11 +104,14 @@ class RedisProducer(Producer):
             self._task = None
 
     async def _write(self, batch: _Batch) -> None:
-        head = self._head
-        packed = b"".join([b"%s$%d\r\n%s\r\n" % (head, len(p), p) for p in batch.payloads])
         n = len(batch.payloads)
         try:
-            await self._round_trip(packed, n, batch.replies)
+            if self._s.cluster:
+                await self._cluster_round_trip(batch.payloads, batch.replies)
+            else:
+                head = self._head
+                packed = b"".join([b"%s$%d\r\n%s\r\n" % (head, len(p), p) for p in batch.payloads])
+                await self._round_trip(packed, n, batch.replies)
         except Exception as err:
             batch.replies += [err] * (n - len(batch.replies))
         if self._failed is None:
@@ -114,6 +119,14 @@ class RedisProducer(Producer):
             if err is not None:
                 self._failed = self._s.error(err, f"XADD {self.redis_key}")
         batch.future.set_result(None)
+
+    async def _cluster_round_trip(self, payloads: list[bytes], replies: list[Any]) -> None:
+        """On a Redis Cluster: the batch through redis-py's cluster pipeline (it finds the
+        master of the key, follows MOVED); an error reply is kept as its exception."""
+        pipe = self._s.client.pipeline(transaction=False)
+        for p in payloads:
+            pipe.execute_command("XADD", self.redis_key, "*", "msg", p)
+        replies += await pipe.execute(raise_on_error=False)
 
     async def _round_trip(self, packed: bytes, n: int, replies: list[Any]) -> None:
         pool = self._s.client.connection_pool
