@@ -30,12 +30,12 @@ async def stdio_backend(tmp_path):
     return StdioStreamer(stdin=io.BytesIO(b""), stdout=io.BytesIO(), loopback=True)
 
 
-async def redis_backend(tmp_path):
+async def redis_backend(tmp_path, env="SSFILE_TEST_REDIS", default="127.0.0.1:6390"):
     import os
     import uuid
 
     # the test server (tests/servers.py); a fresh key prefix per streamer: fresh streams
-    addr = os.environ.get("SSFILE_TEST_REDIS", "127.0.0.1:6390").split(",")[0]
+    addr = os.environ.get(env, default).split(",")[0]
     prefix = f"contract-{uuid.uuid4().hex[:12]}."
     s = await connect(f"redis://{addr}/", key_prefix=prefix)
     disconnect = s.disconnect
@@ -49,7 +49,15 @@ async def redis_backend(tmp_path):
     return s
 
 
-BACKENDS = {"file": file_backend, "stdio": stdio_backend, "redis": redis_backend}
+async def redis_cluster_backend(tmp_path):
+    # the test Redis Cluster (tests/servers.py), any node: the same backend in cluster mode
+    s = await redis_backend(tmp_path, "SSFILE_TEST_REDIS_CLUSTER", "127.0.0.1:7001")
+    assert s.cluster  # really the cluster client
+    return s
+
+
+BACKENDS = {"file": file_backend, "stdio": stdio_backend, "redis": redis_backend,
+            "redis_cluster": redis_cluster_backend}
 EARLIEST = ConsumerOptions(auto_stream_reset="earliest", follow=False)
 GROUP = ConsumerOptions(mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest", follow=False)
 

@@ -21,7 +21,9 @@ class ConsumerOptions:
     ``"earliest"`` (the first message) or ``"latest"`` (only new messages).
     ``shards``: the shards to read (None = all).  ``group``: the consumer group (required for
     LoadBalanced and Resumable, refused for RealTime).  ``follow``: keep waiting for new
-    messages at the end (file backend; False ends at the end of the file)."""
+    messages at the end; False ends the consumer (``StreamEnded``) where its stream ends:
+    the end of the file (file), of stdin (stdio), the entries that existed when the consumer
+    was created or, in a group, nothing left to read (Redis; spec/streamer.md)."""
 
     mode: ConsumerMode = ConsumerMode.REAL_TIME
     group: str | None = None
