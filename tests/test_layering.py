@@ -15,6 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ssfile"
 
 RANKS = {
     "ssfile.types": 0, "ssfile.errors": 0, "ssfile.timefmt": 0, "ssfile.lines": 0,
+    "ssfile._speedups": 0,  # the C accelerator (ssfile/_speedups.c): imports nothing internal
     "ssfile.format": 1,
     "ssfile.codec": 2,
     "ssfile.file": 3, "ssfile.check": 3,

@@ -22,12 +22,19 @@ from ..format.crc import crc16_bytes
 from ..format.records import Beacon, FileHeader
 from ..format.schema import parse_file_header
 from ..types import MAX_TIMESTAMP_MS, Message
+from .accel import speedups as _speedups
 from .events import NEED_DATA, EndOfStream
 from .fast import (FRAME_FIXED, FRAME_FIXED_SIZE, FRAME_HEADS, beacon_size_at, decode_key,
                    parse_beacon_fast)
 
 _COMPACT_AT = 1 << 20
 _HEAD_UNPACK = tuple(h.unpack_from for h in FRAME_HEADS)  # by key length
+#: the C twin of the hot loop below (ssfile/_speedups.c), None without it or with SSFILE_PURE=1
+_SCAN_FRAMES = None
+if _speedups is not None:
+    _speedups.configure_decoder(Message, MAX_TIMESTAMP_MS, K.INTERNAL_KEY.encode("ascii"),
+                                K.EOS_PAYLOAD)
+    _SCAN_FRAMES = _speedups.scan_frames
 
 
 class Decoder:
@@ -176,6 +183,7 @@ class Decoder:
         append = out.append
         max_ts = MAX_TIMESTAMP_MS
         internal, eos = K.INTERNAL_KEY, K.EOS_PAYLOAD
+        scan = _SCAN_FRAMES
         n = len(out)
         limit += n
         try:
@@ -198,6 +206,13 @@ class Decoder:
                     return
                 # the hot loop: whole frames inside this segment (no beacon, no end of data)
                 while True:
+                    if scan is not None:
+                        # the common frames in C; it stops before any frame that needs the
+                        # code below (cut, new key, bad timestamp or checksum, EOS)
+                        pos = scan(buf, pos, seg_end, base, keys, check, out, limit - n)
+                        n = len(out)
+                        if pos >= seg_end or n >= limit:
+                            break
                     k = buf[pos]
                     p0 = pos + 29 + k  # length byte, key, fixed part
                     if p0 > seg_end:

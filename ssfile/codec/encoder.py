@@ -22,6 +22,7 @@ from ..format.crc import crc16_bytes
 from ..format.records import FileHeader, check_stream_key
 from ..format.schema import build_file_header
 from ..types import MAX_TIMESTAMP_MS, MAX_U64
+from .accel import speedups as _speedups
 from .fast import FRAME_HEADS as _HEADS
 from .fast import FRAME_TRAILER as _TRAILER
 from .fast import build_beacon_fast, build_frame_fast
@@ -122,6 +123,13 @@ class Encoder:
 
     def encode(self, key: str, shard: int, seq: int, ts: int, payload: bytes) -> int:
         """Append one frame (and any beacons it reaches); returns its payload checksum."""
+        if _ENCODE_FRAME is not None:
+            # the common case in C; None (nothing changed) for anything the code below must do
+            got = _ENCODE_FRAME(self._buf, self._keys, self.streams, key, shard, seq, ts,
+                                payload, self.offset, self.interval)
+            if got is not None:
+                self.offset, crc = got
+                return crc
         kb = self._keys.get(key)
         if kb is None:
             kb = self.key_bytes(key)
@@ -192,5 +200,11 @@ class Encoder:
         """Append the EOS frame (key SEA_STREAMER_INTERNAL, shard 0, seq 0, payload EOS)."""
         self.encode(K.INTERNAL_KEY, 0, 0, ts, K.EOS_PAYLOAD)
 
+
+#: the C twin of Encoder.encode's common case (ssfile/_speedups.c), None without it
+_ENCODE_FRAME = None
+if _speedups is not None:
+    _speedups.configure_encoder(StreamState, MAX_TIMESTAMP_MS, _MAX_PAYLOAD)
+    _ENCODE_FRAME = _speedups.encode_frame
 
 __all__ = ["Encoder", "StreamState"]

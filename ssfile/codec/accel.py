@@ -1,0 +1,36 @@
+"""The optional C accelerator of the codec's hot loops (ssfile/_speedups.c), or None.
+
+``speedups`` is the compiled module when it was built and matches this source, else None;
+``SSFILE_PURE=1`` in the environment forces None (the pure-Python codec).  The decoder and
+the encoder work the same either way: the C functions only take the common case and hand
+everything else back to the Python code (tests/test_speedups.py checks both paths agree).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+#: the ABI_VERSION of ssfile/_speedups.c this code calls; a stale build is ignored
+ABI_VERSION = 1
+
+
+def pure_forced() -> bool:
+    return os.environ.get("SSFILE_PURE", "") not in ("", "0")
+
+
+def load() -> ModuleType | None:
+    if pure_forced():
+        return None
+    try:
+        import ssfile._speedups as mod
+    except ImportError:
+        return None
+    if getattr(mod, "ABI_VERSION", None) != ABI_VERSION:
+        return None
+    return mod
+
+
+speedups = load()
+
+__all__ = ["ABI_VERSION", "load", "pure_forced", "speedups"]
