@@ -81,6 +81,8 @@ class RedisStreamer(Streamer):
         self._consumers: list[Consumer] = []
         self._groups: dict[tuple[str, tuple[str, ...], ConsumerMode], Any] = {}
         self.cluster = False  # True: ``client`` is a redis.asyncio.cluster.RedisCluster
+        self._tls = False
+        self._healed = 0.0
 
     @classmethod
     async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> "RedisStreamer":
@@ -115,8 +117,10 @@ class RedisStreamer(Streamer):
             raise streamer.error(err, "cannot connect") from err
         if int(info.get("cluster_enabled", 0)) == 1:
             await client.aclose()
-            streamer.client = await _connect_cluster(streamer, url, Retry(NoBackoff(), 0))
+            seeds = [_parse_node(str(url), node) for node in url.nodes]
+            streamer.client = await _connect_cluster(streamer, seeds, url.scheme == "rediss")
             streamer.cluster = True
+            streamer._tls = url.scheme == "rediss"
         return streamer
 
     # ---- helpers shared with the consumers ------------------------------------------------------
@@ -178,6 +182,25 @@ class RedisStreamer(Streamer):
                 if not self.is_transient(err) or loop.time() >= deadline:
                     raise self.error(err, str(args[0])) from err
                 await asyncio.sleep(0.2)
+                await self.heal()
+
+    async def heal(self) -> None:
+        """Cluster, after a transient error: at most once a second, replace the client by a
+        fresh one seeded with every node known so far.  (redis-py re-reads the slot map
+        itself, but was seen to keep a dead master's slots for 30 s after a failover that
+        the cluster had finished in 5 s; a fresh client does not.)"""
+        loop = asyncio.get_running_loop()
+        if not self.cluster or loop.time() - self._healed < 1.0:
+            return
+        self._healed = loop.time()
+        old = self.client
+        seeds = [(n.host, n.port) for n in old.nodes_manager.startup_nodes.values()]
+        seeds += [(n.host, n.port) for n in old.nodes_manager.nodes_cache.values()]
+        try:
+            self.client = await _connect_cluster(self, list(dict.fromkeys(seeds)), self._tls)
+        except BackendError:
+            return  # no node answers yet: keep trying with the old client
+        await old.aclose()
 
     def redis_key(self, stream_key: str, shard: int | None = None) -> str:
         base = self.options.key_prefix + stream_key
@@ -268,15 +291,17 @@ def CLUSTER_TRANSIENT(exc: Any) -> tuple[type, ...]:
             exc.SlotNotCoveredError, exc.ClusterError)
 
 
-async def _connect_cluster(s: RedisStreamer, url: StreamUrl, retry: Any) -> Any:
-    """A redis.asyncio RedisCluster from the URI's nodes (any node of the cluster will do)."""
+async def _connect_cluster(s: RedisStreamer, seeds: list[tuple[str, int]], tls: bool) -> Any:
+    """A redis.asyncio RedisCluster from ``seeds`` (any node of the cluster will do)."""
     from redis.asyncio.cluster import ClusterNode, RedisCluster
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
 
     o = s.options
-    nodes = [ClusterNode(*_parse_node(str(url), node)) for node in url.nodes]
-    cluster = RedisCluster(startup_nodes=nodes, username=o.username, password=o.password,
-                           ssl=url.scheme == "rediss", socket_connect_timeout=o.timeout,
-                           socket_timeout=o.timeout + o.block_ms / 1000, retry=retry, protocol=2)
+    cluster = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in seeds], username=o.username,
+                           password=o.password, ssl=tls, socket_connect_timeout=o.timeout,
+                           socket_timeout=o.timeout + o.block_ms / 1000, retry=Retry(NoBackoff(), 0),
+                           protocol=2)
     for name in RAW_REPLIES:
         cluster.response_callbacks.pop(name, None)
     try:

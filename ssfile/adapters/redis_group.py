@@ -184,6 +184,7 @@ class GroupReader:
         deadline = loop.time() + self._s.options.retry_for
         while True:
             await asyncio.sleep(0.2)
+            await self._s.heal()
             try:
                 await self._s.ping(list(self.refs))
                 break
