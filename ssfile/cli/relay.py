@@ -5,6 +5,12 @@ The consumer reads every stream key of the input URI.  With one output key every
 goes to that key; with none, each message keeps its stream key and shard.  The output
 backend assigns new sequence numbers and timestamps, as upstream's relay does.
 
+``--keep-headers`` keeps each message's shard and timestamp (and, into a file, its sequence
+number), e.g. to record a Kafka topic with its partitions, offsets and record timestamps and
+to replay the recording into Kafka with the same partitions and timestamps.  Into a file,
+a message whose sequence is not above the last one of its (key, shard) already there is a
+duplicate and is skipped: recording again into the same file adds only what is new.
+
 Ending: when the input ends (EOS, end of stdin, end of a file with ``--no-follow``) the
 output is ended too (a file gets its EOS).  Ctrl-C, ``--count`` and a closed output pipe
 stop early; everything received so far is flushed, and no EOS is written.
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from ..errors import UsageError
 from ..streamer import ConsumerOptions, StreamEnded, connect, parse_stream_url
@@ -28,7 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--offset", default=None, metavar="start|end|T",
                    help="where to start reading: start, end or a time (default: start for "
                         "files and stdio, end for redis and kafka)")
-    p.add_argument("--no-follow", action="store_true", help="stop at the end of an input file")
+    p.add_argument("--no-follow", action="store_true",
+                   help="stop at the end of the input (a file's end; redis/kafka: the end they had at the start)")
+    p.add_argument("--keep-headers", action="store_true",
+                   help="keep each message's shard and timestamp (and sequence, into a file; "
+                        "messages already in the output file are skipped)")
     p.add_argument("--count", type=int, default=None, help="stop after N messages")
     p.set_defaults(run=run)
 
@@ -46,15 +57,17 @@ def run(args: argparse.Namespace) -> int:
         seek_to = parse_time(offset)
     reset = "latest" if offset == "end" else "earliest"
     try:
-        return asyncio.run(_relay(src, dst, reset, seek_to, not args.no_follow, args.count))
+        return asyncio.run(_relay(src, dst, reset, seek_to, not args.no_follow, args.count,
+                                  args.keep_headers))
     except KeyboardInterrupt:
         return 130
 
 
-async def _relay(src, dst, reset, seek_to, follow, count) -> int:  # type: ignore[no-untyped-def]
+async def _relay(src, dst, reset, seek_to, follow, count, keep=False) -> int:  # type: ignore[no-untyped-def]
     inp = await connect(src)
     out = await connect(dst)
     producers: dict[tuple[str, int], Producer] = {}
+    kept = _Kept() if keep else None
     n = 0
     ended = False
     try:
@@ -70,11 +83,16 @@ async def _relay(src, dst, reset, seek_to, follow, count) -> int:  # type: ignor
                 break
             for m in batch:
                 key = dst.stream_keys[0] if dst.stream_keys else m.stream_key
-                shard = 0 if dst.stream_keys else m.shard_id
+                shard = 0 if dst.stream_keys and kept is None else m.shard_id
                 p = producers.get((key, shard))
                 if p is None:
                     p = producers[(key, shard)] = await out.create_producer(key, shard_id=shard)
-                p.send(m.payload)
+                    if kept is not None:
+                        kept.opened(p, dst)
+                if kept is None:
+                    p.send(m.payload)
+                elif not kept.send(p, m):
+                    continue
                 n += 1
                 if count is not None and n >= count:
                     break
@@ -85,4 +103,32 @@ async def _relay(src, dst, reset, seek_to, follow, count) -> int:  # type: ignor
         finally:
             await out.disconnect()
             await inp.disconnect()
+            if kept is not None and kept.skipped:
+                print(f"ssfile relay: skipped {kept.skipped} message(s) already in the output", file=sys.stderr)
     return 0
+
+
+class _Kept:
+    """``--keep-headers``: send with the input's timestamp (and sequence, where the output
+    takes it), skipping what the output already holds."""
+
+    def __init__(self) -> None:
+        self.last: dict[Producer, int | None] = {}
+        self.skipped = 0
+
+    def opened(self, p: Producer, dst: object) -> None:
+        if "timestamp" not in p.keeps:
+            raise UsageError(f"--keep-headers: the output {dst} cannot keep timestamps")
+        self.last[p] = p.last_sequence() if "sequence" in p.keeps else None
+
+    def send(self, p: Producer, m: object) -> bool:
+        if "sequence" not in p.keeps:
+            p.send(m.payload, timestamp=m.timestamp_ms)  # type: ignore[attr-defined, call-arg]
+            return True
+        last = self.last[p]
+        if last is not None and m.sequence <= last:  # type: ignore[attr-defined]
+            self.skipped += 1
+            return False
+        p.send(m.payload, timestamp=m.timestamp_ms, sequence=m.sequence)  # type: ignore[attr-defined, call-arg]
+        self.last[p] = m.sequence  # type: ignore[attr-defined]
+        return True

@@ -51,14 +51,23 @@ class Receipt:
 
 
 class Producer(abc.ABC):
-    """Sends to one stream key (the anchor) and one shard."""
+    """Sends to one stream key (the anchor) and one shard.
+
+    ``keeps`` names the header fields a caller may choose per message, as keyword arguments
+    of ``send``: ``"timestamp"`` (int ms) and/or ``"sequence"``; other backends take none
+    (``relay --keep-headers`` relies on this).  ``last_sequence()``: the largest sequence of
+    this producer's (key, shard) the backend already holds, when it knows (file backend)."""
 
     stream_key: str
     shard_id: int
+    keeps: frozenset[str] = frozenset()
 
     @abc.abstractmethod
     def send(self, payload: bytes) -> Receipt:
         """Queue one message; never blocks."""
+
+    def last_sequence(self) -> int | None:
+        return None
 
     @abc.abstractmethod
     async def flush(self) -> None:

@@ -68,13 +68,22 @@ class FileProducer(Producer):
         self.stream_key = stream_key
         self.shard_id = shard_id
 
-    def send(self, payload: bytes) -> Receipt:
+    keeps = frozenset({"timestamp", "sequence"})
+
+    def send(self, payload: bytes, *, timestamp: int | None = None, sequence: int | None = None) -> Receipt:
+        """``timestamp`` (ms, default now) and ``sequence`` (default: the next one) may be
+        chosen, e.g. to record another backend's messages with their own headers."""
         shared = self._shared
         if shared.ended:
             raise StreamError("producer ended: the file's writer was ended")
-        ts = now_ms()
-        seq = shared.writer.write(payload, stream_key=self.stream_key, shard_id=self.shard_id, timestamp=ts)
+        ts = now_ms() if timestamp is None else timestamp
+        seq = shared.writer.write(payload, stream_key=self.stream_key, shard_id=self.shard_id,
+                                  timestamp=ts, sequence=sequence)
         return Receipt(fields=(self.stream_key, self.shard_id, seq, ts, payload))
+
+    def last_sequence(self) -> int | None:
+        info = self._shared.writer.stream_info(self.stream_key, self.shard_id)
+        return None if info is None else info[0]
 
     async def flush(self) -> None:
         if not self._shared.ended:

@@ -1,0 +1,300 @@
+"""The ``kafka://`` streamer backend on confluent-kafka (imported lazily; extra ``kafka``).
+
+Rules (spec/streamer.md, "Kafka"); the mapping is :mod:`.kafka_map` (upstream's, notes §10):
+topic -> stream key, partition -> shard, offset -> sequence, record timestamp -> timestamp.
+
+* ``kafka://h1:p1,h2:p2/`` gives the bootstrap servers.  Connecting checks that a broker
+  answers (metadata) within ``timeout`` seconds, else a one-line ``BackendError``.
+* Producers (:mod:`.kafka_producer`) write to partition ``shard_id`` (``None``: librdkafka's
+  partitioner) and create a missing topic (``partitions`` partitions, at least shard + 1);
+  a topic with too few partitions for the shard is grown (CreatePartitions).
+* RealTime consumers (:mod:`.kafka_consumer`) assign every partition by hand; LoadBalanced
+  and Resumable (:mod:`.kafka_group`) are Kafka consumer groups with commits.
+  ``follow=False`` consumers end at the high watermarks they saw when they started.
+* Every blocking confluent-kafka call runs in a thread: metadata and admin calls in the
+  streamer's thread, each consumer's calls in its own thread, delivery reports in the
+  producer's poll thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import BackendError, EncodeError, StreamError, UsageError
+from ..format.records import check_stream_key
+from ..streamer.api import Consumer, Producer, Streamer
+from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
+from ..streamer.uri import StreamUrl
+from . import kafka_map
+from ._optional import require
+from .kafka_consumer import KafkaConsumer
+from .kafka_fetch import Fetcher
+from .kafka_group import GroupMember, GroupReader
+from .kafka_producer import KafkaProducer, ProducerClient
+
+log = logging.getLogger("ssfile.kafka")
+log.addHandler(logging.NullHandler())  # librdkafka's own log lines: only if the app logs
+
+
+@dataclass(frozen=True)
+class KafkaOptions:
+    """Connect options (keyword arguments of ``connect``)."""
+
+    timeout: float = 10.0           # connect, metadata and admin requests, seconds
+    topic_prefix: str = ""          # prepended to topics and group ids (namespacing)
+    partitions: int = 1             # partitions of a topic a producer creates
+    create_topics: bool = True      # producers create a missing topic
+    topic_config: Mapping[str, str] = field(default_factory=dict)  # configs of topics created
+    delivery_timeout: float = 30.0  # a record not delivered by then fails (message.timeout.ms)
+    poll_timeout: float = 0.2       # a consumer waits this long per fetch
+    read_batch: int = 1000          # messages per fetch
+    config: Mapping[str, Any] = field(default_factory=dict)           # every client
+    producer_config: Mapping[str, Any] = field(default_factory=dict)  # the producer
+    consumer_config: Mapping[str, Any] = field(default_factory=dict)  # every consumer
+
+
+class KafkaStreamer(Streamer):
+    def __init__(self, kafka: Any, admin_module: Any, url: StreamUrl, options: KafkaOptions) -> None:
+        self.kafka = kafka
+        self.admin_module = admin_module
+        self.where = kafka_map.bootstrap_servers(url)
+        self.options = options
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssfile-kafka-admin")
+        self.admin = admin_module.AdminClient(self.config())
+        # metadata through a consumer-type client: an admin or producer client's metadata
+        # request for an unknown topic may make the broker create it
+        self.metadata = kafka.Consumer(self.config({"group.id": "ssfile-metadata",
+                                                    "allow.auto.create.topics": False}))
+        self._producer: ProducerClient | None = None
+        self._producers: list[KafkaProducer] = []
+        self._consumers: list[Consumer] = []
+        self._groups: dict[tuple[str, tuple[str, ...]], GroupReader] = {}
+
+    @classmethod
+    async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> "KafkaStreamer":
+        if isinstance(url, str):
+            from ..streamer.uri import parse_stream_url
+
+            url = parse_stream_url(url)
+        try:
+            options = KafkaOptions(**kwargs)
+        except TypeError as err:
+            raise UsageError(f"kafka:// connect: {err}") from None
+        kafka = require("confluent_kafka", "kafka")
+        admin = require("confluent_kafka.admin", "kafka")
+        streamer = cls(kafka, admin, url, options)
+        try:
+            await streamer.run(_reachable, url.nodes, options.timeout)
+            await streamer.run(streamer.admin.list_topics, None, options.timeout)
+        except Exception as err:
+            await streamer._stop_pool()
+            raise kafka_map.backend_error(streamer.where, err, "cannot connect") from err
+        return streamer
+
+    def config(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        conf: dict[str, Any] = {**kafka_map.BASE_CONFIG, "bootstrap.servers": self.where, "logger": log}
+        conf.update(self.options.config)
+        conf.update(extra or {})
+        return conf
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking call in the streamer's thread."""
+        return await asyncio.wrap_future(self._pool.submit(fn, *args))
+
+    # ---- topics -----------------------------------------------------------------------------
+
+    async def partitions(self, topic: str) -> int | None:
+        """How many partitions ``topic`` has; None if it does not exist."""
+        try:
+            md = await self.run(self.metadata.list_topics, topic, self.options.timeout)
+        except self.kafka.KafkaException as err:
+            raise kafka_map.backend_error(self.where, err, f"metadata of topic {topic!r}") from err
+        t = md.topics.get(topic)
+        if t is None or (t.error is not None and t.error.code() == self.kafka.KafkaError.UNKNOWN_TOPIC_OR_PART):
+            return None
+        if t.error is not None:
+            raise kafka_map.backend_error(self.where, t.error, f"topic {topic!r}")
+        return len(t.partitions)
+
+    async def ensure_topic(self, topic: str, shard: int | None) -> None:
+        """Create ``topic`` if missing, or grow it so that partition ``shard`` exists."""
+        need = 0 if shard is None else shard + 1
+        have = await self.partitions(topic)
+        if have is not None and have >= need:
+            return
+        if have is None and not self.options.create_topics:
+            raise StreamError(f"kafka://{self.where}: unknown topic {topic!r} (create_topics=False)")
+        admin = self.admin_module
+        if have is None:
+            count = max(need, self.options.partitions)
+            new = admin.NewTopic(topic, count, 1, config=dict(self.options.topic_config))
+            futures = self.admin.create_topics([new],
+                                               operation_timeout=self.options.timeout)
+            what = f"create topic {topic!r} ({count} partitions)"
+        else:
+            futures = self.admin.create_partitions([admin.NewPartitions(topic, need)],
+                                                   operation_timeout=self.options.timeout)
+            what = f"topic {topic!r} has {have} partitions; adding partitions up to shard {shard}"
+        try:
+            await self.run(futures[topic].result, self.options.timeout)
+        except self.kafka.KafkaException as err:
+            if err.args[0].code() != self.kafka.KafkaError.TOPIC_ALREADY_EXISTS:
+                raise kafka_map.backend_error(self.where, err, what) from err
+        await self._wait_for_partitions(topic, need or 1)
+
+    async def _wait_for_partitions(self, topic: str, need: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.timeout
+        while (await self.partitions(topic) or 0) < need:
+            if loop.time() > deadline:
+                raise BackendError(f"kafka://{self.where}: topic {topic!r} has no partition {need - 1} "
+                                   f"{self.options.timeout:g}s after it was created")
+            await asyncio.sleep(0.05)
+
+    async def _producer_knows(self, topic: str, shard: int | None) -> None:
+        """Refresh the producer's metadata until it knows partition ``shard`` of ``topic``
+        (librdkafka refuses a record for a partition it has not seen yet)."""
+        assert self._producer is not None
+        client = self._producer.producer
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.timeout
+        while True:
+            try:
+                md = await self.run(client.list_topics, topic, self.options.timeout)
+                t = md.topics.get(topic)
+                if t is not None and t.error is None and len(t.partitions) > (shard or 0):
+                    return
+            except self.kafka.KafkaException as err:
+                if loop.time() > deadline:
+                    raise kafka_map.backend_error(self.where, err, f"metadata of topic {topic!r}") from err
+            if loop.time() > deadline:
+                raise BackendError(f"kafka://{self.where}: the producer does not see partition "
+                                   f"{shard or 0} of topic {topic!r}")
+            await asyncio.sleep(0.05)
+
+    async def consumer_parts(self, keys: Sequence[str], shards: Sequence[int] | None) -> list[tuple[str, str, int]]:
+        """(stream key, topic, partition) of every partition a consumer reads."""
+        parts = []
+        for key in keys:
+            topic = kafka_map.topic_of(self.options.topic_prefix, key)
+            n = await self.partitions(topic)
+            if n is None:
+                raise StreamError(f"kafka://{self.where}: unknown topic {topic!r}")
+            chosen = range(n) if shards is None else shards
+            for p in chosen:
+                if not 0 <= p < n:
+                    raise StreamError(f"kafka://{self.where}: topic {topic!r} has no partition {p} "
+                                      f"(it has {n})")
+                parts.append((key, topic, p))
+        return parts
+
+    # ---- the Streamer API -------------------------------------------------------------------
+
+    async def create_producer(self, stream_key: str, *, shard_id: int | None = 0) -> Producer:  # type: ignore[override]
+        check_stream_key(stream_key, allow_empty=False)
+        if shard_id is not None and (isinstance(shard_id, bool) or not isinstance(shard_id, int)
+                                     or not 0 <= shard_id < 2**31):
+            raise EncodeError(f"a Kafka partition (shard id) is 0..2^31-1, not {shard_id!r}")
+        topic = kafka_map.topic_of(self.options.topic_prefix, stream_key)
+        await self.ensure_topic(topic, shard_id)
+        if self._producer is None:
+            conf = {**kafka_map.PRODUCER_CONFIG, "message.timeout.ms": int(self.options.delivery_timeout * 1000)}
+            conf.update(self.options.producer_config)
+            client = self.kafka.Producer(self.config(conf))
+            self._producer = ProducerClient(client, asyncio.get_running_loop(), self.where,
+                                            self.options.topic_prefix)
+        await self._producer_knows(topic, shard_id)
+        p = KafkaProducer(self._producer, stream_key, topic, shard_id)
+        self._producers.append(p)
+        return p
+
+    async def create_consumer(self, stream_keys: Sequence[str],
+                              options: ConsumerOptions | None = None) -> Consumer:
+        keys, options = consumer_request(stream_keys, options)
+        if options.mode is ConsumerMode.REAL_TIME:
+            parts = await self.consumer_parts(keys, options.shards)
+            fetcher = self._fetcher({"group.id": f"ssfile-realtime-{uuid.uuid4().hex}",
+                                     "enable.auto.commit": False})
+            c: Consumer = KafkaConsumer(self, fetcher, keys, options, parts)
+            try:
+                await c.start(options.auto_stream_reset)  # type: ignore[attr-defined]
+            except BaseException:
+                await fetcher.close()
+                raise
+        else:
+            c = await self._join_group(keys, options)
+        self._consumers.append(c)
+        return c
+
+    def _fetcher(self, extra: Mapping[str, Any]) -> Fetcher:
+        conf = {**kafka_map.CONSUMER_CONFIG, **extra}
+        conf.update(self.options.consumer_config)
+        client = self.kafka.Consumer(self.config(conf))
+        return Fetcher(client, self.kafka, self.where, self.options.topic_prefix)
+
+    async def _join_group(self, keys: tuple[str, ...], options: ConsumerOptions) -> Consumer:
+        if options.shards is not None:
+            raise StreamError("Kafka assigns a group's partitions itself: a group consumer "
+                              "cannot choose shards (use a RealTime consumer)")
+        assert options.group is not None
+        reader = self._groups.get((options.group, keys))
+        if reader is not None and reader.options.mode is not options.mode:
+            raise StreamError(f"consumers of group {options.group!r} must use the same mode")
+        if reader is None:
+            parts = await self.consumer_parts(keys, None)
+            topics = sorted({t for _, t, _ in parts})
+            fetcher = self._fetcher({"group.id": self.options.topic_prefix + options.group,
+                                     "enable.auto.commit": options.auto_commit,
+                                     "auto.offset.reset": options.auto_stream_reset})
+            reader = GroupReader(self, fetcher, keys, options)
+            await fetcher.call(lambda: fetcher.client.subscribe(
+                topics, on_assign=reader.on_assign, on_revoke=reader.on_revoke, on_lost=reader.on_revoke))
+            self._groups[(options.group, keys)] = reader
+        member = GroupMember(reader, keys, options)
+        reader.members.append(member)
+        return member
+
+    async def disconnect(self) -> None:
+        errors: list[BaseException] = []
+        for p in self._producers:
+            try:
+                await p.flush()
+            except Exception as err:
+                errors.append(err)
+        for c in list(self._consumers):
+            await c.close()
+        self._consumers.clear()
+        self._producers.clear()
+        if self._producer is not None:
+            client, self._producer = self._producer, None
+            await self.run(client.close, self.options.timeout)
+        await self._stop_pool()
+        if errors:
+            raise errors[0]
+
+    async def _stop_pool(self) -> None:
+        try:
+            await self.run(self.metadata.close)
+        finally:
+            self._pool.shutdown(wait=False)
+
+
+def _reachable(nodes: Sequence[str], timeout: float) -> None:
+    """Fail fast when no bootstrap node accepts a TCP connection (a broker that is down
+    refuses at once; librdkafka would retry until the timeout)."""
+    errors = []
+    for node in nodes:
+        host, port = kafka_map.node_address(node)
+        try:
+            socket.create_connection((host, port), timeout=min(timeout, 5)).close()
+            return
+        except OSError as err:
+            errors.append(f"{node}: {err.strerror or err}")
+    raise BackendError("; ".join(errors))

@@ -1,0 +1,172 @@
+"""RealTime Kafka consumers: every partition of the stream keys' topics (or the ``shards``
+chosen) assigned by hand (``assign``), no consumer group, no commits.
+
+Where it starts: ``"earliest"`` at each partition's low watermark, ``"latest"`` at its high
+watermark, both read when the consumer is created (so nothing produced after
+``create_consumer`` returns is missed).  How it ends: with ``follow=False``, at the high
+watermarks read when it was created (or when it last sought); a partition is done once a
+message at or past its mark - 1 was fetched or librdkafka reported the end of the
+partition there.  With ``follow=True`` (default) it never ends.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from ..errors import StreamError
+from ..streamer.api import Consumer, StreamEnded
+from ..streamer.options import ConsumerOptions
+from ..types import Message
+from .kafka_fetch import Fetched, Fetcher
+
+Part = tuple[str, int]  # (stream key, partition)
+
+
+class Positions:
+    """Next offset and end mark of each partition of a consumer."""
+
+    def __init__(self) -> None:
+        self.next: dict[Part, int] = {}
+        self.end: dict[Part, int] = {}
+
+    def update(self, fetched: Fetched) -> None:
+        nxt = self.next
+        for m in fetched.messages:
+            nxt[(m.stream_key, m.shard_id)] = m.sequence + 1
+        for part, offset in fetched.eofs.items():
+            if offset > nxt.get(part, -1):
+                nxt[part] = offset
+
+    def clip(self, messages: list[Message]) -> list[Message]:
+        """Without the messages at or past their partition's end mark (follow=False)."""
+        end = self.end
+        if not end:
+            return messages
+        return [m for m in messages if m.sequence < end.get((m.stream_key, m.shard_id), m.sequence + 1)]
+
+    def at_end(self) -> bool:
+        nxt = self.next
+        return all(nxt.get(p, -1) >= end for p, end in self.end.items())
+
+
+def watermarks(client: Any, kafka: Any, parts: list[tuple[str, int]], timeout: float,
+               where: str) -> list[tuple[int, int]]:
+    """(low, high) of each ``(topic, partition)``; runs in the consumer's thread."""
+    from .kafka_map import backend_error
+
+    out = []
+    for topic, p in parts:
+        try:
+            marks = client.get_watermark_offsets(kafka.TopicPartition(topic, p), timeout=timeout, cached=False)
+        except kafka.KafkaException as err:
+            raise backend_error(where, err, f"watermarks of {topic!r} partition {p}") from err
+        if marks is None:
+            raise backend_error(where, f"no answer within {timeout:g}s", f"watermarks of {topic!r} partition {p}")
+        out.append((int(marks[0]), int(marks[1])))
+    return out
+
+
+class KafkaConsumer(Consumer):
+    def __init__(self, streamer: Any, fetcher: Fetcher, keys: tuple[str, ...], options: ConsumerOptions,
+                 parts: list[tuple[str, str, int]]) -> None:
+        self._streamer = streamer
+        self._fetcher = fetcher
+        self.stream_keys = keys
+        self.options = options
+        self._parts = parts  # (stream key, topic, partition)
+        self._pos = Positions()
+        self.queue: deque[Message] = deque()
+
+    async def start(self, where: str) -> None:
+        """Assign every partition at ``where``: ``"earliest"`` / ``"latest"``."""
+        marks = await self._marks()
+        await self._assign([lo if where == "earliest" else hi for lo, hi in marks], marks)
+
+    async def _marks(self) -> list[tuple[int, int]]:
+        s = self._streamer
+        return await self._fetcher.call(watermarks, self._fetcher.client, s.kafka,
+                                        [(t, p) for _, t, p in self._parts], s.options.timeout, s.where)
+
+    async def _assign(self, offsets: list[int], marks: list[tuple[int, int]]) -> None:
+        kafka = self._streamer.kafka
+        await self._fetcher.drop_pending()
+        self.queue.clear()
+        pos = self._pos
+        pos.next.clear()
+        pos.end.clear()
+        tps = []
+        for (key, topic, p), offset, (_, high) in zip(self._parts, offsets, marks):
+            pos.next[(key, p)] = offset
+            if not self.options.follow:
+                pos.end[(key, p)] = high
+            tps.append(kafka.TopicPartition(topic, p, offset))
+        await self._fetcher.call(self._fetcher.client.assign, tps)
+
+    async def next_batch(self, max_messages: int = 1000) -> list[Message]:
+        q = self.queue
+        while not q:
+            if self._fetcher.closed:
+                raise StreamEnded("this consumer is closed")
+            if not self.options.follow and self._pos.at_end():
+                raise StreamEnded("the consumer reached the end of its partitions (follow=False)")
+            fetched = await self._fetcher.fetch(self._streamer.options.read_batch, self._streamer.options.poll_timeout)
+            self._pos.update(fetched)
+            q.extend(self._pos.clip(fetched.messages))
+        n = min(max_messages, len(q))
+        if n == len(q):
+            out = list(q)
+            q.clear()
+            return out
+        return [q.popleft() for _ in range(n)]
+
+    async def next(self) -> Message:
+        return (await self.next_batch(1))[0]
+
+    async def seek(self, timestamp: Any) -> None:
+        """Continue at the first message with timestamp >= ``timestamp`` in every partition
+        (``offsets_for_times``); a partition with none continues at its end."""
+        from ..file.writer import to_ms
+
+        ms = to_ms(timestamp)
+        s = self._streamer
+        marks = await self._marks()
+        found = await self._fetcher.call(offsets_for_times, self._fetcher.client, s.kafka,
+                                         [(t, p) for _, t, p in self._parts], ms, s.options.timeout, s.where)
+        offsets = [hi if off < 0 else off for off, (_, hi) in zip(found, marks)]
+        await self._assign(offsets, marks)
+
+    async def rewind(self, position: Any) -> None:
+        """``"beginning"``, ``"end"``, or offset N in every partition (clamped to what it holds)."""
+        marks = await self._marks()
+        if position == "beginning":
+            offsets = [lo for lo, _ in marks]
+        elif position == "end":
+            offsets = [hi for _, hi in marks]
+        elif isinstance(position, int) and not isinstance(position, bool):
+            offsets = [min(max(position, lo), hi) for lo, hi in marks]
+        else:
+            raise StreamError(f"rewind to 'beginning', 'end' or a sequence number, not {position!r}")
+        await self._assign(offsets, marks)
+
+    async def close(self) -> None:
+        await self._fetcher.close()
+
+
+def offsets_for_times(client: Any, kafka: Any, parts: list[tuple[str, int]], ms: int, timeout: float,
+                      where: str) -> list[int]:
+    """The first offset with timestamp >= ``ms`` of each ``(topic, partition)`` (-1: none);
+    runs in the consumer's thread.  The partitions must be distinct (noida-db answers a
+    request naming one partition twice wrongly)."""
+    from .kafka_map import backend_error
+
+    try:
+        found = client.offsets_for_times([kafka.TopicPartition(t, p, ms) for t, p in parts], timeout=timeout)
+    except kafka.KafkaException as err:
+        raise backend_error(where, err, "offsets_for_times") from err
+    by_part = {}
+    for tp in found:
+        if tp.error is not None:
+            raise backend_error(where, tp.error, f"offsets_for_times on {tp.topic!r} partition {tp.partition}")
+        by_part[(tp.topic, tp.partition)] = int(tp.offset)
+    return [by_part.get(part, -1) for part in parts]
