@@ -414,11 +414,14 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             Py_CLEAR(result);
     }
     Py_ssize_t old_len = PyByteArray_GET_SIZE(buf);
-    if (!new_running_o || !new_count_o || !result || PyByteArray_Resize(buf, old_len + size) < 0) {
+    int grown = new_running_o && new_count_o && result
+                && PyByteArray_Resize(buf, old_len + size) == 0;
+    if (!grown) {  /* out of memory, or `buf` is exported: Python meets the same error */
         Py_XDECREF(new_running_o);
         Py_XDECREF(new_count_o);
         Py_XDECREF(result);
-        return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
     }
     unsigned char *w = (unsigned char *)PyByteArray_AS_STRING(buf) + old_len;
     *w++ = (unsigned char)k;
