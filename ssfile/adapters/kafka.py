@@ -208,8 +208,7 @@ class KafkaStreamer(Streamer):
             conf = {**kafka_map.PRODUCER_CONFIG, "message.timeout.ms": int(self.options.delivery_timeout * 1000)}
             conf.update(self.options.producer_config)
             client = self.kafka.Producer(self.config(conf))
-            self._producer = ProducerClient(client, asyncio.get_running_loop(), self.where,
-                                            self.options.topic_prefix)
+            self._producer = ProducerClient(client, self.where)
         await self._producer_knows(topic, shard_id)
         p = KafkaProducer(self._producer, stream_key, topic, shard_id)
         self._producers.append(p)

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 from ..types import Message
-from .kafka_map import backend_error, key_of, to_message
+from .kafka_map import backend_error, key_of
 
 log = logging.getLogger("ssfile.kafka")
 
@@ -68,11 +68,19 @@ class Fetcher:
         except self.kafka.KafkaException as err:
             raise backend_error(self.where, err, "consume") from err
         prefix = self.prefix
-        messages = out.messages
+        append = out.messages.append
+        keys: dict[str, str] = {}
         for r in records:
             err = r.error()
-            if err is None:
-                messages.append(to_message(r, prefix))
+            if err is None:  # kafka_map.to_message, inlined: this loop is the consumer's hot path
+                topic = r.topic()
+                key = keys.get(topic)
+                if key is None:
+                    key = keys[topic] = key_of(prefix, topic)
+                kind, ts = r.timestamp()
+                value = r.value()
+                append(Message(key, r.partition(), r.offset(), ts if kind else 0,
+                               value if value is not None else b""))
             elif err.code() == self.kafka.KafkaError._PARTITION_EOF:
                 out.eofs[(key_of(prefix, r.topic()), r.partition())] = r.offset()
             elif err.fatal() or err.code() in (self.kafka.KafkaError.UNKNOWN_TOPIC_OR_PART,

@@ -1,7 +1,7 @@
 """Kafka <-> SeaStreamer mapping (pure; notes §10): topic -> stream key, partition -> shard,
 offset -> sequence, record timestamp (ms) -> timestamp, value -> payload.  Record keys and
-headers are not carried.  No confluent-kafka import here: records are read through their
-methods, so the functions run on fakes too."""
+headers are not carried (the consumer's hot loop, kafka_fetch.Fetcher._consume, applies it).
+No confluent-kafka import here."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 from ..errors import BackendError, UsageError
 from ..streamer.uri import StreamUrl
-from ..types import Message
 
 #: librdkafka settings of every client (connect options may override them)
 BASE_CONFIG: dict[str, Any] = {
@@ -21,12 +20,9 @@ BASE_CONFIG: dict[str, Any] = {
 CONSUMER_CONFIG: dict[str, Any] = {
     "enable.partition.eof": True,
     "enable.auto.offset.store": False,
-    "session.timeout.ms": 6000,
-    "heartbeat.interval.ms": 500,
 }
-PRODUCER_CONFIG: dict[str, Any] = {"enable.idempotence": True, "linger.ms": 5}
-
-TIMESTAMP_NOT_AVAILABLE = 0  # confluent_kafka.TIMESTAMP_NOT_AVAILABLE
+PRODUCER_CONFIG: dict[str, Any] = {"enable.idempotence": True, "linger.ms": 5,
+                                   "queue.buffering.max.messages": 1_000_000}
 
 
 def bootstrap_servers(url: StreamUrl) -> str:
@@ -50,15 +46,6 @@ def topic_of(prefix: str, stream_key: str) -> str:
 
 def key_of(prefix: str, topic: str) -> str:
     return topic[len(prefix):] if prefix and topic.startswith(prefix) else topic
-
-
-def to_message(record: Any, prefix: str = "") -> Message:
-    """One consumed record (no error) as a :class:`Message`.  A record without timestamp gets
-    timestamp 0 (upstream panics)."""
-    kind, ts = record.timestamp()
-    value = record.value()
-    return Message(key_of(prefix, record.topic()), record.partition(), record.offset(),
-                   ts if kind != TIMESTAMP_NOT_AVAILABLE else 0, value if value is not None else b"")
 
 
 def one_line(err: BaseException | Any) -> str:

@@ -1,128 +1,139 @@
 """Kafka producers: one confluent-kafka ``Producer`` per streamer, shared by its producers.
 
-``send`` hands the record to librdkafka's queue (``produce`` is a local, non-blocking call)
-and returns a :class:`Receipt` whose future the delivery report resolves.  Delivery
-reports are served by a dedicated thread that loops on ``poll``; it resolves the futures
-on the event loop in batches (one ``call_soon_threadsafe`` per poll).  When librdkafka's
-queue is full (``BufferError``) records wait in a local backlog, in order, which the same
-thread produces as the queue drains: ``send`` never blocks.
+``send`` hands the record to librdkafka's queue (``produce`` is a local call that never
+waits) and returns a :class:`Receipt` whose future the delivery report resolves.  Delivery
+reports are served on the event loop with ``poll(0)``, which never waits either: every
+``POLL_EVERY`` sends, and by a small task that polls every ``POLL_SECONDS`` while records
+are in flight.  No thread hand-off: measured, a poll thread and a closure per record cost
+half the throughput (bench/RESULTS.md).
+
+Reports are matched to receipts per (topic, partition), in order (librdkafka reports a
+partition's records in the order they were produced; the producer is idempotent by
+default).  A producer without a fixed partition (``shard_id=None``) gives each record its
+own callback.  When librdkafka's queue is full (``BufferError``), records wait in a local
+backlog, in order, that the polling task produces as the queue drains: ``send`` never blocks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import deque
 from typing import Any
 
 from ..errors import StreamError
 from ..streamer.api import Producer, Receipt
 from ..types import Message
-from .kafka_map import backend_error, key_of
+from .kafka_map import backend_error
 
-POLL_SECONDS = 0.05
+POLL_EVERY = 256
+POLL_SECONDS = 0.002
 
 
 class ProducerClient:
-    """The shared librdkafka producer and its delivery-report thread."""
+    """The shared librdkafka producer, its receipts in flight and its polling task."""
 
-    def __init__(self, producer: Any, loop: asyncio.AbstractEventLoop, where: str, prefix: str) -> None:
+    def __init__(self, producer: Any, where: str) -> None:
         self.producer = producer
-        self.loop = loop
         self.where = where
-        self.prefix = prefix
-        self._lock = threading.Lock()
+        self.inflight = 0
+        self._waiting: dict[tuple[str, int], deque[tuple[Any, ...]]] = {}
         self._backlog: deque[tuple[Any, ...]] = deque()
-        self._reports: list[tuple[Any, ...]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="ssfile-kafka-producer", daemon=True)
-        self._thread.start()
+        self._sends = 0
+        self._task: asyncio.Task[None] | None = None
 
-    def produce(self, record: tuple[Any, ...]) -> None:
-        """Queue one ``(topic, value, partition, timestamp, callback)`` record, in order.
-        A record librdkafka refuses at once (unknown partition, too large) is an error here."""
-        with self._lock:
-            if self._backlog:
-                self._backlog.append(record)
-                return
-            try:
-                self._produce(record)
-            except BufferError:
-                self._backlog.append(record)
-            except Exception as err:
-                raise backend_error(self.where, err, f"produce to topic {record[0]!r}") from err
-
-    def _produce(self, record: tuple[Any, ...]) -> None:
-        topic, value, partition, timestamp, callback = record
-        if partition is None:
-            self.producer.produce(topic, value, timestamp=timestamp, on_delivery=callback)
+    def produce(self, producer: "KafkaProducer", payload: bytes, timestamp: int) -> asyncio.Future[Message]:
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        entry = (producer, future, payload, timestamp)
+        self.inflight += 1
+        producer.inflight += 1
+        producer.idle.clear()
+        if self._backlog:
+            self._backlog.append(entry)
         else:
-            self.producer.produce(topic, value, partition=partition, timestamp=timestamp, on_delivery=callback)
+            try:
+                self._produce(entry)
+            except BufferError:
+                self._backlog.append(entry)
+            except BaseException:
+                self.inflight -= 1
+                producer.inflight -= 1
+                if producer.inflight == 0:
+                    producer.idle.set()
+                raise
+        self._sends += 1
+        if self._sends % POLL_EVERY == 0:
+            self.producer.poll(0)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._poll_while_inflight())
+        return future
 
-    def _drain_backlog(self) -> None:
-        with self._lock:
-            while self._backlog:
-                record = self._backlog[0]
-                try:
-                    self._produce(record)
-                except BufferError:
-                    return
-                except Exception as err:  # refused: its receipt fails
-                    record[4](err.args[0] if err.args else err, None)
-                self._backlog.popleft()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            if self._backlog:
-                self._drain_backlog()
-            self.producer.poll(POLL_SECONDS)
-            if self._reports:
-                reports, self._reports = self._reports, []
-                try:
-                    self.loop.call_soon_threadsafe(_resolve, reports)
-                except RuntimeError:
-                    return  # the event loop is closed
-
-    def report(self, producer: "KafkaProducer", future: asyncio.Future[Message], payload: bytes):  # type: ignore[no-untyped-def]
-        """The delivery callback of one record (runs in the poll thread)."""
-        def on_delivery(err: Any, msg: Any) -> None:
-            if err is not None:
-                self._reports.append((producer, future, err, None))
+    def _produce(self, entry: tuple[Any, ...]) -> None:
+        """Hand one record to librdkafka; refused at once (unknown partition, too large): an error."""
+        producer, future, payload, timestamp = entry
+        topic, partition = producer.topic, producer.shard_id
+        try:
+            if partition is None:
+                self.producer.produce(topic, payload, timestamp=timestamp,
+                                      on_delivery=lambda err, msg: self._report(err, msg, entry))
             else:
-                kind, ts = msg.timestamp()
-                header = Message(key_of(self.prefix, msg.topic()), msg.partition(), msg.offset(),
-                                 ts if kind else 0, payload)
-                self._reports.append((producer, future, None, header))
-        return on_delivery
+                self.producer.produce(topic, payload, partition=partition, timestamp=timestamp,
+                                      on_delivery=self._on_delivery)
+                q = self._waiting.get((topic, partition))
+                if q is None:
+                    q = self._waiting[(topic, partition)] = deque()
+                q.append(entry)
+        except BufferError:
+            raise
+        except Exception as err:
+            raise backend_error(self.where, err, f"produce to topic {topic!r}") from err
 
-    def close(self, timeout: float) -> int:
-        """Deliver what is queued (up to ``timeout`` seconds) and stop; returns the number
-        of records still undelivered."""
-        self._stop.set()
-        self._thread.join()
-        self._drain_backlog()
-        left = self.producer.flush(timeout) + len(self._backlog)
-        if self._reports:
-            reports, self._reports = self._reports, []
-            _resolve(reports)
-        return left
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        self._report(err, msg, self._waiting[(msg.topic(), msg.partition())].popleft())
 
-
-def _resolve(reports: list[tuple[Any, ...]]) -> None:
-    for producer, future, err, header in reports:
+    def _report(self, err: Any, msg: Any, entry: tuple[Any, ...]) -> None:
+        producer, future, payload, _ = entry
+        self.inflight -= 1
+        producer.inflight -= 1
         if not future.done():
             if err is None:
-                future.set_result(header)
+                kind, ts = msg.timestamp()
+                future.set_result(Message(producer.stream_key, msg.partition(), msg.offset(),
+                                          ts if kind else 0, payload))
             else:
-                error = backend_error(producer.where, err, f"delivery to topic {producer.topic!r} failed")
+                error = backend_error(self.where, err, f"delivery to topic {producer.topic!r} failed")
                 future.set_exception(error)
                 future.exception()  # reported by flush(): no "never retrieved" warning
                 if producer.error is None:
                     producer.error = error
-        producer.inflight -= 1
-    for producer in {r[0] for r in reports}:
         if producer.inflight == 0:
             producer.idle.set()
+
+    def _drain_backlog(self) -> None:
+        backlog = self._backlog
+        while backlog:
+            entry = backlog[0]
+            try:
+                self._produce(entry)
+            except BufferError:
+                return
+            except Exception as err:  # refused: its receipt fails
+                backlog.popleft()
+                self._report(err, None, entry)
+                continue
+            backlog.popleft()
+
+    async def _poll_while_inflight(self) -> None:
+        while self.inflight:
+            if self._backlog:
+                self._drain_backlog()
+            self.producer.poll(0)
+            if self.inflight:
+                await asyncio.sleep(POLL_SECONDS)
+
+    def close(self, timeout: float) -> int:
+        """Deliver what is queued (up to ``timeout`` seconds; blocking: run it in a thread)
+        and return the number of records still undelivered."""
+        return int(self.producer.flush(timeout)) + len(self._backlog)
 
 
 class KafkaProducer(Producer):
@@ -136,7 +147,6 @@ class KafkaProducer(Producer):
         self.stream_key = stream_key
         self.topic = topic
         self.shard_id = shard_id  # type: ignore[assignment]
-        self.where = client.where
         self.inflight = 0
         self.idle = asyncio.Event()
         self.idle.set()
@@ -148,15 +158,9 @@ class KafkaProducer(Producer):
         ``sequence`` cannot be chosen in Kafka (the broker assigns offsets): it is ignored."""
         if self.ended:
             raise StreamError(f"kafka producer of topic {self.topic!r} has ended")
-        if not isinstance(payload, bytes):
+        if type(payload) is not bytes:
             payload = bytes(payload)
-        client = self._client
-        future: asyncio.Future[Message] = client.loop.create_future()
-        client.produce((self.topic, payload, self.shard_id, timestamp or 0,
-                        client.report(self, future, payload)))
-        self.inflight += 1
-        self.idle.clear()
-        return Receipt(future=future)
+        return Receipt(future=self._client.produce(self, payload, timestamp or 0))
 
     async def flush(self) -> None:
         """Wait for every delivery report; raises the first delivery error since the last
