@@ -186,9 +186,9 @@ class RedisStreamer(Streamer):
 
     async def heal(self) -> None:
         """Cluster, after a transient error: at most once a second, replace the client by a
-        fresh one seeded with every node known so far.  (redis-py re-reads the slot map
-        itself, but was seen to keep a dead master's slots for 30 s after a failover that
-        the cluster had finished in 5 s; a fresh client does not.)"""
+        fresh one seeded with every node known so far, so the slot map is read again from a
+        live node whatever state the old client's connections and caches are in (redis-py
+        refreshes its map itself too; this is a safety net)."""
         loop = asyncio.get_running_loop()
         if not self.cluster or loop.time() - self._healed < 1.0:
             return
