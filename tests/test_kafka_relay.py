@@ -202,3 +202,45 @@ def test_relay_errors_are_one_line(broker, tmp_path):
         assert r.returncode == code, (args, r.stderr)
         assert text in r.stderr and "Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+# ---- --keep-headers between files (no broker) ----------------------------------------------
+
+
+def write_file(path, rows) -> None:
+    with ssfile.open(path, "w") as w:
+        for key, shard, seq, ts, payload in rows:
+            w.write(payload, stream_key=key, shard_id=shard, sequence=seq, timestamp=ts)
+
+
+def all_rows(path) -> list[tuple]:
+    with ssfile.open(path) as r:
+        return [(m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.payload) for m in r]
+
+
+def test_keep_headers_file_to_file_and_again_without_duplicates(tmp_path, capsys):
+    from ssfile.cli import main
+
+    src, out = tmp_path / "src.ss", tmp_path / "out.ss"
+    rows = [("a", i % 2, 10 + i // 2, 1_700_000_000_000 + i, b"p%d" % i) for i in range(20)]
+    write_file(src, rows)
+    args = ["relay", "--input", f"file://{src}/a", "--output", f"file://{out}", "--keep-headers", "--no-follow"]
+    assert main(args) == 0
+    assert all_rows(out) == all_rows(src)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "skipped 20 message(s)" in capsys.readouterr().err
+    assert all_rows(out) == all_rows(src)
+
+
+def test_keep_headers_several_keys_into_one_keep_everything(tmp_path):
+    from ssfile.cli import main
+
+    src, out = tmp_path / "src.ss", tmp_path / "out.ss"
+    rows = [(k, 0, i, 1_700_000_000_000 + i, k.encode() + b"%d" % i) for i in range(1, 6) for k in "ab"]
+    write_file(src, rows)
+    assert main(["relay", "--input", f"file://{src}/a,b", "--output", f"file://{out}/all",
+                 "--keep-headers", "--no-follow"]) == 0
+    got = all_rows(out)
+    assert [(r[3], r[4]) for r in got] == [(r[3], r[4]) for r in rows]  # every message, its timestamp
+    assert [r[2] for r in got] == list(range(1, 11)) and {r[0] for r in got} == {"all"}

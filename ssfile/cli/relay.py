@@ -10,6 +10,7 @@ number), e.g. to record a Kafka topic with its partitions, offsets and record ti
 to replay the recording into Kafka with the same partitions and timestamps.  Into a file,
 a message whose sequence is not above the last one of its (key, shard) already there is a
 duplicate and is skipped: recording again into the same file adds only what is new.
+Several input keys into one output key: sequences would collide, so the file numbers them.
 
 Ending: when the input ends (EOS, end of stdin, end of a file with ``--no-follow``) the
 output is ended too (a file gets its EOS).  Ctrl-C, ``--count`` and a closed output pipe
@@ -67,7 +68,9 @@ async def _relay(src, dst, reset, seek_to, follow, count, keep=False) -> int:  #
     inp = await connect(src)
     out = await connect(dst)
     producers: dict[tuple[str, int], Producer] = {}
-    kept = _Kept() if keep else None
+    # sequences are kept only where they cannot collide: each message keeps its key, or
+    # one input key goes to the one output key
+    kept = _Kept(sequences=not dst.stream_keys or len(src.stream_keys) == 1) if keep else None
     n = 0
     ended = False
     try:
@@ -112,7 +115,8 @@ class _Kept:
     """``--keep-headers``: send with the input's timestamp (and sequence, where the output
     takes it), skipping what the output already holds."""
 
-    def __init__(self) -> None:
+    def __init__(self, sequences: bool) -> None:
+        self.sequences = sequences
         self.last: dict[Producer, int | None] = {}
         self.skipped = 0
 
@@ -122,7 +126,7 @@ class _Kept:
         self.last[p] = p.last_sequence() if "sequence" in p.keeps else None
 
     def send(self, p: Producer, m: object) -> bool:
-        if "sequence" not in p.keeps:
+        if not self.sequences or "sequence" not in p.keeps:
             p.send(m.payload, timestamp=m.timestamp_ms)  # type: ignore[attr-defined, call-arg]
             return True
         last = self.last[p]
