@@ -25,6 +25,15 @@ TANSU_WATERMARK = pytest.mark.xfail(
 TANSU_TIMES = pytest.mark.xfail(reason="Tansu: offsets_for_times always answers offset 0", strict=True)
 TANSU_NO_CREATE_PARTITIONS = pytest.mark.xfail(
     reason="Tansu: no CreatePartitions (KIP-195)", strict=True)
+NOIDA_NO_EVICTION = pytest.mark.xfail(
+    reason="noida-db: a group member killed with SIGKILL is never evicted (the group stays "
+           "stuck in its rebalance)", strict=True)
+
+
+def broker_params(noida_gaps=(), tansu_gaps=()) -> pytest.MarkDecorator:
+    """Like :func:`brokers`, with gaps of noida-db too."""
+    return pytest.mark.parametrize("broker", [pytest.param("noida", marks=list(noida_gaps)),
+                                              pytest.param("tansu", marks=list(tansu_gaps))], indirect=True)
 
 
 def brokers(*tansu_gaps: pytest.MarkDecorator) -> pytest.MarkDecorator:

@@ -23,7 +23,6 @@ import logging
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -38,6 +37,7 @@ from .kafka_consumer import KafkaConsumer
 from .kafka_fetch import Fetcher
 from .kafka_group import GroupMember, GroupReader
 from .kafka_producer import KafkaProducer, ProducerClient
+from .kafka_thread import ClientThread
 
 log = logging.getLogger("ssfile.kafka")
 log.addHandler(logging.NullHandler())  # librdkafka's own log lines: only if the app logs
@@ -66,7 +66,7 @@ class KafkaStreamer(Streamer):
         self.admin_module = admin_module
         self.where = kafka_map.bootstrap_servers(url)
         self.options = options
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssfile-kafka-admin")
+        self._pool = ClientThread("ssfile-kafka-admin")
         self.admin = admin_module.AdminClient(self.config())
         # metadata through a consumer-type client: an admin or producer client's metadata
         # request for an unknown topic may make the broker create it
@@ -282,7 +282,7 @@ class KafkaStreamer(Streamer):
         try:
             await self.run(self.metadata.close)
         finally:
-            self._pool.shutdown(wait=False)
+            self._pool.stop()
 
 
 def _reachable(nodes: Sequence[str], timeout: float) -> None:

@@ -150,7 +150,7 @@ class KafkaConsumer(Consumer):
         await self._assign(offsets, marks)
 
     async def close(self) -> None:
-        await self._fetcher.close()
+        await self._fetcher.close(timeout=self._streamer.options.timeout)
 
 
 def offsets_for_times(client: Any, kafka: Any, parts: list[tuple[str, int]], ms: int, timeout: float,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Callable
 
 from ..types import Message
 from .kafka_map import backend_error, key_of
+from .kafka_thread import ClientThread
 
 log = logging.getLogger("ssfile.kafka")
 
@@ -36,7 +37,7 @@ class Fetcher:
         self.kafka = kafka  # the confluent_kafka module
         self.where = where
         self.prefix = prefix
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssfile-kafka-consumer")
+        self._pool = ClientThread("ssfile-kafka-consumer")
         self._pending: Future[Fetched] | None = None
         self.closed = False
 
@@ -90,8 +91,10 @@ class Fetcher:
                 log.info("kafka://%s: %s (retrying)", self.where, err.str())
         return out
 
-    async def close(self, final: Callable[[], Any] | None = None) -> None:
-        """Run ``final`` (e.g. a last commit), close the client and stop the thread."""
+    async def close(self, final: Callable[[], Any] | None = None, timeout: float = 10.0) -> None:
+        """Run ``final`` (e.g. a last commit), close the client and stop the thread.  A close
+        that takes longer than ``timeout`` (a broker stuck in a group rebalance) is left
+        behind in its daemon thread, with a warning."""
         if self.closed:
             return
         self.closed = True
@@ -110,8 +113,10 @@ class Fetcher:
                 self.client.close()
 
         try:
-            await self.call(close)
+            await asyncio.wait_for(self.call(close), timeout)
+        except asyncio.TimeoutError:
+            log.warning("kafka://%s: the consumer did not close within %gs (left behind)", self.where, timeout)
         except Exception as err:  # closing: report, do not raise
             log.info("kafka://%s: close: %s", self.where, err)
         finally:
-            self._pool.shutdown(wait=False)
+            self._pool.stop()

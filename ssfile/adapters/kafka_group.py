@@ -294,4 +294,4 @@ class GroupMember(Consumer):
             r.leave(self)
             if not r.members:
                 r.streamer._groups.pop((r.options.group, r.keys), None)
-                await r.fetcher.close()
+                await r.fetcher.close(timeout=r.streamer.options.timeout)
