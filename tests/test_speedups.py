@@ -22,6 +22,7 @@ import ssfile
 import ssfile._speedups as C
 from ssfile.codec import accel, decoder, encoder
 from ssfile.codec.decoder import Decoder
+from ssfile.codec.decoder import decode_bytes as decode_all
 from ssfile.codec.encoder import Encoder, StreamState
 from ssfile.codec.events import EndOfStream
 from ssfile.errors import ChecksumMismatch, FormatError
@@ -126,18 +127,6 @@ def norm(ev: object) -> object:
     if isinstance(ev, EndOfStream):
         return ("eos", norm(ev.message))
     return ev
-
-
-def decode_all(data: bytes) -> list[object]:
-    dec = Decoder()
-    dec.feed(data)
-    dec.feed_eof()
-    out: list[object] = []
-    while True:
-        before = len(out)
-        dec.read_events(out)
-        if len(out) == before:
-            return out
 
 
 def expected_pure(data: bytes) -> list[object]:
