@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import BackendError, EncodeError, StreamError, UsageError
+from ..errors import BackendError, EncodeError, StreamError
 from ..format.records import check_stream_key
 from ..streamer.api import Consumer, Producer, Streamer
 from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
@@ -79,14 +79,9 @@ class KafkaStreamer(Streamer):
 
     @classmethod
     async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> "KafkaStreamer":
-        if isinstance(url, str):
-            from ..streamer.uri import parse_stream_url
+        from ..streamer.uri import backend_arguments
 
-            url = parse_stream_url(url)
-        try:
-            options = KafkaOptions(**kwargs)
-        except TypeError as err:
-            raise UsageError(f"kafka:// connect: {err}") from None
+        url, options = backend_arguments(url, KafkaOptions, kwargs)
         kafka = require("confluent_kafka", "kafka")
         admin = require("confluent_kafka.admin", "kafka")
         streamer = cls(kafka, admin, url, options)

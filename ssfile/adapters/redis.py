@@ -86,14 +86,9 @@ class RedisStreamer(Streamer):
 
     @classmethod
     async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> "RedisStreamer":
-        if isinstance(url, str):
-            from ..streamer.uri import parse_stream_url
+        from ..streamer.uri import backend_arguments
 
-            url = parse_stream_url(url)
-        try:
-            options = RedisOptions(**kwargs)
-        except TypeError as err:
-            raise UsageError(f"redis:// connect: {err}") from None
+        url, options = backend_arguments(url, RedisOptions, kwargs)
         if options.field_rule not in redis_map.FIELD_RULES:
             raise UsageError(f"field_rule must be one of {redis_map.FIELD_RULES}, not {options.field_rule!r}")
         aioredis = require("redis.asyncio", "redis")

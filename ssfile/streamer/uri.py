@@ -87,3 +87,14 @@ def _check_host_port(node: str, text: str) -> None:
         raise UsageError(f"invalid stream URL {text!r}: bad host in node {node!r}")
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         raise UsageError(f"invalid stream URL {text!r}: bad port in node {node!r}")
+
+
+def backend_arguments(url: StreamUrl | str, options_type: type, options: dict[str, object]) -> tuple[StreamUrl, object]:
+    """What a backend's ``connect(url, **options)`` starts with: the parsed URL and its options
+    dataclass; an unknown option is a :class:`UsageError` naming the scheme."""
+    if isinstance(url, str):
+        url = parse_stream_url(url)
+    try:
+        return url, options_type(**options)
+    except TypeError as err:
+        raise UsageError(f"{url.scheme}:// connect: {err}") from None
