@@ -48,8 +48,12 @@ def write_workload(path: str, n: int) -> None:
     with ssfile.open(path, "w", file_name="bench.ss", created_at=CREATED) as w:
         write = w.write
         for i in range(n):
-            write(PAYLOADS[i & 255], stream_key=STREAMS[i & 3], sequence=(i >> 2) + 1,
-                  timestamp=CREATED + (i >> 2))
+            write(
+                PAYLOADS[i & 255],
+                stream_key=STREAMS[i & 3],
+                sequence=(i >> 2) + 1,
+                timestamp=CREATED + (i >> 2),
+            )
 
 
 def ensure(path: str, n: int) -> None:
@@ -96,7 +100,7 @@ def struct_loop(path: str) -> tuple[int, int]:
                 q = fixed + 28 + length + 3
                 if q > end:
                     break
-                buf[fixed + 28:q - 3]
+                buf[fixed + 28 : q - 3]
                 frames += 1
                 p = q
             carry = buf[p:]
@@ -176,12 +180,18 @@ def run_one(name: str, path: str, n: int) -> None:
         msgs, size = api_write(path, n)
         dt, cpu = _write_times  # without the comparison afterwards
     else:
-        fn = {"plain_read": plain_read, "struct_loop": struct_loop, "api_read": api_read,
-              "api_read_fields": api_read_fields}[name]
+        fn = {
+            "plain_read": plain_read,
+            "struct_loop": struct_loop,
+            "api_read": api_read,
+            "api_read_fields": api_read_fields,
+        }[name]
         msgs, size = fn(path)
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    print(json.dumps({"seconds": dt, "cpu": cpu, "messages": msgs, "bytes": size,
-                      "rss_kb": hwm_kb()}))
+    print(
+        json.dumps({"seconds": dt, "cpu": cpu, "messages": msgs, "bytes": size, "rss_kb": hwm_kb()})
+    )
+
 
 # ---- the driver ------------------------------------------------------------------------------
 
@@ -193,8 +203,12 @@ def measure(name: str, path: str, n: int) -> dict[str, float]:
     """Best time of REPEAT fresh subprocesses (the machine is shared), and the largest RSS."""
     runs = []
     for _ in range(REPEAT):
-        out = subprocess.run([sys.executable, __file__, "--one", name, "--messages", str(n), path],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", name, "--messages", str(n), path],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         runs.append(json.loads(out.strip().splitlines()[-1]))
     best = min(runs, key=lambda r: r["seconds"])
     return {**best, "rss_kb": max(r["rss_kb"] for r in runs)}
@@ -205,16 +219,27 @@ def measure_cli(path: str) -> dict[str, float] | None:
     probe = subprocess.run(cmd[:4] + ["--help"], capture_output=True, cwd=ROOT)
     if probe.returncode != 0:
         return None
-    script = ("import resource, subprocess, sys, time, json\n"
-              "t = time.perf_counter()\n"
-              "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
-              "dt = time.perf_counter() - t\n"
-              "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-              "print(json.dumps({'seconds': dt, 'cpu': ru.ru_utime + ru.ru_stime, 'rc': rc,\n"
-              "                  'rss_kb': ru.ru_maxrss}))\n")
-    runs = [json.loads(subprocess.run([sys.executable, "-c", script, *cmd], check=True,
-                                      capture_output=True, text=True, cwd=ROOT).stdout)
-            for _ in range(REPEAT)]
+    script = (
+        "import resource, subprocess, sys, time, json\n"
+        "t = time.perf_counter()\n"
+        "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+        "dt = time.perf_counter() - t\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps({'seconds': dt, 'cpu': ru.ru_utime + ru.ru_stime, 'rc': rc,\n"
+        "                  'rss_kb': ru.ru_maxrss}))\n"
+    )
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", script, *cmd],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            ).stdout
+        )
+        for _ in range(REPEAT)
+    ]
     best = min(runs, key=lambda r: r["seconds"])
     return {**best, "rss_kb": max(r["rss_kb"] for r in runs)}
 
@@ -226,9 +251,11 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return (f"{os.cpu_count()} cpus (nproc), CPU model \"{model}\", Python "
-            f"{platform.python_version()} ({platform.python_implementation()}), "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f'{os.cpu_count()} cpus (nproc), CPU model "{model}", Python '
+        f"{platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def row(label: str, r: dict[str, float], base_s: float | None) -> str:
@@ -236,8 +263,10 @@ def row(label: str, r: dict[str, float], base_s: float | None) -> str:
     rate = f"{msgs / r['seconds']:,.0f}" if msgs else "–"
     mbs = r["bytes"] / r["seconds"] / 1e6
     ratio = f"{r['seconds'] / base_s:.1f}x" if base_s else "–"
-    return (f"| {label} | {r['seconds']:.3f} | {r['cpu']:.3f} | {rate} | {mbs:,.0f} | "
-            f"{r['rss_kb'] / 1024:.1f} | {ratio} |")
+    return (
+        f"| {label} | {r['seconds']:.3f} | {r['cpu']:.3f} | {rate} | {mbs:,.0f} | "
+        f"{r['rss_kb'] / 1024:.1f} | {ratio} |"
+    )
 
 
 def main() -> None:
@@ -260,16 +289,20 @@ def main() -> None:
     ensure(path, args.messages)
     size = os.path.getsize(path)
     print(f"workload: {path} ({size:,} bytes, {args.messages:,} messages)  \n{machine()}\n")
-    results = {name: measure(name, path, args.messages)
-               for name in ("plain_read", "struct_loop", "api_read", "api_read_fields", "api_write")}
+    results = {
+        name: measure(name, path, args.messages)
+        for name in ("plain_read", "struct_loop", "api_read", "api_read_fields", "api_write")
+    }
     base = results["struct_loop"]["seconds"]
     print("| measurement | wall s | CPU s | msg/s | MB/s | peak RSS MiB | wall vs struct loop |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    labels = {"plain_read": "baseline: plain file read, 1 MiB chunks",
-              "struct_loop": "baseline: minimal struct loop over frames",
-              "api_read": "ssfile.open read, CRCs checked",
-              "api_read_fields": "ssfile.open read, CRCs checked, fields touched",
-              "api_write": "ssfile.open write"}
+    labels = {
+        "plain_read": "baseline: plain file read, 1 MiB chunks",
+        "struct_loop": "baseline: minimal struct loop over frames",
+        "api_read": "ssfile.open read, CRCs checked",
+        "api_read_fields": "ssfile.open read, CRCs checked, fields touched",
+        "api_write": "ssfile.open write",
+    }
     for name, label in labels.items():
         print(row(label, results[name], base))
     cli = measure_cli(path)
@@ -294,11 +327,15 @@ def big_rss(n: int, keep: bool) -> None:
     ensure(path, n)
     gen = time.perf_counter() - t0
     r = measure("api_read", path, n)
-    print(f"\n| big file ({os.path.getsize(path) / 2**30:.2f} GiB, {n:,} messages) | seconds | "
-          "msg/s | MB/s | peak RSS MiB |\n|---|---:|---:|---:|---:|")
-    print(f"| ssfile.open read, CRCs checked | {r['seconds']:.2f} | "
-          f"{r['messages'] / r['seconds']:,.0f} | {r['bytes'] / r['seconds'] / 1e6:,.0f} | "
-          f"{r['rss_kb'] / 1024:.1f} |")
+    print(
+        f"\n| big file ({os.path.getsize(path) / 2**30:.2f} GiB, {n:,} messages) | seconds | "
+        "msg/s | MB/s | peak RSS MiB |\n|---|---:|---:|---:|---:|"
+    )
+    print(
+        f"| ssfile.open read, CRCs checked | {r['seconds']:.2f} | "
+        f"{r['messages'] / r['seconds']:,.0f} | {r['bytes'] / r['seconds'] / 1e6:,.0f} | "
+        f"{r['rss_kb'] / 1024:.1f} |"
+    )
     print(f"\n(generating it through ssfile.open(..., 'w') took {gen:.1f} s)")
     if not keep:
         os.unlink(path)

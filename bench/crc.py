@@ -28,11 +28,13 @@ def backends() -> dict[str, object]:
     found: dict[str, object] = {}
     try:
         from fastcrc import crc16 as fc
+
         found["fastcrc"] = fc.cdma2000
     except ImportError:
         pass
     try:
         import anycrc
+
         model = anycrc.Model("CRC16-CDMA2000")
         found["anycrc"] = model.calc
     except ImportError:
@@ -40,6 +42,7 @@ def backends() -> dict[str, object]:
     try:
         import crcmod
         import crcmod._crcfunext  # noqa: F401 - the C extension must be there, not the fallback
+
         found["crcmod (C)"] = crcmod.mkCrcFun(0x1C867, initCrc=0xFFFF, rev=False, xorOut=0)
     except ImportError:
         pass
@@ -63,8 +66,13 @@ def main() -> None:
     big = os.urandom(1 << 20)
     rows = []
     for name, fn in backends().items():
-        env = {"fn": fn, "small": small, "big": big, "two": bytes((0x4C, 0x06)),
-               "running_update": running_update}
+        env = {
+            "fn": fn,
+            "small": small,
+            "big": big,
+            "two": bytes((0x4C, 0x06)),
+            "running_update": running_update,
+        }
         s = ns_per_call("fn(small)", env)
         b = ns_per_call("fn(big)", env, budget=0.05 if name == "pure Python" else 0.2)
         if name == "pure Python":

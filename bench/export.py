@@ -27,7 +27,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import ssfile  # noqa: E402
-from ssfile.export.frame import columns_to_frame  # noqa: E402
 
 KEYS = [("clock", 0), ("orders", 1), ("orders", 2), ("sensors", 0)]
 T0 = 1_767_225_600_000
@@ -37,8 +36,12 @@ def record(path: str, n: int) -> None:
     with ssfile.open(path, "w", created_at=T0) as w:
         for i in range(n):
             key, shard = KEYS[i & 3]
-            w.write(b'{"i":%d,"v":%d}' % (i, i % 97), stream_key=key, shard_id=shard,
-                    timestamp=T0 + i // 4)
+            w.write(
+                b'{"i":%d,"v":%d}' % (i, i % 97),
+                stream_key=key,
+                shard_id=shard,
+                timestamp=T0 + i // 4,
+            )
 
 
 def reader_loop_frame(path: str) -> pd.DataFrame:
@@ -51,13 +54,17 @@ def reader_loop_frame(path: str) -> pd.DataFrame:
             seqs.append(m.sequence)
             stamps.append(m.timestamp_ms)
             offsets.append(m.offset)
-    return pd.DataFrame({
-        "stream_key": pd.Categorical(keys, categories=list(dict.fromkeys(keys))),
-        "shard_id": np.array(shards, dtype=np.uint64),
-        "sequence": np.array(seqs, dtype=np.uint64),
-        "timestamp": pd.DatetimeIndex(np.array(stamps, dtype="datetime64[ms]")).tz_localize("UTC"),
-        "offset": np.array(offsets, dtype=np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "stream_key": pd.Categorical(keys, categories=list(dict.fromkeys(keys))),
+            "shard_id": np.array(shards, dtype=np.uint64),
+            "sequence": np.array(seqs, dtype=np.uint64),
+            "timestamp": pd.DatetimeIndex(np.array(stamps, dtype="datetime64[ms]")).tz_localize(
+                "UTC"
+            ),
+            "offset": np.array(offsets, dtype=np.int64),
+        }
+    )
 
 
 def timed(fn, repeat: int):  # type: ignore[no-untyped-def]
@@ -97,12 +104,14 @@ def main() -> int:
     n = args.messages
     size = os.path.getsize(path)
     variants = {
-        "to_numpy(payload=False, check_crc=False)":
-            lambda: ssfile.to_numpy(path, payload=False, check_crc=False),
+        "to_numpy(payload=False, check_crc=False)": lambda: ssfile.to_numpy(
+            path, payload=False, check_crc=False
+        ),
         "to_numpy(payload=False) (CRC checked)": lambda: ssfile.to_numpy(path, payload=False),
         "to_numpy() (CRC checked, payload buffer)": lambda: ssfile.to_numpy(path),
-        "to_pandas(payload=False, check_crc=False)":
-            lambda: ssfile.to_pandas(path, payload=False, check_crc=False),
+        "to_pandas(payload=False, check_crc=False)": lambda: ssfile.to_pandas(
+            path, payload=False, check_crc=False
+        ),
         "to_pandas(payload=False) (CRC checked)": lambda: ssfile.to_pandas(path, payload=False),
     }
     rows = []
@@ -118,19 +127,27 @@ def main() -> int:
         rows.append(("plain Reader loop -> lists -> DataFrame (CRC checked)", wall, cpu))
         del slow_df
     cols = ssfile.to_numpy(path, payload=False, check_crc=False)
-    col_bytes = sum(a.nbytes for a in (cols.stream_codes, cols.shard_id, cols.sequence,
-                                       cols.timestamp, cols.offset))
+    col_bytes = sum(
+        a.nbytes
+        for a in (cols.stream_codes, cols.shard_id, cols.sequence, cols.timestamp, cols.offset)
+    )
     del cols
     peak, _ = peak_bytes(lambda: ssfile.to_numpy(path, payload=False, check_crc=False))
     print(f"### Export: header columns of {n:,} messages ({size / 1e6:.0f} MB file)\n")
-    print(f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
-          f"{platform.machine()}; best of {args.repeat} (reader loop: 1 run)\n")
+    print(
+        f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
+        f"{platform.machine()}; best of {args.repeat} (reader loop: 1 run)\n"
+    )
     print("| variant | wall s | wall msg/s | CPU s | CPU msg/s |")
     print("|---|---:|---:|---:|---:|")
     for name, wall, cpu in rows:
-        print(f"| {name} | {wall:.2f} | {n / wall / 1e6:.2f} M | {cpu:.2f} | {n / cpu / 1e6:.2f} M |")
-    print(f"\nMemory (to_numpy, payload=False): tracemalloc peak {peak / 1e6:.0f} MB for "
-          f"{col_bytes / 1e6:.0f} MB of columns ({peak / col_bytes:.2f}x).")
+        print(
+            f"| {name} | {wall:.2f} | {n / wall / 1e6:.2f} M | {cpu:.2f} | {n / cpu / 1e6:.2f} M |"
+        )
+    print(
+        f"\nMemory (to_numpy, payload=False): tracemalloc peak {peak / 1e6:.0f} MB for "
+        f"{col_bytes / 1e6:.0f} MB of columns ({peak / col_bytes:.2f}x)."
+    )
     return 0
 
 

@@ -81,7 +81,9 @@ async def ssfile_produce(bs: str, topic: str, n: int, parts: int, payload: bytes
 
 
 def plain_consume(bs: str, topic: str, n: int, parts: int) -> None:
-    c = Consumer({"bootstrap.servers": bs, "group.id": uuid.uuid4().hex, "enable.auto.commit": False})
+    c = Consumer(
+        {"bootstrap.servers": bs, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
+    )
     # concrete start offsets, as the ssfile consumer uses (a logical OFFSET_BEGINNING costs
     # ~0.5 s of offset lookup before the first fetch)
     lows = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0] for p in range(parts)]
@@ -97,7 +99,9 @@ def plain_consume(bs: str, topic: str, n: int, parts: int) -> None:
 
 async def ssfile_consume(bs: str, topic: str, n: int) -> None:
     s = await connect(f"kafka://{bs}/")
-    c = await s.create_consumer([topic], ConsumerOptions(auto_stream_reset="earliest", follow=False))
+    c = await s.create_consumer(
+        [topic], ConsumerOptions(auto_stream_reset="earliest", follow=False)
+    )
     got = 0
     async for _ in c:
         got += 1
@@ -127,34 +131,82 @@ def main() -> None:
     payload = b"x" * 100
     admin = AdminClient({"bootstrap.servers": bs})
     source = new_topic(admin, parts)
-    rows = [best("confluent-kafka produce loop", n, 1, lambda: plain_produce(bs, source, n, parts, payload))]
-    rows.append(best("confluent-kafka produce loop", n, a.runs - 1,
-                     lambda: plain_produce(bs, new_topic(admin, parts), n, parts, payload)))
-    rows.append(best("ssfile KafkaProducer send + flush", n, a.runs,
-                     lambda: asyncio.run(ssfile_produce(bs, new_topic(admin, parts), n, parts, payload))))
-    rows.append(best("confluent-kafka consume loop", n, a.runs, lambda: plain_consume(bs, source, n, parts)))
-    rows.append(best("ssfile RealTime consumer", n, a.runs, lambda: asyncio.run(ssfile_consume(bs, source, n))))
+    rows = [
+        best(
+            "confluent-kafka produce loop",
+            n,
+            1,
+            lambda: plain_produce(bs, source, n, parts, payload),
+        )
+    ]
+    rows.append(
+        best(
+            "confluent-kafka produce loop",
+            n,
+            a.runs - 1,
+            lambda: plain_produce(bs, new_topic(admin, parts), n, parts, payload),
+        )
+    )
+    rows.append(
+        best(
+            "ssfile KafkaProducer send + flush",
+            n,
+            a.runs,
+            lambda: asyncio.run(ssfile_produce(bs, new_topic(admin, parts), n, parts, payload)),
+        )
+    )
+    rows.append(
+        best("confluent-kafka consume loop", n, a.runs, lambda: plain_consume(bs, source, n, parts))
+    )
+    rows.append(
+        best(
+            "ssfile RealTime consumer",
+            n,
+            a.runs,
+            lambda: asyncio.run(ssfile_consume(bs, source, n)),
+        )
+    )
     with tempfile.TemporaryDirectory() as tmp:
         rec = os.path.join(tmp, "rec.ss")
 
         def record() -> None:
             if os.path.exists(rec):
                 os.remove(rec)
-            asyncio.run(_relay(parse_stream_url(f"kafka://{bs}/{source}"), parse_stream_url(f"file://{rec}"),
-                               "earliest", None, False, None, True))
+            asyncio.run(
+                _relay(
+                    parse_stream_url(f"kafka://{bs}/{source}"),
+                    parse_stream_url(f"file://{rec}"),
+                    "earliest",
+                    None,
+                    False,
+                    None,
+                    True,
+                )
+            )
 
         def replay() -> None:
             out = new_topic(admin, parts)
-            asyncio.run(_relay(parse_stream_url(f"file://{rec}/{source}"), parse_stream_url(f"kafka://{bs}/{out}"),
-                               "earliest", None, False, None, True))
+            asyncio.run(
+                _relay(
+                    parse_stream_url(f"file://{rec}/{source}"),
+                    parse_stream_url(f"kafka://{bs}/{out}"),
+                    "earliest",
+                    None,
+                    False,
+                    None,
+                    True,
+                )
+            )
 
         rows.append(best("relay record: topic -> .ss (--keep-headers)", n, a.runs, record))
         rows.append(best("relay replay: .ss -> topic (--keep-headers)", n, a.runs, replay))
     produce_best = max(rows[0][1], rows[1][1])
     rows = [("confluent-kafka produce loop", produce_best)] + rows[2:]
-    print(f"\n{n:,} messages of {len(payload)} bytes, {parts} partitions, best of {a.runs}; "
-          f"confluent-kafka {confluent_kafka.__version__} (librdkafka {confluent_kafka.libversion()[0]}), "
-          f"Python {platform.python_version()}, {os.cpu_count()} cores, broker {bs}\n")
+    print(
+        f"\n{n:,} messages of {len(payload)} bytes, {parts} partitions, best of {a.runs}; "
+        f"confluent-kafka {confluent_kafka.__version__} (librdkafka {confluent_kafka.libversion()[0]}), "
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, broker {bs}\n"
+    )
     print("| loop | msg/s |\n|---|---:|")
     for label, rate in rows:
         print(f"| {label} | {rate:,.0f} |")

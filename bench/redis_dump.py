@@ -81,7 +81,9 @@ def xread_loop(client: redis.Redis, key: str) -> int:
 def engine(port: int, key: str, out: str) -> int:
     if os.path.exists(out):
         os.remove(out)
-    source = redis_source.open_source(redis_source.parse_redis_uri(f"redis://127.0.0.1:{port}/{key}"))
+    source = redis_source.open_source(
+        redis_source.parse_redis_uri(f"redis://127.0.0.1:{port}/{key}")
+    )
     try:
         return redis_dump.dump(source, [key], out, redis_dump.DumpOptions(page_size=PAGE)).messages
     finally:
@@ -93,8 +95,21 @@ def cli(port: int, key: str, out: str) -> int:
         os.remove(out)
     hide = "import sys; sys.modules['hiredis'] = None; " if NO_HIREDIS else "import sys; "
     code = hide + "from ssfile.cli import entry; sys.argv[0] = 'ssfile'; entry()"
-    done = subprocess.run([sys.executable, "-c", code, "dump", f"redis://127.0.0.1:{port}/{key}",
-                           "-o", out, "--no-progress"], check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "dump",
+            f"redis://127.0.0.1:{port}/{key}",
+            "-o",
+            out,
+            "--no-progress",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return int(done.stdout.split()[1])
 
 
@@ -124,10 +139,16 @@ def main() -> None:
     fill(client, [f"{sharded}:{s}" for s in range(4)], n, payload)
     out = os.path.join(DATA, "redis-dump.ss")
     rows = [
-        ("redis-py XRANGE loop (no output)", best(args.repeat, n, lambda: xrange_loop(client, key))),
+        (
+            "redis-py XRANGE loop (no output)",
+            best(args.repeat, n, lambda: xrange_loop(client, key)),
+        ),
         ("redis-py XREAD loop (no output)", best(args.repeat, n, lambda: xread_loop(client, key))),
         ("ssfile dump engine -> .ss", best(args.repeat, n, lambda: engine(args.port, key, out))),
-        ("ssfile dump engine -> .ss, 4 shards merged", best(args.repeat, n, lambda: engine(args.port, sharded, out))),
+        (
+            "ssfile dump engine -> .ss, 4 shards merged",
+            best(args.repeat, n, lambda: engine(args.port, sharded, out)),
+        ),
         ("`ssfile dump` CLI end to end", best(args.repeat, n, lambda: cli(args.port, key, out))),
     ]
     for k in [key] + [f"{sharded}:{s}" for s in range(4)]:
@@ -135,12 +156,15 @@ def main() -> None:
     server = client.info("server")["redis_version"]
     try:
         import hiredis
+
         parser = f"hiredis {hiredis.__version__}"
     except ImportError:
         parser = "pure-Python parser"
-    print(f"{n:,} entries of 100 bytes, pages of {PAGE}, best of {args.repeat}; Redis {server}, "
-          f"redis-py {redis.__version__} ({parser}), Python {platform.python_version()}, "
-          f"{os.cpu_count()} cores\n")
+    print(
+        f"{n:,} entries of 100 bytes, pages of {PAGE}, best of {args.repeat}; Redis {server}, "
+        f"redis-py {redis.__version__} ({parser}), Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores\n"
+    )
     print(f"Pipelined XADD fill (1000 per execute): {xadd_rate:,.0f} entries/s\n")
     print("| reader | msg/s |\n|---|---:|")
     for name, rate in rows:

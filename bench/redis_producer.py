@@ -85,9 +85,16 @@ async def xread_loop(addr: tuple[str, int], key: str, n: int) -> None:
 
 async def consumer(addr: tuple[str, int], key: str, n: int, grouped: bool) -> None:
     s = await connect(f"redis://{addr[0]}:{addr[1]}/", group_batch=BATCH)
-    opts = (ConsumerOptions(mode=ConsumerMode.LOAD_BALANCED, group=f"g{uuid.uuid4().hex[:6]}",
-                            auto_stream_reset="earliest", follow=False)
-            if grouped else ConsumerOptions(auto_stream_reset="earliest", follow=False))
+    opts = (
+        ConsumerOptions(
+            mode=ConsumerMode.LOAD_BALANCED,
+            group=f"g{uuid.uuid4().hex[:6]}",
+            auto_stream_reset="earliest",
+            follow=False,
+        )
+        if grouped
+        else ConsumerOptions(auto_stream_reset="earliest", follow=False)
+    )
     c = await s.create_consumer([key], opts)
     got = 0
     try:
@@ -125,23 +132,36 @@ def main() -> None:
         return keys[-1]
 
     rows = [
-        ("redis-py sync pipeline (1000 per execute)", lambda: sync_pipeline(addr, key(), n, payload)),
-        ("redis-py asyncio pipeline (1000 per execute)", lambda: async_pipeline(addr, key(), n, payload)),
+        (
+            "redis-py sync pipeline (1000 per execute)",
+            lambda: sync_pipeline(addr, key(), n, payload),
+        ),
+        (
+            "redis-py asyncio pipeline (1000 per execute)",
+            lambda: async_pipeline(addr, key(), n, payload),
+        ),
         ("ssfile RedisProducer send + flush", lambda: producer(addr, key(), n, payload, False)),
         ("ssfile RedisProducer, receipts awaited", lambda: producer(addr, key(), n, payload, True)),
     ]
-    print(f"{n:,} messages of 100 bytes, best of {args.repeat}; Redis "
-          f"{client.info('server')['redis_version']}, redis-py {redis.__version__}, "
-          f"Python {platform.python_version()}, {os.cpu_count()} cores\n")
+    print(
+        f"{n:,} messages of 100 bytes, best of {args.repeat}; Redis "
+        f"{client.info('server')['redis_version']}, redis-py {redis.__version__}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} cores\n"
+    )
     print("| producer | msg/s |\n|---|---:|")
     try:
         for name, fn in rows:
             print(f"| {name} | {n / best(args.repeat, fn):,.0f} |", flush=True)
         src = keys[0]
         print("\n| consumer (same stream) | msg/s |\n|---|---:|")
-        for name, fn in [("redis-py asyncio XREAD loop (COUNT 1000)", lambda: xread_loop(addr, src, n)),
-                         ("ssfile RealTime consumer", lambda: consumer(addr, src, n, False)),
-                         ("ssfile LoadBalanced consumer (XREADGROUP + XACK)", lambda: consumer(addr, src, n, True))]:
+        for name, fn in [
+            ("redis-py asyncio XREAD loop (COUNT 1000)", lambda: xread_loop(addr, src, n)),
+            ("ssfile RealTime consumer", lambda: consumer(addr, src, n, False)),
+            (
+                "ssfile LoadBalanced consumer (XREADGROUP + XACK)",
+                lambda: consumer(addr, src, n, True),
+            ),
+        ]:
             print(f"| {name} | {n / best(args.repeat, fn):,.0f} |", flush=True)
     finally:
         for k in keys:

@@ -86,13 +86,20 @@ def bench_seeks(path: str, samples: int) -> list[str]:
         t = time.perf_counter()
         r.seek_time(T0 + 1000)
         first = (time.perf_counter() - t, rchar() - first_bytes)
-        out = [f"File: {size / (1 << 30):.2f} GiB, {size // interval} beacons of {interval} bytes, "
-               f"4 streams, 1 KiB payloads.", ""]
-        out.append(f"First seek on a fresh reader (includes the once-per-reader check of interval 0 "
-                   f"for an EOS): {first[0] * 1000:.2f} ms, {first[1]} bytes.")
+        out = [
+            f"File: {size / (1 << 30):.2f} GiB, {size // interval} beacons of {interval} bytes, "
+            f"4 streams, 1 KiB payloads.",
+            "",
+        ]
+        out.append(
+            f"First seek on a fresh reader (includes the once-per-reader check of interval 0 "
+            f"for an EOS): {first[0] * 1000:.2f} ms, {first[1]} bytes."
+        )
         out.append("")
-        out.append("| seek | samples | median ms | p95 ms | max ms | median bytes read | max bytes read "
-                   "| max / interval |")
+        out.append(
+            "| seek | samples | median ms | p95 ms | max ms | median bytes read | max bytes read "
+            "| max / interval |"
+        )
         out.append("|---|---|---|---|---|---|---|---|")
         for kind in ("time", "sequence"):
             lat, nbytes = [], []
@@ -107,9 +114,11 @@ def bench_seeks(path: str, samples: int) -> list[str]:
                 lat.append((time.perf_counter() - t) * 1000)
                 nbytes.append(rchar() - before)
                 assert m is not None
-            out.append(f"| {kind} | {samples} | {statistics.median(lat):.2f} | {pct(lat, .95):.2f} | "
-                       f"{max(lat):.2f} | {int(statistics.median(nbytes))} | {max(nbytes)} | "
-                       f"{max(nbytes) / interval:.2f} |")
+            out.append(
+                f"| {kind} | {samples} | {statistics.median(lat):.2f} | {pct(lat, 0.95):.2f} | "
+                f"{max(lat):.2f} | {int(statistics.median(nbytes))} | {max(nbytes)} | "
+                f"{max(nbytes) / interval:.2f} |"
+            )
     return out
 
 
@@ -118,15 +127,24 @@ def bench_cat(path: str) -> list[str]:
     last = T0 + size // 1065
     out = ["", "| `ssfile cat` (stdout to /dev/null) | wall s |", "|---|---|"]
     runs = [
-        ("--since <90% in> --limit 1000", ["--since", str(T0 + int((last - T0) * 0.9)), "--limit", "1000"]),
+        (
+            "--since <90% in> --limit 1000",
+            ["--since", str(T0 + int((last - T0) * 0.9)), "--limit", "1000"],
+        ),
         ("--since <last 10,000 messages>", ["--since", str(last - 10_000)]),
-        ("--stream orders --from-seq <half> --limit 1000",
-         ["--stream", "orders", "--from-seq", str((last - T0) // 8), "--limit", "1000"]),
+        (
+            "--stream orders --from-seq <half> --limit 1000",
+            ["--stream", "orders", "--from-seq", str((last - T0) // 8), "--limit", "1000"],
+        ),
     ]
     for label, extra in runs:
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "ssfile", "cat", path, *extra], check=True,
-                       stdout=subprocess.DEVNULL, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "ssfile", "cat", path, *extra],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
         out.append(f"| {label} | {time.perf_counter() - t:.3f} |")
     return out
 
@@ -144,13 +162,20 @@ async def _async_read(path: str, per_message: bool) -> int:
 
 
 def bench_async(path: str) -> list[str]:
-    out = ["", "| read everything (small-payload file) | messages | s | msg/s |", "|---|---|---|---|"]
+    out = [
+        "",
+        "| read everything (small-payload file) | messages | s | msg/s |",
+        "|---|---|---|---|",
+    ]
     t = time.perf_counter()
     with ssfile.open(path) as r:
         n = sum(1 for _ in r)
     dt = time.perf_counter() - t
     out.append(f"| sync `for m in reader` | {n} | {dt:.2f} | {n / dt:,.0f} |")
-    for label, per in (("async `async for m in r`", True), ("async `async for batch in r.batches()`", False)):
+    for label, per in (
+        ("async `async for m in r`", True),
+        ("async `async for batch in r.batches()`", False),
+    ):
         t = time.perf_counter()
         n = asyncio.run(_async_read(path, per))
         dt = time.perf_counter() - t
@@ -175,6 +200,7 @@ def bench_follow(samples: int) -> list[str]:
         w.write(b"0", stream_key="live", timestamp=1)
     # idle CPU: a follower with nothing to read
     import threading
+
     got: list[float] = []
 
     def follow() -> None:
@@ -193,10 +219,13 @@ def bench_follow(samples: int) -> list[str]:
     subprocess.run([sys.executable, "-c", WRITER, path, str(samples)], check=True, cwd=ROOT)
     while len(got) < samples:
         time.sleep(0.05)
-    return ["", f"Follow: {samples} messages appended by another process (our writer, flush per "
-                f"message, 20 ms apart): delivery latency median {statistics.median(got):.1f} ms, "
-                f"p95 {pct(got, .95):.1f} ms, max {max(got):.1f} ms.  Idle follower: "
-                f"{idle:.2f}% of a core over 5 s."]
+    return [
+        "",
+        f"Follow: {samples} messages appended by another process (our writer, flush per "
+        f"message, 20 ms apart): delivery latency median {statistics.median(got):.1f} ms, "
+        f"p95 {pct(got, 0.95):.1f} ms, max {max(got):.1f} ms.  Idle follower: "
+        f"{idle:.2f}% of a core over 5 s.",
+    ]
 
 
 def main() -> None:

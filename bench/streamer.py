@@ -101,10 +101,15 @@ def baseline(path: str, n: int) -> tuple[float, float]:
 def stdio_pipe(path: str, n: int) -> float:
     py = [sys.executable, "-m", "ssfile"]
     t = time.perf_counter()
-    clock = subprocess.Popen(py + ["clock", "--stream", "stdio:///clock", "--count", str(n), "--interval", "0s"],
-                             stdout=subprocess.PIPE)
-    relay = subprocess.run(py + ["relay", "--input", "stdio:///clock", "--output", f"file://{path}/clock"],
-                           stdin=clock.stdout, check=True)
+    clock = subprocess.Popen(
+        py + ["clock", "--stream", "stdio:///clock", "--count", str(n), "--interval", "0s"],
+        stdout=subprocess.PIPE,
+    )
+    relay = subprocess.run(
+        py + ["relay", "--input", "stdio:///clock", "--output", f"file://{path}/clock"],
+        stdin=clock.stdout,
+        check=True,
+    )
     clock.stdout.close()  # type: ignore[union-attr]
     clock.wait()
     assert relay.returncode == 0
@@ -130,18 +135,36 @@ def main() -> None:
         return
     n = args.messages
     with tempfile.TemporaryDirectory() as tmp:
+
         def run(kind: str, name: str) -> list[float]:
-            out = subprocess.run([sys.executable, __file__, "--messages", str(n), "--child", kind,
-                                  os.path.join(tmp, name)], check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--messages",
+                    str(n),
+                    "--child",
+                    kind,
+                    os.path.join(tmp, name),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             return [float(x) for x in out.stdout.split()]
 
         tw, tr = run("baseline", "base.ss")
-        rows = [("baseline: ssfile.open write loop", tw), ("baseline: ssfile.open read loop", tr),
-                ("async produce (send + end)", run("produce", "a.ss")[0]),
-                ("async consume (earliest, async for)", run("consume", "a.ss")[0]),
-                ("async live: producer and follower together", run("live", "b.ss")[0]),
-                ("stdio pipe: clock | relay -> file", run("stdio", "c.ss")[0])]
-    print(f"{n} messages of {len(PAYLOAD)} bytes; python {sys.version.split()[0]}; nproc {os.cpu_count()}")
+        rows = [
+            ("baseline: ssfile.open write loop", tw),
+            ("baseline: ssfile.open read loop", tr),
+            ("async produce (send + end)", run("produce", "a.ss")[0]),
+            ("async consume (earliest, async for)", run("consume", "a.ss")[0]),
+            ("async live: producer and follower together", run("live", "b.ss")[0]),
+            ("stdio pipe: clock | relay -> file", run("stdio", "c.ss")[0]),
+        ]
+    print(
+        f"{n} messages of {len(PAYLOAD)} bytes; python {sys.version.split()[0]}; nproc {os.cpu_count()}"
+    )
     print("| measurement | s | msg/s | vs baseline |")
     print("|---|---:|---:|---:|")
     for name, dt in rows:

@@ -47,21 +47,33 @@ def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], sys.argv[4])
         return
-    path = sys.argv[1] if len(sys.argv) > 1 else max(glob.glob("bench/data/seek-*.ss"), key=os.path.getsize)
+    path = (
+        sys.argv[1]
+        if len(sys.argv) > 1
+        else max(glob.glob("bench/data/seek-*.ss"), key=os.path.getsize)
+    )
     size = os.path.getsize(path)
     rows = []
     with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
         for kind in ("read", "reader", "verify", "repair"):
             out = os.path.join(tmp, "repaired.ss")
-            res = subprocess.run([sys.executable, __file__, "--child", kind, path, out],
-                                 check=True, capture_output=True, text=True)
+            res = subprocess.run(
+                [sys.executable, __file__, "--child", kind, path, out],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             dt, rss = (float(x) for x in res.stdout.split())
             rows.append((kind, dt, rss))
     print(f"file {path}: {size:,} bytes; python {sys.version.split()[0]}; nproc {os.cpu_count()}")
     print("| measurement | s | MB/s | peak RSS MiB |")
     print("|---|---:|---:|---:|")
-    names = {"read": "baseline: plain read, 1 MiB chunks", "reader": "baseline: ssfile.open reader loop",
-             "verify": "`ssfile.verify`", "repair": "`ssfile.repair` (clean input, full rewrite)"}
+    names = {
+        "read": "baseline: plain read, 1 MiB chunks",
+        "reader": "baseline: ssfile.open reader loop",
+        "verify": "`ssfile.verify`",
+        "repair": "`ssfile.repair` (clean input, full rewrite)",
+    }
     for kind, dt, rss in rows:
         print(f"| {names[kind]} | {dt:.2f} | {size / dt / 1e6:,.0f} | {rss:.0f} |")
 

@@ -34,12 +34,20 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-import ssfile  # noqa: E402
 from seek import T0, big_file  # noqa: E402
 
+import ssfile  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 class Viewer:
@@ -47,8 +55,12 @@ class Viewer:
 
     def __init__(self, path: str) -> None:
         self.t0 = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-m", "ssfile", "view", path, "--no-browser"],
-                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ssfile", "view", path, "--no-browser"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         line = self.proc.stdout.readline()
         self.url = line.split(" at ")[1].split()[0]
         parts = urllib.parse.urlsplit(self.url)
@@ -84,7 +96,11 @@ def first_page_http(path: str) -> dict[str, float]:
         page = v.api("messages", limit=100)
         api_ms = (time.perf_counter() - t) * 1000
         assert len(page["messages"]) == 100
-        return {"listening_s": listening, "first_page_s": time.perf_counter() - v.t0, "api_ms": api_ms}
+        return {
+            "listening_s": listening,
+            "first_page_s": time.perf_counter() - v.t0,
+            "api_ms": api_ms,
+        }
     finally:
         v.close()
 
@@ -96,7 +112,9 @@ def stats(samples: list[float]) -> tuple[float, float, float]:
 
 def seek_round_trips(v: Viewer, n: int, size: int, count: int) -> dict[str, list[float]]:
     rng = random.Random(9)
-    out: dict[str, list[float]] = {k: [] for k in ("time", "sequence", "forward", "backward", "end")}
+    out: dict[str, list[float]] = {
+        k: [] for k in ("time", "sequence", "forward", "backward", "end")
+    }
     streams = ["orders", "prices", "quotes", "trades"]
     for _ in range(n):
         for kind in out:
@@ -197,17 +215,33 @@ def main() -> None:
 
     print(f"file: {os.path.basename(path)}, {size:,} bytes, {count:,} messages\n")
     print("| first page | seconds (best of 3 / worst) |\n|---|---|")
-    print(f"| `ssfile view` process start -> listening | {min(c['listening_s'] for c in cold):.3f} / {max(c['listening_s'] for c in cold):.3f} |")
-    print(f"| process start -> page + assets + first `/api/messages` (HTTP) | {min(c['first_page_s'] for c in cold):.3f} / {max(c['first_page_s'] for c in cold):.3f} |")
-    print(f"| first `/api/messages?limit=100` alone | {min(c['api_ms'] for c in cold) / 1000:.4f} / {max(c['api_ms'] for c in cold) / 1000:.4f} |")
+    print(
+        f"| `ssfile view` process start -> listening | {min(c['listening_s'] for c in cold):.3f} / {max(c['listening_s'] for c in cold):.3f} |"
+    )
+    print(
+        f"| process start -> page + assets + first `/api/messages` (HTTP) | {min(c['first_page_s'] for c in cold):.3f} / {max(c['first_page_s'] for c in cold):.3f} |"
+    )
+    print(
+        f"| first `/api/messages?limit=100` alone | {min(c['api_ms'] for c in cold) / 1000:.4f} / {max(c['api_ms'] for c in cold) / 1000:.4f} |"
+    )
     print(f"| Chromium: navigation -> first row drawn | {br['nav_s']:.3f} |")
     print(f"| Chromium: process start -> first row drawn | {br['from_start_s']:.3f} |")
-    print("\n| seek round trip (HTTP, limit=100) | median ms | p95 ms | max ms |\n|---|---|---|---|")
+    print(
+        "\n| seek round trip (HTTP, limit=100) | median ms | p95 ms | max ms |\n|---|---|---|---|"
+    )
     for kind, samples in after.items():
         print("| {} | {:.1f} | {:.1f} | {:.1f} |".format(kind, *stats(samples)))
     for kind in ("time", "forward"):
-        print("| {} (while the background jobs run) | {:.1f} | {:.1f} | {:.1f} |".format(kind, *stats(during[kind])))
-    print("| Chromium: timeline click -> new first row drawn | {:.1f} | {:.1f} | {:.1f} |".format(*stats(br["click_ms"])))
+        print(
+            "| {} (while the background jobs run) | {:.1f} | {:.1f} | {:.1f} |".format(
+                kind, *stats(during[kind])
+            )
+        )
+    print(
+        "| Chromium: timeline click -> new first row drawn | {:.1f} | {:.1f} | {:.1f} |".format(
+            *stats(br["click_ms"])
+        )
+    )
     print("\n| background job | done after (s, from process start) |\n|---|---|")
     for name, t in jobs.items():
         print(f"| {name} | {t:.1f} |")

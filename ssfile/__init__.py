@@ -1,11 +1,11 @@
 """ssfile: read, write, seek, verify and replay SeaStreamer ``.ss`` recordings.
 
-    with ssfile.open("rec.ss") as r:
-        for m in r:
-            print(m.stream_key, m.sequence, m.timestamp, m.payload)
+with ssfile.open("rec.ss") as r:
+    for m in r:
+        print(m.stream_key, m.sequence, m.timestamp, m.payload)
 
-    with ssfile.open("out.ss", "w", beacon_interval=1024) as w:
-        w.write(b"payload", stream_key="clock")
+with ssfile.open("out.ss", "w", beacon_interval=1024) as w:
+    w.write(b"payload", stream_key="clock")
 """
 
 from __future__ import annotations
@@ -15,9 +15,21 @@ from typing import Any, BinaryIO
 
 from .check import Diagnosis, repair, verify
 from .codec.events import EndOfStream
-from .errors import (BackendError, BadMagic, ChecksumMismatch, EncodeError, FieldError,
-                     FormatError, MissingDependency, SeekError, SSError, StreamError,
-                     TruncatedError, UnsupportedVersion, UsageError)
+from .errors import (
+    BackendError,
+    BadMagic,
+    ChecksumMismatch,
+    EncodeError,
+    FieldError,
+    FormatError,
+    MissingDependency,
+    SeekError,
+    SSError,
+    StreamError,
+    TruncatedError,
+    UnsupportedVersion,
+    UsageError,
+)
 from .export.arrays import to_numpy  # numpy/pandas are imported only when these are called
 from .export.frame import to_pandas
 from .export.stats import stats
@@ -45,11 +57,38 @@ def open(path: str | os.PathLike[str] | BinaryIO, mode: str = "r", **options: An
 
 
 __all__ = [
-    "AsyncReader", "FollowError", "Slice", "aopen",
-    "Diagnosis", "repair", "verify",
-    "BackendError", "BadMagic", "Beacon", "ChecksumMismatch", "DEFAULT_BEACON_INTERVAL",
-    "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
-    "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",
-    "TruncatedError", "UnsupportedVersion", "UsageError", "Writer", "__version__", "open",
-    "stats", "to_numpy", "to_pandas",
+    "AsyncReader",
+    "FollowError",
+    "Slice",
+    "aopen",
+    "Diagnosis",
+    "repair",
+    "verify",
+    "BackendError",
+    "BadMagic",
+    "Beacon",
+    "ChecksumMismatch",
+    "DEFAULT_BEACON_INTERVAL",
+    "EncodeError",
+    "EndOfStream",
+    "FieldError",
+    "FileHeader",
+    "FormatError",
+    "Marker",
+    "Message",
+    "MessageHeader",
+    "MissingDependency",
+    "Reader",
+    "SSError",
+    "SeekError",
+    "StreamError",
+    "TruncatedError",
+    "UnsupportedVersion",
+    "UsageError",
+    "Writer",
+    "__version__",
+    "open",
+    "stats",
+    "to_numpy",
+    "to_pandas",
 ]

@@ -25,7 +25,7 @@ class FormatError(SSError):
         file = f"{self.path}: " if self.path else ""
         return f"{file}{self.reason}{where}"
 
-    def with_path(self, path: str) -> "FormatError":
+    def with_path(self, path: str) -> FormatError:
         self.path = path
         self.args = (self._render(),)
         return self
@@ -42,8 +42,15 @@ class UnsupportedVersion(FormatError):
 class ChecksumMismatch(FormatError):
     """A payload checksum does not match the stored one."""
 
-    def __init__(self, message: str, offset: int | None = None, *, stored: int = 0, computed: int = 0,
-                 path: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        offset: int | None = None,
+        *,
+        stored: int = 0,
+        computed: int = 0,
+        path: str | None = None,
+    ) -> None:
         self.stored = stored
         self.computed = computed
         super().__init__(message, offset, path=path)

@@ -38,8 +38,10 @@ from .timefmt import parse_upstream
 from .types import MAX_TIMESTAMP_MS, MAX_U64, datetime_to_ms, format_timestamp
 
 #: Rust's ``char::is_whitespace`` (Unicode White_Space); Python's ``isspace`` differs
-WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-              "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 MAX_KEY_CHARS = 249
 _KEY = re.compile(r"[A-Za-z0-9._\-]+\Z")
 _U64 = re.compile(r"\+?[0-9]+\Z")
@@ -75,8 +77,8 @@ def parse_line(text: str, *, line: int | None = None, extended: bool = True) -> 
     close = text.find("]", 1)
     if close <= 1:  # no "]" at all, or "[]": a raw line
         return Line(None, None, None, None, text)
-    meta, rest = text[1:close], text[close + 1:]
-    fields: list[object] = [None, None, None, None]   # ts, key, seq, shard
+    meta, rest = text[1:close], text[close + 1 :]
+    fields: list[object] = [None, None, None, None]  # ts, key, seq, shard
     for number, raw in enumerate(meta.split("|"), 1):
         part = raw.strip(WHITESPACE)
         if not part:
@@ -96,8 +98,9 @@ def _state(fields: list[object]) -> int:
     return 3 if shard is None else 4
 
 
-def _classify(part: str, number: int, fields: list[object], meta: str, line: int | None,
-              extended: bool) -> None:
+def _classify(
+    part: str, number: int, fields: list[object], meta: str, line: int | None, extended: bool
+) -> None:
     state = _state(fields)
     if state == 0:
         ts = parse_timestamp(part, extended=extended)
@@ -120,8 +123,10 @@ def _why(part: str, state: int) -> str:
     if state <= 1 and _KEY.match(part):
         return f"stream key longer than {MAX_KEY_CHARS} characters"
     if state == 0 and _TIME_SHAPE.match(part):
-        return ("invalid timestamp: use YYYY-MM-DDTHH:MM:SS[.fff] (UTC), ISO 8601 with a zone, "
-                "or @epoch_ms")
+        return (
+            "invalid timestamp: use YYYY-MM-DDTHH:MM:SS[.fff] (UTC), ISO 8601 with a zone, "
+            "or @epoch_ms"
+        )
     if state in (2, 3) and _U64.match(part):
         return f"{'sequence' if state == 2 else 'shard id'} exceeds 2^64-1"
     return _EXPECTED[state]
@@ -161,6 +166,7 @@ def parse_u64(part: str) -> int | None:
 
 # ---- formatting -----------------------------------------------------------------------------
 
+
 def unrepresentable(payload: bytes) -> str | None:
     """Why ``payload`` cannot survive a round trip through a line, or None if it can."""
     try:
@@ -175,8 +181,9 @@ def unrepresentable(payload: bytes) -> str | None:
     return None
 
 
-def format_line(stream_key: str, shard_id: int, sequence: int, timestamp_ms: int,
-                payload: bytes) -> str:
+def format_line(
+    stream_key: str, shard_id: int, sequence: int, timestamp_ms: int, payload: bytes
+) -> str:
     """``[ts | key | seq | shard] payload``, which :func:`parse_line` reads back exactly.
 
     Raises :class:`ValueError` for a message a line cannot carry (see :func:`unrepresentable`;

@@ -46,8 +46,10 @@ def parse_time(text: str) -> int:
             try:
                 value = _dt.datetime.fromisoformat(s.replace("z", "Z"))
             except ValueError:
-                raise UsageError(f"invalid time {text!r}: use ISO 8601 (UTC unless a zone is given), "
-                                 "YYYY-MM-DDTHH:MM:SS.fff or epoch milliseconds") from None
+                raise UsageError(
+                    f"invalid time {text!r}: use ISO 8601 (UTC unless a zone is given), "
+                    "YYYY-MM-DDTHH:MM:SS.fff or epoch milliseconds"
+                ) from None
             ms = datetime_to_ms(value)
     if not 0 <= ms <= MAX_TIMESTAMP_MS:
         raise UsageError(f"time {text!r} is out of range (1970-01-01 .. 9999-12-31)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-UTC = _dt.timezone.utc
+UTC = _dt.UTC
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 #: the largest timestamp upstream can read back: 9999-12-31T23:59:59.999Z
@@ -46,8 +46,15 @@ class Message:
 
     __slots__ = ("stream_key", "shard_id", "sequence", "timestamp_ms", "payload", "offset")
 
-    def __init__(self, stream_key: str, shard_id: int, sequence: int, timestamp_ms: int,
-                 payload: bytes, offset: int | None = None) -> None:
+    def __init__(
+        self,
+        stream_key: str,
+        shard_id: int,
+        sequence: int,
+        timestamp_ms: int,
+        payload: bytes,
+        offset: int | None = None,
+    ) -> None:
         self.stream_key = stream_key
         self.shard_id = shard_id
         self.sequence = sequence
@@ -72,5 +79,7 @@ class Message:
 
     def __repr__(self) -> str:
         payload = self.payload if len(self.payload) <= 40 else self.payload[:37] + b"..."
-        return (f"Message({self.stream_key!r}, shard={self.shard_id}, seq={self.sequence}, "
-                f"ts={format_timestamp(self.timestamp_ms)}, payload={payload!r})")
+        return (
+            f"Message({self.stream_key!r}, shard={self.shard_id}, seq={self.sequence}, "
+            f"ts={format_timestamp(self.timestamp_ms)}, payload={payload!r})"
+        )

@@ -1,9 +1,9 @@
 import pathlib
 
 import pytest
-
-from servers import (cluster_addr, cluster_client, kafka_bootstrap, private_redis,  # noqa: F401
-                     redis_addr, redis_client, redis_key, tansu_bootstrap)
+from servers import (
+    private_redis,  # noqa: F401
+)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GOLDEN = ROOT.parent / "shared" / "golden"

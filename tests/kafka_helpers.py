@@ -21,25 +21,39 @@ TEST_CONSUMER = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 # measured here); each test they break is an explicit strict xfail naming the broker.
 TANSU_WATERMARK = pytest.mark.xfail(
     reason="Tansu: wrong high watermark (it counts record batches), so follow=False consumers "
-           "end early and 'latest'/'end' positions are wrong", strict=True)
-TANSU_TIMES = pytest.mark.xfail(reason="Tansu: offsets_for_times always answers offset 0", strict=True)
+    "end early and 'latest'/'end' positions are wrong",
+    strict=True,
+)
+TANSU_TIMES = pytest.mark.xfail(
+    reason="Tansu: offsets_for_times always answers offset 0", strict=True
+)
 TANSU_NO_CREATE_PARTITIONS = pytest.mark.xfail(
-    reason="Tansu: no CreatePartitions (KIP-195)", strict=True)
+    reason="Tansu: no CreatePartitions (KIP-195)", strict=True
+)
 NOIDA_NO_EVICTION = pytest.mark.xfail(
     reason="noida-db: a group member killed with SIGKILL is never evicted (the group stays "
-           "stuck in its rebalance)", strict=True)
+    "stuck in its rebalance)",
+    strict=True,
+)
 
 
 def broker_params(noida_gaps=(), tansu_gaps=()) -> pytest.MarkDecorator:
     """Like :func:`brokers`, with gaps of noida-db too."""
-    return pytest.mark.parametrize("broker", [pytest.param("noida", marks=list(noida_gaps)),
-                                              pytest.param("tansu", marks=list(tansu_gaps))], indirect=True)
+    return pytest.mark.parametrize(
+        "broker",
+        [
+            pytest.param("noida", marks=list(noida_gaps)),
+            pytest.param("tansu", marks=list(tansu_gaps)),
+        ],
+        indirect=True,
+    )
 
 
 def brokers(*tansu_gaps: pytest.MarkDecorator) -> pytest.MarkDecorator:
     """Run the test on noida-db and on Tansu (with Tansu's gaps that break it as xfail)."""
     return pytest.mark.parametrize(
-        "broker", ["noida", pytest.param("tansu", marks=list(tansu_gaps))], indirect=True)
+        "broker", ["noida", pytest.param("tansu", marks=list(tansu_gaps))], indirect=True
+    )
 
 
 def run(coro, timeout: float = 60):  # type: ignore[no-untyped-def]
@@ -62,8 +76,13 @@ def free_port() -> int:
 
 
 def ssfile_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ssfile", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "ssfile", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 class PrivateNoida:
@@ -85,12 +104,26 @@ class PrivateNoida:
 
             binary = str(resources.files("noida_db").joinpath("noida-db"))
         except ModuleNotFoundError:
-            pytest.fail("noida-db is not installed: run `scripts/services start noida`", pytrace=False)
+            pytest.fail(
+                "noida-db is not installed: run `scripts/services start noida`", pytrace=False
+            )
         os.chmod(binary, 0o755)
         self.proc = subprocess.Popen(
-            [binary, "start", "--host", "127.0.0.1", "--only", "kafka", "--kafka-port", str(self.port),
-             "--data-dir", str(self.dir / "data")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--only",
+                "kafka",
+                "--kafka-port",
+                str(self.port),
+                "--data-dir",
+                str(self.dir / "data"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while True:
             try:

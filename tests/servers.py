@@ -45,10 +45,13 @@ def _reachable(host: str, port: int) -> bool:
 
 def _require(what: str, service: str, host: str, port: int) -> None:
     if not _reachable(host, port):
-        pytest.fail(f"{what} is not reachable on {host}:{port}: {HINT.format(service)}", pytrace=False)
+        pytest.fail(
+            f"{what} is not reachable on {host}:{port}: {HINT.format(service)}", pytrace=False
+        )
 
 
 # ---- Redis ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def redis_addr() -> tuple[str, int]:
@@ -60,8 +63,10 @@ def redis_addr() -> tuple[str, int]:
     try:
         redis.Redis(host=host, port=port, socket_timeout=5).ping()
     except redis.RedisError as err:
-        pytest.fail(f"redis-server on {host}:{port} does not answer PING ({err}): "
-                    f"{HINT.format('redis')}", pytrace=False)
+        pytest.fail(
+            f"redis-server on {host}:{port} does not answer PING ({err}): {HINT.format('redis')}",
+            pytrace=False,
+        )
     return host, port
 
 
@@ -104,13 +109,17 @@ def wait_cluster_ok(host: str, port: int, *, what: str, seconds: float = 30) -> 
     state = "unreachable"
     while time.monotonic() < deadline:
         try:
-            state = redis.Redis(host=host, port=port, socket_timeout=2).cluster("info")["cluster_state"]
+            state = redis.Redis(host=host, port=port, socket_timeout=2).cluster("info")[
+                "cluster_state"
+            ]
         except redis.RedisError as err:
             state = str(err)
         if state == "ok":
             return
         time.sleep(0.1)
-    pytest.fail(f"{what} is not in cluster_state ok ({state}): {HINT.format('cluster')}", pytrace=False)
+    pytest.fail(
+        f"{what} is not in cluster_state ok ({state}): {HINT.format('cluster')}", pytrace=False
+    )
 
 
 @pytest.fixture()
@@ -135,6 +144,7 @@ def restore_cluster() -> None:
 
 # ---- a private redis-server, for tests that kill or restart it -----------------------------
 
+
 class PrivateRedis:
     """A redis-server of the test's own, on a free port, with its data in ``dir``."""
 
@@ -150,13 +160,30 @@ class PrivateRedis:
         if binary is None:
             pytest.fail(f"redis-server is not installed: {HINT.format('redis')}", pytrace=False)
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while not _reachable("127.0.0.1", self.port):
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                pytest.fail(f"private redis-server on port {self.port} did not start (see {self.dir})")
+                pytest.fail(
+                    f"private redis-server on port {self.port} did not start (see {self.dir})"
+                )
             time.sleep(0.02)
 
     def kill(self) -> None:
@@ -179,6 +206,7 @@ def private_redis(tmp_path: pathlib.Path) -> Iterator[PrivateRedis]:
 
 
 # ---- Kafka-protocol brokers ----------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:

@@ -18,8 +18,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 KEY_ALPHABET = string.ascii_letters + string.digits + "._-"
 U64 = (1 << 64) - 1
 
-stream_keys = st.one_of(st.text(KEY_ALPHABET, max_size=12),
-                        st.text(KEY_ALPHABET, min_size=240, max_size=249))
+stream_keys = st.one_of(
+    st.text(KEY_ALPHABET, max_size=12), st.text(KEY_ALPHABET, min_size=240, max_size=249)
+)
 u64s = st.integers(0, U64)
 timestamps = st.integers(0, MAX_TIMESTAMP_MS)
 headers = st.builds(MessageHeader, stream_keys, u64s, u64s, timestamps)
@@ -32,21 +33,29 @@ def payloads(max_size: int):
     """Random bytes (drawn small-biased) or a patterned payload of any length up to max_size,
     so that long frames spanning several beacons are common."""
     patterned = st.tuples(st.integers(0, max_size), st.integers(0, 255)).map(
-        lambda t: bytes((t[1] + i) & 0xFF for i in range(t[0])))
+        lambda t: bytes((t[1] + i) & 0xFF for i in range(t[0]))
+    )
     return st.one_of(st.binary(max_size=max_size), patterned)
 
 
 @st.composite
 def message_lists(draw, max_messages: int = 40, max_payload: int = 600):
     """Messages over a few (stream, shard) pairs, as (key, shard, seq, ts, payload) tuples."""
-    keys = draw(st.lists(st.text(KEY_ALPHABET, min_size=1, max_size=8), min_size=1, max_size=4,
-                         unique=True))
+    keys = draw(
+        st.lists(st.text(KEY_ALPHABET, min_size=1, max_size=8), min_size=1, max_size=4, unique=True)
+    )
     n = draw(st.integers(0, max_messages))
     out = []
     for _ in range(n):
-        out.append((draw(st.sampled_from(keys)), draw(st.integers(0, 2)),
-                    draw(st.integers(0, 1000)), draw(st.integers(0, 10**13)),
-                    draw(payloads(max_payload))))
+        out.append(
+            (
+                draw(st.sampled_from(keys)),
+                draw(st.integers(0, 2)),
+                draw(st.integers(0, 1000)),
+                draw(st.integers(0, 10**13)),
+                draw(payloads(max_payload)),
+            )
+        )
     return out
 
 
@@ -58,8 +67,15 @@ def small_files(draw, min_interval: int = 128, max_interval: int = 2048):
     return interval, msgs, draw(st.booleans())
 
 
-def encode_file(interval: int, messages, eos: bool = True, *, eos_ts: int = 99,
-                name: str = "t.ss", created_at: int = 1_700_000_000_000) -> bytes:
+def encode_file(
+    interval: int,
+    messages,
+    eos: bool = True,
+    *,
+    eos_ts: int = 99,
+    name: str = "t.ss",
+    created_at: int = 1_700_000_000_000,
+) -> bytes:
     """A whole file from the sans-I/O encoder."""
     enc = Encoder(FileHeader(name, created_at, interval))
     enc.start()

@@ -69,8 +69,11 @@ def test_async_seek(golden_dir):
     first, after_time, after_seq, everything = asyncio.run(main())
     i = next(i for i, m in enumerate(msgs) if m.timestamp_ms >= t)
     assert first == msgs[i] and after_time == msgs[i:]
-    j = next(j for j, m in enumerate(msgs) if (m.stream_key, m.shard_id) == (m0.stream_key, m0.shard_id)
-             and m.sequence >= m0.sequence)
+    j = next(
+        j
+        for j, m in enumerate(msgs)
+        if (m.stream_key, m.shard_id) == (m0.stream_key, m0.shard_id) and m.sequence >= m0.sequence
+    )
     assert after_seq == msgs[j:]
     assert everything == msgs
 
@@ -118,7 +121,7 @@ def test_closing_a_waiting_follower_returns(tmp_path):
         task = asyncio.create_task(consume())
         while not got:
             await asyncio.sleep(0.01)
-        await r.aclose()     # the worker thread is waiting for data: this wakes it
+        await r.aclose()  # the worker thread is waiting for data: this wakes it
         await task
         return got
 

@@ -25,20 +25,26 @@ def session(path, msgs, *, mode="a", interval=None, eos_ts=None):
         for key, shard, seq, ts, payload in msgs:
             w.write(payload, stream_key=key, shard_id=shard, sequence=seq, timestamp=ts)
         if eos_ts is not None:
-            w.write(b"EOS", stream_key="SEA_STREAMER_INTERNAL", shard_id=0, sequence=0,
-                    timestamp=eos_ts)
+            w.write(
+                b"EOS", stream_key="SEA_STREAMER_INTERNAL", shard_id=0, sequence=0, timestamp=eos_ts
+            )
 
 
 def read(path):
     with ssfile.open(path) as r:
-        return [(m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.payload) for m in r], r.ended
+        return [
+            (m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.payload) for m in r
+        ], r.ended
 
 
 @settings(max_examples=50, deadline=None)
-@given(msgs=message_lists(max_messages=40, max_payload=500), interval=st.integers(128, 2048),
-       cuts=st.lists(st.integers(0, 40), max_size=3), eos_between=st.lists(st.booleans(), min_size=3,
-                                                                          max_size=3),
-       final_eos=st.booleans())
+@given(
+    msgs=message_lists(max_messages=40, max_payload=500),
+    interval=st.integers(128, 2048),
+    cuts=st.lists(st.integers(0, 40), max_size=3),
+    eos_between=st.lists(st.booleans(), min_size=3, max_size=3),
+    final_eos=st.booleans(),
+)
 def test_appended_equals_one_session(msgs, interval, cuts, eos_between, final_eos):
     points = sorted({c % (len(msgs) + 1) for c in cuts})
     bounds = [0, *points, len(msgs)]
@@ -81,7 +87,7 @@ def test_append_over_a_torn_tail(tmp_path):
     torn.parent.mkdir()
     ref.parent.mkdir()
     session(torn, msgs, mode="w", interval=512)
-    os.truncate(torn, os.path.getsize(torn) - 40)   # tear the last frame
+    os.truncate(torn, os.path.getsize(torn) - 40)  # tear the last frame
     more = _msgs(10, key="z", start=100)
     session(torn, more, eos_ts=9)
     session(ref, msgs[:-1] + more, mode="w", interval=512, eos_ts=9)
@@ -194,11 +200,11 @@ def test_a_second_writer_is_refused(tmp_path, second_mode):
     before = path.read_bytes()
     with pytest.raises(ssfile.SSError, match="another writer"):
         ssfile.open(path, second_mode)
-    assert path.read_bytes() == before    # "w" did not truncate it either
+    assert path.read_bytes() == before  # "w" did not truncate it either
     first.write(b"two", stream_key="k", timestamp=2)
     first.close()
     assert [m[4] for m in read(path)[0]] == [b"one", b"two"]
-    ssfile.open(path, "a").close()         # free again once the first writer closed
+    ssfile.open(path, "a").close()  # free again once the first writer closed
 
 
 def test_a_writer_in_another_process_is_refused(tmp_path):
@@ -209,11 +215,14 @@ def test_a_writer_in_another_process_is_refused(tmp_path):
     with ssfile.open(path, "w") as w:
         w.write(b"mine", stream_key="k", timestamp=1)
         w.flush()
-        code = ("import sys, ssfile\n"
-                "try:\n    ssfile.open(sys.argv[1], 'a')\n"
-                "except ssfile.SSError as e:\n    print(e); sys.exit(3)\n")
-        run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                             text=True, timeout=60)
+        code = (
+            "import sys, ssfile\n"
+            "try:\n    ssfile.open(sys.argv[1], 'a')\n"
+            "except ssfile.SSError as e:\n    print(e); sys.exit(3)\n"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+        )
         assert run.returncode == 3, run.stderr
         assert "another writer" in run.stdout and "shared.ss" in run.stdout
     assert [m[4] for m in read(path)[0]] == [b"mine"]

@@ -13,9 +13,17 @@ HEADER = build_file_header(FileHeader("bad.ss", 1, 1024))
 
 
 def raw_frame(key: bytes, ts: int = 5, payload: bytes = b"p") -> bytes:
-    return (bytes([len(key)]) + key + (0).to_bytes(8, "big") + (1).to_bytes(8, "big")
-            + ts.to_bytes(8, "big") + len(payload).to_bytes(4, "big") + payload
-            + crc16_py(payload).to_bytes(2, "big") + b"\r")
+    return (
+        bytes([len(key)])
+        + key
+        + (0).to_bytes(8, "big")
+        + (1).to_bytes(8, "big")
+        + ts.to_bytes(8, "big")
+        + len(payload).to_bytes(4, "big")
+        + payload
+        + crc16_py(payload).to_bytes(2, "big")
+        + b"\r"
+    )
 
 
 GOOD = build_frame(MessageHeader("ok", 0, 1, 5), b"fine", crc16_py(b"fine"))
@@ -43,6 +51,7 @@ def expect(tmp_path, data, cls, offset, words):
 
 
 # ---- reading --------------------------------------------------------------------------------------
+
 
 def test_bad_magic(tmp_path):
     expect(tmp_path, b"PK" + HEADER[2:], ssfile.BadMagic, 0, ["magic"])
@@ -73,7 +82,7 @@ def test_file_name_invalid_utf8(tmp_path):
 def test_interval_below_128(tmp_path, interval):
     data = build_file_header(FileHeader("bad.ss", 1, 1024))
     at = 4 + len("bad.ss") + 8
-    data = data[:at] + interval.to_bytes(4, "big") + data[at + 4:]
+    data = data[:at] + interval.to_bytes(4, "big") + data[at + 4 :]
     expect(tmp_path, data, ssfile.FieldError, at, ["beacon interval", str(interval)])
 
 
@@ -85,20 +94,33 @@ def test_invalid_stream_key_in_a_frame(tmp_path, key):
 
 
 def test_invalid_utf8_key(tmp_path):
-    expect(tmp_path, HEADER + GOOD + raw_frame(b"\xff\xfe"), ssfile.FieldError, 128 + len(GOOD),
-           ["UTF-8", "stream key"])
+    expect(
+        tmp_path,
+        HEADER + GOOD + raw_frame(b"\xff\xfe"),
+        ssfile.FieldError,
+        128 + len(GOOD),
+        ["UTF-8", "stream key"],
+    )
 
 
 def test_timestamp_out_of_range_in_a_frame(tmp_path):
     ts = 253_402_300_800_000  # one ms after 9999-12-31T23:59:59.999
-    expect(tmp_path, HEADER + GOOD + raw_frame(b"k", ts=ts), ssfile.FieldError, 128 + len(GOOD),
-           ["timestamp", str(ts), "out of range"])
+    expect(
+        tmp_path,
+        HEADER + GOOD + raw_frame(b"k", ts=ts),
+        ssfile.FieldError,
+        128 + len(GOOD),
+        ["timestamp", str(ts), "out of range"],
+    )
     assert len(read_file(tmp_path, HEADER + raw_frame(b"k", ts=ts - 1))) == 1  # the largest valid
 
 
 def _file_with_a_marker():
-    data = bytearray(encode_file(1024, [("mark", 0, i, i, b"m" * 90) for i in range(12)],
-                                 eos=False, name="bad.ss"))
+    data = bytearray(
+        encode_file(
+            1024, [("mark", 0, i, i, b"m" * 90) for i in range(12)], eos=False, name="bad.ss"
+        )
+    )
     assert data[1024 + 5] == 1 and data[1024 + 6] == 4  # one marker, key "mark"
     return data
 
@@ -112,7 +134,7 @@ def test_invalid_stream_key_in_a_marker(tmp_path):
 def test_timestamp_out_of_range_in_a_marker(tmp_path):
     data = _file_with_a_marker()
     ts_at = 1024 + 7 + 4 + 16
-    data[ts_at:ts_at + 8] = b"\xff" * 8
+    data[ts_at : ts_at + 8] = b"\xff" * 8
     expect(tmp_path, bytes(data), ssfile.FieldError, 1024, ["timestamp", "beacon marker"])
 
 
@@ -128,8 +150,13 @@ def test_truncated_frame_and_beacon(tmp_path):
     expect(tmp_path, HEADER + GOOD[:-1], ssfile.TruncatedError, 128, ["truncated message frame"])
     data = bytes(_file_with_a_marker())
     # cut inside the beacon that splices a frame: the torn record is that frame
-    expect(tmp_path, data[:1024 + 10], ssfile.TruncatedError, _frame_start_before(data, 1024),
-           ["truncated message frame"])
+    expect(
+        tmp_path,
+        data[: 1024 + 10],
+        ssfile.TruncatedError,
+        _frame_start_before(data, 1024),
+        ["truncated message frame"],
+    )
 
 
 def _frame_start_before(data: bytes, boundary: int) -> int:
@@ -138,13 +165,20 @@ def _frame_start_before(data: bytes, boundary: int) -> int:
 
 
 def test_every_error_is_an_sserror():
-    for cls in (ssfile.BadMagic, ssfile.UnsupportedVersion, ssfile.TruncatedError,
-                ssfile.FieldError, ssfile.ChecksumMismatch, ssfile.EncodeError):
+    for cls in (
+        ssfile.BadMagic,
+        ssfile.UnsupportedVersion,
+        ssfile.TruncatedError,
+        ssfile.FieldError,
+        ssfile.ChecksumMismatch,
+        ssfile.EncodeError,
+    ):
         assert issubclass(cls, ssfile.SSError)
     assert issubclass(ssfile.EncodeError, ValueError)
 
 
 # ---- writing --------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def writer(tmp_path):
@@ -179,10 +213,17 @@ def test_writer_accepts_the_longest_key(tmp_path):
         assert [m.stream_key for m in r] == ["k" * 249]
 
 
-@pytest.mark.parametrize("field,value", [
-    ("sequence", -1), ("sequence", 1 << 64), ("shard_id", -1), ("shard_id", 1 << 64),
-    ("timestamp", -1), ("timestamp", 253_402_300_800_000),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("sequence", -1),
+        ("sequence", 1 << 64),
+        ("shard_id", -1),
+        ("shard_id", 1 << 64),
+        ("timestamp", -1),
+        ("timestamp", 253_402_300_800_000),
+    ],
+)
 def test_writer_rejects_out_of_range_numbers(writer, field, value):
     _reject(writer, ["out of range", str(value)], **{field: value})
 

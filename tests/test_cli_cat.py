@@ -32,8 +32,11 @@ def test_log_and_ndjson_are_ss_decode_message_lines(golden_dir, capsysbinary, na
     for fmt, suffix, comment in (("log", "decode.log", b"# "), ("ndjson", "decode.ndjson", b"/* ")):
         golden = (golden_dir / f"{name}.{suffix}").read_bytes().splitlines(keepends=True)
         # message lines only: no header/beacon comments, and the EOS frame is not a message
-        want = [line for line in golden
-                if not line.startswith(comment) and b"SEA_STREAMER_INTERNAL" not in line]
+        want = [
+            line
+            for line in golden
+            if not line.startswith(comment) and b"SEA_STREAMER_INTERNAL" not in line
+        ]
         code, out, err = cat(capsysbinary, path, "--format", fmt)
         assert (code, err) == (0, b"")
         assert out.splitlines(keepends=True) == want
@@ -61,20 +64,48 @@ def test_filters_and_window(golden_dir, capsysbinary):
     msgs = _messages(path)
     times = sorted({m.timestamp_ms for m in msgs})
     since, until = times[1], times[-2]
-    code, out, err = cat(capsysbinary, str(path), "--format", "ndjson", "--stream", "beta",
-                         "--stream", "gamma", "--shard", "2", "--since", str(since),
-                         "--until", format_timestamp(until))
+    code, out, err = cat(
+        capsysbinary,
+        str(path),
+        "--format",
+        "ndjson",
+        "--stream",
+        "beta",
+        "--stream",
+        "gamma",
+        "--shard",
+        "2",
+        "--since",
+        str(since),
+        "--until",
+        format_timestamp(until),
+    )
     assert (code, err) == (0, b"")
-    want = [m for m in msgs if m.stream_key in ("beta", "gamma") and m.shard_id == 2
-            and since <= m.timestamp_ms < until]
+    want = [
+        m
+        for m in msgs
+        if m.stream_key in ("beta", "gamma") and m.shard_id == 2 and since <= m.timestamp_ms < until
+    ]
     assert _ndjson(out) == _rows(want) and want
 
 
 def test_from_seq_and_limit(golden_dir, capsysbinary):
     path = golden_dir / "multi-stream.ss"
     msgs = _messages(path)
-    code, out, _ = cat(capsysbinary, str(path), "--format", "ndjson", "--stream", "delta",
-                       "--shard", "1", "--from-seq", "120", "--limit", "7")
+    code, out, _ = cat(
+        capsysbinary,
+        str(path),
+        "--format",
+        "ndjson",
+        "--stream",
+        "delta",
+        "--shard",
+        "1",
+        "--from-seq",
+        "120",
+        "--limit",
+        "7",
+    )
     want = [m for m in msgs if (m.stream_key, m.shard_id) == ("delta", 1) and m.sequence >= 120][:7]
     assert code == 0 and _ndjson(out) == _rows(want) and len(want) == 7
 
@@ -84,8 +115,12 @@ def test_since_accepts_every_time_format(golden_dir, capsysbinary):
     msgs = _messages(path)
     t = msgs[40].timestamp_ms
     outs = set()
-    for text in (str(t), format_timestamp(t), format_timestamp(t) + "Z",
-                 format_timestamp(t) + "+00:00"):
+    for text in (
+        str(t),
+        format_timestamp(t),
+        format_timestamp(t) + "Z",
+        format_timestamp(t) + "+00:00",
+    ):
         assert parse_time(text) == t
         code, out, _ = cat(capsysbinary, path, "--since", text, "--format", "ndjson")
         assert code == 0
@@ -115,10 +150,13 @@ def test_since_seeks_instead_of_scanning(tmp_path, capsysbinary, monkeypatch):
         for i in range(120000):
             w.write(b"%060d" % i, stream_key="ab"[i % 2], timestamp=1_000_000 + i)
     size = path.stat().st_size
-    monkeypatch.setattr(reader_mod, "open", lambda p, mode: CountingFile(io.FileIO(p, "r")),
-                        raising=False)
+    monkeypatch.setattr(
+        reader_mod, "open", lambda p, mode: CountingFile(io.FileIO(p, "r")), raising=False
+    )
     CountingFile.total = 0
-    code, out, _ = cat(capsysbinary, str(path), "--since", str(1_000_000 + 119990), "--format", "raw")
+    code, out, _ = cat(
+        capsysbinary, str(path), "--since", str(1_000_000 + 119990), "--format", "raw"
+    )
     assert code == 0 and len(out.splitlines()) == 10
     # opening reads one 1 MiB chunk; the seek adds a few beacons and about an interval
     assert CountingFile.total < size / 8, (CountingFile.total, size)
@@ -153,14 +191,17 @@ def test_follow_prints_appended_messages_until_eos(tmp_path, capsysbinary):
     w.write(b"first", stream_key="k", timestamp=1)
     w.flush()
     result = {}
-    t = threading.Thread(target=lambda: result.setdefault("code", main(["cat", str(path), "--follow",
-                                                                        "--format", "raw"])))
+    t = threading.Thread(
+        target=lambda: result.setdefault(
+            "code", main(["cat", str(path), "--follow", "--format", "raw"])
+        )
+    )
     t.start()
     for i in range(3):
-        time.sleep(0.02)   # pacing only: the assertions do not depend on timing
+        time.sleep(0.02)  # pacing only: the assertions do not depend on timing
         w.write(b"more-%d" % i, stream_key="k", timestamp=2)
         w.flush()
-    w.close()              # writes the EOS: cat ends
+    w.close()  # writes the EOS: cat ends
     t.join(timeout=30)
     assert not t.is_alive()
     out, _ = capsysbinary.readouterr()
@@ -174,13 +215,16 @@ def test_follow_reports_a_truncated_file_in_one_line(tmp_path, capsysbinary):
         for i in range(20):
             w.write(b"m%d" % i, stream_key="k", timestamp=i)
     result = {}
-    t = threading.Thread(target=lambda: result.setdefault("code", main(["cat", str(path), "--follow",
-                                                                        "--format", "raw"])))
+    t = threading.Thread(
+        target=lambda: result.setdefault(
+            "code", main(["cat", str(path), "--follow", "--format", "raw"])
+        )
+    )
     t.start()
     printed = b""
     while printed.count(b"\n") < 20 and not result:
         printed += capsysbinary.readouterr().out
-        time.sleep(0.01)   # until everything has been printed; then cat waits at the end
+        time.sleep(0.01)  # until everything has been printed; then cat waits at the end
     os.truncate(path, 200)
     t.join(timeout=30)
     _, err = capsysbinary.readouterr()

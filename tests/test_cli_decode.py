@@ -8,7 +8,6 @@ import sys
 import pytest
 
 import ssfile
-
 from ssfile.cli import main
 
 GOLDEN = ["sample-1", "consumer", "multi-stream", "long-payloads", "no-eos"]
@@ -49,10 +48,11 @@ def test_ndjson_header_only_prints_null_payloads(golden_dir, capsysbinary, name)
     expected = []
     for line in (golden_dir / f"{name}.decode.ndjson").read_bytes().splitlines(keepends=True):
         if line.startswith(b"{"):
-            line = line[:line.index(b'},"payload":')] + b'},"payload":null}\n'
+            line = line[: line.index(b'},"payload":')] + b'},"payload":null}\n'
         expected.append(line)
-    code, out, err = decode(capsysbinary, str(golden_dir / f"{name}.ss"), "--format", "ndjson",
-                            "--header-only")
+    code, out, err = decode(
+        capsysbinary, str(golden_dir / f"{name}.ss"), "--format", "ndjson", "--header-only"
+    )
     assert (code, out, err) == (0, b"".join(expected), b"")
 
 
@@ -73,8 +73,11 @@ def test_interval_128_prints_the_empty_beacon_after_the_first_message(tmp_path, 
     code, out, _ = decode(capsysbinary, str(path))
     lines = out.decode().splitlines()
     assert code == 0
-    assert lines[1:4] == ["[1970-01-01T00:00:00.0 | k | 1 | 0] one", "# []",
-                          "[1970-01-01T00:00:00.0 | k | 2 | 0] two"]
+    assert lines[1:4] == [
+        "[1970-01-01T00:00:00.0 | k | 1 | 0] one",
+        "# []",
+        "[1970-01-01T00:00:00.0 | k | 2 | 0] two",
+    ]
 
 
 # ---- errors ----------------------------------------------------------------------------------
@@ -101,22 +104,30 @@ def first_lines(golden_dir, n: int) -> bytes:
 def flip(at: int):
     def edit(data: bytearray) -> None:
         data[at] ^= 0x01
+
     return edit
 
 
-@pytest.mark.parametrize("edit, code, reason", [
-    (flip(FRAME2 + 34), 1, "checksum mismatch"),
-    (lambda d: d.__setitem__(FRAME2 + 1, ord("!")), 1, "invalid stream key '!ello'"),
-    (lambda d: d.__setitem__(slice(FRAME2 + 22, FRAME2 + 30), b"\xff" * 8), 1,
-     "timestamp 18446744073709551615 out of range"),
-    (lambda d: d[:FRAME2 + 10], 1, "truncated message frame"),
-])
-def test_data_errors_exit_1_after_printing_what_came_before(golden_dir, tmp_path, capsysbinary,
-                                                            edit, code, reason):
+@pytest.mark.parametrize(
+    "edit, code, reason",
+    [
+        (flip(FRAME2 + 34), 1, "checksum mismatch"),
+        (lambda d: d.__setitem__(FRAME2 + 1, ord("!")), 1, "invalid stream key '!ello'"),
+        (
+            lambda d: d.__setitem__(slice(FRAME2 + 22, FRAME2 + 30), b"\xff" * 8),
+            1,
+            "timestamp 18446744073709551615 out of range",
+        ),
+        (lambda d: d[: FRAME2 + 10], 1, "truncated message frame"),
+    ],
+)
+def test_data_errors_exit_1_after_printing_what_came_before(
+    golden_dir, tmp_path, capsysbinary, edit, code, reason
+):
     path = damaged(golden_dir, tmp_path, edit)
     got, out, err = decode(capsysbinary, path)
     assert got == code
-    assert out == first_lines(golden_dir, 3)          # header + seq 0 + seq 1
+    assert out == first_lines(golden_dir, 3)  # header + seq 0 + seq 1
     assert err.startswith(f"ssfile decode: error: {path}: ".encode())
     assert err.endswith(f"at offset {FRAME2}\n".encode()) and reason.encode() in err
     assert err.count(b"\n") == 1
@@ -127,12 +138,18 @@ def test_clean_end_after_a_whole_frame_is_success(golden_dir, tmp_path, capsysbi
     assert decode(capsysbinary, path) == (0, first_lines(golden_dir, 3), b"")
 
 
-@pytest.mark.parametrize("edit, reason", [
-    (lambda d: d.__setitem__(0, 0), "not a .ss file: bad magic b'\\x00s' (expected b'Ss') at offset 0"),
-    (lambda d: d.__setitem__(2, 2), "unsupported format version 2 (expected 1) at offset 2"),
-    (lambda d: d[:50], "truncated header"),
-    (lambda d: b"", "too short for a header"),
-])
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (
+            lambda d: d.__setitem__(0, 0),
+            "not a .ss file: bad magic b'\\x00s' (expected b'Ss') at offset 0",
+        ),
+        (lambda d: d.__setitem__(2, 2), "unsupported format version 2 (expected 1) at offset 2"),
+        (lambda d: d[:50], "truncated header"),
+        (lambda d: b"", "too short for a header"),
+    ],
+)
 def test_not_an_ss_file_exits_2_printing_nothing(golden_dir, tmp_path, capsysbinary, edit, reason):
     path = damaged(golden_dir, tmp_path, edit)
     code, out, err = decode(capsysbinary, path)
@@ -141,11 +158,14 @@ def test_not_an_ss_file_exits_2_printing_nothing(golden_dir, tmp_path, capsysbin
     assert err.count(b"\n") == 1
 
 
-@pytest.mark.parametrize("argv, reason", [
-    ([], b"a FILE to decode is required"),
-    (["a.ss", "--file", "b.ss"], b"give FILE or --file FILE, not both"),
-    (["/nonexistent/x.ss"], b"/nonexistent/x.ss: No such file or directory"),
-])
+@pytest.mark.parametrize(
+    "argv, reason",
+    [
+        ([], b"a FILE to decode is required"),
+        (["a.ss", "--file", "b.ss"], b"give FILE or --file FILE, not both"),
+        (["/nonexistent/x.ss"], b"/nonexistent/x.ss: No such file or directory"),
+    ],
+)
 def test_usage_errors_exit_2(capsysbinary, argv, reason):
     code, out, err = decode(capsysbinary, *argv)
     assert (code, out) == (2, b"")

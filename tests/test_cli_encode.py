@@ -35,14 +35,28 @@ def test_golden_files_reencoded_from_lines_byte_for_byte(golden_dir, tmp_path, c
     # when there is one, is an ordinary line carrying its original timestamp
     with ssfile.open(golden_dir / f"{name}.ss") as r:
         header = r.header
-        msgs = [ev.message if isinstance(ev, EndOfStream) else ev for ev in r.events()
-                if isinstance(ev, (Message, EndOfStream))]
-    text = "".join(format_line(m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.payload) + "\n"
-                   for m in msgs)
+        msgs = [
+            ev.message if isinstance(ev, EndOfStream) else ev
+            for ev in r.events()
+            if isinstance(ev, (Message, EndOfStream))
+        ]
+    text = "".join(
+        format_line(m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.payload) + "\n"
+        for m in msgs
+    )
     out = tmp_path / "out.ss"
-    code, err = encode(capsys, out, text.encode(), "--file-name", header.file_name,
-                       "--created-at", format_timestamp(header.created_at_ms),
-                       "--beacon-interval", str(header.beacon_interval), "--no-eos")
+    code, err = encode(
+        capsys,
+        out,
+        text.encode(),
+        "--file-name",
+        header.file_name,
+        "--created-at",
+        format_timestamp(header.created_at_ms),
+        "--beacon-interval",
+        str(header.beacon_interval),
+        "--no-eos",
+    )
     assert (code, err) == (0, "")
     assert out.read_bytes() == (golden_dir / f"{name}.ss").read_bytes()
 
@@ -50,14 +64,23 @@ def test_golden_files_reencoded_from_lines_byte_for_byte(golden_dir, tmp_path, c
 def test_defaults_key_shard_sequence_time_and_eos(tmp_path, capsys):
     out = tmp_path / "d.ss"
     before = time.time_ns() // 1_000_000
-    code, err = encode(capsys, out, b"raw one\n[a] x\n[a | 5] y\n[a] z\n[a | 2 | 1] w\n[a | 1] v\n[@1000 | b] u\n")
+    code, err = encode(
+        capsys, out, b"raw one\n[a] x\n[a | 5] y\n[a] z\n[a | 2 | 1] w\n[a | 1] v\n[@1000 | b] u\n"
+    )
     after = time.time_ns() // 1_000_000
     assert (code, err) == (0, "")
     header, msgs, ended = read(out)
     assert ended and header.file_name == "d.ss" and header.beacon_interval == 1_048_576
     got = [(m.stream_key, m.shard_id, m.sequence, m.payload) for m in msgs]
-    assert got == [("broadcast", 0, 1, b"raw one"), ("a", 0, 1, b"x"), ("a", 0, 5, b"y"),
-                   ("a", 0, 6, b"z"), ("a", 1, 2, b"w"), ("a", 0, 1, b"v"), ("b", 0, 1, b"u")]
+    assert got == [
+        ("broadcast", 0, 1, b"raw one"),
+        ("a", 0, 1, b"x"),
+        ("a", 0, 5, b"y"),
+        ("a", 0, 6, b"z"),
+        ("a", 1, 2, b"w"),
+        ("a", 0, 1, b"v"),
+        ("b", 0, 1, b"u"),
+    ]
     assert all(before <= m.timestamp_ms <= after for m in msgs[:-1])
     assert msgs[-1].timestamp_ms == 1000
     assert before <= header.created_at_ms <= after
@@ -71,8 +94,18 @@ def test_one_newline_stripped_carriage_return_kept(tmp_path, capsys):
 
 def test_header_options_and_no_eos(tmp_path, capsys):
     out = tmp_path / "h.ss"
-    code, _ = encode(capsys, out, b"[k] x\n", "--no-eos", "--file-name", "n\u00e9", "--created-at",
-                     "2024-05-01T10:00:00+02:00", "--beacon-interval", "128")
+    code, _ = encode(
+        capsys,
+        out,
+        b"[k] x\n",
+        "--no-eos",
+        "--file-name",
+        "n\u00e9",
+        "--created-at",
+        "2024-05-01T10:00:00+02:00",
+        "--beacon-interval",
+        "128",
+    )
     header, msgs, ended = read(out)
     assert code == 0 and not ended and len(msgs) == 1
     assert (header.file_name, header.beacon_interval) == ("n\u00e9", 128)
@@ -93,12 +126,15 @@ def test_stdin_is_the_default_input(tmp_path, capsys, monkeypatch):
     assert [(m.sequence, m.payload) for m in read(out)[1]] == [(3, b"from stdin")]
 
 
-@pytest.mark.parametrize("lines, line_no, reason", [
-    (b"[k] a\n[k] b\n[k | x] c\n[k] d\n", 3, "expected a sequence number"),
-    (b"[k] a\n[a||1] b\n", 2, "empty part 2"),
-    (b"[k] a\n[k] \xff\n", 2, "not valid UTF-8"),
-    (b"[k] a\n[1969-01-01T00:00:00] b\n", 2, "outside 1970-01-01"),
-])
+@pytest.mark.parametrize(
+    "lines, line_no, reason",
+    [
+        (b"[k] a\n[k] b\n[k | x] c\n[k] d\n", 3, "expected a sequence number"),
+        (b"[k] a\n[a||1] b\n", 2, "empty part 2"),
+        (b"[k] a\n[k] \xff\n", 2, "not valid UTF-8"),
+        (b"[k] a\n[1969-01-01T00:00:00] b\n", 2, "outside 1970-01-01"),
+    ],
+)
 def test_invalid_line_keeps_earlier_messages_without_eos(tmp_path, capsys, lines, line_no, reason):
     out = tmp_path / "bad.ss"
     code, err = encode(capsys, out, lines)
@@ -128,11 +164,14 @@ def test_line_after_eos_is_an_error(tmp_path, capsys):
     assert read(out)[2]
 
 
-@pytest.mark.parametrize("options, reason", [
-    (["--beacon-interval", "127"], "--beacon-interval 127 must be between"),
-    (["--file-name", "x" * 112], "longer than 111"),
-    (["--created-at", "yesterday"], "invalid time"),
-])
+@pytest.mark.parametrize(
+    "options, reason",
+    [
+        (["--beacon-interval", "127"], "--beacon-interval 127 must be between"),
+        (["--file-name", "x" * 112], "longer than 111"),
+        (["--created-at", "yesterday"], "invalid time"),
+    ],
+)
 def test_bad_options_exit_2_before_writing(tmp_path, capsys, options, reason):
     out = tmp_path / "never.ss"
     code, err = encode(capsys, out, b"[k] a\n", *options)

@@ -36,11 +36,18 @@ def expected(path):  # type: ignore[no-untyped-def]
         header = r.header
     rows = []
     for (key, shard), msgs in sorted(streams.items(), key=lambda kv: (kv[0][0].encode(), kv[0][1])):
-        rows.append({"stream_key": key, "shard_id": shard, "messages": len(msgs),
-                     "first_sequence": msgs[0].sequence, "last_sequence": msgs[-1].sequence,
-                     "first_timestamp_ms": msgs[0].timestamp_ms,
-                     "last_timestamp_ms": msgs[-1].timestamp_ms,
-                     "payload_bytes": sum(len(m.payload) for m in msgs)})
+        rows.append(
+            {
+                "stream_key": key,
+                "shard_id": shard,
+                "messages": len(msgs),
+                "first_sequence": msgs[0].sequence,
+                "last_sequence": msgs[-1].sequence,
+                "first_timestamp_ms": msgs[0].timestamp_ms,
+                "last_timestamp_ms": msgs[-1].timestamp_ms,
+                "payload_bytes": sum(len(m.payload) for m in msgs),
+            }
+        )
     return header, rows, beacons, eos
 
 
@@ -56,19 +63,40 @@ def test_json_summary(golden_dir, capsysbinary, name):
     assert got["header"]["beacon_interval"] == header.beacon_interval
     assert got["header"]["created_at_ms"] == header.created_at_ms
     assert got["messages"] == sum(r["messages"] for r in rows)
-    assert [{k: v for k, v in s.items() if k not in ("first_timestamp", "last_timestamp")}
-            for s in got["streams"]] == rows
-    assert (got["beacons"], got["eos"], got["torn_tail_bytes"], got["checksum_errors"]) == (beacons, eos, 0, 0)
+    assert [
+        {k: v for k, v in s.items() if k not in ("first_timestamp", "last_timestamp")}
+        for s in got["streams"]
+    ] == rows
+    assert (got["beacons"], got["eos"], got["torn_tail_bytes"], got["checksum_errors"]) == (
+        beacons,
+        eos,
+        0,
+        0,
+    )
 
 
 def test_text_summary(golden_dir, capsysbinary):
     code, out, _ = info(capsysbinary, str(golden_dir / "consumer.ss"))
     text = out.decode()
     assert code == 0
-    assert "messages:         100" in text and "beacons:          4" in text and "eos:              yes" in text
+    assert (
+        "messages:         100" in text
+        and "beacons:          4" in text
+        and "eos:              yes" in text
+    )
     row = [line.split() for line in text.splitlines() if line.startswith("  hello")]
-    assert row == [["hello", "1", "100", "0", "99", "2023-08-10T16:49:14.745",
-                    "2023-08-10T16:49:14.908", "790"]]
+    assert row == [
+        [
+            "hello",
+            "1",
+            "100",
+            "0",
+            "99",
+            "2023-08-10T16:49:14.745",
+            "2023-08-10T16:49:14.908",
+            "790",
+        ]
+    ]
 
 
 def test_torn_tail_and_checksum_errors(golden_dir, capsysbinary, tmp_path):
@@ -85,7 +113,7 @@ def test_torn_tail_and_checksum_errors(golden_dir, capsysbinary, tmp_path):
     assert got["messages"] == len(complete)
 
     bad = bytearray(data)
-    bad[128 + 37] ^= 0xFF          # inside hello-0's payload
+    bad[128 + 37] ^= 0xFF  # inside hello-0's payload
     broken = tmp_path / "crc.ss"
     broken.write_bytes(bytes(bad))
     code, out, _ = info(capsysbinary, str(broken), "--json")

@@ -14,9 +14,16 @@ from ssfile.format.crc import TABLE, RunningChecksum, crc16, crc16_bytes, crc16_
 
 # check values published by upstream's tests and notes §1.5
 CHECK_VALUES = [
-    (b"", 0xFFFF), (b"123456789", 0x4C06), (b"hello, world", 0x8028), (b"123456789abcd", 0xA106),
-    (b"EOS", 0xED7C), (b"PULSE", 0xDDAC), (b"hello-0", 0xF556), (b"hello-20", 0xEF4D),
-    (b"\x00", 0x6B6C), (b"\xff", 0xFF00),
+    (b"", 0xFFFF),
+    (b"123456789", 0x4C06),
+    (b"hello, world", 0x8028),
+    (b"123456789abcd", 0xA106),
+    (b"EOS", 0xED7C),
+    (b"PULSE", 0xDDAC),
+    (b"hello-0", 0xF556),
+    (b"hello-20", 0xEF4D),
+    (b"\x00", 0x6B6C),
+    (b"\xff", 0xFF00),
 ]
 
 
@@ -89,8 +96,11 @@ def test_running_checksum_values_of_consumer_ss(golden_dir):
 
 def test_consumer_ss_markers_hold_the_running_checksum(golden_dir):
     values = _hello_running(golden_dir)
-    beacons = [ev for ev in decode_bytes((golden_dir / "consumer.ss").read_bytes())
-               if hasattr(ev, "markers")]
+    beacons = [
+        ev
+        for ev in decode_bytes((golden_dir / "consumer.ss").read_bytes())
+        if hasattr(ev, "markers")
+    ]
     got = [(b.markers[0].header.sequence, b.markers[0].running_checksum) for b in beacons]
     assert got == [(20, 2887), (42, 61736), (63, 23018), (85, 62781)]
     assert [values[seq] for seq, _ in got] == [r for _, r in got]
@@ -117,9 +127,12 @@ FALLBACK_SCRIPT = textwrap.dedent("""
 
 
 def test_ssfile_works_without_fastcrc(tmp_path, golden_dir):
-    run = subprocess.run([sys.executable, "-c", FALLBACK_SCRIPT, str(tmp_path),
-                          str(golden_dir / "consumer.ss")],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", FALLBACK_SCRIPT, str(tmp_path), str(golden_dir / "consumer.ss")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert "fallback ok" in run.stdout
 
@@ -129,14 +142,16 @@ def test_fallback_files_equal_accelerated_files(tmp_path, monkeypatch):
     import ssfile
 
     def write(path):
-        with ssfile.open(path, "w", beacon_interval=512, created_at=1, eos=False,
-                         file_name="same.ss") as w:
+        with ssfile.open(
+            path, "w", beacon_interval=512, created_at=1, eos=False, file_name="same.ss"
+        ) as w:
             for i in range(40):
                 w.write(bytes(range(i, 3 * i)), stream_key="s", timestamp=i)
 
     write(tmp_path / "fast.ss")
     import ssfile.codec.encoder as enc
     import ssfile.file.writer as wr
+
     monkeypatch.setattr(enc, "crc16_bytes", crc16_py)
     monkeypatch.setattr(wr, "crc16_bytes", crc16_py)
     write(tmp_path / "py.ss")

@@ -38,8 +38,11 @@ T0 = 1_700_000_000_000
 
 # ---- fixtures written through the public writer ----------------------------------------------
 
+
 def write_file(path, interval, messages, eos=True):
-    with ssfile.open(path, "w", beacon_interval=interval, created_at=T0, file_name="damage.ss") as w:
+    with ssfile.open(
+        path, "w", beacon_interval=interval, created_at=T0, file_name="damage.ss"
+    ) as w:
         for key, shard, seq, ts, payload in messages:
             w.write(payload, stream_key=key, shard_id=shard, sequence=seq, timestamp=ts)
         w.close(eos=eos)
@@ -62,7 +65,11 @@ def sample_messages(n, seed, max_payload=90):
 FIXTURES = {  # name: (interval, messages, eos)
     "i128": (128, sample_messages(14, 1, 60), True),
     "i256": (256, sample_messages(20, 2), False),
-    "i1024": (1024, sample_messages(14, 3, 200) + [("long", 0, 1, T0 + 99, bytes(range(256)) * 9)], True),
+    "i1024": (
+        1024,
+        sample_messages(14, 3, 200) + [("long", 0, 1, T0 + 99, bytes(range(256)) * 9)],
+        True,
+    ),
     "i640": (640, sample_messages(30, 4), True),
 }
 
@@ -80,6 +87,7 @@ def original(name):
 
 
 # ---- the oracle ------------------------------------------------------------------------------
+
 
 def frame_ranges(data):
     """[(start, end, message_or_eos)] of every frame of an undamaged file, and its beacons."""
@@ -166,8 +174,10 @@ def check_recovery(original, damaged, hits, insert_at=None, shift=0):
     diag, got = scanned(damaged)
     if not any(a < 2 for a, _ in hits) and (insert_at is None or insert_at >= 2):
         assert diag.readable
-    want = [ev.message if isinstance(ev, EndOfStream) else ev
-            for ev in untouched(frames, hits, insert_at, shift, interval, beacons)]
+    want = [
+        ev.message if isinstance(ev, EndOfStream) else ev
+        for ev in untouched(frames, hits, insert_at, shift, interval, beacons)
+    ]
     recovered = [as_message(f) for f in got if f.status == OK]
     if _header_and_more(original, hits, insert_at):
         return diag  # best effort: see _header_and_more (repair output validity is still checked)
@@ -191,8 +201,9 @@ def check_repair_output(tmp_path, damaged, name="x"):
         return report, []
     diag = verify(dst)
     # only the order of what was recovered may be odd (a damaged header keeps its values)
-    assert diag.clean and {p.code for p in diag.problems} <= {"sequence-order", "time-order"}, \
+    assert diag.clean and {p.code for p in diag.problems} <= {"sequence-order", "time-order"}, (
         diag.summary_lines()
+    )
     with ssfile.open(dst) as r:
         out = list(r)
         assert r.ended == report.eos
@@ -203,6 +214,7 @@ def check_repair_output(tmp_path, damaged, name="x"):
 
 # ---- truncation at every byte offset ------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["i128", "i256", "i1024"])
 def test_truncation_at_every_offset(name, tmp_path):
     data = original(name)
@@ -211,15 +223,21 @@ def test_truncation_at_every_offset(name, tmp_path):
     for cut in range(len(data) + 1):
         damaged = data[:cut]
         diag, got = scanned(damaged)
-        want = [ev.message if isinstance(ev, EndOfStream) else ev for s, e, ev in frames if e <= cut]
+        want = [
+            ev.message if isinstance(ev, EndOfStream) else ev for s, e, ev in frames if e <= cut
+        ]
         recovered = [as_message(f) for f in got]
-        assert recovered == want, cut   # a cut never damages what precedes it
+        assert recovered == want, cut  # a cut never damages what precedes it
         torn = cut < 128 or cut % interval == 0 or any(a < cut < b for a, b in inside)
         assert diag.clean == (not torn), (cut, diag.summary_lines())
         assert diag.exit_code() == (1 if torn else 0)
         if cut % 97 == 0 or cut in (len(data) - 1, 127, 128, 129):
             report, out = check_repair_output(tmp_path, damaged, f"cut{cut}")
-            assert out == [m for m in want if isinstance(m, Message) and m.stream_key != "SEA_STREAMER_INTERNAL"]
+            assert out == [
+                m
+                for m in want
+                if isinstance(m, Message) and m.stream_key != "SEA_STREAMER_INTERNAL"
+            ]
             assert report.written == (cut >= 128)
 
 
@@ -227,7 +245,7 @@ def test_truncation_reports_where():
     data = original("i1024")
     frames, _, _ = frame_ranges(data)
     start, end, ev = frames[5]
-    diag = verify_bytes(data[:start + 10])
+    diag = verify_bytes(data[: start + 10])
     torn = [p for p in diag.problems if p.code == "torn-tail"]
     assert [p.offset for p in torn] == [start]
     assert diag.unreadable == [(start, start + 10)]
@@ -236,6 +254,7 @@ def test_truncation_reports_where():
 
 
 # ---- hypothesis: targeted damage -----------------------------------------------------------
+
 
 def regions(data):
     """Byte ranges of each kind of structure in an undamaged file."""
@@ -274,8 +293,13 @@ def damages(draw, data):
         a, b = draw(st.sampled_from(regs[kind]))
         if kind == "header":  # into the padding: bytes inserted before it move the header itself
             a = 16 + data[3]
-        ops.append(("insert", draw(st.integers(a, max(a, b - 1))),
-                    draw(st.binary(min_size=1, max_size=24))))
+        ops.append(
+            (
+                "insert",
+                draw(st.integers(a, max(a, b - 1))),
+                draw(st.binary(min_size=1, max_size=24)),
+            )
+        )
     return ops
 
 
@@ -292,7 +316,7 @@ def apply(data, ops):
         elif op[0] == "zero":
             _, pos, n = op
             n = min(n, len(buf) - pos)
-            buf[pos:pos + n] = bytes(n)
+            buf[pos : pos + n] = bytes(n)
             hits.append((pos, pos + n))
         else:
             _, pos, garbage = op
@@ -304,8 +328,11 @@ def apply(data, ops):
     return bytes(buf), hits or [(len(data) + 1, len(data) + 1)], insert_at, shift, changed
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.data())
 def test_random_damage_keeps_every_untouched_message(tmp_path, data):
     clean = original(data.draw(st.sampled_from(sorted(FIXTURES))))
@@ -333,13 +360,22 @@ def _harmless(data, damaged, insert_at):
 
 # ---- hypothesis: generated files and damage ----------------------------------------------
 
-message_st = st.tuples(st.sampled_from(["a", "bb", "c.d", ""]), st.integers(0, 2),
-                       st.binary(max_size=300))
+message_st = st.tuples(
+    st.sampled_from(["a", "bb", "c.d", ""]), st.integers(0, 2), st.binary(max_size=300)
+)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
-@given(st.sampled_from([128, 256, 640, 1024]), st.lists(message_st, max_size=25), st.booleans(), st.data())
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.sampled_from([128, 256, 640, 1024]),
+    st.lists(message_st, max_size=25),
+    st.booleans(),
+    st.data(),
+)
 def test_generated_files_with_generated_damage(tmp_path, interval, msgs, eos, data):
     seqs: dict = {}
     rows = []
@@ -356,17 +392,21 @@ def test_generated_files_with_generated_damage(tmp_path, interval, msgs, eos, da
 
 # ---- several damages, spelled out ----------------------------------------------------------
 
+
 def test_several_damages_in_one_file(tmp_path):
     clean = original("i640")
     frames, beacons, _ = frame_ranges(clean)
     buf = bytearray(clean)
     hit_frames = [frames[3], frames[11], frames[20]]
-    buf[hit_frames[0][0] + 40] ^= 0x01                    # inside frame 3
-    buf[hit_frames[1][0]:hit_frames[1][0] + 5] = bytes(5)  # frame 11's key
-    buf[hit_frames[2][1] - 1] ^= 0xFF                     # frame 20's separator
+    buf[hit_frames[0][0] + 40] ^= 0x01  # inside frame 3
+    buf[hit_frames[1][0] : hit_frames[1][0] + 5] = bytes(5)  # frame 11's key
+    buf[hit_frames[2][1] - 1] ^= 0xFF  # frame 20's separator
     damaged = bytes(buf)
-    hits = [(hit_frames[0][0] + 40, hit_frames[0][0] + 41), (hit_frames[1][0], hit_frames[1][0] + 5),
-            (hit_frames[2][1] - 1, hit_frames[2][1])]
+    hits = [
+        (hit_frames[0][0] + 40, hit_frames[0][0] + 41),
+        (hit_frames[1][0], hit_frames[1][0] + 5),
+        (hit_frames[2][1] - 1, hit_frames[2][1]),
+    ]
     diag = check_recovery(clean, damaged, hits)
     assert len(diag.errors) >= 2
     report, out = check_repair_output(tmp_path, damaged, "several")
@@ -394,7 +434,9 @@ CHILD = textwrap.dedent("""
 def test_writer_killed_mid_write_then_repair(tmp_path):
     path = tmp_path / "killed.ss"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd()] + sys.path))
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, env=env
+    )
     flushed = -1
     assert proc.stdout is not None
     for line in proc.stdout:

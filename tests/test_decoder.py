@@ -14,7 +14,7 @@ from ss_strategies import encode_file, generator, small_files, split
 
 from ssfile.codec.decoder import Decoder, decode_bytes
 from ssfile.codec.events import NEED_DATA, EndOfStream
-from ssfile.errors import ChecksumMismatch, FieldError, FormatError, TruncatedError
+from ssfile.errors import ChecksumMismatch, FieldError, FormatError
 from ssfile.format.records import Beacon, FileHeader
 from ssfile.format.schema import parse_file_header
 from ssfile.types import Message
@@ -73,6 +73,7 @@ def reference_events(data: bytes) -> list[object]:
 
 # ---- chunking invariance -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def golden_bytes(golden_dir):
     return {name: (golden_dir / f"{name}.ss").read_bytes() for name in GOLDEN}
@@ -84,7 +85,9 @@ def test_golden_whole_equals_reference(golden_bytes, name):
     assert run([data]) == reference_events(data)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=st.sampled_from(GOLDEN), cuts=st.lists(st.integers(0, 1 << 20), max_size=40))
 def test_golden_any_chunking_gives_the_same_events(golden_bytes, name, cuts):
     data = golden_bytes[name]
@@ -92,8 +95,10 @@ def test_golden_any_chunking_gives_the_same_events(golden_bytes, name, cuts):
 
 
 @settings(max_examples=30, deadline=None)
-@given(name=st.sampled_from(sorted(p.stem for p in FIXTURES.glob("*.ss"))),
-       cuts=st.lists(st.integers(0, 1 << 16), max_size=60))
+@given(
+    name=st.sampled_from(sorted(p.stem for p in FIXTURES.glob("*.ss"))),
+    cuts=st.lists(st.integers(0, 1 << 16), max_size=60),
+)
 def test_fixture_any_chunking_equals_reference(name, cuts):
     data = (FIXTURES / f"{name}.ss").read_bytes()
     assert run(split(data, cuts)) == reference_events(data)
@@ -103,7 +108,7 @@ def test_fixture_any_chunking_equals_reference(name, cuts):
 def test_byte_by_byte_equals_whole(name):
     data = (FIXTURES / f"{name}.ss").read_bytes()
     whole = run([data])
-    assert run([data[i:i + 1] for i in range(len(data))]) == whole
+    assert run([data[i : i + 1] for i in range(len(data))]) == whole
     assert whole == reference_events(data)
 
 
@@ -117,11 +122,14 @@ def test_generated_files_any_chunking_equals_reference(spec, cuts):
 
 # ---- offsets ---------------------------------------------------------------------------------------
 
+
 def test_consumer_ss_offsets(golden_bytes):
     events = decode_bytes(golden_bytes["consumer"])
     msgs = {ev.sequence: ev.offset for ev in events if isinstance(ev, Message)}
     assert (msgs[0], msgs[20], msgs[21], msgs[99]) == (128, 1018, 1102, 4729)
-    beacons = [(b.offset, b.index, b.remaining_messages_bytes) for b in events if isinstance(b, Beacon)]
+    beacons = [
+        (b.offset, b.index, b.remaining_messages_bytes) for b in events if isinstance(b, Beacon)
+    ]
     assert beacons == [(1024, 1, 39), (2048, 2, 44), (3072, 3, 4), (4096, 4, 9)]
     assert isinstance(events[-1], EndOfStream) and events[-1].offset == 4774
 
@@ -141,10 +149,13 @@ def test_message_offsets_point_at_their_frames(spec):
             assert data[m.offset] == len(m.stream_key)
             room = interval - m.offset % interval
             if room > len(m.stream_key):
-                assert data[m.offset + 1:m.offset + 1 + len(m.stream_key)] == m.stream_key.encode()
+                assert (
+                    data[m.offset + 1 : m.offset + 1 + len(m.stream_key)] == m.stream_key.encode()
+                )
 
 
 # ---- NEED_DATA protocol ------------------------------------------------------------------------------
+
 
 def test_need_data_protocol():
     data = (FIXTURES / "tiny.ss").read_bytes()
@@ -190,6 +201,7 @@ def test_bytes_after_eos_are_ignored_unless_asked():
 
 # ---- errors: ordering, recoverable checksum, final others ---------------------------------------------
 
+
 def _frames(data: bytes) -> list[dict]:
     return [e for e in reference_events(data)[1:] if e["type"] == "message"]
 
@@ -201,8 +213,11 @@ def _damage(data: bytes, offset: int, value: int) -> bytes:
 
 
 @settings(max_examples=30, deadline=None)
-@given(name=st.sampled_from(["multi-1024", "spanning", "interval-128", "binary-unicode"]),
-       pick=st.integers(0, 1 << 16), cuts=st.lists(st.integers(0, 1 << 16), max_size=12))
+@given(
+    name=st.sampled_from(["multi-1024", "spanning", "interval-128", "binary-unicode"]),
+    pick=st.integers(0, 1 << 16),
+    cuts=st.lists(st.integers(0, 1 << 16), max_size=12),
+)
 def test_checksum_mismatch_is_recoverable(name, pick, cuts):
     data = (FIXTURES / f"{name}.ss").read_bytes()
     frames = [f for f in _frames(data) if f["payload"]]
@@ -215,7 +230,7 @@ def test_checksum_mismatch_is_recoverable(name, pick, cuts):
     assert got[:i] == want[:i]
     err = got[i]
     assert err[0] == "checksum" and err[1] == victim["offset"] and err[2] != err[3]
-    assert got[i + 1:] == want[i + 1:]
+    assert got[i + 1 :] == want[i + 1 :]
 
 
 def _payload_last_byte(data: bytes, frame: dict) -> int:
@@ -253,6 +268,7 @@ def test_field_error_comes_after_every_prior_event_and_is_final(name):
 
 # ---- truncation ---------------------------------------------------------------------------------------
 
+
 def units(data: bytes) -> list[tuple[int, int, list[object]]]:
     """(start, end, events) of each record a decoder completes at once: a beacon standing
     between frames, or a frame together with the beacons that cut it."""
@@ -275,8 +291,11 @@ def units(data: bytes) -> list[tuple[int, int, list[object]]]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(spec=small_files(), cut=st.integers(0, 1 << 16), chunks=st.lists(st.integers(0, 1 << 16),
-                                                                        max_size=6))
+@given(
+    spec=small_files(),
+    cut=st.integers(0, 1 << 16),
+    chunks=st.lists(st.integers(0, 1 << 16), max_size=6),
+)
 def test_truncation_gives_every_whole_record_then_the_offset(spec, cut, chunks):
     interval, msgs, eos = spec
     data = encode_file(interval, msgs, eos)
@@ -304,14 +323,19 @@ def test_truncated_header(cut):
 
 # ---- starting mid-file (what a seek does) --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["spanning", "multi-1024", "interval-128"])
 def test_start_on_a_beacon_skipping_the_cut_frame(name):
     data = (FIXTURES / f"{name}.ss").read_bytes()
     events = reference_events(data)
     header = decode_bytes(data[:128])[0]
     for b in [e for e in events[1:] if e["type"] == "beacon"]:
-        got = run([data[b["offset"]:]], start_offset=b["offset"], header=header,
-                  skip=b["remaining_messages_bytes"])
+        got = run(
+            [data[b["offset"] :]],
+            start_offset=b["offset"],
+            header=header,
+            skip=b["remaining_messages_bytes"],
+        )
         want_msgs = [e for e in events[1:] if e["type"] != "beacon" and e["offset"] > b["offset"]]
         assert [e for e in got if e["type"] != "beacon"] == want_msgs
         assert all(e in events for e in got)

@@ -46,6 +46,7 @@ def test_fixtures_reencode_byte_identically(path):
 
 # ---- an independent model of beacon contents ---------------------------------------------------
 
+
 def num_markers(interval: int) -> int:
     """notes §4.4: half of floor((I - 7) / 282), at most 255 before halving."""
     return min(255, (interval - 7) // 282) // 2 if interval >= 7 else 0
@@ -54,7 +55,7 @@ def num_markers(interval: int) -> int:
 def expected_beacons(data: bytes) -> list[tuple[int, int, list[tuple]]]:
     """(offset, R, markers) for every boundary, from the frames alone."""
     gen = generator()
-    interval = int.from_bytes(data[4 + data[3] + 8:4 + data[3] + 12], "big")
+    interval = int.from_bytes(data[4 + data[3] + 8 : 4 + data[3] + 12], "big")
     demux = gen.Demux(data, interval)
     frames = []  # (logical start, logical end, key, shard, seq, ts, crc)
     pos = 0
@@ -63,8 +64,17 @@ def expected_beacons(data: bytes) -> list[tuple[int, int, list[tuple]]]:
             continue
         payload = bytes.fromhex(e["payload"])
         size = 32 + len(e["stream_key"]) + len(payload)
-        frames.append((pos, pos + size, e["stream_key"], e["shard_id"], e["sequence"],
-                       e["timestamp"], crc16_py(payload)))
+        frames.append(
+            (
+                pos,
+                pos + size,
+                e["stream_key"],
+                e["shard_id"],
+                e["sequence"],
+                e["timestamp"],
+                crc16_py(payload),
+            )
+        )
         pos += size
     out, emitted = [], 0
     for k in range(1, (len(data) - 1) // interval + 1):
@@ -82,7 +92,7 @@ def expected_beacons(data: bytes) -> list[tuple[int, int, list[tuple]]]:
         chosen = []
         if pairs and num_markers(interval):
             first = emitted % len(pairs)
-            chosen = (pairs[first:] + pairs)[:min(len(pairs), num_markers(interval))]
+            chosen = (pairs[first:] + pairs)[: min(len(pairs), num_markers(interval))]
         emitted += len(chosen)
         out.append((k * interval, remaining, [(p[0], p[1], *state[p]) for p in chosen]))
     return out
@@ -90,11 +100,24 @@ def expected_beacons(data: bytes) -> list[tuple[int, int, list[tuple]]]:
 
 def actual_beacons(data: bytes) -> list[tuple[int, int, list[tuple]]]:
     gen = generator()
-    interval = int.from_bytes(data[4 + data[3] + 8:4 + data[3] + 12], "big")
-    return [(b.offset, b.remaining_messages_bytes,
-             [(m.header.stream_key, m.header.shard_id, m.header.sequence, m.header.timestamp_ms,
-               m.running_checksum) for m in b.markers])
-            for b in gen.Demux(data, interval).beacons]
+    interval = int.from_bytes(data[4 + data[3] + 8 : 4 + data[3] + 12], "big")
+    return [
+        (
+            b.offset,
+            b.remaining_messages_bytes,
+            [
+                (
+                    m.header.stream_key,
+                    m.header.shard_id,
+                    m.header.sequence,
+                    m.header.timestamp_ms,
+                    m.running_checksum,
+                )
+                for m in b.markers
+            ],
+        )
+        for b in gen.Demux(data, interval).beacons
+    ]
 
 
 @pytest.mark.parametrize("name", ["consumer", "multi-stream", "long-payloads", "no-eos"])
@@ -104,15 +127,19 @@ def test_model_agrees_with_upstream_files(golden_dir, name):
     assert actual_beacons(data) == expected_beacons(data)
 
 
-INTERVALS = st.one_of(st.sampled_from([128, 129, 255, 511, 640, 1023, 1024, 2048, 4096, 8192]),
-                      st.integers(128, 3000))
+INTERVALS = st.one_of(
+    st.sampled_from([128, 129, 255, 511, 640, 1023, 1024, 2048, 4096, 8192]), st.integers(128, 3000)
+)
 
 
 @settings(max_examples=80, deadline=None)
 @given(interval=INTERVALS, data=st.data())
 def test_beacons_at_any_interval(interval, data):
-    msgs = data.draw(message_lists(max_messages=50,
-                                   max_payload=data.draw(st.sampled_from([30, interval, 3 * interval]))))
+    msgs = data.draw(
+        message_lists(
+            max_messages=50, max_payload=data.draw(st.sampled_from([30, interval, 3 * interval]))
+        )
+    )
     eos = data.draw(st.booleans())
     raw = encode_file(interval, msgs, eos)
     beacons = actual_beacons(raw)
@@ -145,8 +172,9 @@ def test_take_returns_each_byte_once():
             parts.append(enc.take())
     parts.append(enc.take())
     assert enc.pending == 0
-    whole = encode_file(1024, [("k", 0, i, i, bytes(i)) for i in range(100)], eos=False,
-                        name="f", created_at=0)
+    whole = encode_file(
+        1024, [("k", 0, i, i, bytes(i)) for i in range(100)], eos=False, name="f", created_at=0
+    )
     assert b"".join(parts) == whole
 
 

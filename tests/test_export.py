@@ -13,16 +13,17 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ss_strategies import encode_file, small_files
 
 import ssfile
 from ssfile.export import arrays, columns
 from ssfile.export.columns import scan
-from ss_strategies import encode_file, small_files
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
 # ---- helpers -------------------------------------------------------------------------------
+
 
 def reader_rows(path, **options):
     """What the plain reader yields: (rows, ended, torn_tail) or the error it raises."""
@@ -30,7 +31,9 @@ def reader_rows(path, **options):
     try:
         with ssfile.open(path, **options) as r:
             for m in r:
-                rows.append((m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.offset, m.payload))
+                rows.append(
+                    (m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.offset, m.payload)
+                )
             return rows, r.ended, r.torn_tail
     except ssfile.SSError as err:
         return err
@@ -40,9 +43,16 @@ def scan_rows(path, **options):
     got = scan(path, payload="bytes", **options)
     c = got.columns
     payloads = [p for part in got.payloads for p in part]
-    rows = list(zip([got.keys[i] for i in c["code"].tolist()], c["shard_id"].tolist(),
-                    c["sequence"].tolist(), c["timestamp_ms"].tolist(), c["offset"].tolist(),
-                    payloads))
+    rows = list(
+        zip(
+            [got.keys[i] for i in c["code"].tolist()],
+            c["shard_id"].tolist(),
+            c["sequence"].tolist(),
+            c["timestamp_ms"].tolist(),
+            c["offset"].tolist(),
+            payloads,
+        )
+    )
     return rows, got.ended, got.torn_tail
 
 
@@ -64,8 +74,16 @@ def same_outcome(a, b):
 def numpy_rows(cols):
     keys = cols.stream_key().tolist()
     ts = cols.timestamp.astype("int64").tolist()
-    return list(zip(keys, cols.shard_id.tolist(), cols.sequence.tolist(), ts,
-                    cols.offset.tolist(), cols.payloads()))
+    return list(
+        zip(
+            keys,
+            cols.shard_id.tolist(),
+            cols.sequence.tolist(),
+            ts,
+            cols.offset.tolist(),
+            cols.payloads(),
+        )
+    )
 
 
 def write(path, messages, interval=1024, eos=True):
@@ -91,6 +109,7 @@ def mixed_messages(n, seed, keys=("clock", "orders", "s"), payload_max=80):
 
 # ---- equivalence with the reader --------------------------------------------------------------
 
+
 def test_golden_files_equal_reader(golden_dir):
     for path in sorted(golden_dir.glob("*.ss")):
         expected = reader_rows(path)
@@ -111,8 +130,10 @@ def test_spliced_frames_and_small_windows(tmp_path, interval, window):
 
 def test_payloads_spanning_many_beacons_and_windows(tmp_path):
     rng = random.Random(5)
-    msgs = [("big", 0, i, T0 + i, bytes(rng.randrange(256) for _ in range(rng.choice([0, 3, 5000]))))
-            for i in range(30)]
+    msgs = [
+        ("big", 0, i, T0 + i, bytes(rng.randrange(256) for _ in range(rng.choice([0, 3, 5000]))))
+        for i in range(30)
+    ]
     path = write(tmp_path / "big.ss", msgs, interval=256)
     assert scan_rows(path, window=512) == reader_rows(path)
 
@@ -129,15 +150,25 @@ def test_keys_appearing_late_empty_key_and_long_keys(tmp_path):
 def test_many_keys_of_one_length(tmp_path, window):
     rng = random.Random(7)
     keys = [f"s-{i:03d}" for i in range(300)] + ["s-0000", "s-00000"]
-    msgs = [(rng.choice(keys), 0, i, T0 + i, bytes(rng.randrange(256) for _ in range(rng.randrange(12))))
-            for i in range(3000)]
+    msgs = [
+        (
+            rng.choice(keys),
+            0,
+            i,
+            T0 + i,
+            bytes(rng.randrange(256) for _ in range(rng.randrange(12))),
+        )
+        for i in range(3000)
+    ]
     path = write(tmp_path / "keys.ss", msgs, interval=1024)
     expected = reader_rows(path)
     assert len({r[0] for r in expected[0]}) > 250
     assert scan_rows(path, window=window) == expected
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(spec=small_files(), window=st.sampled_from([40, 300, 5000, 1 << 20]))
 def test_any_file_equals_reader(tmp_path, spec, window):
     interval, msgs, eos = spec
@@ -165,6 +196,7 @@ def test_header_only_and_empty_files(tmp_path):
 
 # ---- errors: the same type and offset as the reader -----------------------------------------
 
+
 def corrupt(tmp_path, name, mutate, interval=300):
     msgs = mixed_messages(60, 9)
     data = bytearray(encode_file(interval, msgs, eos=True))
@@ -180,6 +212,7 @@ def test_bad_checksum(tmp_path):
     def flip_crc(data, offsets):  # the last payload byte of message 20 (frames are intact)
         nxt = offsets[21]
         data[nxt - 4] ^= 0xFF if (nxt - 4) % 300 else 0
+
     path = corrupt(tmp_path, "crc.ss", flip_crc)
     expected = reader_rows(path)
     assert isinstance(expected, ssfile.ChecksumMismatch)
@@ -192,6 +225,7 @@ def test_bad_checksum(tmp_path):
 def test_bad_key_and_timestamp(tmp_path):
     def bad_key(data, offsets):
         data[offsets[7] + 1] = ord("!")
+
     path = corrupt(tmp_path, "key.ss", bad_key, interval=1 << 20)
     same_outcome(scan_result(path), reader_rows(path))
     assert isinstance(reader_rows(path), ssfile.FieldError)
@@ -199,6 +233,7 @@ def test_bad_key_and_timestamp(tmp_path):
     def bad_ts(data, offsets):
         k = data[offsets[9]]
         data[offsets[9] + 1 + k + 16] = 0xFF  # top byte of the timestamp
+
     path = corrupt(tmp_path, "ts.ss", bad_ts, interval=1 << 20)
     expected = reader_rows(path)
     assert isinstance(expected, ssfile.FieldError)
@@ -209,6 +244,7 @@ def test_the_first_problem_in_file_order_wins(tmp_path):
     def crc_then_key(data, offsets):
         data[offsets[21] - 4] ^= 0xFF  # payload of message 20
         data[offsets[30] + 1] = ord("!")  # key of message 30
+
     path = corrupt(tmp_path, "two.ss", crc_then_key, interval=1 << 20)
     expected = reader_rows(path)
     assert isinstance(expected, ssfile.ChecksumMismatch)
@@ -244,8 +280,11 @@ def test_a_corrupt_length_is_a_torn_frame_without_reading_the_rest(tmp_path, mon
     assert isinstance(expected, ssfile.TruncatedError) and expected.offset == offsets[5]
     sizes = []
     real = columns._Scanner._assemble
-    monkeypatch.setattr(columns._Scanner, "_assemble",
-                        lambda self, lo, hi: sizes.append(hi - lo) or real(self, lo, hi))
+    monkeypatch.setattr(
+        columns._Scanner,
+        "_assemble",
+        lambda self, lo, hi: sizes.append(hi - lo) or real(self, lo, hi),
+    )
     same_outcome(scan_result(path, window=4096), expected)
     assert max(sizes) <= 4096  # no window doubling up to the end of the file
 
@@ -259,18 +298,24 @@ def test_bad_magic_names_the_file(tmp_path):
 
 # ---- selection -------------------------------------------------------------------------------
 
+
 def test_streams_shards_and_time_window(tmp_path):
     path = write(tmp_path / "sel.ss", mixed_messages(500, 3), 512)
     rows = reader_rows(path)[0]
     since, until = rows[100][3], rows[300][3]
     want = [r for r in rows if r[0] in ("clock", "s") and r[1] in (0, 2) and since <= r[3] < until]
     assert want
-    for s, u in ((since, until),
-                 (dt.datetime.fromtimestamp(since / 1000, dt.timezone.utc),
-                  pd.Timestamp(until, unit="ms", tz="UTC")),
-                 (ssfile.types.format_timestamp(since), str(until))):
-        cols = ssfile.to_numpy(path, streams=["clock", "s"], shards=[0, 2], since=s, until=u,
-                               payload="bytes")
+    for s, u in (
+        (since, until),
+        (
+            dt.datetime.fromtimestamp(since / 1000, dt.UTC),
+            pd.Timestamp(until, unit="ms", tz="UTC"),
+        ),
+        (ssfile.types.format_timestamp(since), str(until)),
+    ):
+        cols = ssfile.to_numpy(
+            path, streams=["clock", "s"], shards=[0, 2], since=s, until=u, payload="bytes"
+        )
         assert numpy_rows(cols) == want
         assert set(cols.stream_keys) == {"clock", "s"}
         buffered = ssfile.to_numpy(path, streams=["clock", "s"], shards=[0, 2], since=s, until=u)
@@ -293,12 +338,19 @@ def test_time_slices_seek_instead_of_scanning(tmp_path, monkeypatch):
     monkeypatch.setattr(arrays, "scan", spy)
     first_at = lambda t: next((r[4] for r in rows if r[3] >= t), None)  # noqa: E731
     end = rows[-1][3]
-    for since, until in ((rows[2500][3], rows[2600][3]), (None, rows[40][3]), (rows[1500][3], None),
-                         (end + 1, None), (None, rows[0][3]), (rows[900][3], rows[800][3])):
+    for since, until in (
+        (rows[2500][3], rows[2600][3]),
+        (None, rows[40][3]),
+        (rows[1500][3], None),
+        (end + 1, None),
+        (None, rows[0][3]),
+        (rows[900][3], rows[800][3]),
+    ):
         seen.clear()
         cols = ssfile.to_numpy(path, since=since, until=until, payload="bytes")
-        assert numpy_rows(cols) == [r for r in rows if (since is None or r[3] >= since)
-                                    and (until is None or r[3] < until)]
+        assert numpy_rows(cols) == [
+            r for r in rows if (since is None or r[3] >= since) and (until is None or r[3] < until)
+        ]
         if since is not None and since <= end:
             assert seen["start"] == first_at(since)  # the scan starts at the seek point
         if until is not None:
@@ -316,6 +368,7 @@ def test_bad_time_argument_is_a_usage_error(tmp_path):
 
 # ---- payload forms, columns and the DataFrame ---------------------------------------------------
 
+
 def test_payload_buffer_and_column_types(tmp_path):
     path = write(tmp_path / "p.ss", mixed_messages(200, 8), 256)
     rows = reader_rows(path)[0]
@@ -323,7 +376,11 @@ def test_payload_buffer_and_column_types(tmp_path):
     assert cols.payload is None and cols.payload_buffer.dtype == np.uint8
     assert cols.payload_offsets[0] == 0 and cols.payload_offsets[-1] == len(cols.payload_buffer)
     assert cols.payloads() == [r[5] for r in rows]
-    assert (cols.shard_id.dtype, cols.sequence.dtype, cols.offset.dtype) == (np.uint64, np.uint64, np.int64)
+    assert (cols.shard_id.dtype, cols.sequence.dtype, cols.offset.dtype) == (
+        np.uint64,
+        np.uint64,
+        np.int64,
+    )
     assert cols.stream_codes.dtype == np.int8
     bare = ssfile.to_numpy(path, payload=False)
     assert bare.payload is None and bare.payload_buffer is None
@@ -335,7 +392,14 @@ def test_to_pandas_matches_reader(tmp_path):
     path = write(tmp_path / "df.ss", mixed_messages(300, 11), 512)
     rows = reader_rows(path)[0]
     df = ssfile.to_pandas(path)
-    assert list(df.columns) == ["stream_key", "shard_id", "sequence", "timestamp", "offset", "payload"]
+    assert list(df.columns) == [
+        "stream_key",
+        "shard_id",
+        "sequence",
+        "timestamp",
+        "offset",
+        "payload",
+    ]
     assert isinstance(df["stream_key"].dtype, pd.CategoricalDtype)
     assert str(df["timestamp"].dtype) == "datetime64[ms, UTC]"
     assert df["stream_key"].astype(str).tolist() == [r[0] for r in rows]
@@ -346,9 +410,15 @@ def test_to_pandas_matches_reader(tmp_path):
 
 
 def test_json_expansion_rule(tmp_path):
-    payloads = [json.dumps({"a": 1, "b": {"c": "x", "d": [1, 2]}}).encode(),
-                b"\xff\xfe not utf-8", b"{not json", b"[1, 2]", b"42",
-                json.dumps({"a": 2.5, "e": None}).encode(), b"{}"]
+    payloads = [
+        json.dumps({"a": 1, "b": {"c": "x", "d": [1, 2]}}).encode(),
+        b"\xff\xfe not utf-8",
+        b"{not json",
+        b"[1, 2]",
+        b"42",
+        json.dumps({"a": 2.5, "e": None}).encode(),
+        b"{}",
+    ]
     msgs = [("j", 0, i, T0 + i, p) for i, p in enumerate(payloads)]
     path = write(tmp_path / "j.ss", msgs)
     cols = ssfile.to_numpy(path, json=True)
@@ -365,17 +435,21 @@ def test_json_expansion_rule(tmp_path):
 
 # ---- optional dependencies --------------------------------------------------------------------
 
+
 def test_importing_ssfile_imports_no_numpy_or_pandas():
     code = "import sys, ssfile; print(sorted({'numpy', 'pandas', 'matplotlib'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("module, extra, call", [
-    ("numpy", "numpy", lambda p: ssfile.to_numpy(p)),
-    ("pandas", "pandas", lambda p: ssfile.to_pandas(p)),
-    ("pandas", "pandas", lambda p: ssfile.stats(p)),
-])
+@pytest.mark.parametrize(
+    "module, extra, call",
+    [
+        ("numpy", "numpy", lambda p: ssfile.to_numpy(p)),
+        ("pandas", "pandas", lambda p: ssfile.to_pandas(p)),
+        ("pandas", "pandas", lambda p: ssfile.stats(p)),
+    ],
+)
 def test_missing_dependency_names_the_extra(tmp_path, monkeypatch, module, extra, call):
     path = write(tmp_path / "d.ss", mixed_messages(3, 1))
     monkeypatch.setitem(sys.modules, module, None)
@@ -392,5 +466,7 @@ def test_vectorised_crc_equals_the_reference():
     lengths = [0, 1, 2, 3, 7, 8, 9, 16, 17, 31, 64, 65, 128, 129, 255, 256, 257, 1000]
     starts = [rng.randrange(4000) for _ in range(400)]
     lens = [rng.choice(lengths) for _ in starts]
-    got = payload_crcs(np.frombuffer(data, np.uint8), np.array(starts, np.int64), np.array(lens, np.int64))
-    assert got.tolist() == [crc16_py(data[s:s + n]) for s, n in zip(starts, lens)]
+    got = payload_crcs(
+        np.frombuffer(data, np.uint8), np.array(starts, np.int64), np.array(lens, np.int64)
+    )
+    assert got.tolist() == [crc16_py(data[s : s + n]) for s, n in zip(starts, lens)]

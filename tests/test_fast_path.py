@@ -17,23 +17,41 @@ from ssfile.format.records import FileHeader, MessageHeader
 @given(headers, st.binary(max_size=300), st.integers(0, 0xFFFF))
 def test_build_frame_fast_equals_schema(header, payload, crc):
     kb = header.stream_key.encode()
-    data = fast.build_frame_fast(kb, header.shard_id, header.sequence, header.timestamp_ms,
-                                 payload, crc)
+    data = fast.build_frame_fast(
+        kb, header.shard_id, header.sequence, header.timestamp_ms, payload, crc
+    )
     assert data == schema.build_frame(header, payload, crc)
     k = len(kb)
     assert fast.FRAME_FIXED.unpack_from(data, 1 + k) == (
-        header.shard_id, header.sequence, header.timestamp_ms, len(payload))
+        header.shard_id,
+        header.sequence,
+        header.timestamp_ms,
+        len(payload),
+    )
     assert fast.FRAME_FIXED_SIZE == 28
 
 
 def _tuples(marks):
-    return [(m.header.stream_key.encode(), m.header.shard_id, m.header.sequence,
-             m.header.timestamp_ms, m.running_checksum) for m in marks]
+    return [
+        (
+            m.header.stream_key.encode(),
+            m.header.shard_id,
+            m.header.sequence,
+            m.header.timestamp_ms,
+            m.running_checksum,
+        )
+        for m in marks
+    ]
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(0, (1 << 32) - 1), st.lists(markers, max_size=5), st.binary(max_size=20),
-       st.binary(max_size=20), st.integers(1, 1000))
+@given(
+    st.integers(0, (1 << 32) - 1),
+    st.lists(markers, max_size=5),
+    st.binary(max_size=20),
+    st.binary(max_size=20),
+    st.integers(1, 1000),
+)
 def test_beacon_fast_equals_schema(remaining, marks, before, after, index):
     data = fast.build_beacon_fast(remaining, _tuples(marks))
     assert data == schema.build_beacon(remaining, marks)
@@ -41,7 +59,8 @@ def test_beacon_fast_equals_schema(remaining, marks, before, after, index):
     offset = index * 4096
     assert fast.beacon_size_at(buf, len(before)) == len(data)
     assert fast.parse_beacon_fast(buf, len(before), offset, index) == schema.parse_beacon(
-        data + after, offset, index)
+        data + after, offset, index
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -53,13 +72,23 @@ def test_beacon_size_at_is_none_for_every_prefix(marks):
 
 
 def _frame_with_raw_key(raw: bytes) -> bytes:
-    return (bytes([len(raw)]) + raw + bytes(24) + (0).to_bytes(4, "big")
-            + crc16_py(b"").to_bytes(2, "big") + b"\r")
+    return (
+        bytes([len(raw)])
+        + raw
+        + bytes(24)
+        + (0).to_bytes(4, "big")
+        + crc16_py(b"").to_bytes(2, "big")
+        + b"\r"
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(st.binary(max_size=255), st.text(max_size=30).map(str.encode).filter(
-    lambda b: len(b) <= 255)))
+@given(
+    st.one_of(
+        st.binary(max_size=255),
+        st.text(max_size=30).map(str.encode).filter(lambda b: len(b) <= 255),
+    )
+)
 def test_decode_key_agrees_with_schema(raw):
     """Same accept/reject decision for any key bytes, both as FieldError at the given offset."""
     try:
@@ -80,8 +109,10 @@ def test_marker_field_errors_agree(marks, data):
     raw = bytearray(fast.build_beacon_fast(0, _tuples(marks)))
     assume(marks[0].header.stream_key != "")  # a key byte to damage
     raw[7] = ord(data.draw(st.sampled_from(" /:*")))  # first key byte of the first marker
-    for parse in (lambda: fast.parse_beacon_fast(bytes(raw), 0, 1024, 1),
-                  lambda: schema.parse_beacon(bytes(raw), 1024, 1)):
+    for parse in (
+        lambda: fast.parse_beacon_fast(bytes(raw), 0, 1024, 1),
+        lambda: schema.parse_beacon(bytes(raw), 1024, 1),
+    ):
         with pytest.raises(FieldError) as info:
             parse()
         assert info.value.offset == 1024

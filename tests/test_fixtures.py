@@ -43,8 +43,12 @@ def test_every_generator_output_is_checked_in():
 
 
 def test_generate_check_passes():
-    run = subprocess.run([sys.executable, str(FIXTURES / "generate.py"), "--check"],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, str(FIXTURES / "generate.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr + run.stdout
     assert "up to date" in run.stdout
 
@@ -76,14 +80,19 @@ def test_decoder_matches_expected_json(path):
 def test_reader_yields_the_expected_messages(path):
     doc = expected(path.stem)
     with ssfile.open(path) as r:
-        got = [(m.offset, m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.payload.hex())
-               for m in r]
+        got = [
+            (m.offset, m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.payload.hex())
+            for m in r
+        ]
         assert r.ended is doc["ended"]
         assert r.header.file_name == doc["header"]["file_name"]
         assert r.header.created_at_ms == doc["header"]["created_at"]
         assert r.header.beacon_interval == doc["header"]["beacon_interval"]
-    want = [(e["offset"], e["stream_key"], e["shard_id"], e["sequence"], e["timestamp"], e["payload"])
-            for e in doc["events"] if e["type"] == "message"]
+    want = [
+        (e["offset"], e["stream_key"], e["shard_id"], e["sequence"], e["timestamp"], e["payload"])
+        for e in doc["events"]
+        if e["type"] == "message"
+    ]
     assert got == want
 
 
@@ -109,7 +118,12 @@ def test_fixture_contents_cover_what_they_claim():
     assert _kinds("appended").count("eos") == 1
     # I = 128: an empty beacon at 128, the first frame at 135
     first, second = expected("interval-128")["events"][:2]
-    assert (first["type"], first["offset"], first["size"], first["markers"]) == ("beacon", 128, 7, [])
+    assert (first["type"], first["offset"], first["size"], first["markers"]) == (
+        "beacon",
+        128,
+        7,
+        [],
+    )
     assert second["offset"] == 135
     # spanning: some frame is cut by two or more beacons in a row
     for name in ("spanning", "spanning-256"):

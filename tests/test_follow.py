@@ -12,7 +12,7 @@ import pytest
 import ssfile
 from ssfile.codec.encoder import Encoder
 from ssfile.file import follow as follow_mod
-from ssfile.file.follow import FollowError, Follower
+from ssfile.file.follow import Follower, FollowError
 from ssfile.format.records import FileHeader
 
 pytestmark = pytest.mark.timeout(60)
@@ -88,13 +88,13 @@ def test_a_partly_written_frame_is_waited_through(tmp_path):
     enc = _encoder(interval=256)
     _append(path, enc.take())
     tail = Tail(path)
-    enc.encode("k", 0, 1, 1, bytes(600))          # spans two beacons
+    enc.encode("k", 0, 1, 1, bytes(600))  # spans two beacons
     data = enc.take()
-    for cut in (1, 100, len(data) - 1):           # dribble it in
+    for cut in (1, 100, len(data) - 1):  # dribble it in
         _append(path, data[:cut])
         data = data[cut:]
     _append(path, data)
-    (m,) = tail.take(1)   # the message, not an error about the torn frame
+    (m,) = tail.take(1)  # the message, not an error about the torn frame
     assert m.sequence == 1 and m.payload == bytes(600)
 
 
@@ -118,7 +118,7 @@ def _followed_file(tmp_path):  # type: ignore[no-untyped-def]
         enc.encode("k", 0, i, i, bytes(20))
     _append(path, enc.take())
     tail = Tail(path)
-    tail.take(30)   # everything delivered: the reader is now at the end, waiting
+    tail.take(30)  # everything delivered: the reader is now at the end, waiting
     return path, tail
 
 

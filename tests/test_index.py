@@ -7,8 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssfile.file.index import (LEFT, RIGHT, UNDECIDED, SequenceTarget, TimeTarget,
-                               find_start)
+from ssfile.file.index import LEFT, RIGHT, UNDECIDED, SequenceTarget, TimeTarget, find_start
 from ssfile.format.records import Beacon, Marker, MessageHeader
 
 
@@ -16,7 +15,7 @@ class FakeSource:
     """Beacon k is just k; a FakeTarget maps it to a verdict.  Counts reads."""
 
     def __init__(self, verdicts: list[int]) -> None:
-        self.verdicts = verdicts          # verdicts[k-1] for beacon k
+        self.verdicts = verdicts  # verdicts[k-1] for beacon k
         self.reads: list[int] = []
 
     def beacon_count(self) -> int:
@@ -86,13 +85,13 @@ def _beacon(*markers: tuple[str, int, int, int]) -> Beacon:
 
 def test_time_verdicts():
     t = TimeTarget(100, num_markers=3)
-    assert t.classify(_beacon(("a", 0, 5, 100))) == RIGHT          # a frame at >= T exists
-    assert t.classify(_beacon(("a", 0, 5, 99), ("b", 0, 1, 50))) == LEFT   # complete, all < T
+    assert t.classify(_beacon(("a", 0, 5, 100))) == RIGHT  # a frame at >= T exists
+    assert t.classify(_beacon(("a", 0, 5, 99), ("b", 0, 1, 50))) == LEFT  # complete, all < T
     # as many markers as allowed: perhaps a rotating subset, so a stream may be missing
     assert t.classify(_beacon(("a", 0, 1, 1), ("b", 0, 1, 1), ("c", 0, 1, 1))) == UNDECIDED
     # any stream's marker proves "right", even in a rotating subset
     assert t.classify(_beacon(("a", 0, 1, 1), ("b", 0, 1, 1), ("c", 0, 1, 100))) == RIGHT
-    assert t.classify(_beacon()) == UNDECIDED                        # append point / I < 640
+    assert t.classify(_beacon()) == UNDECIDED  # append point / I < 640
     assert TimeTarget(100, num_markers=1).classify(_beacon(("a", 0, 1, 1))) == UNDECIDED
 
 

@@ -15,9 +15,18 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from kafka_helpers import (
+    NOIDA_NO_EVICTION,
+    TANSU_NO_CREATE_PARTITIONS,
+    TANSU_TIMES,
+    TANSU_WATERMARK,
+    broker_params,
+    brokers,
+    free_port,
+    run,
+    streamer,
+)
 
-from kafka_helpers import (NOIDA_NO_EVICTION, TANSU_NO_CREATE_PARTITIONS, TANSU_TIMES, TANSU_WATERMARK, broker_params,
-                           brokers, free_port, run, streamer)
 from ssfile.adapters import kafka_map
 from ssfile.errors import BackendError, EncodeError, StreamError, UsageError
 from ssfile.streamer import ConsumerMode, ConsumerOptions, StreamEnded, connect, parse_stream_url
@@ -41,8 +50,14 @@ def plain_read(bootstrap: str, topic: str, partitions: int) -> list[tuple[int, i
     confluent-kafka consumer (until each partition reports its end)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "plain-" + uuid.uuid4().hex,
-                  "enable.partition.eof": True, "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "plain-" + uuid.uuid4().hex,
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+        }
+    )
     c.assign([TopicPartition(topic, p, -2) for p in range(partitions)])
     out, eof, deadline = [], set(), time.monotonic() + 20
     while len(eof) < partitions and time.monotonic() < deadline:
@@ -84,15 +99,23 @@ def test_mapping_of_records():
     from ssfile.adapters.kafka_fetch import Fetcher
 
     def record(ts, value, err=None):
-        return SimpleNamespace(topic=lambda: "ns.orders", partition=lambda: 2, offset=lambda: 41,
-                               timestamp=lambda: ts, value=lambda: value, error=lambda: err)
+        return SimpleNamespace(
+            topic=lambda: "ns.orders",
+            partition=lambda: 2,
+            offset=lambda: 41,
+            timestamp=lambda: ts,
+            value=lambda: value,
+            error=lambda: err,
+        )
 
     eof = confluent_kafka.KafkaError(confluent_kafka.KafkaError._PARTITION_EOF)
     records = [record((1, 1700000000123), None), record((0, -1), b"v"), record((0, -1), None, eof)]
     client = SimpleNamespace(consume=lambda n, timeout: records)
     fetched = Fetcher(client, confluent_kafka, "here:1", "ns.")._consume(10, 0)
-    assert [header(m) for m in fetched.messages] == [("orders", 2, 41, 1700000000123, b""),
-                                                     ("orders", 2, 41, 0, b"v")]  # no timestamp: 0
+    assert [header(m) for m in fetched.messages] == [
+        ("orders", 2, 41, 1700000000123, b""),
+        ("orders", 2, 41, 0, b"v"),
+    ]  # no timestamp: 0
     assert fetched.eofs == {("orders", 2): 41}
     url = parse_stream_url("kafka://a:1,b:2/t")
     assert kafka_map.bootstrap_servers(url) == "a:1,b:2"
@@ -114,7 +137,9 @@ def test_receipts_are_what_the_broker_holds(broker):
 
     topic, heads, got = run(main())
     plain = plain_read(broker, topic, 3)
-    assert sorted((h.shard_id, h.sequence, h.timestamp_ms, h.payload) for h in heads) == sorted(plain)
+    assert sorted((h.shard_id, h.sequence, h.timestamp_ms, h.payload) for h in heads) == sorted(
+        plain
+    )
     assert sorted(map(header, got)) == sorted(map(header, heads))
     for p in range(3):  # per partition: offset order
         offsets = [m.sequence for m in got if m.shard_id == p]
@@ -167,7 +192,9 @@ def test_shards_choose_partitions(broker):
     async def main():
         s = await streamer(broker, partitions=3)
         await produce_spread(s, "k", 30, 3, now_ms())
-        c = await s.create_consumer(["k"], ConsumerOptions(auto_stream_reset="earliest", shards=(1,)))
+        c = await s.create_consumer(
+            ["k"], ConsumerOptions(auto_stream_reset="earliest", shards=(1,))
+        )
         got = await take(c, 10)
         with pytest.raises(StreamError, match="no partition 7"):
             await s.create_consumer(["k"], ConsumerOptions(shards=(7,)))
@@ -201,6 +228,7 @@ def test_seek_to_a_time_in_every_partition(broker):
 def test_rewind_to_offsets_beginning_and_end(broker):
     """noida-db only: Tansu's watermark gap (rewind uses the watermarks) is the strict xfail
     of the two tests above."""
+
     async def main():
         s = await streamer(broker, partitions=2)
         heads = await produce_spread(s, "k", 20, 2, now_ms())
@@ -229,7 +257,9 @@ def test_rewind_to_offsets_beginning_and_end(broker):
 
 @brokers()
 def test_group_members_in_two_streamers_share_the_partitions(broker):
-    group = ConsumerOptions(mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest")
+    group = ConsumerOptions(
+        mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest"
+    )
 
     async def main():
         a = await streamer(broker, partitions=2)
@@ -242,7 +272,7 @@ def test_group_members_in_two_streamers_share_the_partitions(broker):
             while len(got["a"]) + len(got["b"]) < 100:
                 try:
                     got[name].extend(await asyncio.wait_for(c.next_batch(), 0.5))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
         await asyncio.gather(read("a", ca), read("b", cb))
@@ -256,8 +286,9 @@ def test_group_members_in_two_streamers_share_the_partitions(broker):
 
 def test_resumable_group_resumes_after_the_commits(broker):
     opts = ConsumerOptions(mode=ConsumerMode.RESUMABLE, group="r", auto_stream_reset="earliest")
-    manual = ConsumerOptions(mode=ConsumerMode.RESUMABLE, group="r", auto_stream_reset="earliest",
-                             auto_commit=False)
+    manual = ConsumerOptions(
+        mode=ConsumerMode.RESUMABLE, group="r", auto_stream_reset="earliest", auto_commit=False
+    )
 
     async def session(prefix, options, n, commit=False, extra=0):
         s = await streamer(broker, topic_prefix=prefix)
@@ -290,7 +321,9 @@ def test_group_seek_and_misuse(broker):
         s = await streamer(broker)
         t0 = now_ms() - 10_000
         await produce_spread(s, "k", 20, 1, t0)
-        g = ConsumerOptions(mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest")
+        g = ConsumerOptions(
+            mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest"
+        )
         c = await s.create_consumer(["k"], g)
         await c.seek(t0 + 12)
         first = await c.next()
@@ -298,7 +331,9 @@ def test_group_seek_and_misuse(broker):
         with pytest.raises(StreamError, match="alone"):
             await c.rewind("beginning")
         with pytest.raises(StreamError, match="cannot choose shards"):
-            await s.create_consumer(["k"], ConsumerOptions(mode=ConsumerMode.LOAD_BALANCED, group="h", shards=(0,)))
+            await s.create_consumer(
+                ["k"], ConsumerOptions(mode=ConsumerMode.LOAD_BALANCED, group="h", shards=(0,))
+            )
         with pytest.raises(StreamError, match="real-time"):
             await (await s.create_consumer(["k"], FOLLOW)).commit()
         await s.disconnect()
@@ -337,12 +372,20 @@ def test_a_killed_member_s_partitions_go_to_the_survivor(broker):
         ps = [await s.create_producer("k", shard_id=p) for p in range(2)]
         for p in ps:
             await p.send(b"old")
-        member = subprocess.Popen([sys.executable, "-c", MEMBER % TEST_CONSUMER, broker, s.options.topic_prefix],
-                                  cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        member = subprocess.Popen(
+            [sys.executable, "-c", MEMBER % TEST_CONSUMER, broker, s.options.topic_prefix],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             await asyncio.to_thread(member.stdout.readline)  # it has joined and read
-            survivor = await s.create_consumer(["k"], ConsumerOptions(
-                mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest"))
+            survivor = await s.create_consumer(
+                ["k"],
+                ConsumerOptions(
+                    mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest"
+                ),
+            )
         finally:
             member.kill()
             member.wait()
@@ -355,21 +398,34 @@ def test_a_killed_member_s_partitions_go_to_the_survivor(broker):
         while len(new) < 40 and loop.time() < deadline:
             try:
                 batch = await asyncio.wait_for(survivor.next_batch(), 1)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             new.extend(m for m in batch if m.payload.startswith(b"new"))
         await s.disconnect()
         return new
 
     new = run(main())
-    assert sorted((m.shard_id, m.payload) for m in new) == sorted((p, b"new%d" % i) for i in range(20) for p in (0, 1))
+    assert sorted((m.shard_id, m.payload) for m in new) == sorted(
+        (p, b"new%d" % i) for i in range(20) for p in (0, 1)
+    )
 
 
 # ---- threads: no blocking confluent-kafka call on the event loop ---------------------------
 
 
-BLOCKING = {"consume", "poll", "flush", "list_topics", "get_watermark_offsets", "offsets_for_times",
-            "assign", "subscribe", "seek", "close", "committed"}
+BLOCKING = {
+    "consume",
+    "poll",
+    "flush",
+    "list_topics",
+    "get_watermark_offsets",
+    "offsets_for_times",
+    "assign",
+    "subscribe",
+    "seek",
+    "close",
+    "committed",
+}
 
 
 def test_blocking_calls_never_run_on_the_event_loop(broker, monkeypatch):
@@ -388,6 +444,7 @@ def test_blocking_calls_never_run_on_the_event_loop(broker, monkeypatch):
             def __getattr__(self, name):
                 attr = getattr(self._inner, name)
                 if name in BLOCKING or name == "commit":
+
                     def call(*a, **kw):
                         # commit(asynchronous=True) and poll(0) return at once
                         if name == "commit":
@@ -397,8 +454,10 @@ def test_blocking_calls_never_run_on_the_event_loop(broker, monkeypatch):
                         if waits:
                             calls.append((name, threading.current_thread().name))
                         return attr(*a, **kw)
+
                     return call
                 return attr
+
         return Proxy
 
     class Module:  # the module as the backend sees it, with recording client classes
@@ -409,10 +468,16 @@ def test_blocking_calls_never_run_on_the_event_loop(broker, monkeypatch):
         def __getattr__(self, name):
             return getattr(self._module, name)
 
-    modules = {"confluent_kafka": Module(confluent_kafka, Consumer=recording(confluent_kafka.Consumer),
-                                         Producer=recording(confluent_kafka.Producer)),
-               "confluent_kafka.admin": Module(confluent_kafka.admin,
-                                               AdminClient=recording(confluent_kafka.admin.AdminClient))}
+    modules = {
+        "confluent_kafka": Module(
+            confluent_kafka,
+            Consumer=recording(confluent_kafka.Consumer),
+            Producer=recording(confluent_kafka.Producer),
+        ),
+        "confluent_kafka.admin": Module(
+            confluent_kafka.admin, AdminClient=recording(confluent_kafka.admin.AdminClient)
+        ),
+    }
     monkeypatch.setattr(kafka_adapter, "require", lambda module, extra: modules[module])
 
     async def main():
@@ -424,16 +489,32 @@ def test_blocking_calls_never_run_on_the_event_loop(broker, monkeypatch):
         await c.rewind(3)
         with pytest.raises(asyncio.TimeoutError):  # cancelled while waiting: nothing lost
             await asyncio.wait_for(take(c, 8), 0.5)
-        g = await s.create_consumer(["k"], ConsumerOptions(mode=ConsumerMode.RESUMABLE, group="x",
-                                                           auto_stream_reset="earliest", auto_commit=False))
+        g = await s.create_consumer(
+            ["k"],
+            ConsumerOptions(
+                mode=ConsumerMode.RESUMABLE,
+                group="x",
+                auto_stream_reset="earliest",
+                auto_commit=False,
+            ),
+        )
         await take(g, 10)
         await g.commit()
         await s.disconnect()
         return threading.current_thread().name
 
     loop_thread = run(main())
-    assert {name for name, _ in calls} >= {"consume", "flush", "list_topics", "assign", "subscribe",
-                                           "offsets_for_times", "get_watermark_offsets", "commit", "close"}
+    assert {name for name, _ in calls} >= {
+        "consume",
+        "flush",
+        "list_topics",
+        "assign",
+        "subscribe",
+        "offsets_for_times",
+        "get_watermark_offsets",
+        "commit",
+        "close",
+    }
     assert [c for c in calls if c[1] == loop_thread] == []
 
 
@@ -446,7 +527,7 @@ def test_a_cancelled_next_loses_nothing(broker):
         while len(got) < 30:
             try:
                 got.extend(await asyncio.wait_for(c.next_batch(3), 0.001))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         await s.disconnect()
         return got

@@ -13,10 +13,9 @@ import time
 import uuid
 
 import pytest
+from kafka_helpers import ROOT, PrivateNoida, brokers, free_port, ssfile_cli
 
 import ssfile
-from kafka_helpers import (ROOT, PrivateNoida, brokers, free_port,
-                           ssfile_cli)
 
 
 @pytest.fixture()
@@ -34,7 +33,9 @@ def new_topic(bootstrap: str, partitions: int, topic: str | None = None) -> str:
     return topic
 
 
-def plain_produce(bootstrap: str, topic: str, payloads: list[bytes], partitions: int, t0: int, step: int = 1) -> None:
+def plain_produce(
+    bootstrap: str, topic: str, payloads: list[bytes], partitions: int, t0: int, step: int = 1
+) -> None:
     """Message i to partition i % partitions with timestamp t0 + i * step."""
     from confluent_kafka import Producer
 
@@ -44,18 +45,28 @@ def plain_produce(bootstrap: str, topic: str, payloads: list[bytes], partitions:
     assert p.flush(20) == 0
 
 
-def plain_read(bootstrap: str, topic: str, partitions: int, count: int) -> list[tuple[int, int, int, bytes]]:
+def plain_read(
+    bootstrap: str, topic: str, partitions: int, count: int
+) -> list[tuple[int, int, int, bytes]]:
     """(partition, offset, timestamp, value): ``count`` records of ``topic`` from the start."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "plain-" + uuid.uuid4().hex,
-                  "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "plain-" + uuid.uuid4().hex,
+            "enable.auto.commit": False,
+        }
+    )
     c.assign([TopicPartition(topic, p, -2) for p in range(partitions)])
     out: list[tuple[int, int, int, bytes]] = []
     deadline = time.monotonic() + 20
     while len(out) < count and time.monotonic() < deadline:
-        out.extend((m.partition(), m.offset(), m.timestamp()[1], m.value())
-                   for m in c.consume(1000, 0.2) if m.error() is None)
+        out.extend(
+            (m.partition(), m.offset(), m.timestamp()[1], m.value())
+            for m in c.consume(1000, 0.2)
+            if m.error() is None
+        )
     c.close()
     return sorted(out)
 
@@ -80,8 +91,18 @@ def test_record_then_replay_reproduces_the_topic(broker, tmp_path, request):
     plain_produce(broker, topic, [b"m%d" % i for i in range(60)], 3, now_ms() - 60_000)
     original = plain_read(broker, topic, 3, 60)
     rec = tmp_path / "rec.ss"
-    r = ssfile_cli("relay", "--input", f"kafka://{broker}/{topic}", "--output", f"file://{rec}",
-                   "--offset", "start", "--count", "60", "--keep-headers")
+    r = ssfile_cli(
+        "relay",
+        "--input",
+        f"kafka://{broker}/{topic}",
+        "--output",
+        f"file://{rec}",
+        "--offset",
+        "start",
+        "--count",
+        "60",
+        "--keep-headers",
+    )
     assert r.returncode == 0, r.stderr
     assert recorded(rec) == original and keys_in(rec) == {topic}
 
@@ -91,14 +112,31 @@ def test_record_then_replay_reproduces_the_topic(broker, tmp_path, request):
         # topic that shards 1 and 2 cannot grow; so the topic is made first (noida-db: the
         # replay creates and grows it)
         new_topic(broker, 3, copy)
-    r = ssfile_cli("relay", "--input", f"file://{rec}/{topic}", "--output", f"kafka://{broker}/{copy}",
-                   "--keep-headers", "--no-follow")
+    r = ssfile_cli(
+        "relay",
+        "--input",
+        f"file://{rec}/{topic}",
+        "--output",
+        f"kafka://{broker}/{copy}",
+        "--keep-headers",
+        "--no-follow",
+    )
     assert r.returncode == 0, r.stderr
     assert plain_read(broker, copy, 3, 60) == original  # partitions, offsets, timestamps, values
 
     dump = tmp_path / "dump.ss"
-    r = ssfile_cli("relay", "--input", f"kafka://{broker}/{copy}", "--output", f"file://{dump}",
-                   "--offset", "start", "--count", "60", "--keep-headers")
+    r = ssfile_cli(
+        "relay",
+        "--input",
+        f"kafka://{broker}/{copy}",
+        "--output",
+        f"file://{dump}",
+        "--offset",
+        "start",
+        "--count",
+        "60",
+        "--keep-headers",
+    )
     assert r.returncode == 0, r.stderr
     assert recorded(dump) == recorded(rec)
 
@@ -113,8 +151,17 @@ def test_record_from_a_time(broker, tmp_path):
     plain_produce(broker, topic, [b"m%d" % i for i in range(40)], 2, t0, step=10)
     start = t0 + 205  # between two messages
     rec = tmp_path / "rec.ss"
-    r = ssfile_cli("relay", "--input", f"kafka://{broker}/{topic}", "--output", f"file://{rec}",
-                   "--offset", format_timestamp(start), "--no-follow", "--keep-headers")
+    r = ssfile_cli(
+        "relay",
+        "--input",
+        f"kafka://{broker}/{topic}",
+        "--output",
+        f"file://{rec}",
+        "--offset",
+        format_timestamp(start),
+        "--no-follow",
+        "--keep-headers",
+    )
     assert r.returncode == 0, r.stderr
     want = [rec_ for rec_ in plain_read(broker, topic, 2, 40) if rec_[2] >= start]
     assert want and recorded(rec) == want
@@ -128,9 +175,26 @@ def test_record_from_the_end(broker, tmp_path):
     topic = new_topic(broker, 2)
     plain_produce(broker, topic, [b"old%d" % i for i in range(10)], 2, now_ms())
     rec = tmp_path / "rec.ss"
-    relay = subprocess.Popen([sys.executable, "-m", "ssfile", "relay", "--input", f"kafka://{broker}/{topic}",
-                              "--output", f"file://{rec}", "--offset", "end", "--count", "5", "--keep-headers"],
-                             cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    relay = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ssfile",
+            "relay",
+            "--input",
+            f"kafka://{broker}/{topic}",
+            "--output",
+            f"file://{rec}",
+            "--offset",
+            "end",
+            "--count",
+            "5",
+            "--keep-headers",
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     p = Producer({"bootstrap.servers": broker})
     i, deadline = 0, time.monotonic() + 30
     while relay.poll() is None and time.monotonic() < deadline:  # until it has 5 new ones
@@ -151,9 +215,26 @@ def test_broker_restarted_mid_record_loses_nothing_and_records_again_without_dup
         topic = new_topic(bs, 2)
         plain_produce(bs, topic, [b"a%d" % i for i in range(100)], 2, now_ms() - 1000)
         rec = tmp_path / "rec.ss"
-        relay = subprocess.Popen([sys.executable, "-m", "ssfile", "relay", "--input", f"kafka://{bs}/{topic}",
-                                  "--output", f"file://{rec}", "--offset", "start", "--count", "200",
-                                  "--keep-headers"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        relay = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ssfile",
+                "relay",
+                "--input",
+                f"kafka://{bs}/{topic}",
+                "--output",
+                f"file://{rec}",
+                "--offset",
+                "start",
+                "--count",
+                "200",
+                "--keep-headers",
+            ],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wait_for_messages(rec, 100)
         server.stop()
         server.start()  # same port, same data
@@ -163,8 +244,17 @@ def test_broker_restarted_mid_record_loses_nothing_and_records_again_without_dup
         assert len(everything) == 200 and recorded(rec) == everything
 
         # recording again from the start: the offsets already in the file are skipped
-        r = ssfile_cli("relay", "--input", f"kafka://{bs}/{topic}", "--output", f"file://{rec}",
-                       "--offset", "start", "--no-follow", "--keep-headers")
+        r = ssfile_cli(
+            "relay",
+            "--input",
+            f"kafka://{bs}/{topic}",
+            "--output",
+            f"file://{rec}",
+            "--offset",
+            "start",
+            "--no-follow",
+            "--keep-headers",
+        )
         assert r.returncode == 0, r.stderr
         assert "skipped 200 message(s) already in the output" in r.stderr
         assert recorded(rec) == everything
@@ -191,13 +281,29 @@ def test_relay_errors_are_one_line(broker, tmp_path):
     cases = [
         (["--input", f"kafka://127.0.0.1:{free_port()}/t", "--output", out], 1, "cannot connect"),
         (["--input", "kafka://127.0.0.1:99999/t", "--output", out], 2, "bad port"),
-        (["--input", f"kafka://{broker}/missing-{uuid.uuid4().hex[:8]}", "--output", out], 1, "unknown topic"),
+        (
+            ["--input", f"kafka://{broker}/missing-{uuid.uuid4().hex[:8]}", "--output", out],
+            1,
+            "unknown topic",
+        ),
         (["--input", f"kafka://{broker}/t", "--output", "stdio:///", "--keep-headers"], 2, None),
     ]
     topic = new_topic(broker, 1)
     plain_produce(broker, topic, [b"x"], 1, now_ms())
-    cases[3] = (["--input", f"kafka://{broker}/{topic}", "--output", "stdio:///", "--keep-headers",
-                 "--offset", "start", "--no-follow"], 2, "cannot keep timestamps")
+    cases[3] = (
+        [
+            "--input",
+            f"kafka://{broker}/{topic}",
+            "--output",
+            "stdio:///",
+            "--keep-headers",
+            "--offset",
+            "start",
+            "--no-follow",
+        ],
+        2,
+        "cannot keep timestamps",
+    )
     for args, code, text in cases:
         r = ssfile_cli("relay", *args)
         assert r.returncode == code, (args, r.stderr)
@@ -225,7 +331,15 @@ def test_keep_headers_file_to_file_and_again_without_duplicates(tmp_path, capsys
     src, out = tmp_path / "src.ss", tmp_path / "out.ss"
     rows = [("a", i % 2, 10 + i // 2, 1_700_000_000_000 + i, b"p%d" % i) for i in range(20)]
     write_file(src, rows)
-    args = ["relay", "--input", f"file://{src}/a", "--output", f"file://{out}", "--keep-headers", "--no-follow"]
+    args = [
+        "relay",
+        "--input",
+        f"file://{src}/a",
+        "--output",
+        f"file://{out}",
+        "--keep-headers",
+        "--no-follow",
+    ]
     assert main(args) == 0
     assert all_rows(out) == all_rows(src)
     capsys.readouterr()
@@ -238,10 +352,26 @@ def test_keep_headers_several_keys_into_one_keep_everything(tmp_path):
     from ssfile.cli import main
 
     src, out = tmp_path / "src.ss", tmp_path / "out.ss"
-    rows = [(k, 0, i, 1_700_000_000_000 + i, k.encode() + b"%d" % i) for i in range(1, 6) for k in "ab"]
+    rows = [
+        (k, 0, i, 1_700_000_000_000 + i, k.encode() + b"%d" % i) for i in range(1, 6) for k in "ab"
+    ]
     write_file(src, rows)
-    assert main(["relay", "--input", f"file://{src}/a,b", "--output", f"file://{out}/all",
-                 "--keep-headers", "--no-follow"]) == 0
+    assert (
+        main(
+            [
+                "relay",
+                "--input",
+                f"file://{src}/a,b",
+                "--output",
+                f"file://{out}/all",
+                "--keep-headers",
+                "--no-follow",
+            ]
+        )
+        == 0
+    )
     got = all_rows(out)
-    assert [(r[3], r[4]) for r in got] == [(r[3], r[4]) for r in rows]  # every message, its timestamp
+    assert [(r[3], r[4]) for r in got] == [
+        (r[3], r[4]) for r in rows
+    ]  # every message, its timestamp
     assert [r[2] for r in got] == list(range(1, 11)) and {r[0] for r in got} == {"all"}

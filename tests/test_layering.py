@@ -14,15 +14,21 @@ import pytest
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ssfile"
 
 RANKS = {
-    "ssfile.types": 0, "ssfile.errors": 0, "ssfile.timefmt": 0, "ssfile.lines": 0,
+    "ssfile.types": 0,
+    "ssfile.errors": 0,
+    "ssfile.timefmt": 0,
+    "ssfile.lines": 0,
     "ssfile._speedups": 0,  # the C accelerator (ssfile/_speedups.c): imports nothing internal
     "ssfile.format": 1,
     "ssfile.codec": 2,
-    "ssfile.file": 3, "ssfile.check": 3,
+    "ssfile.file": 3,
+    "ssfile.check": 3,
     "ssfile.streamer": 4,
-    "ssfile.adapters": 5, "ssfile.export": 5,
-    "ssfile": 5.5,          # the public facade (ssfile/__init__.py): above every layer it re-exports
-    "ssfile.cli": 6, "ssfile.view": 6,   # the viewer server uses cli.info's summary
+    "ssfile.adapters": 5,
+    "ssfile.export": 5,
+    "ssfile": 5.5,  # the public facade (ssfile/__init__.py): above every layer it re-exports
+    "ssfile.cli": 6,
+    "ssfile.view": 6,  # the viewer server uses cli.info's summary
     "ssfile.__main__": 7,
 }
 
@@ -57,7 +63,9 @@ def layer(name: str) -> str:
 
 def is_module(dotted: str) -> bool:
     rel = pathlib.Path(*dotted.split("."))
-    return (PACKAGE.parent / rel).with_suffix(".py").is_file() or (PACKAGE.parent / rel / "__init__.py").is_file()
+    return (PACKAGE.parent / rel).with_suffix(".py").is_file() or (
+        PACKAGE.parent / rel / "__init__.py"
+    ).is_file()
 
 
 def imports(path: pathlib.Path):
@@ -72,14 +80,17 @@ def imports_of(source: str, name: str, is_package: bool):
 
     def visit(node: ast.AST, lazy: bool) -> None:
         for child in ast.iter_child_nodes(node):
-            inner = lazy or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) or (
-                isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test))
+            inner = (
+                lazy
+                or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                or (isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test))
+            )
             if isinstance(child, ast.Import):
                 found.extend((a.name, child.lineno, lazy) for a in child.names)
             elif isinstance(child, ast.ImportFrom):
                 base = child.module or ""
                 if child.level:
-                    up = package.split(".")[:len(package.split(".")) - child.level + 1]
+                    up = package.split(".")[: len(package.split(".")) - child.level + 1]
                     base = ".".join(up + ([child.module] if child.module else []))
                 for a in child.names:
                     sub = f"{base}.{a.name}"
@@ -107,7 +118,8 @@ def test_imports_point_downwards(path):
             continue
         assert lazy and (name, theirs) in LAZY_UPWARD, (
             f"{path.relative_to(PACKAGE.parent)}:{line}: {mine} imports {target} ({theirs}), "
-            "a higher layer")
+            "a higher layer"
+        )
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: module_name(p))
@@ -126,11 +138,19 @@ def test_optional_dependencies_only_inside_functions(path):
 
 
 def test_the_walker_sees_every_kind_of_import():
-    source = ("import numpy\nimport construct\nfrom ..file import reader\nfrom . import fast\n"
-              "from ..format.crc import crc16\n"
-              "def f():\n    import pandas\nif TYPE_CHECKING:\n    import redis\n")
+    source = (
+        "import numpy\nimport construct\nfrom ..file import reader\nfrom . import fast\n"
+        "from ..format.crc import crc16\n"
+        "def f():\n    import pandas\nif TYPE_CHECKING:\n    import redis\n"
+    )
     found = imports_of(source, "ssfile.codec.probe", False)
-    assert found == [("numpy", 1, False), ("construct", 2, False), ("ssfile.file.reader", 3, False),
-                     ("ssfile.codec.fast", 4, False), ("ssfile.format.crc", 5, False),
-                     ("pandas", 7, True), ("redis", 9, True)]
+    assert found == [
+        ("numpy", 1, False),
+        ("construct", 2, False),
+        ("ssfile.file.reader", 3, False),
+        ("ssfile.codec.fast", 4, False),
+        ("ssfile.format.crc", 5, False),
+        ("pandas", 7, True),
+        ("redis", 9, True),
+    ]
     assert RANKS[layer("ssfile.file.reader")] > RANKS[layer("ssfile.codec.probe")]

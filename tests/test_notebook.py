@@ -22,8 +22,9 @@ def test_committed_notebook_has_no_outputs():
 def test_notebook_executes(tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.prefix)"))
-    client = NotebookClient(nb, kernel_name="python3", timeout=120,
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError on the first failing cell
     assert nb.cells[-1].outputs[0]["text"].strip() == sys.prefix  # the kernel runs this venv
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]

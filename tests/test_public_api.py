@@ -6,13 +6,40 @@ import inspect
 import ssfile
 
 PUBLIC = [
-    "AsyncReader", "FollowError", "Slice", "aopen",  # issue 3: asyncio reader, follow errors, slices
-    "Diagnosis", "repair", "verify",  # issue 4: verify and repair
-    "BackendError", "BadMagic", "Beacon", "ChecksumMismatch", "DEFAULT_BEACON_INTERVAL",
-    "EncodeError", "EndOfStream", "FieldError", "FileHeader", "FormatError", "Marker", "Message",
-    "MessageHeader", "MissingDependency", "Reader", "SSError", "SeekError", "StreamError",
-    "TruncatedError", "UnsupportedVersion", "UsageError", "Writer", "__version__", "open",
-    "stats", "to_numpy", "to_pandas",
+    "AsyncReader",
+    "FollowError",
+    "Slice",
+    "aopen",  # issue 3: asyncio reader, follow errors, slices
+    "Diagnosis",
+    "repair",
+    "verify",  # issue 4: verify and repair
+    "BackendError",
+    "BadMagic",
+    "Beacon",
+    "ChecksumMismatch",
+    "DEFAULT_BEACON_INTERVAL",
+    "EncodeError",
+    "EndOfStream",
+    "FieldError",
+    "FileHeader",
+    "FormatError",
+    "Marker",
+    "Message",
+    "MessageHeader",
+    "MissingDependency",
+    "Reader",
+    "SSError",
+    "SeekError",
+    "StreamError",
+    "TruncatedError",
+    "UnsupportedVersion",
+    "UsageError",
+    "Writer",
+    "__version__",
+    "open",
+    "stats",
+    "to_numpy",
+    "to_pandas",
 ]
 
 
@@ -30,11 +57,28 @@ def test_version_and_constants():
 
 
 def test_error_tree():
-    for name in ("BackendError", "BadMagic", "ChecksumMismatch", "EncodeError", "FieldError",
-                 "FormatError", "MissingDependency", "SeekError", "StreamError", "TruncatedError",
-                 "UnsupportedVersion", "UsageError"):
+    for name in (
+        "BackendError",
+        "BadMagic",
+        "ChecksumMismatch",
+        "EncodeError",
+        "FieldError",
+        "FormatError",
+        "MissingDependency",
+        "SeekError",
+        "StreamError",
+        "TruncatedError",
+        "UnsupportedVersion",
+        "UsageError",
+    ):
         assert issubclass(getattr(ssfile, name), ssfile.SSError), name
-    for name in ("BadMagic", "ChecksumMismatch", "FieldError", "TruncatedError", "UnsupportedVersion"):
+    for name in (
+        "BadMagic",
+        "ChecksumMismatch",
+        "FieldError",
+        "TruncatedError",
+        "UnsupportedVersion",
+    ):
         assert issubclass(getattr(ssfile, name), ssfile.FormatError), name
     err = ssfile.TruncatedError("truncated message frame", 4242)
     assert err.offset == 4242 and "4242" in str(err)
@@ -45,8 +89,12 @@ def test_open_signature():
     assert list(params)[:2] == ["path", "mode"] and params["mode"].default == "r"
     write = inspect.signature(ssfile.Writer.write).parameters
     assert list(write)[1] == "payload"
-    for name, default in (("stream_key", inspect.Parameter.empty), ("shard_id", 0),
-                          ("sequence", None), ("timestamp", None)):
+    for name, default in (
+        ("stream_key", inspect.Parameter.empty),
+        ("shard_id", 0),
+        ("sequence", None),
+        ("timestamp", None),
+    ):
         assert write[name].kind is inspect.Parameter.KEYWORD_ONLY and write[name].default == default
 
 
@@ -64,11 +112,12 @@ def test_the_documented_shape(tmp_path):
         assert (m.stream_key, m.shard_id, m.sequence, m.payload) == ("clock", 0, 1, b"payload")
         assert isinstance(m.timestamp_ms, int)
         assert m.timestamp.tzinfo is not None and m.timestamp.utcoffset() == dt.timedelta(0)
-        assert m.timestamp == dt.datetime.fromtimestamp(m.timestamp_ms / 1000, dt.timezone.utc)
+        assert m.timestamp == dt.datetime.fromtimestamp(m.timestamp_ms / 1000, dt.UTC)
 
 
 def test_demo_runs(tmp_path, capsys):
     """The README's first command (a recorded, printed and seeked demo)."""
     from ssfile.cli import main
+
     assert main(["demo", str(tmp_path), "--messages", "2000"]) == 0
     assert "recorded 2000 messages" in capsys.readouterr().out

@@ -15,7 +15,7 @@ from ss_strategies import encode_file, message_lists
 import ssfile
 from ssfile.codec.events import EndOfStream
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def write_all(path, msgs, interval=1024, eos=True, **kw):
@@ -34,9 +34,14 @@ def read_all(path, **kw):
 
 # ---- round trips ---------------------------------------------------------------------------------
 
+
 @settings(max_examples=40, deadline=None)
-@given(msgs=message_lists(max_messages=60, max_payload=700), interval=st.integers(128, 2048),
-       eos=st.booleans(), chunk=st.sampled_from([13, 100, 4096, 1 << 20]))
+@given(
+    msgs=message_lists(max_messages=60, max_payload=700),
+    interval=st.integers(128, 2048),
+    eos=st.booleans(),
+    chunk=st.sampled_from([13, 100, 4096, 1 << 20]),
+)
 def test_round_trip(msgs, interval, eos, chunk):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "r.ss")
@@ -49,7 +54,7 @@ def test_round_trip(msgs, interval, eos, chunk):
             created = r.header.created_at_ms
     # EOS timestamps are "now": compare everything but that frame with the sans-I/O encoder
     same = encode_file(interval, msgs, eos=False, name="r.ss", created_at=created)
-    assert data[:len(same)] == same
+    assert data[: len(same)] == same
 
 
 def test_reading_from_a_binary_stream():
@@ -84,11 +89,14 @@ def test_events_include_beacons_and_eos(tmp_path):
 
 # ---- defaults --------------------------------------------------------------------------------------
 
+
 def test_sequences_default_per_stream_and_shard(tmp_path):
     path = tmp_path / "s.ss"
     with ssfile.open(path, "w") as w:
-        got = [w.write(b"", stream_key=k, shard_id=s) for k, s in
-               [("a", 0), ("a", 0), ("b", 0), ("a", 1), ("a", 0), ("b", 0)]]
+        got = [
+            w.write(b"", stream_key=k, shard_id=s)
+            for k, s in [("a", 0), ("a", 0), ("b", 0), ("a", 1), ("a", 0), ("b", 0)]
+        ]
         assert got == [1, 2, 1, 1, 3, 2]
         assert w.write(b"", stream_key="a", sequence=10) == 10
         assert w.write(b"", stream_key="a") == 11
@@ -113,10 +121,12 @@ def test_timestamp_defaults_to_now(tmp_path):
 def test_timestamps_as_datetimes(tmp_path):
     path = tmp_path / "d.ss"
     plus2 = dt.timezone(dt.timedelta(hours=2))
-    values = [dt.datetime(2023, 8, 11, 6, 28, 50, 440999, tzinfo=UTC),
-              dt.datetime(2023, 8, 11, 8, 28, 50, 440000, tzinfo=plus2),
-              dt.datetime(2023, 8, 11, 6, 28, 50, 440000),     # naive means UTC
-              1691735330440]
+    values = [
+        dt.datetime(2023, 8, 11, 6, 28, 50, 440999, tzinfo=UTC),
+        dt.datetime(2023, 8, 11, 8, 28, 50, 440000, tzinfo=plus2),
+        dt.datetime(2023, 8, 11, 6, 28, 50, 440000),  # naive means UTC
+        1691735330440,
+    ]
     with ssfile.open(path, "w") as w:
         for v in values:
             w.write(b"", stream_key="k", timestamp=v)
@@ -129,6 +139,7 @@ def test_timestamps_as_datetimes(tmp_path):
 
 
 # ---- EOS rules ---------------------------------------------------------------------------------------
+
 
 def _last_frame_is_eos(path) -> bool:
     with ssfile.open(path) as r:
@@ -178,6 +189,7 @@ def test_modes(tmp_path):
 
 # ---- bounded memory ----------------------------------------------------------------------------------
 
+
 def test_reading_a_large_file_keeps_buffers_small(tmp_path):
     path = tmp_path / "big.ss"
     n = 30_000
@@ -211,6 +223,7 @@ def test_a_frame_larger_than_the_chunk_is_read_whole(tmp_path):
 
 
 # ---- truncation --------------------------------------------------------------------------------------
+
 
 def _torn(tmp_path, cut_into_last: int):
     path = tmp_path / "torn.ss"

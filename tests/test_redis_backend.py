@@ -77,19 +77,28 @@ def test_shards_are_key_colon_n(redis_addr, redis_client, redis_key):
         assert (await zero.send(b"zero")).shard_id == 0
         c = await s.create_consumer([redis_key], EARLIEST)
         got = await drain(c)
-        only2 = await drain(await s.create_consumer([redis_key], ConsumerOptions(
-            auto_stream_reset="earliest", follow=False, shards=(2,))))
+        only2 = await drain(
+            await s.create_consumer(
+                [redis_key],
+                ConsumerOptions(auto_stream_reset="earliest", follow=False, shards=(2,)),
+            )
+        )
         await s.disconnect()
         return got, only2
 
     got, only2 = run(main())
     assert not redis_client.exists(redis_key)
     for shard in (1, 2):
-        assert [f[b"msg"] for _, f in entries(redis_client, f"{redis_key}:{shard}")] == \
-            [b"s%d-%d" % (shard, i) for i in range(5)]
+        assert [f[b"msg"] for _, f in entries(redis_client, f"{redis_key}:{shard}")] == [
+            b"s%d-%d" % (shard, i) for i in range(5)
+        ]
     assert [f[b"msg"] for _, f in entries(redis_client, f"{redis_key}:0")] == [b"zero"]
     by_shard = {n: [m.payload for m in got if m.shard_id == n] for n in (0, 1, 2)}
-    assert by_shard == {0: [b"zero"], 1: [b"s1-%d" % i for i in range(5)], 2: [b"s2-%d" % i for i in range(5)]}
+    assert by_shard == {
+        0: [b"zero"],
+        1: [b"s1-%d" % i for i in range(5)],
+        2: [b"s2-%d" % i for i in range(5)],
+    }
     assert [m.payload for m in only2] == [b"s2-%d" % i for i in range(5)]
 
 
@@ -121,7 +130,9 @@ def test_producer_misuse(redis_addr, redis_key):
     run(main())
 
 
-def test_write_to_a_key_that_became_no_stream_fails_the_receipts(redis_addr, redis_client, redis_key):
+def test_write_to_a_key_that_became_no_stream_fails_the_receipts(
+    redis_addr, redis_client, redis_key
+):
     async def main():
         s = await connect(url(redis_addr))
         p = await s.create_producer(redis_key)
@@ -175,7 +186,9 @@ def test_field_rule_auto_keeps_entries_without_msg(redis_addr, redis_client, red
         out = []
         for rule in ("auto", "msg"):
             s = await connect(url(redis_addr), field_rule=rule)
-            out.append([m.payload for m in await drain(await s.create_consumer([redis_key], EARLIEST))])
+            out.append(
+                [m.payload for m in await drain(await s.create_consumer([redis_key], EARLIEST))]
+            )
             await s.disconnect()
         return out
 
@@ -221,7 +234,7 @@ def test_follow_false_ends_at_the_entries_that_existed(redis_addr, redis_client,
 
 def test_seek_and_rewind(redis_addr, redis_client, redis_key):
     ids = ["1000-0", "1000-1", "1999-3", "2000-0", "2000-1", "3000-0"]
-    for i, entry_id in enumerate(ids):
+    for entry_id in ids:
         redis_client.xadd(redis_key, {"msg": entry_id.encode()}, id=entry_id)
 
     async def after(op, arg):
@@ -235,7 +248,7 @@ def test_seek_and_rewind(redis_addr, redis_client, redis_key):
 
     async def main():
         return {
-            "seek 2000": await after("seek", 2000),          # ts >= 2000 (upstream: > 2000)
+            "seek 2000": await after("seek", 2000),  # ts >= 2000 (upstream: > 2000)
             "seek 1001": await after("seek", 1001),
             "seek 0": await after("seek", 0),
             "seq 2000-1": await after("rewind", header_of(b"2000-1")[0]),
@@ -257,7 +270,9 @@ def test_seek_and_rewind(redis_addr, redis_client, redis_key):
 
 def lb(**kw: Any) -> ConsumerOptions:
     kw.setdefault("follow", False)
-    return ConsumerOptions(mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest", **kw)
+    return ConsumerOptions(
+        mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest", **kw
+    )
 
 
 def fill(client: Any, redis_key: str, n: int) -> None:
@@ -271,8 +286,14 @@ def test_groups_in_two_streamers_share_and_ack(redis_addr, redis_client, redis_k
     fill(redis_client, redis_key, 500)
 
     async def main():
-        s1, s2 = await connect(url(redis_addr), group_batch=20), await connect(url(redis_addr), group_batch=20)
-        a, b = await s1.create_consumer([redis_key], lb()), await s2.create_consumer([redis_key], lb())
+        s1, s2 = (
+            await connect(url(redis_addr), group_batch=20),
+            await connect(url(redis_addr), group_batch=20),
+        )
+        a, b = (
+            await s1.create_consumer([redis_key], lb()),
+            await s2.create_consumer([redis_key], lb()),
+        )
         got: list[list[bytes]] = [[], []]
         live = {0, 1}
         while live:
@@ -312,8 +333,13 @@ def test_failover_claims_what_a_dead_member_left_pending(redis_addr, redis_clien
 
 def test_resumable_resumes_after_what_was_committed(redis_addr, redis_client, redis_key):
     fill(redis_client, redis_key, 50)
-    resumable = ConsumerOptions(mode=ConsumerMode.RESUMABLE, group="r", auto_stream_reset="earliest",
-                                follow=False, auto_commit=False)
+    resumable = ConsumerOptions(
+        mode=ConsumerMode.RESUMABLE,
+        group="r",
+        auto_stream_reset="earliest",
+        follow=False,
+        auto_commit=False,
+    )
 
     async def session(n, commit_after):
         s = await connect(url(redis_addr), group_batch=7)
@@ -327,7 +353,7 @@ def test_resumable_resumes_after_what_was_committed(redis_addr, redis_client, re
         return got
 
     async def main():
-        first = await session(10, commit_after=6)   # 6..9 delivered, not committed
+        first = await session(10, commit_after=6)  # 6..9 delivered, not committed
         second = await session(44, commit_after=44)  # gets 6..9 again, then the rest
         s = await connect(url(redis_addr))
         c = await s.create_consumer([redis_key], resumable)
@@ -343,7 +369,9 @@ def test_resumable_resumes_after_what_was_committed(redis_addr, redis_client, re
 
 def test_auto_commit_resumable_and_group_rewind(redis_addr, redis_client, redis_key):
     fill(redis_client, redis_key, 30)
-    opts = ConsumerOptions(mode=ConsumerMode.RESUMABLE, group="r", auto_stream_reset="earliest", follow=False)
+    opts = ConsumerOptions(
+        mode=ConsumerMode.RESUMABLE, group="r", auto_stream_reset="earliest", follow=False
+    )
 
     async def main():
         s = await connect(url(redis_addr), ack_interval=0.01)
@@ -384,8 +412,13 @@ def test_a_key_that_is_not_a_stream(redis_addr, redis_client, redis_key):
 
     async def main():
         s = await connect(url(redis_addr))
-        for make in (lambda: s.create_consumer([redis_key], EARLIEST), lambda: s.create_producer(redis_key)):
-            with pytest.raises(BackendError, match=f"key '{redis_key}' is not a stream \\(it is a string\\)"):
+        for make in (
+            lambda: s.create_consumer([redis_key], EARLIEST),
+            lambda: s.create_producer(redis_key),
+        ):
+            with pytest.raises(
+                BackendError, match=f"key '{redis_key}' is not a stream \\(it is a string\\)"
+            ):
                 await make()
         await s.disconnect()
 
@@ -398,7 +431,9 @@ def test_a_missing_stream_ends_or_waits(redis_addr, redis_key):
         ended = await s.create_consumer([redis_key], EARLIEST)
         with pytest.raises(StreamEnded):
             await ended.next()
-        waiting = await s.create_consumer([redis_key], ConsumerOptions(auto_stream_reset="earliest"))
+        waiting = await s.create_consumer(
+            [redis_key], ConsumerOptions(auto_stream_reset="earliest")
+        )
         pending = asyncio.ensure_future(waiting.next())
         await asyncio.sleep(0.15)
         p = await s.create_producer(redis_key)
@@ -424,9 +459,13 @@ def test_wrong_port_and_bad_uris():
     async def main():
         with pytest.raises(BackendError, match=f"redis://127.0.0.1:{port}: cannot connect"):
             await connect(f"redis://127.0.0.1:{port}/", timeout=2)
-        for bad, why in [("redis://127.0.0.1:6390", "ending slash"), ("redis:///k", "no node"),
-                         ("redis://127.0.0.1:99999/k", "bad port"), ("redis://h/bad key", "invalid stream key"),
-                         ("redis://u:p@h:1/k", "bad host")]:
+        for bad, why in [
+            ("redis://127.0.0.1:6390", "ending slash"),
+            ("redis:///k", "no node"),
+            ("redis://127.0.0.1:99999/k", "bad port"),
+            ("redis://h/bad key", "invalid stream key"),
+            ("redis://u:p@h:1/k", "bad host"),
+        ]:
             with pytest.raises(UsageError, match=why):
                 await connect(bad)
         with pytest.raises(UsageError, match="unexpected keyword"):
@@ -440,10 +479,26 @@ def test_cli_relay_reports_a_wrong_port_in_one_line(tmp_path):
     with ssfile.open(src, "w") as w:
         w.write(b"x", stream_key="k")
     port = free_port()
-    for output, code, text in [(f"redis://127.0.0.1:{port}/k", 1, f"redis://127.0.0.1:{port}: cannot connect"),
-                               ("redis://127.0.0.1:0/k", 2, "bad port")]:
-        r = subprocess.run([sys.executable, "-m", "ssfile", "relay", "--input", f"file://{src}/k",
-                            "--output", output], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    for output, code, text in [
+        (f"redis://127.0.0.1:{port}/k", 1, f"redis://127.0.0.1:{port}: cannot connect"),
+        ("redis://127.0.0.1:0/k", 2, "bad port"),
+    ]:
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ssfile",
+                "relay",
+                "--input",
+                f"file://{src}/k",
+                "--output",
+                output,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
         assert r.returncode == code and text in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
@@ -503,22 +558,36 @@ async def collect(consumer: Any, into: list[bytes], total: int) -> None:
 # ---- replay: file -> redis -> dump ---------------------------------------------------------
 
 
-def test_relay_into_redis_then_dump_reproduces_the_messages(tmp_path, redis_addr, redis_client, redis_key):
+def test_relay_into_redis_then_dump_reproduces_the_messages(
+    tmp_path, redis_addr, redis_client, redis_key
+):
     src, out = tmp_path / "src.ss", tmp_path / "dumped.ss"
-    payloads = [b"", b"\x00\xffbinary", "ünïcode".encode()] + [json.dumps({"i": i}).encode() for i in range(997)]
+    payloads = [b"", b"\x00\xffbinary", "ünïcode".encode()] + [
+        json.dumps({"i": i}).encode() for i in range(997)
+    ]
     with ssfile.open(src, "w") as w:
         for i, p in enumerate(payloads):
             w.write(p, stream_key="orders")
             if i % 10 == 0:
                 w.write(b"other key", stream_key="noise")
     cli = [sys.executable, "-m", "ssfile"]
-    relay = subprocess.run(cli + ["relay", "--input", f"file://{src}/orders", "--output", url(redis_addr, redis_key)],
-                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    relay = subprocess.run(
+        cli + ["relay", "--input", f"file://{src}/orders", "--output", url(redis_addr, redis_key)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert relay.returncode == 0, relay.stderr
     stored = entries(redis_client, redis_key)
     assert [f for _, f in stored] == [{b"msg": p} for p in payloads]
-    dump = subprocess.run(cli + ["dump", url(redis_addr, redis_key), "--output", str(out), "--no-progress"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    dump = subprocess.run(
+        cli + ["dump", url(redis_addr, redis_key), "--output", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert dump.returncode == 0, dump.stderr
     with ssfile.open(out) as r:
         dumped = [(m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.payload) for m in r]
@@ -570,9 +639,25 @@ def test_relay_from_redis_with_a_start_time(tmp_path, redis_addr, redis_client, 
     for entry_id in ids:
         redis_client.xadd(redis_key, {"msg": entry_id.encode()}, id=entry_id)
     out = tmp_path / "out.ss"
-    r = subprocess.run([sys.executable, "-m", "ssfile", "relay", "--input", url(redis_addr, redis_key),
-                        "--output", f"file://{out}/copy", "--offset", "1970-01-01T00:00:02.000", "--no-follow"],
-                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ssfile",
+            "relay",
+            "--input",
+            url(redis_addr, redis_key),
+            "--output",
+            f"file://{out}/copy",
+            "--offset",
+            "1970-01-01T00:00:02.000",
+            "--no-follow",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr
     with ssfile.open(out) as f:
         assert [m.payload.decode() for m in f] == [i for i in ids if int(i.split("-")[0]) >= 2000]
@@ -600,8 +685,12 @@ def test_cluster_produce_and_consume_across_nodes(cluster_addr, cluster_client, 
             await p.end()
         heads = [[await r for r in rs] for rs in receipts]
         got = await drain(await s.create_consumer([cluster_key], EARLIEST))
-        only = await drain(await s.create_consumer([cluster_key], ConsumerOptions(
-            auto_stream_reset="earliest", follow=False, shards=[3])))
+        only = await drain(
+            await s.create_consumer(
+                [cluster_key],
+                ConsumerOptions(auto_stream_reset="earliest", follow=False, shards=[3]),
+            )
+        )
         await s.disconnect()
         return heads, got, only
 
@@ -609,7 +698,9 @@ def test_cluster_produce_and_consume_across_nodes(cluster_addr, cluster_client, 
     for n, hs in enumerate(heads, 1):
         stored = entries(cluster_client, f"{cluster_key}:{n}")
         assert [f for _, f in stored] == [{b"msg": b"%d-%d" % (n, i)} for i in range(1000)]
-        assert [(h.sequence, h.timestamp_ms, h.shard_id) for h in hs] == [(*header_of(i), n) for i, _ in stored]
+        assert [(h.sequence, h.timestamp_ms, h.shard_id) for h in hs] == [
+            (*header_of(i), n) for i, _ in stored
+        ]
         mine = [m for m in got if m.shard_id == n]  # each shard in order, none lost or doubled
         assert [(m.sequence, m.payload) for m in mine] == [(h.sequence, h.payload) for h in hs]
     assert len(got) == 4000
@@ -630,7 +721,9 @@ def test_cluster_follow_gets_new_messages_from_every_node(cluster_addr, cluster_
         return got
 
     got = run(main())
-    assert sorted((m.shard_id, m.payload) for m in got) == [(n, b"late-%d" % n) for n in range(1, 5)]
+    assert sorted((m.shard_id, m.payload) for m in got) == [
+        (n, b"late-%d" % n) for n in range(1, 5)
+    ]
 
 
 def test_cluster_groups_share_ack_and_resume(cluster_addr, cluster_client, cluster_key):
@@ -638,8 +731,14 @@ def test_cluster_groups_share_ack_and_resume(cluster_addr, cluster_client, clust
         fill(cluster_client, f"{cluster_key}:{n}", 150)
 
     async def main():
-        s1, s2 = await connect(url(cluster_addr), group_batch=25), await connect(url(cluster_addr), group_batch=25)
-        a, b = await s1.create_consumer([cluster_key], lb()), await s2.create_consumer([cluster_key], lb())
+        s1, s2 = (
+            await connect(url(cluster_addr), group_batch=25),
+            await connect(url(cluster_addr), group_batch=25),
+        )
+        a, b = (
+            await s1.create_consumer([cluster_key], lb()),
+            await s2.create_consumer([cluster_key], lb()),
+        )
         got: list[list[Any]] = [[], []]
         live = {0, 1}
         while live:
@@ -650,8 +749,13 @@ def test_cluster_groups_share_ack_and_resume(cluster_addr, cluster_client, clust
                     live.discard(i)
         await s1.disconnect()
         await s2.disconnect()
-        resumable = ConsumerOptions(mode=ConsumerMode.RESUMABLE, group="r", auto_stream_reset="earliest",
-                                    follow=False, auto_commit=False)
+        resumable = ConsumerOptions(
+            mode=ConsumerMode.RESUMABLE,
+            group="r",
+            auto_stream_reset="earliest",
+            follow=False,
+            auto_commit=False,
+        )
         s3 = await connect(url(cluster_addr), group_batch=50)
         first = await (await s3.create_consumer([cluster_key], resumable)).next_batch(10)
         await s3.disconnect()  # nothing committed: a restart gets them again
@@ -687,21 +791,26 @@ def test_cluster_seek_and_rewind(cluster_addr, cluster_client, cluster_key):
         return after_seek, after_rewind
 
     after_seek, after_rewind = run(main())
-    assert sorted(m.payload for m in after_seek) == sorted(b"%d@%d" % (n, ms) for n in range(1, 5) for ms in (2000, 3000))
+    assert sorted(m.payload for m in after_seek) == sorted(
+        b"%d@%d" % (n, ms) for n in range(1, 5) for ms in (2000, 3000)
+    )
     assert sorted(m.payload for m in after_rewind) == [b"3@3000", b"4@3000"]
 
 
 def test_cluster_connect_refuses_a_database_other_than_0(cluster_addr):
     async def main():
-        with pytest.raises(BackendError, match="cannot connect: SELECT is not allowed in cluster mode"):
+        with pytest.raises(
+            BackendError, match="cannot connect: SELECT is not allowed in cluster mode"
+        ):
             await connect(url(cluster_addr), db=1)
 
     run(main())
 
 
-def test_cluster_master_failover_mid_consume_loses_nothing(cluster_addr, cluster_client, cluster_key):
+def test_cluster_master_failover_mid_consume_loses_nothing(
+    cluster_addr, cluster_client, cluster_key
+):
     import redis
-
     from servers import kill_cluster_node, restore_cluster
 
     rkey = f"{cluster_key}:1"
@@ -725,8 +834,12 @@ def test_cluster_master_failover_mid_consume_loses_nothing(cluster_addr, cluster
     try:
         got = run(main())
         assert [m.payload for m in got] == want  # nothing lost, nothing twice, in order
-        fresh = redis.cluster.RedisCluster(host=cluster_addr[0], port=cluster_addr[1] if cluster_addr[1] != master.port
-                                           else next(n.port for n in cluster_client.get_nodes() if n.port != master.port))
+        fresh = redis.cluster.RedisCluster(
+            host=cluster_addr[0],
+            port=cluster_addr[1]
+            if cluster_addr[1] != master.port
+            else next(n.port for n in cluster_client.get_nodes() if n.port != master.port),
+        )
         assert fresh.get_node_from_key(rkey).port != master.port  # a replica took over
         fresh.close()
     finally:

@@ -31,19 +31,29 @@ def test_ids_round_trip(ms: int, seq: int) -> None:
     assert rm.parse_entry_id(rm.sequence_to_entry_id(sequence)) == (ms, seq)
 
 
-@given(st.integers(0, rm.MAX_ENTRY_MS), st.integers(0, rm.MAX_ENTRY_SEQ),
-       st.integers(0, rm.MAX_ENTRY_MS), st.integers(0, rm.MAX_ENTRY_SEQ))
+@given(
+    st.integers(0, rm.MAX_ENTRY_MS),
+    st.integers(0, rm.MAX_ENTRY_SEQ),
+    st.integers(0, rm.MAX_ENTRY_MS),
+    st.integers(0, rm.MAX_ENTRY_SEQ),
+)
 def test_sequence_order_is_entry_id_order(ms1: int, s1: int, ms2: int, s2: int) -> None:
     a, _ = rm.entry_id_to_header(f"{ms1}-{s1}")
     b, _ = rm.entry_id_to_header(f"{ms2}-{s2}")
     assert (a < b) == ((ms1, s1) < (ms2, s2))
 
 
-@pytest.mark.parametrize("bad, why", [
-    ("1-65536", "exceeds 65535"),
-    (f"{1 << 48}-0", r"2\^48-1"),
-    ("12", "malformed"), ("a-1", "malformed"), ("1-", "malformed"), ("-1-2", "malformed"),
-])
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        ("1-65536", "exceeds 65535"),
+        (f"{1 << 48}-0", r"2\^48-1"),
+        ("12", "malformed"),
+        ("a-1", "malformed"),
+        ("1-", "malformed"),
+        ("-1-2", "malformed"),
+    ],
+)
 def test_unmappable_ids_are_errors(bad: str, why: str) -> None:
     with pytest.raises(EncodeError, match=why):
         rm.entry_id_to_header(bad)
@@ -59,16 +69,22 @@ def test_sequences_beyond_the_id_space_have_no_entry_id() -> None:
 # ---- keys --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("redis_key, expected", [
-    ("clock", ("clock", 0)), (b"clock:0", ("clock", 0)), ("clock:7", ("clock", 7)),
-    (f"a.b_c-d:{(1 << 64) - 1}", ("a.b_c-d", (1 << 64) - 1)),
-])
+@pytest.mark.parametrize(
+    "redis_key, expected",
+    [
+        ("clock", ("clock", 0)),
+        (b"clock:0", ("clock", 0)),
+        ("clock:7", ("clock", 7)),
+        (f"a.b_c-d:{(1 << 64) - 1}", ("a.b_c-d", (1 << 64) - 1)),
+    ],
+)
 def test_split_redis_key(redis_key: str | bytes, expected: tuple[str, int]) -> None:
     assert rm.split_redis_key(redis_key) == expected
 
 
-@pytest.mark.parametrize("bad", ["clock:x", "clock:", f"clock:{1 << 64}", "clock:1:2", "bad key",
-                                 "k" * 250])
+@pytest.mark.parametrize(
+    "bad", ["clock:x", "clock:", f"clock:{1 << 64}", "clock:1:2", "bad key", "k" * 250]
+)
 def test_split_rejects_bad_keys(bad: str) -> None:
     with pytest.raises(EncodeError):
         rm.split_redis_key(bad)
@@ -86,10 +102,19 @@ def test_unsharded_key_is_the_plain_name() -> None:
         rm.join_redis_key("clock", 1, sharded=False)
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("k:3", 3), (b"k:12", 12), ("k", None), ("k:", None), ("k:x", None), ("kk:1", None),
-    ("k:1:2", None), ("k:-1", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("k:3", 3),
+        (b"k:12", 12),
+        ("k", None),
+        ("k:", None),
+        ("k:x", None),
+        ("kk:1", None),
+        ("k:1:2", None),
+        ("k:-1", None),
+    ],
+)
 def test_shard_of(name: str | bytes, expected: int | None) -> None:
     assert rm.shard_of(name, "k") == expected
 

@@ -19,10 +19,16 @@ GOLDEN = ["sample-1", "consumer", "multi-stream", "long-payloads", "no-eos"]
 
 
 def build(path, interval=512, n=50, eos=True):
-    with ssfile.open(path, "w", beacon_interval=interval, created_at=T0, file_name="orig-name.ss") as w:
+    with ssfile.open(
+        path, "w", beacon_interval=interval, created_at=T0, file_name="orig-name.ss"
+    ) as w:
         for i in range(n):
-            w.write(b"m%03d" % i * (1 + i % 7), stream_key=("x", "y.z")[i % 2], sequence=i + 1,
-                    timestamp=T0 + i)
+            w.write(
+                b"m%03d" % i * (1 + i % 7),
+                stream_key=("x", "y.z")[i % 2],
+                sequence=i + 1,
+                timestamp=T0 + i,
+            )
         w.close(eos=eos)
     return path
 
@@ -50,7 +56,7 @@ def test_golden_files_repair_to_the_same_messages(golden_dir, tmp_path, name):
     before, ended, header = read_all(src)
     after, ended2, header2 = read_all(dst)
     assert after == before and ended2 == ended == report.eos
-    assert header2 == header                      # file name, created_at, interval
+    assert header2 == header  # file name, created_at, interval
     assert_valid(dst)
 
 
@@ -59,7 +65,7 @@ def test_damaged_file_keeps_every_other_message(tmp_path):
     data = bytearray(src.read_bytes())
     msgs = messages(bytes(data))
     victim = msgs[10]
-    data[victim.offset + 35] ^= 0x10                 # in its payload
+    data[victim.offset + 35] ^= 0x10  # in its payload
     src.write_bytes(bytes(data))
     report = repair(src, tmp_path / "b.ss")
     assert report.exit_code == 3
@@ -79,7 +85,11 @@ def test_keep_bad_checksum(tmp_path):
     assert report.kept_bad_checksum == 1 and report.exit_code == 3
     out, _, _ = read_all(tmp_path / "b.ss")
     kept = [m for m in out if (m.stream_key, m.sequence) == (victim.stream_key, victim.sequence)]
-    assert len(kept) == 1 and kept[0].payload != victim.payload and len(kept[0].payload) == len(victim.payload)
+    assert (
+        len(kept) == 1
+        and kept[0].payload != victim.payload
+        and len(kept[0].payload) == len(victim.payload)
+    )
     assert_valid(tmp_path / "b.ss")
 
 
@@ -91,7 +101,7 @@ def test_eos_moves_after_hidden_messages(tmp_path):
     report = repair(src, tmp_path / "out.ss")
     out, ended, _ = read_all(tmp_path / "out.ss")
     assert len(out) == 8 and ended and report.eos
-    assert report.exit_code == 0                      # nothing lost: hidden messages are now visible
+    assert report.exit_code == 0  # nothing lost: hidden messages are now visible
 
 
 def test_torn_tail_is_reported_lost(tmp_path, capsys):
@@ -112,11 +122,16 @@ def test_damaged_magic_gets_a_valid_header_back(tmp_path):
     report = repair(src, tmp_path / "b.ss")
     assert report.exit_code == 0
     out, _, header = read_all(tmp_path / "b.ss")
-    assert header.file_name == "orig-name.ss" and header.created_at_ms == T0 and header.beacon_interval == 512
+    assert (
+        header.file_name == "orig-name.ss"
+        and header.created_at_ms == T0
+        and header.beacon_interval == 512
+    )
     assert len(out) == 50
 
 
 # ---- refusing to overwrite -------------------------------------------------------------------
+
 
 def test_refuses_the_input_itself_and_links_to_it(tmp_path):
     src = build(tmp_path / "a.ss")
@@ -142,6 +157,7 @@ def test_refuses_an_existing_output_unless_forced(tmp_path, capsys):
 
 # ---- nothing recoverable ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("content", [b"", b"Ss\x01", b"\x89PNG\r\n" + bytes(range(256)) * 4])
 def test_nothing_recoverable_writes_nothing(tmp_path, content, capsys):
     src = tmp_path / "in.bin"
@@ -156,7 +172,7 @@ def test_cli_json_report(tmp_path, capsys):
     src = build(tmp_path / "a.ss")
     data = bytearray(src.read_bytes())
     m = messages(bytes(data))[20]
-    data[m.offset:m.offset + 10] = b"\xff" * 10       # wipe its header: unreadable bytes
+    data[m.offset : m.offset + 10] = b"\xff" * 10  # wipe its header: unreadable bytes
     src.write_bytes(bytes(data))
     assert main(["repair", str(src), "-o", str(tmp_path / "b.ss"), "--json"]) == 3
     doc = json.loads(capsys.readouterr().out)

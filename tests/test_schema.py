@@ -16,10 +16,11 @@ from ssfile.format.records import FileHeader, Marker, MessageHeader
 
 
 def be(data: bytes, start: int, size: int) -> int:
-    return int.from_bytes(data[start:start + size], "big")
+    return int.from_bytes(data[start : start + size], "big")
 
 
 # ---- file header --------------------------------------------------------------------------------
+
 
 @settings(max_examples=100, deadline=None)
 @given(file_headers)
@@ -28,10 +29,10 @@ def test_file_header_round_trip(header):
     n = len(header.file_name.encode())
     assert len(data) == K.HEADER_SIZE
     assert data[:4] == b"Ss\x01" + bytes([n])
-    assert data[4:4 + n].decode() == header.file_name
+    assert data[4 : 4 + n].decode() == header.file_name
     assert be(data, 4 + n, 8) == header.created_at_ms
     assert be(data, 12 + n, 4) == header.beacon_interval
-    assert data[16 + n:127] == bytes(111 - n) and data[127] == 0x0D
+    assert data[16 + n : 127] == bytes(111 - n) and data[127] == 0x0D
     assert schema.parse_file_header(data) == header
 
 
@@ -44,18 +45,25 @@ def test_file_header_of_sample_1(golden_dir):
 
 def test_file_header_with_a_112_byte_name_reads_but_does_not_build():
     name = "n" * 112
-    raw = b"Ss\x01" + bytes([112]) + name.encode() + (5).to_bytes(8, "big") + (1024).to_bytes(4, "big")
+    raw = (
+        b"Ss\x01"
+        + bytes([112])
+        + name.encode()
+        + (5).to_bytes(8, "big")
+        + (1024).to_bytes(4, "big")
+    )
     assert len(raw) == 128
     assert schema.parse_file_header(raw) == FileHeader(name, 5, 1024)
 
 
 def test_header_padding_is_not_validated():
     data = bytearray(schema.build_file_header(FileHeader("x", 1, 1024)))
-    data[20:128] = b"\xAA" * 108
+    data[20:128] = b"\xaa" * 108
     assert schema.parse_file_header(bytes(data)) == FileHeader("x", 1, 1024)
 
 
 # ---- frames --------------------------------------------------------------------------------------
+
 
 @settings(max_examples=150, deadline=None)
 @given(headers, st.binary(max_size=300))
@@ -64,11 +72,14 @@ def test_frame_round_trip(header, payload):
     data = schema.build_frame(header, payload, crc)
     k = len(header.stream_key)
     assert len(data) == K.FRAME_FIXED + k + len(payload)
-    assert data[0] == k and data[1:1 + k].decode() == header.stream_key
+    assert data[0] == k and data[1 : 1 + k].decode() == header.stream_key
     assert (be(data, 1 + k, 8), be(data, 9 + k, 8), be(data, 17 + k, 8)) == (
-        header.shard_id, header.sequence, header.timestamp_ms)
+        header.shard_id,
+        header.sequence,
+        header.timestamp_ms,
+    )
     assert be(data, 25 + k, 4) == len(payload)
-    assert data[29 + k:29 + k + len(payload)] == payload
+    assert data[29 + k : 29 + k + len(payload)] == payload
     assert be(data, len(data) - 3, 2) == crc and data[-1] == 0x0D
     assert schema.parse_frame(data + b"trailing", 0) == (header, payload, crc, len(data))
 
@@ -88,6 +99,7 @@ def test_eos_frame_is_56_bytes():
 
 # ---- beacons and markers ----------------------------------------------------------------------------
 
+
 @settings(max_examples=100, deadline=None)
 @given(st.integers(0, (1 << 32) - 1), st.lists(markers, max_size=4))
 def test_beacon_round_trip(remaining, marks):
@@ -99,12 +111,16 @@ def test_beacon_round_trip(remaining, marks):
     p = 6
     for m in marks:
         k = data[p]
-        assert data[p + 1:p + 1 + k].decode() == m.header.stream_key
+        assert data[p + 1 : p + 1 + k].decode() == m.header.stream_key
         assert be(data, p + 1 + k + 24, 2) == m.running_checksum
         p += 27 + k
     beacon = schema.parse_beacon(data + b"\x99" * 5, 2048, 2)
     assert (beacon.offset, beacon.index, beacon.remaining_messages_bytes, beacon.size) == (
-        2048, 2, remaining, size)
+        2048,
+        2,
+        remaining,
+        size,
+    )
     assert beacon.markers == tuple(marks)
 
 
@@ -122,10 +138,15 @@ def test_first_beacon_of_consumer_ss(golden_dir):
 
 # ---- derived struct formats and rejections -----------------------------------------------------------
 
+
 def test_struct_formats_read_off_the_schema():
     """Big-endian unsigned fields of the widths in the notes' tables."""
-    cases = [(schema.FRAME_FIXED_FMT, (8, 8, 8, 4)), (schema.FRAME_TRAILER_FMT, (2, 1)),
-             (schema.MARKER_FIXED_FMT, (8, 8, 8, 2)), (schema.BEACON_HEAD_FMT, (1, 4, 1))]
+    cases = [
+        (schema.FRAME_FIXED_FMT, (8, 8, 8, 4)),
+        (schema.FRAME_TRAILER_FMT, (2, 1)),
+        (schema.MARKER_FIXED_FMT, (8, 8, 8, 2)),
+        (schema.BEACON_HEAD_FMT, (1, 4, 1)),
+    ]
     for fmt, widths in cases:
         assert fmt[0] == ">" and struct.calcsize(fmt) == sum(widths)
         raw = b"".join((i + 1).to_bytes(w, "big") for i, w in enumerate(widths))
@@ -135,16 +156,27 @@ def test_struct_formats_read_off_the_schema():
 
 
 def _raw_frame(key: bytes, ts: int = 1) -> bytes:
-    return (bytes([len(key)]) + key + (0).to_bytes(8, "big") * 2 + ts.to_bytes(8, "big")
-            + (1).to_bytes(4, "big") + b"x" + crc16_py(b"x").to_bytes(2, "big") + b"\r")
+    return (
+        bytes([len(key)])
+        + key
+        + (0).to_bytes(8, "big") * 2
+        + ts.to_bytes(8, "big")
+        + (1).to_bytes(4, "big")
+        + b"x"
+        + crc16_py(b"x").to_bytes(2, "big")
+        + b"\r"
+    )
 
 
-@pytest.mark.parametrize("key,ts,reason", [
-    (b"bad key", 1, "invalid stream key"),
-    (b"k" * 250, 1, "invalid stream key"),
-    (b"\xff\xfe", 1, "UTF-8"),
-    (b"ok", 253_402_300_800_000, "out of range"),   # 10000-01-01T00:00:00Z
-])
+@pytest.mark.parametrize(
+    "key,ts,reason",
+    [
+        (b"bad key", 1, "invalid stream key"),
+        (b"k" * 250, 1, "invalid stream key"),
+        (b"\xff\xfe", 1, "UTF-8"),
+        (b"ok", 253_402_300_800_000, "out of range"),  # 10000-01-01T00:00:00Z
+    ],
+)
 def test_parse_frame_rejects_bad_fields(key, ts, reason):
     with pytest.raises(FieldError, match=reason) as info:
         schema.parse_frame(_raw_frame(key, ts), 500)

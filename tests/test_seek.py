@@ -32,7 +32,9 @@ class CountingFile(io.RawIOBase):
         return True
 
     def seek(self, pos: int, whence: int = 0) -> int:
-        self._pos = pos if whence == 0 else (self._pos + pos if whence == 1 else len(self._data) + pos)
+        self._pos = (
+            pos if whence == 0 else (self._pos + pos if whence == 1 else len(self._data) + pos)
+        )
         return self._pos
 
     def tell(self) -> int:
@@ -40,7 +42,7 @@ class CountingFile(io.RawIOBase):
 
     def read(self, n: int = -1) -> bytes:
         end = len(self._data) if n < 0 else min(len(self._data), self._pos + n)
-        out = self._data[self._pos:end]
+        out = self._data[self._pos : end]
         self._pos = end
         self.bytes_read += len(out)
         return out
@@ -57,8 +59,11 @@ def sessions(draw):
     appended after it (upstream keeps that EOS); a reader stops at it.
     """
     interval = draw(st.sampled_from([128, 256, 640, 1024, 2048, 4096, 8192]))
-    streams = draw(st.lists(st.tuples(st.sampled_from(KEYS), st.integers(0, 3)),
-                            min_size=1, max_size=6, unique=True))
+    streams = draw(
+        st.lists(
+            st.tuples(st.sampled_from(KEYS), st.integers(0, 3)), min_size=1, max_size=6, unique=True
+        )
+    )
     ts_mode = draw(st.sampled_from(["monotone", "per-stream", "random"]))
     big = draw(st.sampled_from([0, 0, interval // 2, 3 * interval]))
     enc = Encoder(FileHeader("t.ss", 1, interval))
@@ -81,9 +86,13 @@ def sessions(draw):
             out += enc.take()
             enc = Encoder(FileHeader("t.ss", 1, interval), offset=len(out))
             enc.start()
-            ts_floor = max(clock + 600, max_ts)  # a later session is not older than any earlier message
+            ts_floor = max(
+                clock + 600, max_ts
+            )  # a later session is not older than any earlier message
             clock = ts_floor
-        active = draw(st.lists(st.sampled_from(streams), min_size=1, max_size=len(streams), unique=True))
+        active = draw(
+            st.lists(st.sampled_from(streams), min_size=1, max_size=len(streams), unique=True)
+        )
         for _ in range(draw(st.integers(0, 60))):
             s = draw(st.sampled_from(active))
             clock += draw(st.integers(0, 3))
@@ -146,7 +155,9 @@ def test_seek_sequence_equals_linear_scan(data, draw):
     with ssfile.Reader(io.BytesIO(data)) as r:
         first = r.seek_sequence(key, shard, seq)
         got = list(r)
-    want = expected_from(msgs, lambda m: m.stream_key == key and m.shard_id == shard and m.sequence >= seq)
+    want = expected_from(
+        msgs, lambda m: m.stream_key == key and m.shard_id == shard and m.sequence >= seq
+    )
     assert got == want
     assert first == (want[0] if want else None)
 
@@ -179,7 +190,7 @@ def test_bytes_read_per_seek_stay_near_one_interval(tmp_path):
     for target in (10_000, 12_345, 19_999, 29_999, 40_000):
         f = CountingFile(data)
         with ssfile.Reader(f) as r:
-            r.seek_time(5_000)      # absorbs the once-per-reader first-interval EOS check
+            r.seek_time(5_000)  # absorbs the once-per-reader first-interval EOS check
             f.bytes_read = 0
             first = r.seek_time(target)
             spent = f.bytes_read
@@ -228,8 +239,13 @@ def test_golden_files_seek_like_a_scan(golden_dir):
                 assert list(r) == expected_from(msgs, lambda m: m.timestamp_ms >= t), (name, t)
             for m0 in msgs[:: max(1, len(msgs) // 13)]:
                 r.seek_sequence(m0.stream_key, m0.shard_id, m0.sequence)
-                want = expected_from(msgs, lambda m: (m.stream_key, m.shard_id) ==
-                                     (m0.stream_key, m0.shard_id) and m.sequence >= m0.sequence)
+                want = expected_from(
+                    msgs,
+                    lambda m: (
+                        (m.stream_key, m.shard_id) == (m0.stream_key, m0.shard_id)
+                        and m.sequence >= m0.sequence
+                    ),
+                )
                 assert list(r) == want, (name, m0)
 
 
@@ -258,10 +274,10 @@ def test_empty_beacon_at_an_append_point_decides_nothing():
     enc.start()
     enc.encode("a", 0, 1, 100, bytes(1000))
     enc.encode("a", 0, 2, 200, bytes(interval - 128 - 33 - 1000 - 33))
-    first = enc.take()[:interval]            # ends exactly on beacon 1, before its bytes
+    first = enc.take()[:interval]  # ends exactly on beacon 1, before its bytes
     assert len(first) == interval
     enc = Encoder(FileHeader("t.ss", 1, interval), offset=interval)
-    enc.start()                               # the empty beacon of an append on a boundary
+    enc.start()  # the empty beacon of an append on a boundary
     enc.encode("a", 0, 3, 300, b"x")
     data = first + enc.take()
     msgs = linear(data)
@@ -297,23 +313,30 @@ def test_slice_equals_its_definition_on_a_linear_scan(data, draw):
     msgs = linear(data)
     pairs = sorted({(m.stream_key, m.shard_id) for m in msgs}) or [("a", 0)]
     times = _candidates(msgs, "timestamp_ms")
-    streams = tuple(draw.draw(st.lists(st.sampled_from(sorted({p[0] for p in pairs})), max_size=2, unique=True)))
+    streams = tuple(
+        draw.draw(st.lists(st.sampled_from(sorted({p[0] for p in pairs})), max_size=2, unique=True))
+    )
     shard = draw.draw(st.sampled_from([None, 0, 1, 2]))
     since = draw.draw(st.sampled_from([None] + times))
     until = draw.draw(st.sampled_from([None] + times))
     from_seq = draw.draw(st.sampled_from([None, 0, 3, 10, 40])) if len(streams) == 1 else None
     limit = draw.draw(st.sampled_from([None, 0, 1, 5]))
-    spec = ssfile.Slice(streams=streams, shard=shard, since=since, until=until, from_seq=from_seq,
-                        limit=limit)
+    spec = ssfile.Slice(
+        streams=streams, shard=shard, since=since, until=until, from_seq=from_seq, limit=limit
+    )
     with ssfile.Reader(io.BytesIO(data)) as r:
         got = list(spec.messages(r))
     # the definition, on a plain scan from the start
     want = []
     eff_shard = 0 if from_seq is not None and shard is None else shard
     for m in msgs:
-        if (streams and m.stream_key not in streams) or (eff_shard is not None and m.shard_id != eff_shard):
+        if (streams and m.stream_key not in streams) or (
+            eff_shard is not None and m.shard_id != eff_shard
+        ):
             continue
-        if (since is not None and m.timestamp_ms < since) or (from_seq is not None and m.sequence < from_seq):
+        if (since is not None and m.timestamp_ms < since) or (
+            from_seq is not None and m.sequence < from_seq
+        ):
             continue
         if until is not None and m.timestamp_ms >= until:
             break

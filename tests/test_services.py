@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-
 from servers import RUN, SERVICES
 
 
@@ -21,7 +20,11 @@ def test_status_reports_every_server_running() -> None:
     result = services("status", "all")
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(result.stdout.split("\n")[:-1]) == [
-        "cluster: running", "noida: running", "redis: running", "tansu: running"]
+        "cluster: running",
+        "noida: running",
+        "redis: running",
+        "tansu: running",
+    ]
 
 
 def test_start_again_keeps_the_running_servers() -> None:

@@ -34,8 +34,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "ss-format.md"
 VECTORS = ROOT / "spec" / "vectors"
 NAMES = sorted(p.stem for p in VECTORS.glob("*.hex"))
-LAYOUTS = ["FileHeaderLayout", "MessageHeaderLayout", "MessageFrameLayout", "MarkerLayout",
-           "BeaconLayout"]
+LAYOUTS = [
+    "FileHeaderLayout",
+    "MessageHeaderLayout",
+    "MessageFrameLayout",
+    "MarkerLayout",
+    "BeaconLayout",
+]
 
 # ---------------------------------------------------------------------------------------------
 # (a) the spec's tables
@@ -172,20 +177,41 @@ def expected(name: str) -> dict[str, object]:
 
 def as_json(ev: object) -> object:
     if isinstance(ev, FileHeader):
-        return {"file_name": ev.file_name, "created_at_ms": ev.created_at_ms,
-                "beacon_interval": ev.beacon_interval}
+        return {
+            "file_name": ev.file_name,
+            "created_at_ms": ev.created_at_ms,
+            "beacon_interval": ev.beacon_interval,
+        }
     if isinstance(ev, Beacon):
-        return {"type": "beacon", "offset": ev.offset, "index": ev.index,
-                "remaining_messages_bytes": ev.remaining_messages_bytes,
-                "markers": [{"stream_key": m.header.stream_key, "shard_id": m.header.shard_id,
-                             "sequence": m.header.sequence, "timestamp_ms": m.header.timestamp_ms,
-                             "running_checksum": m.running_checksum} for m in ev.markers]}
+        return {
+            "type": "beacon",
+            "offset": ev.offset,
+            "index": ev.index,
+            "remaining_messages_bytes": ev.remaining_messages_bytes,
+            "markers": [
+                {
+                    "stream_key": m.header.stream_key,
+                    "shard_id": m.header.shard_id,
+                    "sequence": m.header.sequence,
+                    "timestamp_ms": m.header.timestamp_ms,
+                    "running_checksum": m.running_checksum,
+                }
+                for m in ev.markers
+            ],
+        }
     kind = "message"
     if isinstance(ev, EndOfStream):
         ev, kind = ev.message, "eos"
     assert isinstance(ev, Message), ev
-    return {"type": kind, "offset": ev.offset, "stream_key": ev.stream_key, "shard_id": ev.shard_id,
-            "sequence": ev.sequence, "timestamp_ms": ev.timestamp_ms, "payload_hex": ev.payload.hex()}
+    return {
+        "type": kind,
+        "offset": ev.offset,
+        "stream_key": ev.stream_key,
+        "shard_id": ev.shard_id,
+        "sequence": ev.sequence,
+        "timestamp_ms": ev.timestamp_ms,
+        "payload_hex": ev.payload.hex(),
+    }
 
 
 def decode(data: bytes, step: int) -> dict[str, object]:
@@ -211,7 +237,7 @@ def decode(data: bytes, step: int) -> dict[str, object]:
 
     try:
         for i in range(0, len(data), step):
-            dec.feed(data[i:i + step])
+            dec.feed(data[i : i + step])
             drain()
         dec.feed_eof()
         drain()
@@ -279,8 +305,13 @@ def test_encoder_reproduces_vector(name: str) -> None:
     enc = Encoder(FileHeader(h["file_name"], h["created_at_ms"], h["beacon_interval"]))  # type: ignore[index]
     enc.start()
     for e in data_events(name):
-        enc.encode(e["stream_key"], e["shard_id"], e["sequence"], e["timestamp_ms"],  # type: ignore[arg-type]
-                   bytes.fromhex(e["payload_hex"]))  # type: ignore[arg-type]
+        enc.encode(
+            e["stream_key"],
+            e["shard_id"],
+            e["sequence"],
+            e["timestamp_ms"],  # type: ignore[arg-type]
+            bytes.fromhex(e["payload_hex"]),
+        )  # type: ignore[arg-type]
     assert enc.take() == read_hex(name)
 
 
@@ -288,11 +319,22 @@ def test_encoder_reproduces_vector(name: str) -> None:
 def test_writer_reproduces_vector(name: str, tmp_path: pathlib.Path) -> None:
     h = expected(name)["header"]
     path = tmp_path / "out.ss"
-    with ssfile.open(path, "w", beacon_interval=h["beacon_interval"], file_name=h["file_name"],  # type: ignore[index]
-                     created_at=h["created_at_ms"], eos=False) as w:  # type: ignore[index]
+    with ssfile.open(
+        path,
+        "w",
+        beacon_interval=h["beacon_interval"],
+        file_name=h["file_name"],  # type: ignore[index]
+        created_at=h["created_at_ms"],
+        eos=False,
+    ) as w:  # type: ignore[index]
         for e in data_events(name):
-            w.write(bytes.fromhex(e["payload_hex"]), stream_key=e["stream_key"],  # type: ignore[arg-type]
-                    shard_id=e["shard_id"], sequence=e["sequence"], timestamp=e["timestamp_ms"])  # type: ignore[arg-type]
+            w.write(
+                bytes.fromhex(e["payload_hex"]),
+                stream_key=e["stream_key"],  # type: ignore[arg-type]
+                shard_id=e["shard_id"],
+                sequence=e["sequence"],
+                timestamp=e["timestamp_ms"],
+            )  # type: ignore[arg-type]
     assert path.read_bytes() == read_hex(name)
 
 
@@ -310,7 +352,7 @@ def test_vectors_are_current() -> None:
 
 def test_spec_names_every_vector() -> None:
     text = SPEC.read_text(encoding="utf-8")
-    listed = text[text.index("The vectors:"):]
+    listed = text[text.index("The vectors:") :]
     assert sorted(re.findall(r"`([a-z0-9-]+)`", listed)) == NAMES
     cited = set(re.findall(r"vector `([a-z0-9-]+)`", text))
     cited |= {row[-1].strip("`") for row in table_with("Case") if row[-1] != "—"}

@@ -15,11 +15,12 @@ import sys
 import types
 
 import pytest
+import ssfile._speedups as C
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ss_strategies import ROOT, U64, encode_file, payloads, split, stream_keys
 
 import ssfile
-import ssfile._speedups as C
 from ssfile.codec import accel, decoder, encoder
 from ssfile.codec.decoder import Decoder
 from ssfile.codec.decoder import decode_bytes as decode_all
@@ -30,7 +31,6 @@ from ssfile.format import constants as K
 from ssfile.format.crc import crc16_py
 from ssfile.format.records import FileHeader
 from ssfile.types import MAX_TIMESTAMP_MS, Message
-from ss_strategies import ROOT, U64, encode_file, payloads, split, stream_keys
 
 # the same configuration the codec modules apply when they load the extension (idempotent),
 # so that the C path is exercised here even when the suite runs with SSFILE_PURE=1
@@ -64,11 +64,14 @@ def test_the_codec_uses_the_extension_unless_told_not_to():
 
 @pytest.mark.parametrize("value,pure", [("1", True), ("0", False), ("", False)])
 def test_ssfile_pure_env_var(value, pure):
-    code = ("from ssfile.codec import decoder, encoder\n"
-            "print(decoder._SCAN_FRAMES is None, encoder._ENCODE_FRAME is None)")
+    code = (
+        "from ssfile.codec import decoder, encoder\n"
+        "print(decoder._SCAN_FRAMES is None, encoder._ENCODE_FRAME is None)"
+    )
     env = {**os.environ, "SSFILE_PURE": value}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, cwd=ROOT).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
     assert out == [str(pure), str(pure)]
 
 
@@ -122,8 +125,15 @@ def test_crc_check_value():
 def norm(ev: object) -> object:
     """An event as a comparable value (Message == ignores the offset; this does not)."""
     if type(ev) is Message:
-        return ("msg", ev.stream_key, ev.shard_id, ev.sequence, ev.timestamp_ms, ev.payload,
-                ev.offset)
+        return (
+            "msg",
+            ev.stream_key,
+            ev.shard_id,
+            ev.sequence,
+            ev.timestamp_ms,
+            ev.payload,
+            ev.offset,
+        )
     if isinstance(ev, EndOfStream):
         return ("eos", norm(ev.message))
     return ev
@@ -134,8 +144,9 @@ def expected_pure(data: bytes) -> list[object]:
         return [norm(e) for e in decode_all(data)]
 
 
-def decode_log(data: bytes, cuts: list[int], limits: list[int], check_crc: bool,
-               stop_at_eos: bool) -> list[object]:
+def decode_log(
+    data: bytes, cuts: list[int], limits: list[int], check_crc: bool, stop_at_eos: bool
+) -> list[object]:
     """Everything observable while decoding ``data`` fed in chunks, taking events in batches
     of the given sizes: events, errors (class, text, offset), the final offset and state."""
     dec = Decoder(check_crc=check_crc, stop_at_eos=stop_at_eos)
@@ -165,8 +176,13 @@ def decode_log(data: bytes, cuts: list[int], limits: list[int], check_crc: bool,
     return log
 
 
-def both_paths_agree(data: bytes, cuts: list[int], limits: list[int], check_crc: bool = True,
-                     stop_at_eos: bool = True) -> list[object]:
+def both_paths_agree(
+    data: bytes,
+    cuts: list[int],
+    limits: list[int],
+    check_crc: bool = True,
+    stop_at_eos: bool = True,
+) -> list[object]:
     with path(False):
         pure = decode_log(data, cuts, limits, check_crc, stop_at_eos)
     with path(True):
@@ -191,13 +207,15 @@ def messages(draw, max_messages: int = 30):
 
 @st.composite
 def files(draw):
-    interval = draw(st.one_of(st.integers(128, 600), st.integers(128, 4096),
-                              st.just(K.DEFAULT_BEACON_INTERVAL)))
+    interval = draw(
+        st.one_of(st.integers(128, 600), st.integers(128, 4096), st.just(K.DEFAULT_BEACON_INTERVAL))
+    )
     data = bytearray(encode_file(interval, draw(messages()), draw(st.booleans())))
     # damage: bytes overwritten anywhere (checksums, keys, timestamps, lengths, beacons), then
     # maybe a cut at the end
-    for at, value in draw(st.lists(st.tuples(st.integers(0, 1 << 30), st.integers(0, 255)),
-                                   max_size=3)):
+    for at, value in draw(
+        st.lists(st.tuples(st.integers(0, 1 << 30), st.integers(0, 255)), max_size=3)
+    ):
         data[at % len(data)] = value
     cut = draw(st.one_of(st.none(), st.integers(0, len(data))))
     return bytes(data if cut is None else data[:cut])
@@ -229,19 +247,22 @@ def test_decoder_paths_agree_on_each_kind_of_bad_frame(msgs, interval, data):
     msg = data.draw(st.sampled_from(frames))
     field = data.draw(st.sampled_from(FIELDS))
     k = len(msg.stream_key)
-    at = {"key": msg.offset + 1 + (data.draw(st.integers(0, k - 1)) if k else -1),
-          "timestamp": msg.offset + 1 + k + 16,
-          "payload": msg.offset + 1 + k + 28,
-          "checksum": msg.offset + 1 + k + 28 + len(msg.payload),
-          "length": msg.offset + 1 + k + 27}[field]
+    at = {
+        "key": msg.offset + 1 + (data.draw(st.integers(0, k - 1)) if k else -1),
+        "timestamp": msg.offset + 1 + k + 16,
+        "payload": msg.offset + 1 + k + 28,
+        "checksum": msg.offset + 1 + k + 28 + len(msg.payload),
+        "length": msg.offset + 1 + k + 27,
+    }[field]
     value = data.draw(st.sampled_from((0x00, 0xFF, ord("/"), ord("a"), 0x80)))
     damaged = bytearray(clean)
     if at < len(damaged):  # beacons may shift the real byte; any change is fine to compare
         damaged[at] = value
     cuts = data.draw(chunk_cuts)
     limits = data.draw(batch_limits)
-    both_paths_agree(bytes(damaged), cuts, limits, data.draw(st.booleans()),
-                     data.draw(st.booleans()))
+    both_paths_agree(
+        bytes(damaged), cuts, limits, data.draw(st.booleans()), data.draw(st.booleans())
+    )
 
 
 def test_decoder_paths_agree_on_the_golden_files(golden_dir):
@@ -258,8 +279,9 @@ def test_the_c_path_stops_for_every_unusual_frame():
     """Frames the C loop hands back to Python (new key, EOS, bad checksum, bad timestamp,
     bad key) in the middle of ordinary ones: same events and errors as the pure path."""
     good = [("k", 0, i, 10 + i, b"p%d" % i) for i in range(5)]
-    data = bytearray(encode_file(1 << 20, [*good, ("other", 1, 0, 0, b"x"), EOS_MESSAGE, *good],
-                                 eos=False))
+    data = bytearray(
+        encode_file(1 << 20, [*good, ("other", 1, 0, 0, b"x"), EOS_MESSAGE, *good], eos=False)
+    )
     with path(False):
         clean = decode_all(bytes(data))
     with path(True):
@@ -269,11 +291,11 @@ def test_the_c_path_stops_for_every_unusual_frame():
         bad = bytearray(data)
         at = offsets[2]
         if damage == "checksum":
-            bad[at + 1 + 1 + 28] ^= 1                # a payload byte
+            bad[at + 1 + 1 + 28] ^= 1  # a payload byte
         elif damage == "timestamp":
-            bad[at + 1 + 1 + 16] = 0xFF              # top byte of the timestamp
+            bad[at + 1 + 1 + 16] = 0xFF  # top byte of the timestamp
         else:
-            bad[at + 1] = ord("/")                   # not a stream key character
+            bad[at + 1] = ord("/")  # not a stream key character
         log = both_paths_agree(bytes(bad), [], [1 << 30], True, False)
         errors = [e[1] for e in log if isinstance(e, tuple) and e[0] == "error"]
         assert errors == ["ChecksumMismatch" if damage == "checksum" else "FieldError"]
@@ -323,8 +345,11 @@ def encode_log(interval: int, calls, resume: bool) -> list[object]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.integers(128, 1024), st.just(K.DEFAULT_BEACON_INTERVAL)), encoder_calls(),
-       st.booleans())
+@given(
+    st.one_of(st.integers(128, 1024), st.just(K.DEFAULT_BEACON_INTERVAL)),
+    encoder_calls(),
+    st.booleans(),
+)
 def test_encoder_paths_give_the_same_bytes_and_state(interval, calls, resume):
     with path(False):
         pure = encode_log(interval, calls, resume)
@@ -334,8 +359,10 @@ def test_encoder_paths_give_the_same_bytes_and_state(interval, calls, resume):
 
 
 def test_encoder_c_path_is_taken_and_agrees_on_a_big_run():
-    msgs = [(f"s{i % 4}", i % 3, i // 4 + 1, 1_700_000_000_000 + i, bytes([i & 255]) * (i % 150))
-            for i in range(5000)]
+    msgs = [
+        (f"s{i % 4}", i % 3, i // 4 + 1, 1_700_000_000_000 + i, bytes([i & 255]) * (i % 150))
+        for i in range(5000)
+    ]
     with path(False):
         pure = encode_file(1 << 16, msgs)
     calls = []
@@ -355,8 +382,14 @@ def test_encoder_c_path_is_taken_and_agrees_on_a_big_run():
 
 # ---- the core suites on the pure path ---------------------------------------------------------
 
-CORE_SUITES = ["tests/test_decoder.py", "tests/test_encoder.py", "tests/test_reader_writer.py",
-               "tests/test_append.py", "tests/test_fast_path.py", "tests/test_bad_input.py"]
+CORE_SUITES = [
+    "tests/test_decoder.py",
+    "tests/test_encoder.py",
+    "tests/test_reader_writer.py",
+    "tests/test_append.py",
+    "tests/test_fast_path.py",
+    "tests/test_bad_input.py",
+]
 
 
 @pytest.mark.slow
@@ -364,6 +397,11 @@ def test_core_suites_pass_on_the_pure_path():
     """The normal run of these suites uses the C path (when built); this runs them again
     with SSFILE_PURE=1."""
     env = {**os.environ, "SSFILE_PURE": "1"}
-    got = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                          *CORE_SUITES], env=env, capture_output=True, text=True, cwd=ROOT)
+    got = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *CORE_SUITES],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]

@@ -9,10 +9,10 @@ import matplotlib
 import matplotlib.pyplot
 import pandas as pd
 import pytest
+from ss_strategies import encode_file
 
 import ssfile
 from ssfile.export.plot import plot_rate
-from ss_strategies import encode_file
 
 matplotlib.use("Agg")
 T0 = 1_767_225_600_000
@@ -59,7 +59,9 @@ def test_per_stream_figures(tmp_path):
         assert row["duration_s"] == pytest.approx(duration)
         assert row["rate_per_s"] == pytest.approx(len(msgs) / duration)
         ordered = sorted(times)
-        assert row["max_gap_s"] == pytest.approx(max(b - a for a, b in zip(ordered, ordered[1:])) / 1000)
+        assert row["max_gap_s"] == pytest.approx(
+            max(b - a for a, b in zip(ordered, ordered[1:])) / 1000
+        )
         out_of_order = sum(1 for i in range(1, len(seqs)) if seqs[i] <= max(seqs[:i]))
         assert row["out_of_order"] == out_of_order
         assert row["missing"] == max(seqs) - min(seqs) + 1 - len(set(seqs))
@@ -71,7 +73,7 @@ def test_largest_gaps(tmp_path):
     path = recording(tmp_path, seed=2)
     gaps = ssfile.stats(path, top_gaps=5).gaps
     every = []
-    for (key, shard), msgs in by_stream(path).items():
+    for msgs in by_stream(path).values():
         times = sorted(m.timestamp_ms for m in msgs)
         every += [(b - a) / 1000 for a, b in zip(times, times[1:])]
     assert gaps["gap_s"].tolist() == sorted(every, reverse=True)[:5]

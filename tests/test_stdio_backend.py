@@ -2,17 +2,16 @@
 
 import asyncio
 import io
-import os
 import subprocess
 import sys
 
 import pytest
 
 import ssfile
-from ssfile.lines import LineError
-from ssfile.streamer import ConsumerMode, ConsumerOptions, StreamEnded
 from ssfile.adapters.stdio import StdioStreamer
 from ssfile.errors import EncodeError, StreamError
+from ssfile.lines import LineError
+from ssfile.streamer import ConsumerMode, ConsumerOptions, StreamEnded
 
 SSFILE = [sys.executable, "-m", "ssfile"]
 
@@ -26,7 +25,9 @@ async def drain(c):
 
 
 def test_keys_broadcast_and_sequences():
-    stdin = io.BytesIO(b"[a] one\n[b | 7] two\n[b] three\nraw line\n[2024-01-01T00:00:00.5 | a | 3 | 2] four\n")
+    stdin = io.BytesIO(
+        b"[a] one\n[b | 7] two\n[b] three\nraw line\n[2024-01-01T00:00:00.5 | a | 3 | 2] four\n"
+    )
 
     async def main():
         s = StdioStreamer(stdin=stdin, stdout=io.BytesIO())
@@ -34,11 +35,18 @@ def test_keys_broadcast_and_sequences():
         cb = await s.create_consumer(["b"])
         a, b = await drain(ca), await drain(cb)
         assert [(m.payload, m.sequence, m.shard_id) for m in a] == [
-            (b"one", 0, 0), (b"raw line", 0, 0), (b"four", 3, 2)]
+            (b"one", 0, 0),
+            (b"raw line", 0, 0),
+            (b"four", 3, 2),
+        ]
         assert a[2].timestamp_ms == 1704067200500
         assert all(m.stream_key == "broadcast" for m in a if m.payload == b"raw line")
         # explicit sequence 7, then the counter continues at 8 (upstream would repeat 7)
-        assert [(m.payload, m.sequence) for m in b] == [(b"two", 7), (b"three", 8), (b"raw line", 0)]
+        assert [(m.payload, m.sequence) for m in b] == [
+            (b"two", 7),
+            (b"three", 8),
+            (b"raw line", 0),
+        ]
 
     run(main())
 
@@ -117,7 +125,9 @@ def test_producer_lines_round_trip():
         return await drain(await s.create_consumer(["clock"]))
 
     got = run(back())
-    assert [(m.payload, m.sequence, m.shard_id) for m in got] == [(b"tick %d" % i, i, 3) for i in range(3)]
+    assert [(m.payload, m.sequence, m.shard_id) for m in got] == [
+        (b"tick %d" % i, i, 3) for i in range(3)
+    ]
 
 
 def test_unsupported_modes():
@@ -134,10 +144,16 @@ def test_unsupported_modes():
 
 def test_pipe_clock_into_relay_into_file(tmp_path):
     out = tmp_path / "c.ss"
-    clock = subprocess.Popen(SSFILE + ["clock", "--stream", "stdio:///clock", "--count", "1000",
-                                       "--interval", "0s"], stdout=subprocess.PIPE)
-    relay = subprocess.run(SSFILE + ["relay", "--input", "stdio:///clock", "--output", f"file://{out}/clock"],
-                           stdin=clock.stdout, capture_output=True, timeout=60)
+    clock = subprocess.Popen(
+        SSFILE + ["clock", "--stream", "stdio:///clock", "--count", "1000", "--interval", "0s"],
+        stdout=subprocess.PIPE,
+    )
+    relay = subprocess.run(
+        SSFILE + ["relay", "--input", "stdio:///clock", "--output", f"file://{out}/clock"],
+        stdin=clock.stdout,
+        capture_output=True,
+        timeout=60,
+    )
     clock.stdout.close()
     assert clock.wait(30) == 0
     assert relay.returncode == 0, relay.stderr
@@ -153,8 +169,11 @@ def test_relay_file_to_stdio_closed_pipe(tmp_path):
     with ssfile.open(src, "w") as w:
         for i in range(20000):
             w.write(b"m%d" % i, stream_key="k")
-    proc = subprocess.Popen(SSFILE + ["relay", "--input", f"file://{src}/k", "--output", "stdio:///"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        SSFILE + ["relay", "--input", f"file://{src}/k", "--output", "stdio:///"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     head = proc.stdout.readline()
     proc.stdout.close()  # like `| head -1`
     assert proc.wait(30) == 0
@@ -179,8 +198,11 @@ def test_relay_ctrl_c_keeps_everything_received(tmp_path):
     import time
 
     out = tmp_path / "int.ss"
-    proc = subprocess.Popen(SSFILE + ["relay", "--input", "stdio:///k", "--output", f"file://{out}/k"],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        SSFILE + ["relay", "--input", "stdio:///k", "--output", f"file://{out}/k"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdin.write(b"".join(b"[k] m%d\n" % i for i in range(50)))
     proc.stdin.flush()
     deadline = time.monotonic() + 20

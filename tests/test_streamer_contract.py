@@ -65,14 +65,24 @@ async def kafka_backend(tmp_path):
     # flushes, and the "earliest, follow=False" consumers end at the high watermarks they
     # saw when created (spec/streamer.md, "Kafka")
     bootstrap = os.environ.get("SSFILE_TEST_KAFKA", "127.0.0.1:19092")
-    return await connect(f"kafka://{bootstrap}/", topic_prefix=f"contract-{uuid.uuid4().hex[:12]}.",
-                         consumer_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+    return await connect(
+        f"kafka://{bootstrap}/",
+        topic_prefix=f"contract-{uuid.uuid4().hex[:12]}.",
+        consumer_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 500},
+    )
 
 
-BACKENDS = {"file": file_backend, "stdio": stdio_backend, "redis": redis_backend,
-            "redis_cluster": redis_cluster_backend, "kafka": kafka_backend}
+BACKENDS = {
+    "file": file_backend,
+    "stdio": stdio_backend,
+    "redis": redis_backend,
+    "redis_cluster": redis_cluster_backend,
+    "kafka": kafka_backend,
+}
 EARLIEST = ConsumerOptions(auto_stream_reset="earliest", follow=False)
-GROUP = ConsumerOptions(mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest", follow=False)
+GROUP = ConsumerOptions(
+    mode=ConsumerMode.LOAD_BALANCED, group="g", auto_stream_reset="earliest", follow=False
+)
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -67,7 +67,9 @@ def test_key_and_shard_filters(tmp_path):
         for i in range(40):
             producers[i % 4].send(b"%d" % i)
         await producers[0].end()
-        c = await s.create_consumer(["a"], ConsumerOptions(auto_stream_reset="earliest", shards=(1,)))
+        c = await s.create_consumer(
+            ["a"], ConsumerOptions(auto_stream_reset="earliest", shards=(1,))
+        )
         got = [m async for m in c]
         assert {(m.stream_key, m.shard_id) for m in got} == {("a", 1)}
         assert len(got) == 10
@@ -78,7 +80,9 @@ def test_key_and_shard_filters(tmp_path):
 
 def test_group_round_robin_join_and_leave(tmp_path):
     path = tmp_path / "g.ss"
-    opts = ConsumerOptions(mode=ConsumerMode.LOAD_BALANCED, group="friends", auto_stream_reset="earliest")
+    opts = ConsumerOptions(
+        mode=ConsumerMode.LOAD_BALANCED, group="friends", auto_stream_reset="earliest"
+    )
 
     async def main():
         s = await connect(f"file://{path}")
@@ -108,7 +112,9 @@ def test_group_round_robin_join_and_leave(tmp_path):
 
 def test_resumable_commits_and_resumes(tmp_path):
     path = tmp_path / "r.ss"
-    opts = ConsumerOptions(mode=ConsumerMode.RESUMABLE, group="g", auto_stream_reset="earliest", follow=False)
+    opts = ConsumerOptions(
+        mode=ConsumerMode.RESUMABLE, group="g", auto_stream_reset="earliest", follow=False
+    )
 
     async def first():
         s = await connect(f"file://{path}")
@@ -141,7 +147,9 @@ def test_seek_and_rewind(tmp_path):
 
     async def main():
         s = await connect(f"file://{path}")
-        c = await s.create_consumer(["k"], ConsumerOptions(auto_stream_reset="earliest", follow=False))
+        c = await s.create_consumer(
+            ["k"], ConsumerOptions(auto_stream_reset="earliest", follow=False)
+        )
         await c.seek(1_000_000 + 1234)  # between two messages: the next one
         assert (await c.next()).timestamp_ms == 1_000_000 + 1240
         await c.rewind(42)
@@ -193,7 +201,9 @@ def test_second_process_writer_is_refused(tmp_path):
             with pytest.raises(SSError, match="another writer"):
                 await s.create_producer("parent")
             # reading while the other process writes is fine
-            c = await s.create_consumer(["child"], ConsumerOptions(auto_stream_reset="earliest", follow=False))
+            c = await s.create_consumer(
+                ["child"], ConsumerOptions(auto_stream_reset="earliest", follow=False)
+            )
             assert (await c.next()).payload == b"x"
             await s.disconnect()
 
@@ -224,7 +234,9 @@ def test_seek_reads_little_of_a_big_file(tmp_path):
 
     async def main():
         s = await connect(f"file://{path}")
-        c = await s.create_consumer(["k"], ConsumerOptions(auto_stream_reset="earliest", follow=False))
+        c = await s.create_consumer(
+            ["k"], ConsumerOptions(auto_stream_reset="earliest", follow=False)
+        )
         await c.seek(1_000_000 + 15000)
         m = await c.next()
         assert m.timestamp_ms == 1_000_000 + 15000

@@ -1,4 +1,5 @@
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ssfile.streamer.groups import choose, rebalance
 
@@ -16,7 +17,11 @@ def test_round_robin_is_even(k, start, n):
 def test_upstream_example():
     # chip/dale get even/odd sequences; after donald joins, seq mod 3
     assert [choose(["chip", "dale"], s) for s in range(4)] == ["chip", "dale", "chip", "dale"]
-    assert [choose(["chip", "dale", "donald"], s) for s in (100, 101, 102)] == ["dale", "donald", "chip"]
+    assert [choose(["chip", "dale", "donald"], s) for s in (100, 101, 102)] == [
+        "dale",
+        "donald",
+        "chip",
+    ]
 
 
 def test_rebalance_keeps_everything_in_order():

@@ -21,12 +21,19 @@ T0 = 1_700_000_000_000
 GOLDEN = ["sample-1", "consumer", "multi-stream", "long-payloads", "no-eos"]
 
 
-def build(tmp_path, interval=1024, n=60, eos=True, name="v.ss", payload=lambda i: b"payload-%d" % i * 3):
+def build(
+    tmp_path, interval=1024, n=60, eos=True, name="v.ss", payload=lambda i: b"payload-%d" % i * 3
+):
     path = tmp_path / name
     with ssfile.open(path, "w", beacon_interval=interval, created_at=T0) as w:
         for i in range(n):
-            w.write(payload(i), stream_key=("alpha", "beta")[i % 2], shard_id=i % 3,
-                    sequence=i // 6 + 1, timestamp=T0 + i)
+            w.write(
+                payload(i),
+                stream_key=("alpha", "beta")[i % 2],
+                shard_id=i % 3,
+                sequence=i // 6 + 1,
+                timestamp=T0 + i,
+            )
         w.close(eos=eos)
     return path
 
@@ -45,6 +52,7 @@ def codes(diag, severity=None):
 
 # ---- clean files -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", GOLDEN)
 def test_golden_files_are_clean(golden_dir, name):
     path = golden_dir / f"{name}.ss"
@@ -61,7 +69,7 @@ def test_golden_markers_are_really_checked(golden_dir):
     """A marker altered by one bit in an upstream file is an error at that beacon."""
     data = bytearray((golden_dir / "consumer.ss").read_bytes())
     beacon = next(e for e in events(bytes(data)) if isinstance(e, Beacon) and e.markers)
-    data[beacon.offset + beacon.size - 2] ^= 0x01   # low byte of the running checksum
+    data[beacon.offset + beacon.size - 2] ^= 0x01  # low byte of the running checksum
     diag = verify_bytes(bytes(data))
     bad = [p for p in diag.problems if p.code == "beacon-marker"]
     assert [p.offset for p in bad] == [beacon.offset]
@@ -70,6 +78,7 @@ def test_golden_markers_are_really_checked(golden_dir):
 
 def test_project_fixtures_have_no_errors():
     import pathlib
+
     for path in sorted((pathlib.Path(__file__).parent.parent / "fixtures").glob("*.ss")):
         diag = verify(path)
         assert diag.clean, (path, [str(p) for p in diag.errors])
@@ -77,19 +86,24 @@ def test_project_fixtures_have_no_errors():
 
 # ---- frames ----------------------------------------------------------------------------------
 
+
 def test_bad_checksum_names_offset_stream_and_sequence(tmp_path):
     data = bytearray(build(tmp_path).read_bytes())
     msgs = messages(bytes(data))
     victim = msgs[7]
-    data[victim.offset + 1 + len(victim.stream_key) + 28 + 2] ^= 0x40   # inside its payload
+    data[victim.offset + 1 + len(victim.stream_key) + 28 + 2] ^= 0x40  # inside its payload
     diag = verify_bytes(bytes(data))
     bad = [p for p in diag.problems if p.code == "bad-checksum"]
     assert len(bad) == 1
     p = bad[0]
     assert (p.offset, p.stream_key, p.shard_id, p.sequence) == (
-        victim.offset, victim.stream_key, victim.shard_id, victim.sequence)
+        victim.offset,
+        victim.stream_key,
+        victim.shard_id,
+        victim.sequence,
+    )
     assert diag.damaged_messages == 1
-    assert diag.intact_messages == len(msgs)          # the others and the EOS
+    assert diag.intact_messages == len(msgs)  # the others and the EOS
     assert diag.exit_code() == 1
 
 
@@ -111,7 +125,10 @@ def test_several_problems_are_all_reported(tmp_path):
         data[m.offset + 1 + len(m.stream_key) + 30] ^= 0x01
     diag = verify_bytes(bytes(data))
     assert [p.offset for p in diag.problems if p.code == "bad-checksum"] == [
-        msgs[3].offset, msgs[40].offset, msgs[70].offset]
+        msgs[3].offset,
+        msgs[40].offset,
+        msgs[70].offset,
+    ]
 
 
 def test_order_warnings(tmp_path):
@@ -128,6 +145,7 @@ def test_order_warnings(tmp_path):
 
 # ---- header ----------------------------------------------------------------------------------
 
+
 def test_bad_magic_and_version_on_an_otherwise_sound_file(tmp_path):
     data = bytearray(build(tmp_path).read_bytes())
     data[0:3] = b"XY\x02"
@@ -142,7 +160,10 @@ def test_padding_and_terminator_are_warnings(tmp_path):
     data[100] = 7
     data[127] = 0x0A
     diag = verify_bytes(bytes(data))
-    assert [(p.code, p.offset) for p in diag.problems] == [("header-padding", 100), ("header-padding", 127)]
+    assert [(p.code, p.offset) for p in diag.problems] == [
+        ("header-padding", 100),
+        ("header-padding", 127),
+    ]
     assert diag.clean
 
 
@@ -150,18 +171,22 @@ def test_damaged_interval_is_found_from_the_beacons(tmp_path):
     clean = build(tmp_path, interval=256, n=80).read_bytes()
     data = bytearray(clean)
     n = data[3]
-    data[12 + n + 2] ^= 0x04          # 256 -> 1280
+    data[12 + n + 2] ^= 0x04  # 256 -> 1280
     diag = verify_bytes(bytes(data))
     assert "bad-interval" in codes(diag, "error")
     assert diag.scan_interval == 256
-    assert diag.intact_messages == len(events(clean)) - sum(isinstance(e, (Beacon, FileHeader)) for e in events(clean))
+    assert diag.intact_messages == len(events(clean)) - sum(
+        isinstance(e, (Beacon, FileHeader)) for e in events(clean)
+    )
     assert diag.unreadable == []
 
 
 @pytest.mark.parametrize("content", [b"", b"S", b"Ss\x01\x05abc"])
 def test_truncated_header(content):
     diag = verify_bytes(content)
-    assert codes(diag) == (["truncated-header"] if content[:1] in (b"", b"S") else ["truncated-header"])
+    assert codes(diag) == (
+        ["truncated-header"] if content[:1] in (b"", b"S") else ["truncated-header"]
+    )
     assert diag.readable and diag.exit_code() == 1
 
 
@@ -174,6 +199,7 @@ def test_not_an_ss_file_at_all():
 
 
 # ---- beacons ---------------------------------------------------------------------------------
+
 
 def test_remaining_bytes_mismatch(tmp_path):
     data = bytearray(build(tmp_path, interval=256, n=40).read_bytes())
@@ -189,7 +215,7 @@ def test_marker_for_an_unknown_stream(tmp_path):
     beacon = next(e for e in events(bytes(data)) if isinstance(e, Beacon) and e.markers)
     key = beacon.markers[0].header.stream_key.encode()
     at = bytes(data).index(key, beacon.offset)
-    data[at] = ord("z")          # "alpha" -> "zlpha": still a valid key, never written
+    data[at] = ord("z")  # "alpha" -> "zlpha": still a valid key, never written
     diag = verify_bytes(bytes(data))
     bad = [p for p in diag.problems if p.code == "beacon-marker"]
     assert [p.offset for p in bad] == [beacon.offset]
@@ -230,6 +256,7 @@ def test_upstream_append_restarts_are_warnings(seeded):
 
 # ---- the end of the file ---------------------------------------------------------------------
 
+
 def test_data_after_eos(tmp_path):
     path = build(tmp_path, n=10)
     more = build(tmp_path, n=3, eos=False, name="more.ss").read_bytes()[128:]
@@ -243,7 +270,7 @@ def test_data_after_eos(tmp_path):
 def test_missing_beacon_at_the_end(tmp_path):
     path = tmp_path / "exact.ss"
     with ssfile.open(path, "w", beacon_interval=256, created_at=T0) as w:
-        w.write(b"p" * 95, stream_key="k", timestamp=T0)   # 32 + 1 + 95 = 128: ends at 256
+        w.write(b"p" * 95, stream_key="k", timestamp=T0)  # 32 + 1 + 95 = 128: ends at 256
         w.write(b"more", stream_key="k", timestamp=T0)
     data = path.read_bytes()
     beacon = next(e for e in events(data) if isinstance(e, Beacon))
@@ -257,12 +284,13 @@ def test_missing_beacon_at_the_end(tmp_path):
 def test_torn_tail_offset(tmp_path):
     data = build(tmp_path, n=20).read_bytes()
     last = messages(data)[-1]
-    diag = verify_bytes(data[:last.offset + 5])
+    diag = verify_bytes(data[: last.offset + 5])
     assert [(p.code, p.offset) for p in diag.problems] == [("torn-tail", last.offset)]
     assert diag.unreadable == [(last.offset, last.offset + 5)]
 
 
 # ---- CLI -------------------------------------------------------------------------------------
+
 
 def test_cli_text_and_exit_codes(tmp_path, capsys):
     path = build(tmp_path)
@@ -287,8 +315,14 @@ def test_cli_json(tmp_path, capsys):
     assert main(["verify", "--json", str(path)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["clean"] is True and doc["readable"] is True
-    assert doc["problems"] == [{"severity": "warning", "code": "header-padding", "offset": 127,
-                                "message": "header terminator is 0x00, not 0x0D"}]
+    assert doc["problems"] == [
+        {
+            "severity": "warning",
+            "code": "header-padding",
+            "offset": 127,
+            "message": "header terminator is 0x00, not 0x0D",
+        }
+    ]
     assert doc["summary"]["intact_messages"] == 61
     assert doc["header"]["beacon_interval"] == 1024
     assert main(["verify", "--strict", str(path)]) == 1

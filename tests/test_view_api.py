@@ -29,11 +29,11 @@ INTERVAL = 512
 
 def payload_for(i: int) -> bytes:
     if i % 7 == 0:
-        return bytes(range(256))[: 20 + i % 50]                       # binary
+        return bytes(range(256))[: 20 + i % 50]  # binary
     if i % 5 == 0:
-        return f"line {i} plain text".encode()                       # text
+        return f"line {i} plain text".encode()  # text
     if i % 97 == 0:
-        return json.dumps({"i": i, "big": "x" * 900}).encode()       # spans beacons
+        return json.dumps({"i": i, "big": "x" * 900}).encode()  # spans beacons
     return json.dumps({"i": i, "v": i * 1.5}).encode()
 
 
@@ -41,8 +41,12 @@ def write_file(path, n: int, start: int = 0, mode: str = "w", eos: bool = True) 
     opts = {"beacon_interval": INTERVAL, "created_at": T0} if mode == "w" else {}
     with ssfile.open(path, mode, **opts) as w:
         for i in range(start, start + n):
-            w.write(payload_for(i), stream_key=STREAMS[i % 3], shard_id=(i // 3) % 2,
-                    timestamp=T0 + 10 * i)
+            w.write(
+                payload_for(i),
+                stream_key=STREAMS[i % 3],
+                shard_id=(i // 3) % 2,
+                timestamp=T0 + 10 * i,
+            )
         w.close(eos=eos)
 
 
@@ -71,8 +75,15 @@ def offsets(rows):
 
 # ---- the paging model -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("flt", [model.Filter(), model.Filter(frozenset({"prices"})),
-                                 model.Filter(frozenset({"orders", "logs"}), 1)])
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        model.Filter(),
+        model.Filter(frozenset({"prices"})),
+        model.Filter(frozenset({"orders", "logs"}), 1),
+    ],
+)
 def test_forward_pages_chain_to_the_whole_selection(rec, flt):
     want = [m for m in read_all(rec) if flt.keep(m)]
     got, at = [], 0
@@ -124,9 +135,11 @@ def test_jumps_find_the_first_message_at_or_after(rec):
     want = next(m for m in msgs if m.timestamp_ms >= when)
     assert page["target"] == want.offset and page["messages"][0]["offset"] == want.offset
     page = api.handle("messages", {"seq": ["100"], "seq_stream": ["prices"], "seq_shard": ["1"]})
-    want = next(m for m in msgs if m.stream_key == "prices" and m.shard_id == 1 and m.sequence >= 100)
+    want = next(
+        m for m in msgs if m.stream_key == "prices" and m.shard_id == 1 and m.sequence >= 100
+    )
     assert page["messages"][0]["offset"] == want.offset
-    page = api.handle("messages", {"time": [str(T0 + 10 ** 9)], "limit": ["3"]})
+    page = api.handle("messages", {"time": [str(T0 + 10**9)], "limit": ["3"]})
     assert offsets(page["messages"]) == offsets(msgs[-3:]) and page["at_end"]
 
 
@@ -137,13 +150,18 @@ def test_end_page_then_live_growth(tmp_path):
     last = api.handle("messages", {"end": ["1"], "limit": ["10"]})
     assert offsets(last["messages"]) == offsets(read_all(path)[-10:]) and last["at_end"]
     write_file(path, 25, start=300, mode="a", eos=False)
-    new = api.handle("messages", last["next"] | {"limit": ["100"]} if False else
-                     {"from": [str(last["next"]["from"])], "limit": ["100"]})
+    new = api.handle(
+        "messages",
+        last["next"] | {"limit": ["100"]}
+        if False
+        else {"from": [str(last["next"]["from"])], "limit": ["100"]},
+    )
     assert offsets(new["messages"]) == offsets(read_all(path)[300:])
     assert new["at_end"] and not new["ended"]
 
 
 # ---- damage ---------------------------------------------------------------------------------
+
 
 def corrupt(path, at: int, data: bytes) -> None:
     with open(path, "r+b") as f:
@@ -154,7 +172,7 @@ def corrupt(path, at: int, data: bytes) -> None:
 def test_structural_damage_is_stepped_over_and_reported(rec):
     orig = read_all(rec)
     hit = orig[700]
-    corrupt(rec, hit.offset + 2, b"\xff" * 24)     # the frame header: its lengths
+    corrupt(rec, hit.offset + 2, b"\xff" * 24)  # the frame header: its lengths
     got = model.scan_forward(rec, 0, budget=None)
     assert len(got.damage) == 1
     d = got.damage[0]
@@ -181,7 +199,7 @@ def test_damage_shows_in_api_pages_with_verify_problems(rec):
     assert page["damage"] and page["damage"][0]["offset"] >= hit.offset
     assert any(p["offset"] >= hit.offset for p in page["problems"])
     page = api.handle("messages", {"from": [str(bad_crc.offset)], "limit": ["2"]})
-    assert page["messages"][0]["offset"] == bad_crc.offset          # still shown
+    assert page["messages"][0]["offset"] == bad_crc.offset  # still shown
     assert [p["code"] for p in page["problems"] if p["offset"] == bad_crc.offset]
     detail = api.handle("message", {"offset": [str(bad_crc.offset)]})
     assert detail["problems"]
@@ -209,6 +227,7 @@ def test_file_cut_inside_a_frame_is_a_torn_tail_not_damage(rec):
 
 # ---- jobs -------------------------------------------------------------------------------------
 
+
 def test_timeline_counts_every_message_per_stream(rec):
     t = jobs.timeline_job(rec, bins=50)
     msgs = read_all(rec)
@@ -222,7 +241,9 @@ def test_timeline_of_a_damaged_file_counts_past_the_damage(rec):
     orig = read_all(rec)
     corrupt(rec, orig[300].offset + 2, b"\xff" * 24)
     t = jobs.timeline_job(rec)
-    assert sum(s["total"] for s in t["streams"]) == len(model.scan_forward(rec, 0, budget=None).messages)
+    assert sum(s["total"] for s in t["streams"]) == len(
+        model.scan_forward(rec, 0, budget=None).messages
+    )
     assert sum(s["total"] for s in t["streams"]) > len(orig) - 50
 
 
@@ -241,9 +262,14 @@ def test_jobs_in_a_child_process(rec):
 
 # ---- payloads ---------------------------------------------------------------------------------
 
+
 def test_payload_kinds_and_views():
     j = payload.describe(b'{"a": [1, 2.5, "x"]}')
-    assert j["kind"] == "json" and json.loads(j["json"]) == {"a": [1, 2.5, "x"]} and "\n  " in j["json"]
+    assert (
+        j["kind"] == "json"
+        and json.loads(j["json"]) == {"a": [1, 2.5, "x"]}
+        and "\n  " in j["json"]
+    )
     t = payload.describe("héllo\nworld".encode())
     assert t["kind"] == "text" and t["text"] == "héllo\nworld" and t["json"] is None
     b = payload.describe(b"\x00\x01abc\xff")
@@ -262,20 +288,24 @@ def test_payload_kinds_and_views():
 
 # ---- API errors -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("route,query,status,words", [
-    ("nope", {}, 404, "no such API route"),
-    ("messages", {"lmit": ["3"]}, 400, "unknown parameter 'lmit'"),
-    ("messages", {"limit": ["-1"]}, 400, "whole number"),
-    ("messages", {"limit": ["100000"]}, 400, "between 1 and 1000"),
-    ("messages", {"limit": ["1", "2"]}, 400, "given 2 times"),
-    ("messages", {"from": ["1"], "before": ["9"]}, 400, "at most one of"),
-    ("messages", {"time": ["yesterday"]}, 400, "invalid time"),
-    ("messages", {"seq": ["4"]}, 400, "seq_stream"),
-    ("messages", {"shard": ["x"]}, 400, "'shard'"),
-    ("message", {}, 400, "'offset' is required"),
-    ("message", {"offset": ["129"]}, 404, "no message starts at offset 129"),
-    ("summary", {"x": ["1"]}, 400, "unknown parameter"),
-])
+
+@pytest.mark.parametrize(
+    "route,query,status,words",
+    [
+        ("nope", {}, 404, "no such API route"),
+        ("messages", {"lmit": ["3"]}, 400, "unknown parameter 'lmit'"),
+        ("messages", {"limit": ["-1"]}, 400, "whole number"),
+        ("messages", {"limit": ["100000"]}, 400, "between 1 and 1000"),
+        ("messages", {"limit": ["1", "2"]}, 400, "given 2 times"),
+        ("messages", {"from": ["1"], "before": ["9"]}, 400, "at most one of"),
+        ("messages", {"time": ["yesterday"]}, 400, "invalid time"),
+        ("messages", {"seq": ["4"]}, 400, "seq_stream"),
+        ("messages", {"shard": ["x"]}, 400, "'shard'"),
+        ("message", {}, 400, "'offset' is required"),
+        ("message", {"offset": ["129"]}, 404, "no message starts at offset 129"),
+        ("summary", {"x": ["1"]}, 400, "unknown parameter"),
+    ],
+)
 def test_bad_requests_are_4xx_with_a_reason(rec, route, query, status, words):
     api = Api(rec, jobs.JobBoard(rec, runner=jobs.in_process))
     with pytest.raises(ApiError) as info:
@@ -294,6 +324,7 @@ def test_unreadable_header_is_422_on_pages(tmp_path):
 
 
 # ---- the HTTP server --------------------------------------------------------------------------
+
 
 @pytest.fixture
 def server(rec):
@@ -329,15 +360,23 @@ def test_server_binds_loopback_and_serves_the_page_with_the_token(server):
     status, body, resp = request(server, f"/?token={server.token}", token=False)
     assert status == 200 and resp.getheader("Content-Type").startswith("text/html")
     assert f"app.js?token={server.token}".encode() in body and b"__TOKEN__" not in body
-    status, body, _ = request(server, f"/app.js?token={urllib.parse.quote(server.token)}", token=False)
+    status, body, _ = request(
+        server, f"/app.js?token={urllib.parse.quote(server.token)}", token=False
+    )
     assert status == 200 and b"X-SSFile-Token" in body
     status, body, _ = request(server, "/api/messages?limit=2")
     assert status == 200 and len(json.loads(body)["messages"]) == 2
 
 
-@pytest.mark.parametrize("path,token", [
-    ("/", False), ("/api/summary", False), ("/?token=wrong", False), ("/app.js", False),
-])
+@pytest.mark.parametrize(
+    "path,token",
+    [
+        ("/", False),
+        ("/api/summary", False),
+        ("/?token=wrong", False),
+        ("/app.js", False),
+    ],
+)
 def test_requests_without_the_right_token_are_refused(server, path, token):
     status, body, resp = request(server, path, token=token)
     assert status == 403 and "token" in json.loads(body)["error"]
@@ -349,9 +388,19 @@ def test_foreign_host_header_is_refused(server):
     assert status == 403 and "Host" in json.loads(body)["error"]
 
 
-@pytest.mark.parametrize("path", ["/../pyproject.toml", "/%2e%2e/pyproject.toml", "//etc/passwd",
-                                  "/viewer/app.js", "/README.md", "/./index.html", "/api/../app.js",
-                                  "/api/summary/../../etc/passwd"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../pyproject.toml",
+        "/%2e%2e/pyproject.toml",
+        "//etc/passwd",
+        "/viewer/app.js",
+        "/README.md",
+        "/./index.html",
+        "/api/../app.js",
+        "/api/summary/../../etc/passwd",
+    ],
+)
 def test_no_path_reaches_the_file_system(server, path):
     sep = "&" if "?" in path else "?"
     status, body, _ = request(server, f"{path}{sep}token={server.token}", token=False)
@@ -362,7 +411,10 @@ def test_no_path_reaches_the_file_system(server, path):
 def test_other_methods_and_malformed_requests_get_json_4xx(server):
     status, body, _ = request(server, "/api/summary", method="POST")
     assert status == 405 and "GET only" in json.loads(body)["error"]
-    status, body, _ = request(server, "/api/summary?limit=%zz&&", )
+    status, body, _ = request(
+        server,
+        "/api/summary?limit=%zz&&",
+    )
     assert status == 400 and "query" in json.loads(body)["error"]
     status, body, _ = request(server, "", raw=b"GET /x HTTP/1.1 extra\r\n\r\n")
     assert status == 400 and json.loads(body)["error"]
@@ -370,9 +422,11 @@ def test_other_methods_and_malformed_requests_get_json_4xx(server):
 
 # ---- the command ------------------------------------------------------------------------------
 
+
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "ssfile", *args], capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "ssfile", *args], capture_output=True, text=True, timeout=30
+    )
 
 
 def test_cli_missing_file_is_a_one_line_error(tmp_path):
@@ -393,8 +447,12 @@ def test_cli_taken_port_and_directory_are_one_line_errors(rec, tmp_path):
 
 
 def test_cli_serves_until_interrupted(rec):
-    child = subprocess.Popen([sys.executable, "-m", "ssfile", "view", rec, "--no-browser"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ssfile", "view", rec, "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = child.stdout.readline()
         url = urllib.parse.urlsplit(line.split(" at ")[1].split()[0])

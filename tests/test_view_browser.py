@@ -20,12 +20,19 @@ import ssfile
 from ssfile.view.server import ViewServer
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = pathlib.Path(__file__).resolve().parent.parent / "test-artifacts" / "view"
 T0 = 1_700_000_000_000
 STREAMS = ("orders", "prices", "logs")
-PAD_LEFT, PAD_RIGHT = 44, 8           # the timeline's plot margins (viewer/app.js PAD)
+PAD_LEFT, PAD_RIGHT = 44, 8  # the timeline's plot margins (viewer/app.js PAD)
 WAIT_MS = 15_000
 
 
@@ -54,7 +61,9 @@ def read_all(path):
 
 @pytest.fixture(scope="module")
 def browser():
-    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: run scripts/bootstrap (apt-get install chromium)"
+    assert os.path.exists(CHROMIUM), (
+        f"{CHROMIUM} is missing: run scripts/bootstrap (apt-get install chromium)"
+    )
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -101,8 +110,11 @@ def shot(pg, name: str) -> None:
 
 
 def table(pg) -> list[dict[str, str]]:
-    return pg.eval_on_selector_all("#messages tbody tr.msg", """rows => rows.map(r => ({
-        offset: Number(r.dataset.offset), stream: r.cells[2].textContent, shard: r.cells[3].textContent}))""")
+    return pg.eval_on_selector_all(
+        "#messages tbody tr.msg",
+        """rows => rows.map(r => ({
+        offset: Number(r.dataset.offset), stream: r.cells[2].textContent, shard: r.cells[3].textContent}))""",
+    )
 
 
 def wait_ready(pg) -> None:
@@ -113,8 +125,12 @@ def wait_ready(pg) -> None:
 
 
 def first_offset_is(pg, offset: int) -> None:
-    wait_js(pg, f"(document.querySelector('#messages tbody tr.msg') || {{dataset: {{}}}})"
-                         f".dataset.offset === '{offset}'", timeout=WAIT_MS)
+    wait_js(
+        pg,
+        f"(document.querySelector('#messages tbody tr.msg') || {{dataset: {{}}}})"
+        f".dataset.offset === '{offset}'",
+        timeout=WAIT_MS,
+    )
 
 
 def test_open_filter_and_inspect(browser, page, serve, tmp_path):
@@ -135,15 +151,21 @@ def test_open_filter_and_inspect(browser, page, serve, tmp_path):
     want = [m.offset for m in msgs if m.stream_key == "prices" and m.shard_id == 1][:100]
     # the stream filter applies first (its page also starts at want[0]), then the shard:
     # wait for the whole filtered page, not just its first row and length
-    wait_js(page, "Array.from(document.querySelectorAll('#messages tbody tr.msg'))"
-                  f".map(r => r.dataset.offset).join(',') === '{','.join(map(str, want))}'")
+    wait_js(
+        page,
+        "Array.from(document.querySelectorAll('#messages tbody tr.msg'))"
+        f".map(r => r.dataset.offset).join(',') === '{','.join(map(str, want))}'",
+    )
     assert [r["offset"] for r in table(page)] == want
     shot(page, "02-filtered")
 
     target = next(m for m in msgs if m.offset == want[2])
     page.click(f"#messages tbody tr.msg[data-offset='{target.offset}']")
-    wait_js(page, f"document.querySelector('#inspector-meta dd') && "
-                           f"document.querySelector('#inspector-meta dd').textContent === '{target.offset}'")
+    wait_js(
+        page,
+        f"document.querySelector('#inspector-meta dd') && "
+        f"document.querySelector('#inspector-meta dd').textContent === '{target.offset}'",
+    )
     view = page.get_attribute("#payload-view", "data-view")
     shown = page.text_content("#payload-view")
     if view == "json":
@@ -156,15 +178,20 @@ def test_open_filter_and_inspect(browser, page, serve, tmp_path):
 
     binary = next(m for m in msgs if m.offset in want and m.payload[:1] == b"\x00")
     page.click(f"#messages tbody tr.msg[data-offset='{binary.offset}']")
-    wait_js(page, "document.querySelector('#payload-view').dataset.view === 'hex' && "
-                           f"document.querySelector('#inspector-meta dd').textContent === '{binary.offset}'")
+    wait_js(
+        page,
+        "document.querySelector('#payload-view').dataset.view === 'hex' && "
+        f"document.querySelector('#inspector-meta dd').textContent === '{binary.offset}'",
+    )
     assert page.is_disabled(".tabs button[data-view='json']")
 
 
 def timeline_click_time(page, x: int) -> int:
     """The time the page seeks to for a click at ``x`` px inside the canvas (per the API's bins)."""
-    t = page.evaluate("fetch('/api/timeline', {headers: {'X-SSFile-Token': new URLSearchParams("
-                      "location.search).get('token')}}).then(r => r.json())")["result"]
+    t = page.evaluate(
+        "fetch('/api/timeline', {headers: {'X-SSFile-Token': new URLSearchParams("
+        "location.search).get('token')}}).then(r => r.json())"
+    )["result"]
     width = page.eval_on_selector("#timeline", "c => c.clientWidth")
     f = min(1.0, max(0.0, (x - PAD_LEFT) / (width - PAD_LEFT - PAD_RIGHT)))
     return int(t["start_ms"] + f * (t["end_ms"] - t["start_ms"]))
@@ -205,11 +232,14 @@ def test_timeline_click_and_drag_seek(browser, page, serve, tmp_path):
     want = next(m for m in msgs if m.stream_key == "logs" and m.shard_id == 0 and m.sequence >= 500)
     first_offset_is(page, want.offset)
     page.click("#prev")
-    wait_js(page, "Number([...document.querySelectorAll('#messages tbody tr.msg')].pop().dataset.offset)"
-                  f" < {want.offset}")
+    wait_js(
+        page,
+        "Number([...document.querySelectorAll('#messages tbody tr.msg')].pop().dataset.offset)"
+        f" < {want.offset}",
+    )
     rows = table(page)
     i = next(k for k, m in enumerate(msgs) if m.offset == want.offset)
-    assert [r["offset"] for r in rows] == [m.offset for m in msgs[i - 100:i]]
+    assert [r["offset"] for r in rows] == [m.offset for m in msgs[i - 100 : i]]
 
 
 def test_live_file_shows_new_messages(browser, page, serve, tmp_path):
@@ -223,7 +253,9 @@ def test_live_file_shows_new_messages(browser, page, serve, tmp_path):
     page.wait_for_selector(f"#messages tbody tr.msg[data-offset='{last.offset}']", timeout=WAIT_MS)
     write(path, 400, 7, mode="a")
     added = read_all(path)[400:]
-    page.wait_for_selector(f"#messages tbody tr.msg[data-offset='{added[-1].offset}']", timeout=WAIT_MS)
+    page.wait_for_selector(
+        f"#messages tbody tr.msg[data-offset='{added[-1].offset}']", timeout=WAIT_MS
+    )
     offsets = [r["offset"] for r in table(page)]
     assert offsets[-7:] == [m.offset for m in added]
     shot(page, "06-live")
@@ -247,5 +279,5 @@ def test_damaged_file_shows_where(browser, page, serve, tmp_path):
     assert damage_at >= hit.offset
     assert page.query_selector("#messages tbody tr.problem") is not None
     after = [r["offset"] for r in table(page) if r["offset"] > damage_at]
-    assert after and set(after) <= {m.offset for m in msgs}     # reading resumed on real frames
+    assert after and set(after) <= {m.offset for m in msgs}  # reading resumed on real frames
     shot(page, "07-damaged")

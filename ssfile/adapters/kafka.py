@@ -22,9 +22,9 @@ import asyncio
 import logging
 import socket
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import BackendError, EncodeError, StreamError
 from ..format.records import check_stream_key
@@ -47,21 +47,23 @@ log.addHandler(logging.NullHandler())  # librdkafka's own log lines: only if the
 class KafkaOptions:
     """Connect options (keyword arguments of ``connect``)."""
 
-    timeout: float = 10.0           # connect, metadata and admin requests, seconds
-    topic_prefix: str = ""          # prepended to topics and group ids (namespacing)
-    partitions: int = 1             # partitions of a topic a producer creates
-    create_topics: bool = True      # producers create a missing topic
+    timeout: float = 10.0  # connect, metadata and admin requests, seconds
+    topic_prefix: str = ""  # prepended to topics and group ids (namespacing)
+    partitions: int = 1  # partitions of a topic a producer creates
+    create_topics: bool = True  # producers create a missing topic
     topic_config: Mapping[str, str] = field(default_factory=dict)  # configs of topics created
     delivery_timeout: float = 30.0  # a record not delivered by then fails (message.timeout.ms)
-    poll_timeout: float = 0.2       # a consumer waits this long per fetch
-    read_batch: int = 1000          # messages per fetch
-    config: Mapping[str, Any] = field(default_factory=dict)           # every client
+    poll_timeout: float = 0.2  # a consumer waits this long per fetch
+    read_batch: int = 1000  # messages per fetch
+    config: Mapping[str, Any] = field(default_factory=dict)  # every client
     producer_config: Mapping[str, Any] = field(default_factory=dict)  # the producer
     consumer_config: Mapping[str, Any] = field(default_factory=dict)  # every consumer
 
 
 class KafkaStreamer(Streamer):
-    def __init__(self, kafka: Any, admin_module: Any, url: StreamUrl, options: KafkaOptions) -> None:
+    def __init__(
+        self, kafka: Any, admin_module: Any, url: StreamUrl, options: KafkaOptions
+    ) -> None:
         self.kafka = kafka
         self.admin_module = admin_module
         self.where = kafka_map.bootstrap_servers(url)
@@ -70,15 +72,16 @@ class KafkaStreamer(Streamer):
         self.admin = admin_module.AdminClient(self.config())
         # metadata through a consumer-type client: an admin or producer client's metadata
         # request for an unknown topic may make the broker create it
-        self.metadata = kafka.Consumer(self.config({"group.id": "ssfile-metadata",
-                                                    "allow.auto.create.topics": False}))
+        self.metadata = kafka.Consumer(
+            self.config({"group.id": "ssfile-metadata", "allow.auto.create.topics": False})
+        )
         self._producer: ProducerClient | None = None
         self._producers: list[KafkaProducer] = []
         self._consumers: list[Consumer] = []
         self._groups: dict[tuple[str, tuple[str, ...]], GroupReader] = {}
 
     @classmethod
-    async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> "KafkaStreamer":
+    async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> KafkaStreamer:
         from ..streamer.uri import backend_arguments
 
         url, options = backend_arguments(url, KafkaOptions, kwargs)
@@ -94,7 +97,11 @@ class KafkaStreamer(Streamer):
         return streamer
 
     def config(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        conf: dict[str, Any] = {**kafka_map.BASE_CONFIG, "bootstrap.servers": self.where, "logger": log}
+        conf: dict[str, Any] = {
+            **kafka_map.BASE_CONFIG,
+            "bootstrap.servers": self.where,
+            "logger": log,
+        }
         conf.update(self.options.config)
         conf.update(extra or {})
         return conf
@@ -112,7 +119,9 @@ class KafkaStreamer(Streamer):
         except self.kafka.KafkaException as err:
             raise kafka_map.backend_error(self.where, err, f"metadata of topic {topic!r}") from err
         t = md.topics.get(topic)
-        if t is None or (t.error is not None and t.error.code() == self.kafka.KafkaError.UNKNOWN_TOPIC_OR_PART):
+        if t is None or (
+            t.error is not None and t.error.code() == self.kafka.KafkaError.UNKNOWN_TOPIC_OR_PART
+        ):
             return None
         if t.error is not None:
             raise kafka_map.backend_error(self.where, t.error, f"topic {topic!r}")
@@ -125,17 +134,19 @@ class KafkaStreamer(Streamer):
         if have is not None and have >= need:
             return
         if have is None and not self.options.create_topics:
-            raise StreamError(f"kafka://{self.where}: unknown topic {topic!r} (create_topics=False)")
+            raise StreamError(
+                f"kafka://{self.where}: unknown topic {topic!r} (create_topics=False)"
+            )
         admin = self.admin_module
         if have is None:
             count = max(need, self.options.partitions)
             new = admin.NewTopic(topic, count, 1, config=dict(self.options.topic_config))
-            futures = self.admin.create_topics([new],
-                                               operation_timeout=self.options.timeout)
+            futures = self.admin.create_topics([new], operation_timeout=self.options.timeout)
             what = f"create topic {topic!r} ({count} partitions)"
         else:
-            futures = self.admin.create_partitions([admin.NewPartitions(topic, need)],
-                                                   operation_timeout=self.options.timeout)
+            futures = self.admin.create_partitions(
+                [admin.NewPartitions(topic, need)], operation_timeout=self.options.timeout
+            )
             what = f"topic {topic!r} has {have} partitions; adding partitions up to shard {shard}"
         try:
             await self.run(futures[topic].result, self.options.timeout)
@@ -149,8 +160,10 @@ class KafkaStreamer(Streamer):
         deadline = loop.time() + self.options.timeout
         while (await self.partitions(topic) or 0) < need:
             if loop.time() > deadline:
-                raise BackendError(f"kafka://{self.where}: topic {topic!r} has no partition {need - 1} "
-                                   f"{self.options.timeout:g}s after it was created")
+                raise BackendError(
+                    f"kafka://{self.where}: topic {topic!r} has no partition {need - 1} "
+                    f"{self.options.timeout:g}s after it was created"
+                )
             await asyncio.sleep(0.05)
 
     async def _producer_knows(self, topic: str, shard: int | None) -> None:
@@ -168,13 +181,19 @@ class KafkaStreamer(Streamer):
                     return
             except self.kafka.KafkaException as err:
                 if loop.time() > deadline:
-                    raise kafka_map.backend_error(self.where, err, f"metadata of topic {topic!r}") from err
+                    raise kafka_map.backend_error(
+                        self.where, err, f"metadata of topic {topic!r}"
+                    ) from err
             if loop.time() > deadline:
-                raise BackendError(f"kafka://{self.where}: the producer does not see partition "
-                                   f"{shard or 0} of topic {topic!r}")
+                raise BackendError(
+                    f"kafka://{self.where}: the producer does not see partition "
+                    f"{shard or 0} of topic {topic!r}"
+                )
             await asyncio.sleep(0.05)
 
-    async def consumer_parts(self, keys: Sequence[str], shards: Sequence[int] | None) -> list[tuple[str, str, int]]:
+    async def consumer_parts(
+        self, keys: Sequence[str], shards: Sequence[int] | None
+    ) -> list[tuple[str, str, int]]:
         """(stream key, topic, partition) of every partition a consumer reads."""
         parts = []
         for key in keys:
@@ -185,8 +204,9 @@ class KafkaStreamer(Streamer):
             chosen = range(n) if shards is None else shards
             for p in chosen:
                 if not 0 <= p < n:
-                    raise StreamError(f"kafka://{self.where}: topic {topic!r} has no partition {p} "
-                                      f"(it has {n})")
+                    raise StreamError(
+                        f"kafka://{self.where}: topic {topic!r} has no partition {p} (it has {n})"
+                    )
                 parts.append((key, topic, p))
         return parts
 
@@ -194,13 +214,17 @@ class KafkaStreamer(Streamer):
 
     async def create_producer(self, stream_key: str, *, shard_id: int | None = 0) -> Producer:  # type: ignore[override]
         check_stream_key(stream_key, allow_empty=False)
-        if shard_id is not None and (isinstance(shard_id, bool) or not isinstance(shard_id, int)
-                                     or not 0 <= shard_id < 2**31):
+        if shard_id is not None and (
+            isinstance(shard_id, bool) or not isinstance(shard_id, int) or not 0 <= shard_id < 2**31
+        ):
             raise EncodeError(f"a Kafka partition (shard id) is 0..2^31-1, not {shard_id!r}")
         topic = kafka_map.topic_of(self.options.topic_prefix, stream_key)
         await self.ensure_topic(topic, shard_id)
         if self._producer is None:
-            conf = {**kafka_map.PRODUCER_CONFIG, "message.timeout.ms": int(self.options.delivery_timeout * 1000)}
+            conf = {
+                **kafka_map.PRODUCER_CONFIG,
+                "message.timeout.ms": int(self.options.delivery_timeout * 1000),
+            }
             conf.update(self.options.producer_config)
             client = self.kafka.Producer(self.config(conf))
             self._producer = ProducerClient(client, self.where)
@@ -209,13 +233,15 @@ class KafkaStreamer(Streamer):
         self._producers.append(p)
         return p
 
-    async def create_consumer(self, stream_keys: Sequence[str],
-                              options: ConsumerOptions | None = None) -> Consumer:
+    async def create_consumer(
+        self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
+    ) -> Consumer:
         keys, options = consumer_request(stream_keys, options)
         if options.mode is ConsumerMode.REAL_TIME:
             parts = await self.consumer_parts(keys, options.shards)
-            fetcher = self._fetcher({"group.id": f"ssfile-realtime-{uuid.uuid4().hex}",
-                                     "enable.auto.commit": False})
+            fetcher = self._fetcher(
+                {"group.id": f"ssfile-realtime-{uuid.uuid4().hex}", "enable.auto.commit": False}
+            )
             c: Consumer = KafkaConsumer(self, fetcher, keys, options, parts)
             try:
                 await c.start(options.auto_stream_reset)  # type: ignore[attr-defined]
@@ -235,8 +261,10 @@ class KafkaStreamer(Streamer):
 
     async def _join_group(self, keys: tuple[str, ...], options: ConsumerOptions) -> Consumer:
         if options.shards is not None:
-            raise StreamError("Kafka assigns a group's partitions itself: a group consumer "
-                              "cannot choose shards (use a RealTime consumer)")
+            raise StreamError(
+                "Kafka assigns a group's partitions itself: a group consumer "
+                "cannot choose shards (use a RealTime consumer)"
+            )
         assert options.group is not None
         reader = self._groups.get((options.group, keys))
         if reader is not None and reader.options.mode is not options.mode:
@@ -244,12 +272,22 @@ class KafkaStreamer(Streamer):
         if reader is None:
             parts = await self.consumer_parts(keys, None)
             topics = sorted({t for _, t, _ in parts})
-            fetcher = self._fetcher({"group.id": self.options.topic_prefix + options.group,
-                                     "enable.auto.commit": options.auto_commit,
-                                     "auto.offset.reset": options.auto_stream_reset})
+            fetcher = self._fetcher(
+                {
+                    "group.id": self.options.topic_prefix + options.group,
+                    "enable.auto.commit": options.auto_commit,
+                    "auto.offset.reset": options.auto_stream_reset,
+                }
+            )
             reader = GroupReader(self, fetcher, keys, options)
-            await fetcher.call(lambda: fetcher.client.subscribe(
-                topics, on_assign=reader.on_assign, on_revoke=reader.on_revoke, on_lost=reader.on_revoke))
+            await fetcher.call(
+                lambda: fetcher.client.subscribe(
+                    topics,
+                    on_assign=reader.on_assign,
+                    on_revoke=reader.on_revoke,
+                    on_lost=reader.on_revoke,
+                )
+            )
             self._groups[(options.group, keys)] = reader
         member = GroupMember(reader, keys, options)
         reader.members.append(member)

@@ -43,33 +43,46 @@ class Positions:
         end = self.end
         if not end:
             return messages
-        return [m for m in messages if m.sequence < end.get((m.stream_key, m.shard_id), m.sequence + 1)]
+        return [
+            m for m in messages if m.sequence < end.get((m.stream_key, m.shard_id), m.sequence + 1)
+        ]
 
     def at_end(self) -> bool:
         nxt = self.next
         return all(nxt.get(p, -1) >= end for p, end in self.end.items())
 
 
-def watermarks(client: Any, kafka: Any, parts: list[tuple[str, int]], timeout: float,
-               where: str) -> list[tuple[int, int]]:
+def watermarks(
+    client: Any, kafka: Any, parts: list[tuple[str, int]], timeout: float, where: str
+) -> list[tuple[int, int]]:
     """(low, high) of each ``(topic, partition)``; runs in the consumer's thread."""
     from .kafka_map import backend_error
 
     out = []
     for topic, p in parts:
         try:
-            marks = client.get_watermark_offsets(kafka.TopicPartition(topic, p), timeout=timeout, cached=False)
+            marks = client.get_watermark_offsets(
+                kafka.TopicPartition(topic, p), timeout=timeout, cached=False
+            )
         except kafka.KafkaException as err:
             raise backend_error(where, err, f"watermarks of {topic!r} partition {p}") from err
         if marks is None:
-            raise backend_error(where, f"no answer within {timeout:g}s", f"watermarks of {topic!r} partition {p}")
+            raise backend_error(
+                where, f"no answer within {timeout:g}s", f"watermarks of {topic!r} partition {p}"
+            )
         out.append((int(marks[0]), int(marks[1])))
     return out
 
 
 class KafkaConsumer(Consumer):
-    def __init__(self, streamer: Any, fetcher: Fetcher, keys: tuple[str, ...], options: ConsumerOptions,
-                 parts: list[tuple[str, str, int]]) -> None:
+    def __init__(
+        self,
+        streamer: Any,
+        fetcher: Fetcher,
+        keys: tuple[str, ...],
+        options: ConsumerOptions,
+        parts: list[tuple[str, str, int]],
+    ) -> None:
         self._streamer = streamer
         self._fetcher = fetcher
         self.stream_keys = keys
@@ -85,8 +98,14 @@ class KafkaConsumer(Consumer):
 
     async def _marks(self) -> list[tuple[int, int]]:
         s = self._streamer
-        return await self._fetcher.call(watermarks, self._fetcher.client, s.kafka,
-                                        [(t, p) for _, t, p in self._parts], s.options.timeout, s.where)
+        return await self._fetcher.call(
+            watermarks,
+            self._fetcher.client,
+            s.kafka,
+            [(t, p) for _, t, p in self._parts],
+            s.options.timeout,
+            s.where,
+        )
 
     async def _assign(self, offsets: list[int], marks: list[tuple[int, int]]) -> None:
         kafka = self._streamer.kafka
@@ -110,7 +129,9 @@ class KafkaConsumer(Consumer):
                 raise StreamEnded("this consumer is closed")
             if not self.options.follow and self._pos.at_end():
                 raise StreamEnded("the consumer reached the end of its partitions (follow=False)")
-            fetched = await self._fetcher.fetch(self._streamer.options.read_batch, self._streamer.options.poll_timeout)
+            fetched = await self._fetcher.fetch(
+                self._streamer.options.read_batch, self._streamer.options.poll_timeout
+            )
             self._pos.update(fetched)
             q.extend(self._pos.clip(fetched.messages))
         n = min(max_messages, len(q))
@@ -131,8 +152,15 @@ class KafkaConsumer(Consumer):
         ms = to_ms(timestamp)
         s = self._streamer
         marks = await self._marks()
-        found = await self._fetcher.call(offsets_for_times, self._fetcher.client, s.kafka,
-                                         [(t, p) for _, t, p in self._parts], ms, s.options.timeout, s.where)
+        found = await self._fetcher.call(
+            offsets_for_times,
+            self._fetcher.client,
+            s.kafka,
+            [(t, p) for _, t, p in self._parts],
+            ms,
+            s.options.timeout,
+            s.where,
+        )
         offsets = [hi if off < 0 else off for off, (_, hi) in zip(found, marks)]
         await self._assign(offsets, marks)
 
@@ -146,27 +174,34 @@ class KafkaConsumer(Consumer):
         elif isinstance(position, int) and not isinstance(position, bool):
             offsets = [min(max(position, lo), hi) for lo, hi in marks]
         else:
-            raise StreamError(f"rewind to 'beginning', 'end' or a sequence number, not {position!r}")
+            raise StreamError(
+                f"rewind to 'beginning', 'end' or a sequence number, not {position!r}"
+            )
         await self._assign(offsets, marks)
 
     async def close(self) -> None:
         await self._fetcher.close(timeout=self._streamer.options.timeout)
 
 
-def offsets_for_times(client: Any, kafka: Any, parts: list[tuple[str, int]], ms: int, timeout: float,
-                      where: str) -> list[int]:
+def offsets_for_times(
+    client: Any, kafka: Any, parts: list[tuple[str, int]], ms: int, timeout: float, where: str
+) -> list[int]:
     """The first offset with timestamp >= ``ms`` of each ``(topic, partition)`` (-1: none);
     runs in the consumer's thread.  The partitions must be distinct (noida-db answers a
     request naming one partition twice wrongly)."""
     from .kafka_map import backend_error
 
     try:
-        found = client.offsets_for_times([kafka.TopicPartition(t, p, ms) for t, p in parts], timeout=timeout)
+        found = client.offsets_for_times(
+            [kafka.TopicPartition(t, p, ms) for t, p in parts], timeout=timeout
+        )
     except kafka.KafkaException as err:
         raise backend_error(where, err, "offsets_for_times") from err
     by_part = {}
     for tp in found:
         if tp.error is not None:
-            raise backend_error(where, tp.error, f"offsets_for_times on {tp.topic!r} partition {tp.partition}")
+            raise backend_error(
+                where, tp.error, f"offsets_for_times on {tp.topic!r} partition {tp.partition}"
+            )
         by_part[(tp.topic, tp.partition)] = int(tp.offset)
     return [by_part.get(part, -1) for part in parts]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 from ..types import Message
 from .kafka_map import backend_error, key_of
@@ -80,13 +81,24 @@ class Fetcher:
                     key = keys[topic] = key_of(prefix, topic)
                 kind, ts = r.timestamp()
                 value = r.value()
-                append(Message(key, r.partition(), r.offset(), ts if kind else 0,
-                               value if value is not None else b""))
+                append(
+                    Message(
+                        key,
+                        r.partition(),
+                        r.offset(),
+                        ts if kind else 0,
+                        value if value is not None else b"",
+                    )
+                )
             elif err.code() == self.kafka.KafkaError._PARTITION_EOF:
                 out.eofs[(key_of(prefix, r.topic()), r.partition())] = r.offset()
-            elif err.fatal() or err.code() in (self.kafka.KafkaError.UNKNOWN_TOPIC_OR_PART,
-                                               self.kafka.KafkaError.TOPIC_AUTHORIZATION_FAILED):
-                raise backend_error(self.where, err, f"topic {r.topic()!r}" if r.topic() else "consume")
+            elif err.fatal() or err.code() in (
+                self.kafka.KafkaError.UNKNOWN_TOPIC_OR_PART,
+                self.kafka.KafkaError.TOPIC_AUTHORIZATION_FAILED,
+            ):
+                raise backend_error(
+                    self.where, err, f"topic {r.topic()!r}" if r.topic() else "consume"
+                )
             else:
                 log.info("kafka://%s: %s (retrying)", self.where, err.str())
         return out
@@ -114,8 +126,12 @@ class Fetcher:
 
         try:
             await asyncio.wait_for(self.call(close), timeout)
-        except asyncio.TimeoutError:
-            log.warning("kafka://%s: the consumer did not close within %gs (left behind)", self.where, timeout)
+        except TimeoutError:
+            log.warning(
+                "kafka://%s: the consumer did not close within %gs (left behind)",
+                self.where,
+                timeout,
+            )
         except Exception as err:  # closing: report, do not raise
             log.info("kafka://%s: close: %s", self.where, err)
         finally:

@@ -76,7 +76,9 @@ class _Delivered:
 
 
 class GroupReader:
-    def __init__(self, streamer: Any, fetcher: Fetcher, keys: tuple[str, ...], options: ConsumerOptions) -> None:
+    def __init__(
+        self, streamer: Any, fetcher: Fetcher, keys: tuple[str, ...], options: ConsumerOptions
+    ) -> None:
         self.streamer = streamer
         self.fetcher = fetcher
         self.keys = keys
@@ -96,7 +98,11 @@ class GroupReader:
         s = self.streamer
         prefix = s.options.topic_prefix
         parts = [(tp.topic, tp.partition) for tp in partitions]
-        marks = watermarks(client, s.kafka, parts, s.options.timeout, s.where) if not self.options.follow else []
+        marks = (
+            watermarks(client, s.kafka, parts, s.options.timeout, s.where)
+            if not self.options.follow
+            else []
+        )
         for i, (topic, p) in enumerate(parts):
             part = (key_of(prefix, topic), p)
             self.assigned.add(part)
@@ -136,7 +142,7 @@ class GroupReader:
     def at_end(self) -> bool:
         return not self.options.follow and self.assignment_seen and self.pos.at_end()
 
-    async def pump(self, member: "GroupMember") -> None:
+    async def pump(self, member: GroupMember) -> None:
         async with self._lock:
             if member.queue:
                 return  # another member's fetch already brought something
@@ -173,7 +179,7 @@ class GroupReader:
         if stored:
             self.fetcher.client.store_offsets(offsets=stored)
 
-    def leave(self, member: "GroupMember") -> None:
+    def leave(self, member: GroupMember) -> None:
         self.members.remove(member)
         left = list(member.queue)
         member.queue.clear()
@@ -192,7 +198,9 @@ class GroupReader:
 
 
 class GroupMember(Consumer):
-    def __init__(self, reader: GroupReader, keys: tuple[str, ...], options: ConsumerOptions) -> None:
+    def __init__(
+        self, reader: GroupReader, keys: tuple[str, ...], options: ConsumerOptions
+    ) -> None:
         self._reader = reader
         self.stream_keys = keys
         self.options = options
@@ -244,8 +252,12 @@ class GroupMember(Consumer):
         await self._move(lambda parts: self._times(parts, ms))
 
     async def rewind(self, position: Any) -> None:
-        if position not in ("beginning", "end") and (not isinstance(position, int) or isinstance(position, bool)):
-            raise StreamError(f"rewind to 'beginning', 'end' or a sequence number, not {position!r}")
+        if position not in ("beginning", "end") and (
+            not isinstance(position, int) or isinstance(position, bool)
+        ):
+            raise StreamError(
+                f"rewind to 'beginning', 'end' or a sequence number, not {position!r}"
+            )
 
         async def offsets(parts: list[tuple[str, int]]) -> list[int]:
             marks = await self._marks(parts)
@@ -260,21 +272,26 @@ class GroupMember(Consumer):
     async def _marks(self, parts: list[tuple[str, int]]) -> list[tuple[int, int]]:
         r = self._reader
         s = r.streamer
-        return await r.fetcher.call(watermarks, r.fetcher.client, s.kafka, parts, s.options.timeout, s.where)
+        return await r.fetcher.call(
+            watermarks, r.fetcher.client, s.kafka, parts, s.options.timeout, s.where
+        )
 
     async def _times(self, parts: list[tuple[str, int]], ms: int) -> list[int]:
         r = self._reader
         s = r.streamer
         marks = await self._marks(parts)
-        found = await r.fetcher.call(offsets_for_times, r.fetcher.client, s.kafka, parts, ms,
-                                     s.options.timeout, s.where)
+        found = await r.fetcher.call(
+            offsets_for_times, r.fetcher.client, s.kafka, parts, ms, s.options.timeout, s.where
+        )
         return [hi if off < 0 else off for off, (_, hi) in zip(found, marks)]
 
     async def _move(self, offsets_of) -> None:  # type: ignore[no-untyped-def]
         r = self._reader
         if len(r.members) > 1:
-            raise StreamError("seek and rewind move a whole consumer group's reader; "
-                              "only a consumer alone on its reader can seek")
+            raise StreamError(
+                "seek and rewind move a whole consumer group's reader; "
+                "only a consumer alone on its reader can seek"
+            )
         await r.wait_for_assignment()
         prefix = r.streamer.options.topic_prefix
         parts = sorted(r.assigned)

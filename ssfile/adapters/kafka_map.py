@@ -21,8 +21,11 @@ CONSUMER_CONFIG: dict[str, Any] = {
     "enable.partition.eof": True,
     "enable.auto.offset.store": False,
 }
-PRODUCER_CONFIG: dict[str, Any] = {"enable.idempotence": True, "linger.ms": 5,
-                                   "queue.buffering.max.messages": 1_000_000}
+PRODUCER_CONFIG: dict[str, Any] = {
+    "enable.idempotence": True,
+    "linger.ms": 5,
+    "queue.buffering.max.messages": 1_000_000,
+}
 
 
 def bootstrap_servers(url: StreamUrl) -> str:
@@ -45,7 +48,7 @@ def topic_of(prefix: str, stream_key: str) -> str:
 
 
 def key_of(prefix: str, topic: str) -> str:
-    return topic[len(prefix):] if prefix and topic.startswith(prefix) else topic
+    return topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
 
 
 def one_line(err: BaseException | Any) -> str:

@@ -41,7 +41,9 @@ class ProducerClient:
         self._sends = 0
         self._task: asyncio.Task[None] | None = None
 
-    def produce(self, producer: "KafkaProducer", payload: bytes, timestamp: int) -> asyncio.Future[Message]:
+    def produce(
+        self, producer: KafkaProducer, payload: bytes, timestamp: int
+    ) -> asyncio.Future[Message]:
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         entry = (producer, future, payload, timestamp)
         self.inflight += 1
@@ -73,11 +75,20 @@ class ProducerClient:
         topic, partition = producer.topic, producer.shard_id
         try:
             if partition is None:
-                self.producer.produce(topic, payload, timestamp=timestamp,
-                                      on_delivery=lambda err, msg: self._report(err, msg, entry))
+                self.producer.produce(
+                    topic,
+                    payload,
+                    timestamp=timestamp,
+                    on_delivery=lambda err, msg: self._report(err, msg, entry),
+                )
             else:
-                self.producer.produce(topic, payload, partition=partition, timestamp=timestamp,
-                                      on_delivery=self._on_delivery)
+                self.producer.produce(
+                    topic,
+                    payload,
+                    partition=partition,
+                    timestamp=timestamp,
+                    on_delivery=self._on_delivery,
+                )
                 q = self._waiting.get((topic, partition))
                 if q is None:
                     q = self._waiting[(topic, partition)] = deque()
@@ -97,10 +108,19 @@ class ProducerClient:
         if not future.done():
             if err is None:
                 kind, ts = msg.timestamp()
-                future.set_result(Message(producer.stream_key, msg.partition(), msg.offset(),
-                                          ts if kind else 0, payload))
+                future.set_result(
+                    Message(
+                        producer.stream_key,
+                        msg.partition(),
+                        msg.offset(),
+                        ts if kind else 0,
+                        payload,
+                    )
+                )
             else:
-                error = backend_error(self.where, err, f"delivery to topic {producer.topic!r} failed")
+                error = backend_error(
+                    self.where, err, f"delivery to topic {producer.topic!r} failed"
+                )
                 future.set_exception(error)
                 future.exception()  # reported by flush(): no "never retrieved" warning
                 if producer.error is None:
@@ -142,7 +162,9 @@ class KafkaProducer(Producer):
 
     keeps = frozenset({"timestamp"})
 
-    def __init__(self, client: ProducerClient, stream_key: str, topic: str, shard_id: int | None) -> None:
+    def __init__(
+        self, client: ProducerClient, stream_key: str, topic: str, shard_id: int | None
+    ) -> None:
         self._client = client
         self.stream_key = stream_key
         self.topic = topic
@@ -153,7 +175,9 @@ class KafkaProducer(Producer):
         self.error: BaseException | None = None
         self.ended = False
 
-    def send(self, payload: bytes, *, timestamp: int | None = None, sequence: int | None = None) -> Receipt:
+    def send(
+        self, payload: bytes, *, timestamp: int | None = None, sequence: int | None = None
+    ) -> Receipt:
         """Queue one record; ``timestamp`` (ms) sets the record's timestamp (default: now).
         ``sequence`` cannot be chosen in Kafka (the broker assigns offsets): it is ignored."""
         if self.ended:

@@ -49,16 +49,16 @@ class RedisOptions:
     username: str | None = None
     password: str | None = None
     db: int = 0
-    key_prefix: str = ""          # prepended to every Redis key (namespacing; not in messages)
-    field_rule: str = "auto"      # entry fields -> payloads (redis_map.FIELD_RULES)
-    timeout: float = 5.0          # connect / command timeout, seconds
-    retry_for: float = 30.0       # how long consumers retry a lost connection, seconds
-    block_ms: int = 1000          # XREAD/XREADGROUP BLOCK while following
-    read_batch: int = 1000        # COUNT of XREAD (RealTime)
-    group_batch: int = 100        # COUNT of XREADGROUP / XAUTOCLAIM
-    produce_batch: int = 1000     # XADDs per pipeline round trip
-    claim_idle_ms: int = 30000    # LoadBalanced: claim entries pending this long elsewhere
-    ack_interval: float = 0.05    # background XACK batching, seconds
+    key_prefix: str = ""  # prepended to every Redis key (namespacing; not in messages)
+    field_rule: str = "auto"  # entry fields -> payloads (redis_map.FIELD_RULES)
+    timeout: float = 5.0  # connect / command timeout, seconds
+    retry_for: float = 30.0  # how long consumers retry a lost connection, seconds
+    block_ms: int = 1000  # XREAD/XREADGROUP BLOCK while following
+    read_batch: int = 1000  # COUNT of XREAD (RealTime)
+    group_batch: int = 100  # COUNT of XREADGROUP / XAUTOCLAIM
+    produce_batch: int = 1000  # XADDs per pipeline round trip
+    claim_idle_ms: int = 30000  # LoadBalanced: claim entries pending this long elsewhere
+    ack_interval: float = 0.05  # background XACK batching, seconds
     consumer_id: str | None = None  # group members' Redis consumer name (default: see spec)
 
 
@@ -85,23 +85,32 @@ class RedisStreamer(Streamer):
         self._healed = 0.0
 
     @classmethod
-    async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> "RedisStreamer":
+    async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> RedisStreamer:
         from ..streamer.uri import backend_arguments
 
         url, options = backend_arguments(url, RedisOptions, kwargs)
         if options.field_rule not in redis_map.FIELD_RULES:
-            raise UsageError(f"field_rule must be one of {redis_map.FIELD_RULES}, not {options.field_rule!r}")
+            raise UsageError(
+                f"field_rule must be one of {redis_map.FIELD_RULES}, not {options.field_rule!r}"
+            )
         aioredis = require("redis.asyncio", "redis")
-        from redis.backoff import NoBackoff
         from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
         host, port = _parse_node(str(url), url.nodes[0])
         where = f"{host}:{port}"
         client = aioredis.Redis(
-            host=host, port=port, db=options.db, username=options.username, password=options.password,
-            ssl=url.scheme == "rediss", socket_connect_timeout=options.timeout,
-            socket_timeout=options.timeout + options.block_ms / 1000, retry=Retry(NoBackoff(), 0),
-            protocol=2)  # RESP2: stream replies are plain lists
+            host=host,
+            port=port,
+            db=options.db,
+            username=options.username,
+            password=options.password,
+            ssl=url.scheme == "rediss",
+            socket_connect_timeout=options.timeout,
+            socket_timeout=options.timeout + options.block_ms / 1000,
+            retry=Retry(NoBackoff(), 0),
+            protocol=2,
+        )  # RESP2: stream replies are plain lists
         for name in RAW_REPLIES:
             client.response_callbacks.pop(name, None)
         streamer = cls(client, where, options)
@@ -129,11 +138,26 @@ class RedisStreamer(Streamer):
 
     def is_transient(self, err: BaseException) -> bool:
         exc = self.redis.exceptions
-        return isinstance(err, (exc.ConnectionError, exc.TimeoutError, exc.BusyLoadingError,
-                                ConnectionError, asyncio.TimeoutError, *CLUSTER_TRANSIENT(exc)))
+        return isinstance(
+            err,
+            (
+                exc.ConnectionError,
+                exc.TimeoutError,
+                exc.BusyLoadingError,
+                ConnectionError,
+                asyncio.TimeoutError,
+                *CLUSTER_TRANSIENT(exc),
+            ),
+        )
 
-    async def read_streams(self, run: Any, head: Sequence[Any], keys: Sequence[str],
-                           ids: Sequence[str], block_ms: int | None) -> list[Any]:
+    async def read_streams(
+        self,
+        run: Any,
+        head: Sequence[Any],
+        keys: Sequence[str],
+        ids: Sequence[str],
+        block_ms: int | None,
+    ) -> list[Any]:
         """``XREAD``/``XREADGROUP`` (``head`` = the words before ``STREAMS``) over ``keys`` at
         ``ids``, sent with ``run`` (``call`` or the raw client).  On a cluster a command may
         not cross hash slots: one command per slot, all at once, first without ``BLOCK``;
@@ -146,9 +170,12 @@ class RedisStreamer(Streamer):
             by_slot.setdefault(self.client.keyslot(key), []).append(i)
 
         async def each(extra: list[Any]) -> list[Any]:
-            replies = await asyncio.gather(*(
-                run(*head, *extra, "STREAMS", *(keys[i] for i in idx), *(ids[i] for i in idx))
-                for idx in by_slot.values()))
+            replies = await asyncio.gather(
+                *(
+                    run(*head, *extra, "STREAMS", *(keys[i] for i in idx), *(ids[i] for i in idx))
+                    for idx in by_slot.values()
+                )
+            )
             return [item for reply in replies for item in reply or ()]
 
         got = await each([])
@@ -172,7 +199,9 @@ class RedisStreamer(Streamer):
             try:
                 return await self.client.execute_command(*args)
             except Exception as err:
-                if not isinstance(err, self.redis.exceptions.RedisError) and not self.is_transient(err):
+                if not isinstance(err, self.redis.exceptions.RedisError) and not self.is_transient(
+                    err
+                ):
                     raise
                 if not self.is_transient(err) or loop.time() >= deadline:
                     raise self.error(err, str(args[0])) from err
@@ -207,7 +236,9 @@ class RedisStreamer(Streamer):
         base = self.redis_key(stream_key)
         found: dict[int, str] = {}
         try:
-            async for name in self.client.scan_iter(match=f"{_glob_escape(base)}:*", count=SCAN_COUNT):
+            async for name in self.client.scan_iter(
+                match=f"{_glob_escape(base)}:*", count=SCAN_COUNT
+            ):
                 shard = redis_map.shard_of(name, base)
                 if shard is not None:
                     found[shard] = name.decode() if isinstance(name, bytes) else name
@@ -224,13 +255,19 @@ class RedisStreamer(Streamer):
         kind = await self.call("TYPE", redis_key)
         kind = kind.decode() if isinstance(kind, bytes) else str(kind)
         if kind not in ("stream", "none"):
-            raise BackendError(f"redis://{self.where}: key {redis_key!r} is not a stream (it is a {kind})")
+            raise BackendError(
+                f"redis://{self.where}: key {redis_key!r} is not a stream (it is a {kind})"
+            )
 
     # ---- the Streamer API ---------------------------------------------------------------------
 
     async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
         check_stream_key(stream_key, allow_empty=False)
-        if isinstance(shard_id, bool) or not isinstance(shard_id, int) or not 0 <= shard_id <= redis_map.MAX_U64:
+        if (
+            isinstance(shard_id, bool)
+            or not isinstance(shard_id, int)
+            or not 0 <= shard_id <= redis_map.MAX_U64
+        ):
             raise EncodeError(f"shard id must be an integer 0..2^64-1, not {shard_id!r}")
         refs = await self.discover(stream_key)
         sharded = refs[0].redis_key != self.redis_key(stream_key)
@@ -238,9 +275,11 @@ class RedisStreamer(Streamer):
             redis_key = self.redis_key(stream_key, 0 if sharded else None)
         else:
             if not sharded and await self.call("EXISTS", refs[0].redis_key):
-                raise StreamError(f"redis://{self.where}: stream {refs[0].redis_key!r} is unsharded "
-                                  f"(it exists as a plain stream); writing shard {shard_id} to "
-                                  f"'{refs[0].redis_key}:{shard_id}' would hide it from consumers")
+                raise StreamError(
+                    f"redis://{self.where}: stream {refs[0].redis_key!r} is unsharded "
+                    f"(it exists as a plain stream); writing shard {shard_id} to "
+                    f"'{refs[0].redis_key}:{shard_id}' would hide it from consumers"
+                )
             redis_key = self.redis_key(stream_key, shard_id)
         await self.check_type(redis_key)
         from .redis_producer import RedisProducer
@@ -249,8 +288,9 @@ class RedisStreamer(Streamer):
         self._producers.append(p)
         return p
 
-    async def create_consumer(self, stream_keys: Sequence[str],
-                              options: ConsumerOptions | None = None) -> Consumer:
+    async def create_consumer(
+        self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
+    ) -> Consumer:
         from .redis_consumer import create_consumer
 
         keys, options = consumer_request(stream_keys, options)
@@ -282,8 +322,14 @@ class RedisStreamer(Streamer):
 
 def CLUSTER_TRANSIENT(exc: Any) -> tuple[type, ...]:
     """The redis-py errors of a cluster whose topology is moving (failover in progress)."""
-    return (exc.ClusterDownError, exc.TryAgainError, exc.MovedError, exc.AskError,
-            exc.SlotNotCoveredError, exc.ClusterError)
+    return (
+        exc.ClusterDownError,
+        exc.TryAgainError,
+        exc.MovedError,
+        exc.AskError,
+        exc.SlotNotCoveredError,
+        exc.ClusterError,
+    )
 
 
 async def _connect_cluster(s: RedisStreamer, seeds: list[tuple[str, int]], tls: bool) -> Any:
@@ -293,10 +339,16 @@ async def _connect_cluster(s: RedisStreamer, seeds: list[tuple[str, int]], tls: 
     from redis.backoff import NoBackoff
 
     o = s.options
-    cluster = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in seeds], username=o.username,
-                           password=o.password, ssl=tls, socket_connect_timeout=o.timeout,
-                           socket_timeout=o.timeout + o.block_ms / 1000, retry=Retry(NoBackoff(), 0),
-                           protocol=2)
+    cluster = RedisCluster(
+        startup_nodes=[ClusterNode(h, p) for h, p in seeds],
+        username=o.username,
+        password=o.password,
+        ssl=tls,
+        socket_connect_timeout=o.timeout,
+        socket_timeout=o.timeout + o.block_ms / 1000,
+        retry=Retry(NoBackoff(), 0),
+        protocol=2,
+    )
     for name in RAW_REPLIES:
         cluster.response_callbacks.pop(name, None)
     try:

@@ -25,9 +25,15 @@ MAX_SEQ_PART = redis_map.MAX_U64
 Id = tuple[int, int]
 
 
-async def create_consumer(s: RedisStreamer, keys: tuple[str, ...], options: ConsumerOptions) -> Consumer:
-    refs = [ref for key in keys for ref in await s.discover(key)
-            if options.shards is None or ref.shard_id in options.shards]
+async def create_consumer(
+    s: RedisStreamer, keys: tuple[str, ...], options: ConsumerOptions
+) -> Consumer:
+    refs = [
+        ref
+        for key in keys
+        for ref in await s.discover(key)
+        if options.shards is None or ref.shard_id in options.shards
+    ]
     if options.mode is ConsumerMode.REAL_TIME:
         start = "0-0" if options.auto_stream_reset == "earliest" else None
         c = RealTimeConsumer(s, keys, options, refs)
@@ -84,7 +90,9 @@ def after_sequence(position: object) -> str:
     raise StreamError(f"rewind to 'beginning', 'end' or a sequence number, not {position!r}")
 
 
-def to_messages(s: RedisStreamer, ref: StreamRef, entry_id: bytes, fields: list[bytes] | None) -> list[Message]:
+def to_messages(
+    s: RedisStreamer, ref: StreamRef, entry_id: bytes, fields: list[bytes] | None
+) -> list[Message]:
     """The messages of one entry (none for an entry deleted while pending, which
     XAUTOCLAIM and own-pending replies show without fields)."""
     if not fields:
@@ -114,14 +122,19 @@ async def last_ids(s: RedisStreamer, refs: list[StreamRef]) -> list[Id | None]:
 
 
 class RealTimeConsumer(Consumer):
-    def __init__(self, s: RedisStreamer, keys: tuple[str, ...], options: ConsumerOptions,
-                 refs: list[StreamRef]) -> None:
+    def __init__(
+        self,
+        s: RedisStreamer,
+        keys: tuple[str, ...],
+        options: ConsumerOptions,
+        refs: list[StreamRef],
+    ) -> None:
         self._s = s
         self.stream_keys = keys
         self.options = options
         self._refs = {ref.redis_key: ref for ref in refs}
-        self._pos: dict[str, str] = {}          # redis key -> last id read (exclusive start)
-        self._end: dict[str, Id | None] = {}     # follow=False: where each stream ends
+        self._pos: dict[str, str] = {}  # redis key -> last id read (exclusive start)
+        self._end: dict[str, Id | None] = {}  # follow=False: where each stream ends
         self._queue: deque[Message] = deque()
         self._closed = False
 
@@ -137,7 +150,11 @@ class RealTimeConsumer(Consumer):
     def _live(self) -> list[str]:
         if self.options.follow:
             return list(self._pos)
-        return [k for k, p in self._pos.items() if self._end[k] is not None and id_tuple(p) < self._end[k]]  # type: ignore[operator]
+        return [
+            k
+            for k, p in self._pos.items()
+            if self._end[k] is not None and id_tuple(p) < self._end[k]
+        ]  # type: ignore[operator]
 
     async def next_batch(self, max_messages: int = 1000) -> list[Message]:
         while not self._queue:
@@ -145,7 +162,9 @@ class RealTimeConsumer(Consumer):
                 raise StreamEnded("this consumer is closed")
             live = self._live()
             if not live:
-                raise StreamEnded("the streams have ended (follow=False: their entries when the consumer started)")
+                raise StreamEnded(
+                    "the streams have ended (follow=False: their entries when the consumer started)"
+                )
             await self._fill(live)
         q = self._queue
         return [q.popleft() for _ in range(min(max_messages, len(q)))]
@@ -156,8 +175,13 @@ class RealTimeConsumer(Consumer):
     async def _fill(self, live: list[str]) -> None:
         s = self._s
         block = s.options.block_ms if self.options.follow else None
-        reply = await s.read_streams(s.call, ("XREAD", "COUNT", s.options.read_batch), live,
-                                     [self._pos[k] for k in live], block)
+        reply = await s.read_streams(
+            s.call,
+            ("XREAD", "COUNT", s.options.read_batch),
+            live,
+            [self._pos[k] for k in live],
+            block,
+        )
         seen = set()
         for rkey_raw, entries in reply or ():
             rkey = rkey_raw.decode() if isinstance(rkey_raw, bytes) else rkey_raw
@@ -184,7 +208,12 @@ class RealTimeConsumer(Consumer):
             ms, seq = int(ms_text), int(seq_text)
             if end is not None and (ms, seq) > end:
                 return None
-            if len(fields) == 2 and fields[0] == b"msg" and seq <= 0xFFFF and ms <= redis_map.MAX_ENTRY_MS:
+            if (
+                len(fields) == 2
+                and fields[0] == b"msg"
+                and seq <= 0xFFFF
+                and ms <= redis_map.MAX_ENTRY_MS
+            ):
                 append(Message(key, shard, (ms << 16) | seq, ms, fields[1]))
             else:
                 self._queue.extend(to_messages(self._s, ref, entry_id, fields))

@@ -45,18 +45,24 @@ class DumpOptions:
 
 @dataclass
 class DumpStats:
-    entries: int = 0                 # Redis entries read
-    messages: int = 0                # messages written
-    ignored_fields: int = 0          # fields dropped by the "msg" rule
+    entries: int = 0  # Redis entries read
+    messages: int = 0  # messages written
+    ignored_fields: int = 0  # fields dropped by the "msg" rule
     resumed: dict[tuple[str, int], str] = field(default_factory=dict)  # shard -> id continued after
 
 
 Progress = Callable[[int], None]
 
 
-def dump(source: RedisSource, keys: list[str], path: str | os.PathLike[str],
-         options: DumpOptions | None = None, *, progress: Progress | None = None,
-         on_plan: Callable[[list[Shard], int | None], None] | None = None) -> DumpStats:
+def dump(
+    source: RedisSource,
+    keys: list[str],
+    path: str | os.PathLike[str],
+    options: DumpOptions | None = None,
+    *,
+    progress: Progress | None = None,
+    on_plan: Callable[[list[Shard], int | None], None] | None = None,
+) -> DumpStats:
     """Dump ``keys`` from ``source`` into ``path`` (created, or resumed if it has data).
 
     ``on_plan(shards, estimated_total)`` is called once before reading; ``progress(n)``
@@ -73,15 +79,19 @@ def dump(source: RedisSource, keys: list[str], path: str | os.PathLike[str],
         ranges = [_range(source, writer, s, opts, stats) for s in shards]
         if on_plan is not None:
             on_plan(shards, _estimate(source, shards, writer, opts))
-        cursors = [_entries(source, s, r, opts.page_size, i, progress)
-                   for i, (s, r) in enumerate(zip(shards, ranges)) if r is not None]
+        cursors = [
+            _entries(source, s, r, opts.page_size, i, progress)
+            for i, (s, r) in enumerate(zip(shards, ranges))
+            if r is not None
+        ]
         merged = cursors[0] if len(cursors) == 1 else heapq.merge(*cursors)
         _write_all(writer, merged, shards, opts.field_rule, stats)
     return stats
 
 
-def _range(source: RedisSource, writer: Any, shard: Shard, opts: DumpOptions,
-           stats: DumpStats) -> tuple[str, str] | None:
+def _range(
+    source: RedisSource, writer: Any, shard: Shard, opts: DumpOptions, stats: DumpStats
+) -> tuple[str, str] | None:
     """``(start, end)`` XRANGE bounds for one shard, or None if nothing is left to read."""
     last = source.last_id(shard.redis_key)
     if last is None:
@@ -103,7 +113,9 @@ def _range(source: RedisSource, writer: Any, shard: Shard, opts: DumpOptions,
     return ("(" if exclusive else "") + f"{start[0]}-{start[1]}", f"{end[0]}-{end[1]}"
 
 
-def _estimate(source: RedisSource, shards: list[Shard], writer: Any, opts: DumpOptions) -> int | None:
+def _estimate(
+    source: RedisSource, shards: list[Shard], writer: Any, opts: DumpOptions
+) -> int | None:
     """Entries left to read, when it can be known cheaply (no time range): XLEN - already done."""
     if opts.since_ms is not None or opts.until_ms is not None:
         return None
@@ -115,8 +127,14 @@ def _estimate(source: RedisSource, shards: list[Shard], writer: Any, opts: DumpO
     return max(total, 0)
 
 
-def _entries(source: RedisSource, shard: Shard, bounds: tuple[str, str], page_size: int,
-             index: int, progress: Progress | None) -> Iterator[tuple[int, int, int, list[bytes]]]:
+def _entries(
+    source: RedisSource,
+    shard: Shard,
+    bounds: tuple[str, str],
+    page_size: int,
+    index: int,
+    progress: Progress | None,
+) -> Iterator[tuple[int, int, int, list[bytes]]]:
     """``(ms, seq, shard index, fields)`` of one shard in id order, page by page."""
     start, end = bounds
     checked = redis_map.parse_entry_id
@@ -146,15 +164,25 @@ def _write_all(writer: Any, entries: Any, shards: list[Shard], rule: str, stats:
             shard = shards[index]
             n_entries += 1
             if len(fields) == 2 and fields[0] == msg:  # the common case, inline
-                write(fields[1], stream_key=shard.stream_key, shard_id=shard.shard_id,
-                      sequence=(ms << 16) | seq, timestamp=ms)
+                write(
+                    fields[1],
+                    stream_key=shard.stream_key,
+                    shard_id=shard.shard_id,
+                    sequence=(ms << 16) | seq,
+                    timestamp=ms,
+                )
                 n_messages += 1
                 continue
             payloads, ignored = payloads_of(fields, rule)
             stats.ignored_fields += ignored
             for payload in payloads:
-                write(payload, stream_key=shard.stream_key, shard_id=shard.shard_id,
-                      sequence=(ms << 16) | seq, timestamp=ms)
+                write(
+                    payload,
+                    stream_key=shard.stream_key,
+                    shard_id=shard.shard_id,
+                    sequence=(ms << 16) | seq,
+                    timestamp=ms,
+                )
             n_messages += len(payloads)
     finally:
         stats.entries += n_entries

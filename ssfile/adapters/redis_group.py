@@ -24,7 +24,9 @@ from .redis_consumer import after_sequence, after_time, to_messages
 
 
 class GroupMember(Consumer):
-    def __init__(self, reader: "GroupReader", keys: tuple[str, ...], options: ConsumerOptions) -> None:
+    def __init__(
+        self, reader: GroupReader, keys: tuple[str, ...], options: ConsumerOptions
+    ) -> None:
         self._r = reader
         self.stream_keys = keys
         self.options = options
@@ -82,7 +84,9 @@ class GroupReader:
     async def create_groups(self, start: str) -> None:
         for rkey in self.refs:
             try:
-                await self._s.client.execute_command("XGROUP", "CREATE", rkey, self.group, start, "MKSTREAM")
+                await self._s.client.execute_command(
+                    "XGROUP", "CREATE", rkey, self.group, start, "MKSTREAM"
+                )
             except self._s.redis.exceptions.ResponseError as err:
                 if "BUSYGROUP" not in str(err):
                     raise self._s.error(err, f"XGROUP CREATE {rkey}") from err
@@ -112,8 +116,12 @@ class GroupReader:
                 return True
         s = self._s
         reply = await s.read_streams(
-            s.client.execute_command, ("XREADGROUP", "GROUP", self.group, self.name, "COUNT", s.options.group_batch),
-            list(self.refs), [">"] * len(self.refs), s.options.block_ms if self.options.follow else None)
+            s.client.execute_command,
+            ("XREADGROUP", "GROUP", self.group, self.name, "COUNT", s.options.group_batch),
+            list(self.refs),
+            [">"] * len(self.refs),
+            s.options.block_ms if self.options.follow else None,
+        )
         got = self._deal(reply or ())
         claimed = await self._maybe_claim(force=not got)
         return got or claimed or self.options.follow
@@ -123,8 +131,12 @@ class GroupReader:
         assert cursors is not None
         s = self._s
         reply = await s.read_streams(
-            s.client.execute_command, ("XREADGROUP", "GROUP", self.group, self.name, "COUNT", s.options.group_batch),
-            list(cursors), list(cursors.values()), None)
+            s.client.execute_command,
+            ("XREADGROUP", "GROUP", self.group, self.name, "COUNT", s.options.group_batch),
+            list(cursors),
+            list(cursors.values()),
+            None,
+        )
         got = False
         for rkey_raw, entries in reply or ():
             rkey = rkey_raw.decode()
@@ -150,7 +162,15 @@ class GroupReader:
             cursor = "0-0"
             while True:
                 nxt, entries, *_ = await self._s.client.execute_command(
-                    "XAUTOCLAIM", rkey, self.group, self.name, idle, cursor, "COUNT", self._s.options.group_batch)
+                    "XAUTOCLAIM",
+                    rkey,
+                    self.group,
+                    self.name,
+                    idle,
+                    cursor,
+                    "COUNT",
+                    self._s.options.group_batch,
+                )
                 got = self._deal([(rkey.encode(), entries)]) or got
                 cursor = nxt.decode()
                 if cursor == "0-0":
@@ -275,8 +295,10 @@ class GroupReader:
     async def seek(self, member: GroupMember, position: str) -> None:
         """Move the whole group (``XGROUP SETID`` on every stream); only a lone local member."""
         if len(self.members) > 1:
-            raise StreamError("seek and rewind move the whole consumer group; "
-                              "only a consumer alone in its group reader can seek")
+            raise StreamError(
+                "seek and rewind move the whole consumer group; "
+                "only a consumer alone in its group reader can seek"
+            )
         async with self._lock:
             for _, rkey, eid in member.queue:
                 self._ack(rkey, eid)  # skipped by the seek

@@ -41,6 +41,7 @@ _STREAM_KEY = re.compile(r"[A-Za-z0-9._-]*\Z")
 
 # ---- entry ids ---------------------------------------------------------------------------------
 
+
 def parse_entry_id(entry_id: bytes | str) -> tuple[int, int]:
     """``b"MS-SEQ"`` -> ``(MS, SEQ)``, checked against the SeaStreamer limits."""
     text = entry_id.decode("ascii", "replace") if isinstance(entry_id, bytes) else entry_id
@@ -49,9 +50,13 @@ def parse_entry_id(entry_id: bytes | str) -> tuple[int, int]:
         raise EncodeError(f"malformed Redis entry id {text!r}")
     ms, seq = int(ms_text), int(seq_text)
     if ms > MAX_ENTRY_MS:
-        raise EncodeError(f"Redis entry id {text!r}: milliseconds exceed 2^48-1, no SeaStreamer sequence")
+        raise EncodeError(
+            f"Redis entry id {text!r}: milliseconds exceed 2^48-1, no SeaStreamer sequence"
+        )
     if seq > MAX_ENTRY_SEQ:
-        raise EncodeError(f"Redis entry id {text!r}: sequence part exceeds 65535, no SeaStreamer sequence")
+        raise EncodeError(
+            f"Redis entry id {text!r}: sequence part exceeds 65535, no SeaStreamer sequence"
+        )
     return ms, seq
 
 
@@ -69,6 +74,7 @@ def sequence_to_entry_id(sequence: int) -> str:
 
 
 # ---- keys --------------------------------------------------------------------------------------
+
 
 def check_stream_key(key: str) -> str:
     """Return ``key`` if it is a valid SeaStreamer stream key, else raise EncodeError."""
@@ -103,13 +109,14 @@ def shard_of(redis_key: bytes | str, stream_key: str) -> int | None:
     """The shard number if ``redis_key`` is exactly ``stream_key:N``, else None (not a shard)."""
     text = redis_key.decode("utf-8", "replace") if isinstance(redis_key, bytes) else redis_key
     prefix = stream_key + ":"
-    rest = text[len(prefix):]
+    rest = text[len(prefix) :]
     if not text.startswith(prefix) or not rest.isdigit() or int(rest) > MAX_U64:
         return None
     return int(rest)
 
 
 # ---- fields ------------------------------------------------------------------------------------
+
 
 def entry_payloads(fields: list[bytes], rule: str = "auto") -> tuple[list[bytes], int]:
     """Flat ``[field, value, field, value, ...]`` of one entry -> ``(payloads, ignored)``.
@@ -146,4 +153,3 @@ def _json_text(data: bytes) -> str | dict[str, str]:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return {"base64": base64.b64encode(data).decode("ascii")}
-

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class _Batch:
     __slots__ = ("producer", "payloads", "replies", "future")
 
-    def __init__(self, producer: "RedisProducer", future: asyncio.Future[None]) -> None:
+    def __init__(self, producer: RedisProducer, future: asyncio.Future[None]) -> None:
         self.producer = producer
         self.payloads: list[bytes] = []
         self.replies: list[Any] = []
@@ -63,7 +63,9 @@ class RedisReceipt(Receipt):
 
 
 class RedisProducer(Producer):
-    def __init__(self, streamer: "RedisStreamer", stream_key: str, shard_id: int, redis_key: str) -> None:
+    def __init__(
+        self, streamer: RedisStreamer, stream_key: str, shard_id: int, redis_key: str
+    ) -> None:
         self._s = streamer
         self.stream_key = stream_key
         self.shard_id = shard_id
@@ -133,8 +135,10 @@ class RedisProducer(Producer):
         conn = await pool.get_connection()
         try:
             await conn.send_packed_command(packed, check_health=False)
-            await asyncio.wait_for(_read_replies(conn, n, replies, self._s.redis.exceptions.ResponseError),
-                                   self._s.options.timeout + n / 1000)
+            await asyncio.wait_for(
+                _read_replies(conn, n, replies, self._s.redis.exceptions.ResponseError),
+                self._s.options.timeout + n / 1000,
+            )
         except BaseException:
             await conn.disconnect()
             raise

@@ -94,8 +94,8 @@ class RedisSource:
 
     def __init__(self, uri: RedisUri, client: Any, cluster: Any, retry_for: float) -> None:
         self.uri = uri
-        self._client = client      # redis.Redis (single server) or None
-        self._cluster = cluster    # redis.cluster.RedisCluster or None
+        self._client = client  # redis.Redis (single server) or None
+        self._cluster = cluster  # redis.cluster.RedisCluster or None
         self.retry_for = retry_for
         self._redis = require("redis", "redis")
 
@@ -120,15 +120,19 @@ class RedisSource:
         if not found:
             kind = self._type(key)
             if kind == "none":
-                raise BackendError(f"redis://{self.uri.where}: no stream {key!r} "
-                                   f"(neither the key {key!r} nor any {key + ':N'!r} exists)")
+                raise BackendError(
+                    f"redis://{self.uri.where}: no stream {key!r} "
+                    f"(neither the key {key!r} nor any {key + ':N'!r} exists)"
+                )
             found[0] = key
         result = [Shard(key, n, found[n]) for n in sorted(found)]
         for shard in result:
             kind = self._type(shard.redis_key)
             if kind != "stream":
-                raise BackendError(f"redis://{self.uri.where}: key {shard.redis_key!r} "
-                                   f"is not a stream (it is a {kind})")
+                raise BackendError(
+                    f"redis://{self.uri.where}: key {shard.redis_key!r} "
+                    f"is not a stream (it is a {kind})"
+                )
         return result
 
     def _scan(self, pattern: str) -> Any:
@@ -143,8 +147,11 @@ class RedisSource:
 
     def last_id(self, redis_key: str) -> tuple[int, int] | None:
         """The id of the last entry now in the stream, or None if it is empty."""
-        reply = self._retrying(lambda: self._node(redis_key).execute_command(
-            "XREVRANGE", redis_key, "+", "-", "COUNT", 1))
+        reply = self._retrying(
+            lambda: self._node(redis_key).execute_command(
+                "XREVRANGE", redis_key, "+", "-", "COUNT", 1
+            )
+        )
         return _id_tuple(reply[0][0]) if reply else None
 
     def length(self, redis_key: str) -> int:
@@ -153,8 +160,11 @@ class RedisSource:
 
     def page(self, redis_key: str, start: str, end: str, count: int) -> list[Any]:
         """Raw ``XRANGE key start end COUNT count``: ``[[id, [field, value, ...]], ...]``."""
-        return self._retrying(lambda: self._node(redis_key).execute_command(
-            "XRANGE", redis_key, start, end, "COUNT", count))
+        return self._retrying(
+            lambda: self._node(redis_key).execute_command(
+                "XRANGE", redis_key, start, end, "COUNT", count
+            )
+        )
 
     def _node(self, redis_key: str) -> Any:
         """A redis.Redis that serves ``redis_key``, with raw XRANGE/XREVRANGE replies."""
@@ -170,8 +180,16 @@ class RedisSource:
     def _retrying(self, call: Any) -> Any:
         """Run ``call``; retry transient failures for ``retry_for`` seconds, then fail clearly."""
         exc = self._redis.exceptions
-        transient = (exc.ConnectionError, exc.TimeoutError, exc.ClusterError, exc.BusyLoadingError,
-                     exc.MovedError, exc.AskError, exc.TryAgainError, exc.ClusterDownError)
+        transient = (
+            exc.ConnectionError,
+            exc.TimeoutError,
+            exc.ClusterError,
+            exc.BusyLoadingError,
+            exc.MovedError,
+            exc.AskError,
+            exc.TryAgainError,
+            exc.ClusterDownError,
+        )
         deadline = time.monotonic() + self.retry_for
         while True:
             try:
@@ -200,8 +218,13 @@ def open_source(uri: RedisUri, *, retry_for: float = 15.0, timeout: float = 10.0
     from redis.retry import Retry
 
     host, port = uri.nodes[0]
-    common = dict(username=uri.username, password=uri.password, ssl=uri.tls,
-                  socket_timeout=timeout, socket_connect_timeout=timeout)
+    common = dict(
+        username=uri.username,
+        password=uri.password,
+        ssl=uri.tls,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )
     client = redis.Redis(host=host, port=port, retry=Retry(NoBackoff(), 0), **common)
     try:
         clustered = int(client.info("cluster").get("cluster_enabled", 0)) == 1

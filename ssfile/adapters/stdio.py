@@ -48,7 +48,9 @@ def _now_ms() -> int:
 
 
 class StdioConsumer(Consumer):
-    def __init__(self, streamer: "StdioStreamer", keys: tuple[str, ...], options: ConsumerOptions) -> None:
+    def __init__(
+        self, streamer: StdioStreamer, keys: tuple[str, ...], options: ConsumerOptions
+    ) -> None:
         self._streamer = streamer
         self.stream_keys = keys
         self.options = options
@@ -81,7 +83,7 @@ class StdioConsumer(Consumer):
 
 
 class StdioProducer(Producer):
-    def __init__(self, streamer: "StdioStreamer", stream_key: str, shard_id: int) -> None:
+    def __init__(self, streamer: StdioStreamer, stream_key: str, shard_id: int) -> None:
         self._streamer = streamer
         self.stream_key = stream_key
         self.shard_id = shard_id
@@ -97,8 +99,15 @@ class StdioProducer(Producer):
 
 
 class StdioStreamer(Streamer):
-    def __init__(self, *, stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None,
-                 on_invalid: str = "skip", loopback: bool = False, stderr: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        stdin: IO[bytes] | None = None,
+        stdout: IO[bytes] | None = None,
+        on_invalid: str = "skip",
+        loopback: bool = False,
+        stderr: IO[str] | None = None,
+    ) -> None:
         if on_invalid not in ("skip", "fatal"):
             raise StreamError(f"on_invalid must be 'skip' or 'fatal', not {on_invalid!r}")
         self._stdin = stdin if stdin is not None else sys.stdin.buffer
@@ -238,9 +247,12 @@ class StdioStreamer(Streamer):
     async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
         return StdioProducer(self, check_stream_key(stream_key, allow_empty=False), shard_id)
 
-    async def create_consumer(self, stream_keys: Sequence[str],
-                              options: ConsumerOptions | None = None) -> Consumer:
-        keys, options = consumer_request(stream_keys, options, ConsumerOptions(auto_stream_reset="earliest"))
+    async def create_consumer(
+        self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
+    ) -> Consumer:
+        keys, options = consumer_request(
+            stream_keys, options, ConsumerOptions(auto_stream_reset="earliest")
+        )
         if options.mode is ConsumerMode.RESUMABLE:
             raise StreamError("stdio does not support Resumable consumers")
         c = StdioConsumer(self, keys, options)

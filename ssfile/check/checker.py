@@ -36,7 +36,7 @@ class StreamState:
     last_ts: int | None = None
     last_crc: int = -1
     count: int = 0
-    gap: tuple[int, int] | None = None        # damage met since the last message
+    gap: tuple[int, int] | None = None  # damage met since the last message
     #: payload CRCs since the last accepted marker, and the running checksum / previous CRC
     #: at that point: enough to test every restart point when a marker does not match
     history: list[int] = field(default_factory=list)
@@ -73,12 +73,22 @@ class Checker:
             d.intact_messages += 1
         else:
             d.damaged_messages += 1
-            d.error("bad-checksum", f.offset, f"payload checksum mismatch: stored {f.stored:#06x}, "
-                    f"computed {f.computed:#06x}", **_where(f))
-            d.lost_streams.setdefault((f.key, f.shard), f"message at {f.offset} (seq {f.seq}) is damaged")
+            d.error(
+                "bad-checksum",
+                f.offset,
+                f"payload checksum mismatch: stored {f.stored:#06x}, computed {f.computed:#06x}",
+                **_where(f),
+            )
+            d.lost_streams.setdefault(
+                (f.key, f.shard), f"message at {f.offset} (seq {f.seq}) is damaged"
+            )
         if f.separator != SEP:
-            d.warning("frame-separator", f.end - 1, f"frame separator is {f.separator:#04x}, not 0x0D "
-                      "(upstream does not check it)", **_where(f))
+            d.warning(
+                "frame-separator",
+                f.end - 1,
+                f"frame separator is {f.separator:#04x}, not 0x0D (upstream does not check it)",
+                **_where(f),
+            )
         if f.is_eos:
             d.eos_offsets.append(f.offset)
         self._track(f)
@@ -115,14 +125,23 @@ class Checker:
             if f.seq > st.last_seq + 1:
                 a, b = st.gap
                 self.diag.lost_streams[(f.key, f.shard)] = (
-                    f"sequence jumps {st.last_seq} -> {f.seq} across the damage at [{a}, {b})")
+                    f"sequence jumps {st.last_seq} -> {f.seq} across the damage at [{a}, {b})"
+                )
             st.gap = None
         if f.seq <= st.last_seq:
-            self.diag.warning("sequence-order", f.offset, f"sequence {f.seq} does not increase "
-                              f"(previous {st.last_seq})", **_where(f))
+            self.diag.warning(
+                "sequence-order",
+                f.offset,
+                f"sequence {f.seq} does not increase (previous {st.last_seq})",
+                **_where(f),
+            )
         if st.last_ts is not None and f.ts < st.last_ts:
-            self.diag.warning("time-order", f.offset, f"timestamp {f.ts} goes back (previous "
-                              f"{st.last_ts})", **_where(f))
+            self.diag.warning(
+                "time-order",
+                f.offset,
+                f"timestamp {f.ts} goes back (previous {st.last_ts})",
+                **_where(f),
+            )
 
     # ---- damage ----------------------------------------------------------------------------
 
@@ -132,7 +151,9 @@ class Checker:
         if self.diag.eos_offsets and g.kind != "torn-beacon":
             self.after_eos.append(g.start)
         code = "torn-tail" if g.torn else "unreadable"
-        d.error(code, g.start, f"{g.end - g.start} bytes [{g.start}, {g.end}) unreadable: {g.reason}")
+        d.error(
+            code, g.start, f"{g.end - g.start} bytes [{g.start}, {g.end}) unreadable: {g.reason}"
+        )
         if g.kind == "torn-frame":
             d.damaged_messages += 1
         self.damaged = True
@@ -152,15 +173,27 @@ class Checker:
         d = self.diag
         d.beacons += 1
         if not read.lead_ok:
-            d.warning("beacon-separator", b.offset, "beacon does not start with 0x0D (upstream does not check it)")
+            d.warning(
+                "beacon-separator",
+                b.offset,
+                "beacon does not start with 0x0D (upstream does not check it)",
+            )
         if len(b.markers) > self.markers_expected:
-            d.warning("beacon-markers", b.offset, f"{len(b.markers)} markers; upstream writes at most "
-                      f"{self.markers_expected} at interval {self.interval}")
+            d.warning(
+                "beacon-markers",
+                b.offset,
+                f"{len(b.markers)} markers; upstream writes at most "
+                f"{self.markers_expected} at interval {self.interval}",
+            )
         if expected is None:
             return  # inside damage: nothing to compare with
         if b.remaining_messages_bytes != expected:
-            d.error("beacon-remaining", b.offset, f"remaining_messages_bytes is "
-                    f"{b.remaining_messages_bytes}, but {expected} bytes of the frame follow it")
+            d.error(
+                "beacon-remaining",
+                b.offset,
+                f"remaining_messages_bytes is "
+                f"{b.remaining_messages_bytes}, but {expected} bytes of the frame follow it",
+            )
         for m in b.markers:
             self._marker(b.offset, m)
 
@@ -171,23 +204,51 @@ class Checker:
         st = self.streams.get(key)
         if st is None:
             if not self.damaged:
-                self.diag.error("beacon-marker", at, "marker for a stream with no message before "
-                                "this beacon", **where)
+                self.diag.error(
+                    "beacon-marker",
+                    at,
+                    "marker for a stream with no message before this beacon",
+                    **where,
+                )
             return
-        if not st.known or (h.sequence, h.timestamp_ms, m.running_checksum) == (st.seq, st.ts, st.running):
+        if not st.known or (h.sequence, h.timestamp_ms, m.running_checksum) == (
+            st.seq,
+            st.ts,
+            st.running,
+        ):
             self._anchor(st, m)
             return
-        if (h.sequence <= st.seq and h.timestamp_ms <= st.ts
-                and (restart_explains(m.running_checksum, st.running, st.window_running,
-                                      st.window_prev_crc, st.history)
-                     or seeded_without_frames(m.running_checksum, st.last_crc))):
-            self.diag.warning("beacon-restarted", at, "marker summarises only the frames since a "
-                              "later writer session started (upstream append restarts them)", **where)
+        if (
+            h.sequence <= st.seq
+            and h.timestamp_ms <= st.ts
+            and (
+                restart_explains(
+                    m.running_checksum,
+                    st.running,
+                    st.window_running,
+                    st.window_prev_crc,
+                    st.history,
+                )
+                or seeded_without_frames(m.running_checksum, st.last_crc)
+            )
+        ):
+            self.diag.warning(
+                "beacon-restarted",
+                at,
+                "marker summarises only the frames since a "
+                "later writer session started (upstream append restarts them)",
+                **where,
+            )
             self._anchor(st, m)
             return
-        self.diag.error("beacon-marker", at, "marker does not match the frames before it: "
-                        f"seq {h.sequence} vs {st.seq}, timestamp {h.timestamp_ms} vs {st.ts}, "
-                        f"running checksum {m.running_checksum:#06x} vs {st.running:#06x}", **where)
+        self.diag.error(
+            "beacon-marker",
+            at,
+            "marker does not match the frames before it: "
+            f"seq {h.sequence} vs {st.seq}, timestamp {h.timestamp_ms} vs {st.ts}, "
+            f"running checksum {m.running_checksum:#06x} vs {st.running:#06x}",
+            **where,
+        )
 
     @staticmethod
     def _anchor(st: StreamState, m: Marker) -> None:
@@ -202,9 +263,17 @@ class Checker:
         d = self.diag
         d.streams = {key: st.count for key, st in self.streams.items() if st.count}
         if self.after_eos:
-            d.error("data-after-eos", self.after_eos[0], f"{len(self.after_eos)} record(s) after the "
-                    f"EOS at {d.eos_offsets[0]}: every reader stops at the EOS and never sees them")
+            d.error(
+                "data-after-eos",
+                self.after_eos[0],
+                f"{len(self.after_eos)} record(s) after the "
+                f"EOS at {d.eos_offsets[0]}: every reader stops at the EOS and never sees them",
+            )
         torn = bool(d.unreadable) and d.unreadable[-1][1] == size
         if size >= K.HEADER_SIZE and size % self.interval == 0 and not torn:
-            d.error("missing-beacon", size, "file ends exactly at a beacon boundary without the "
-                    "beacon (the writer stopped before writing it; upstream readers fail here)")
+            d.error(
+                "missing-beacon",
+                size,
+                "file ends exactly at a beacon boundary without the "
+                "beacon (the writer stopped before writing it; upstream readers fail here)",
+            )

@@ -41,8 +41,12 @@ class Problem:
         return f"{self.severity:<7} offset {self.offset:>10}  {self.code}: {self.message}{self.where()}"
 
     def to_json_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"severity": self.severity, "code": self.code,
-                                  "offset": self.offset, "message": self.message}
+        out: dict[str, object] = {
+            "severity": self.severity,
+            "code": self.code,
+            "offset": self.offset,
+            "message": self.message,
+        }
         if self.stream_key is not None:
             out.update(stream_key=self.stream_key, shard_id=self.shard_id, sequence=self.sequence)
         return out
@@ -122,24 +126,33 @@ class Diagnosis:
 
     def summary_lines(self) -> list[str]:
         errors = sum(1 for p in self.problems if p.severity == ERROR)
-        lines = [f"{self.intact_messages} intact messages, {self.damaged_messages} damaged, "
-                 f"{self.beacons} beacons, EOS: "
-                 + (", ".join(f"at {o}" for o in self.eos_offsets) if self.eos_offsets else "none")]
+        lines = [
+            f"{self.intact_messages} intact messages, {self.damaged_messages} damaged, "
+            f"{self.beacons} beacons, EOS: "
+            + (", ".join(f"at {o}" for o in self.eos_offsets) if self.eos_offsets else "none")
+        ]
         if self.unreadable:
             ranges = ", ".join(f"[{a}, {b})" for a, b in self.unreadable)
-            lines.append(f"unreadable: {self.unreadable_bytes} bytes in {len(self.unreadable)} "
-                         f"range(s): {ranges}")
+            lines.append(
+                f"unreadable: {self.unreadable_bytes} bytes in {len(self.unreadable)} "
+                f"range(s): {ranges}"
+            )
         for (key, shard), what in sorted(self.lost_streams.items()):
             lines.append(f"stream {key!r} shard {shard}: {what}")
         hidden = sum(self.counts.values()) - len(self.problems)
         more = f" ({hidden} more not listed)" if hidden else ""
-        lines.append(f"{'clean' if self.clean else 'DAMAGED'}: {errors} errors, "
-                     f"{len(self.problems) - errors} warnings{more}")
+        lines.append(
+            f"{'clean' if self.clean else 'DAMAGED'}: {errors} errors, "
+            f"{len(self.problems) - errors} warnings{more}"
+        )
         return lines
 
     def to_json_dict(self) -> dict[str, object]:
         return {
-            "path": self.path, "size": self.size, "readable": self.readable, "clean": self.clean,
+            "path": self.path,
+            "size": self.size,
+            "readable": self.readable,
+            "clean": self.clean,
             "header": self.header.to_json_dict() if self.header else None,
             "problems": [p.to_json_dict() for p in self.sorted_problems()],
             "problem_counts": dict(sorted(self.counts.items())),
@@ -150,9 +163,13 @@ class Diagnosis:
                 "unreadable_bytes": self.unreadable_bytes,
                 "eos_offsets": self.eos_offsets,
                 "beacons": self.beacons,
-                "streams": [{"stream_key": k, "shard_id": s, "messages": n}
-                            for (k, s), n in sorted(self.streams.items())],
-                "lost_streams": [{"stream_key": k, "shard_id": s, "detail": d}
-                                 for (k, s), d in sorted(self.lost_streams.items())],
+                "streams": [
+                    {"stream_key": k, "shard_id": s, "messages": n}
+                    for (k, s), n in sorted(self.streams.items())
+                ],
+                "lost_streams": [
+                    {"stream_key": k, "shard_id": s, "detail": d}
+                    for (k, s), d in sorted(self.lost_streams.items())
+                ],
             },
         }

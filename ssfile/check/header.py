@@ -29,18 +29,22 @@ class HeaderCheck:
 
     header: FileHeader | None
     magic_ok: bool
-    scan_interval: int | None   # interval to read the file with (None: nothing to read)
+    scan_interval: int | None  # interval to read the file with (None: nothing to read)
 
 
 def check_header(buf: bytes, diag: Diagnosis) -> HeaderCheck:
     size = len(buf)
-    magic_ok = bytes(buf[:2]) == K.MAGIC[:min(size, 2)]
+    magic_ok = bytes(buf[:2]) == K.MAGIC[: min(size, 2)]
     if not magic_ok:
         diag.error("bad-magic", 0, f"file does not start with b'Ss' (found {bytes(buf[:2])!r})")
     if size >= 3 and buf[2] != K.VERSION:
         diag.error("bad-version", 2, f"format version {buf[2]} (expected {K.VERSION})")
     if size < K.HEADER_SIZE:
-        diag.error("truncated-header", size, f"file ends inside the header ({size} of {K.HEADER_SIZE} bytes)")
+        diag.error(
+            "truncated-header",
+            size,
+            f"file ends inside the header ({size} of {K.HEADER_SIZE} bytes)",
+        )
         return HeaderCheck(None, magic_ok, None)
     n = buf[3]
     header = None
@@ -52,38 +56,45 @@ def check_header(buf: bytes, diag: Diagnosis) -> HeaderCheck:
     claimed = header.beacon_interval if header else 0
     interval, m = _resolve(buf, claimed, diag, 12 + n, _alternatives(buf, n))
     if m is not None:
-        diag.error("bad-header", 3, f"file name length {n} looks damaged: the header reads "
-                   f"consistently (and the file with its interval) with length {m}")
+        diag.error(
+            "bad-header",
+            3,
+            f"file name length {n} looks damaged: the header reads "
+            f"consistently (and the file with its interval) with length {m}",
+        )
         header = _fields(buf, m)
     return HeaderCheck(header, magic_ok, interval)
 
 
 def _fields(buf: bytes, n: int) -> FileHeader:
     created, interval = struct.unpack_from(">QI", buf, 4 + n)
-    return FileHeader(bytes(buf[4:4 + n]).decode("utf-8", errors="replace"), created, interval)
+    return FileHeader(bytes(buf[4 : 4 + n]).decode("utf-8", errors="replace"), created, interval)
 
 
 def _check_fields(buf: bytes, n: int, header: FileHeader, diag: Diagnosis) -> None:
     try:
-        bytes(buf[4:4 + n]).decode("utf-8")
+        bytes(buf[4 : 4 + n]).decode("utf-8")
     except UnicodeDecodeError:
         diag.error("bad-header", 4, "file name is not valid UTF-8")
     if header.created_at_ms > MAX_TIMESTAMP_MS:
         diag.error("bad-header", 4 + n, f"created_at {header.created_at_ms} is out of range")
     _check_padding(buf, n, diag)
     if header.beacon_interval < K.MIN_BEACON_INTERVAL:
-        diag.error("bad-interval", 12 + n, f"beacon interval {header.beacon_interval} is below "
-                   f"{K.MIN_BEACON_INTERVAL}")
+        diag.error(
+            "bad-interval",
+            12 + n,
+            f"beacon interval {header.beacon_interval} is below {K.MIN_BEACON_INTERVAL}",
+        )
 
 
 def _alternatives(buf: bytes, n: int) -> dict[int, int]:
     """When the header's file name length does not line up with its zero padding: the other
     lengths that do -> the interval each gives."""
     out: dict[int, int] = {}
-    if buf[127] != K.SEPARATOR or (n <= K.MAX_FILE_NAME_WRITE and not any(buf[16 + n:127])):
+    if buf[127] != K.SEPARATOR or (n <= K.MAX_FILE_NAME_WRITE and not any(buf[16 + n : 127])):
         return out  # no terminator to line up with, or the header's own length lines up
     for m in range(K.MAX_FILE_NAME_WRITE + 1):
-        if m != n and not any(buf[16 + m:127]):
+        if m != n and not any(buf[16 + m : 127]):
             out[m] = _fields(buf, m).beacon_interval
     return out
 
@@ -91,8 +102,12 @@ def _alternatives(buf: bytes, n: int) -> dict[int, int]:
 def _check_padding(buf: bytes, n: int, diag: Diagnosis) -> None:
     start = 16 + n
     if n == K.MAX_FILE_NAME_READ:
-        diag.warning("header-padding", 127, "no padding and no 0x0D terminator (file name of 112 bytes); "
-                     "upstream reads it, but cannot write it")
+        diag.warning(
+            "header-padding",
+            127,
+            "no padding and no 0x0D terminator (file name of 112 bytes); "
+            "upstream reads it, but cannot write it",
+        )
         return
     pad = bytes(buf[start:127])
     if pad.strip(b"\0"):
@@ -157,7 +172,9 @@ def _beacon_candidates(buf: bytes) -> list[tuple[int, int, float]]:
     end = min(len(buf), PROBE_BYTES)
     sound = {at for at in range(K.MIN_BEACON_INTERVAL, end) if _sound(buf, at, end)}
     scored = []
-    for cand in sound | {at // 2 for at in sound if at % 2 == 0 and at // 2 >= K.MIN_BEACON_INTERVAL}:
+    for cand in sound | {
+        at // 2 for at in sound if at % 2 == 0 and at // 2 >= K.MIN_BEACON_INTERVAL
+    }:
         marks = range(cand, end, cand)
         hits = sum(1 for m in marks if m in sound and _sound(buf, m, cand))
         if hits:
@@ -165,8 +182,9 @@ def _beacon_candidates(buf: bytes) -> list[tuple[int, int, float]]:
     return [(cand, -neg, -share) for neg, share, cand in sorted(scored)]
 
 
-def _resolve(buf: bytes, claimed: int, diag: Diagnosis, where: int,
-             alternatives: dict[int, int]) -> tuple[int, int | None]:
+def _resolve(
+    buf: bytes, claimed: int, diag: Diagnosis, where: int, alternatives: dict[int, int]
+) -> tuple[int, int | None]:
     """(interval, other name length) to read the file with.
 
     The header's interval is kept when most of its boundaries hold sound beacons and the file
@@ -184,12 +202,20 @@ def _resolve(buf: bytes, claimed: int, diag: Diagnosis, where: int,
     found = _beacon_candidates(buf)
     if found and found[0][1] >= 2:  # switch only to an interval that finds more beacons
         best, hits, share = found[0]
-        if best == claimed or (valid and 2 * sound >= total
-                               and (sound > hits or (sound == hits and sound >= share * total))):
+        if best == claimed or (
+            valid
+            and 2 * sound >= total
+            and (sound > hits or (sound == hits and sound >= share * total))
+        ):
             return claimed, None
         return _report(diag, where, claimed, best, False), None
-    if valid and total and not any(_beacons_fit(buf, i)[0] for i in alternatives.values()
-                                   if i >= K.MIN_BEACON_INTERVAL):
+    if (
+        valid
+        and total
+        and not any(
+            _beacons_fit(buf, i)[0] for i in alternatives.values() if i >= K.MIN_BEACON_INTERVAL
+        )
+    ):
         return claimed, None  # no other reading of the header is borne out by beacons: trust it
     beyond = max(len(buf) + 1, K.MIN_BEACON_INTERVAL)  # "no beacon in this file"
     candidates: dict[int, int | None] = {claimed ^ (1 << b): None for b in range(32)}
@@ -211,6 +237,10 @@ def _resolve(buf: bytes, claimed: int, diag: Diagnosis, where: int,
 
 def _report(diag: Diagnosis, where: int, claimed: int, chosen: int, none: bool) -> int:
     what = "no beacon at all" if none else f"beacons every {chosen} bytes"
-    diag.error("bad-interval", where, f"header beacon interval {claimed} does not fit the file, "
-               f"which reads as having {what}; reading it that way")
+    diag.error(
+        "bad-interval",
+        where,
+        f"header beacon interval {claimed} does not fit the file, "
+        f"which reads as having {what}; reading it that way",
+    )
     return chosen

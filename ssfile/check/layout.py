@@ -70,7 +70,7 @@ class FrameRead:
 def read_beacon(buf: bytes, at: int, interval: int) -> BeaconRead:
     """Parse and bounds-check the beacon at ``at`` (a multiple of ``interval``)."""
     size = len(buf)
-    last = at + interval - 1      # a beacon always leaves room in its interval
+    last = at + interval - 1  # a beacon always leaves room in its interval
     if at + BEACON_HEAD_SIZE > size:
         return BeaconRead(at, None, "eof")
     lead, remaining, count = BEACON_HEAD.unpack_from(buf, at)
@@ -87,7 +87,7 @@ def read_beacon(buf: bytes, at: int, interval: int) -> BeaconRead:
             return BeaconRead(at, None, f"beacon does not fit the interval {interval}")
         if end > size:
             return BeaconRead(at, None, "eof")
-        raw = bytes(buf[p + 1:p + 1 + k])
+        raw = bytes(buf[p + 1 : p + 1 + k])
         if k > K.MAX_STREAM_KEY_LEN or not KEY_BYTES.match(raw):
             return BeaconRead(at, None, f"invalid stream key {raw!r} in a marker at {p}")
         shard, seq, ts, running = MARKER_FIXED.unpack_from(buf, p + 1 + k)
@@ -98,11 +98,15 @@ def read_beacon(buf: bytes, at: int, interval: int) -> BeaconRead:
     if p >= size:
         return BeaconRead(at, None, "eof")
     if buf[p] != SEP:
-        return BeaconRead(at, None, f"no 0x0D terminator after {count} markers (byte {buf[p]:#04x} at {p})")
+        return BeaconRead(
+            at, None, f"no 0x0D terminator after {count} markers (byte {buf[p]:#04x} at {p})"
+        )
     bsize = p + 1 - at
     if bsize >= interval:
         return BeaconRead(at, None, f"beacon of {bsize} bytes does not fit the interval {interval}")
-    return BeaconRead(at, Beacon(at, at // interval, remaining, tuple(markers), bsize), "", lead == SEP)
+    return BeaconRead(
+        at, Beacon(at, at // interval, remaining, tuple(markers), bsize), "", lead == SEP
+    )
 
 
 class Layout:
@@ -127,8 +131,9 @@ class Layout:
             got = self._beacons[at] = read_beacon(self.buf, at, self.interval)
         return got
 
-    def gather(self, pos: int, n: int, crossed: list[tuple[BeaconRead, int]],
-               done: int) -> tuple[bytes, int] | str:
+    def gather(
+        self, pos: int, n: int, crossed: list[tuple[BeaconRead, int]], done: int
+    ) -> tuple[bytes, int] | str:
         """``n`` (>= 1) logical bytes from ``pos`` across beacons, or EOF / BAD_BEACON.
 
         ``done`` is how many bytes of the frame precede ``pos``; each crossed beacon is
@@ -146,7 +151,7 @@ class Layout:
             take = min(n, self.next_boundary(pos) - pos)
             if pos + take > self.size:
                 return EOF
-            parts.append(bytes(buf[pos:pos + take]))
+            parts.append(bytes(buf[pos : pos + take]))
             pos += take
             n -= take
             done += take
@@ -184,11 +189,21 @@ class Layout:
             shard, seq, ts, length = FRAME_FIXED.unpack_from(buf, fixed)
             p0 = fixed + FRAME_FIXED_SIZE
             if p0 + length + 3 <= seg_end:
-                raw = bytes(buf[pos + 1:fixed])
-                payload = bytes(buf[p0:p0 + length])
+                raw = bytes(buf[pos + 1 : fixed])
+                payload = bytes(buf[p0 : p0 + length])
                 tail = p0 + length
-                return self._finish(pos, tail + 3, raw, shard, seq, ts, payload,
-                                    (buf[tail] << 8) | buf[tail + 1], buf[tail + 2], [])
+                return self._finish(
+                    pos,
+                    tail + 3,
+                    raw,
+                    shard,
+                    seq,
+                    ts,
+                    payload,
+                    (buf[tail] << 8) | buf[tail + 1],
+                    buf[tail + 2],
+                    [],
+                )
         return self._read_spliced(pos)
 
     def _read_spliced(self, pos: int) -> FrameRead:
@@ -205,18 +220,41 @@ class Layout:
         if k > K.MAX_STREAM_KEY_LEN or not KEY_BYTES.match(head[:k]) or ts > MAX_TIMESTAMP_MS:
             return FrameRead(INVALID, pos, reason="invalid stream key or timestamp")
         if at + length + 3 > self.size:  # physical bytes >= logical bytes
-            return FrameRead(EOF, pos, reason=f"payload of {length} bytes runs past the end of the file")
+            return FrameRead(
+                EOF, pos, reason=f"payload of {length} bytes runs past the end of the file"
+            )
         got = self.gather(at, length + 3, crossed, 1 + k + FRAME_FIXED_SIZE)
         if isinstance(got, str):
             return FrameRead(got, pos, reason="cut in the payload")
         tail, end = got
         total = K.FRAME_FIXED + k + length
         crossed = [(b, total - done) for b, done in crossed]
-        return self._finish(pos, end, head[:k], shard, seq, ts, tail[:length],
-                            (tail[length] << 8) | tail[length + 1], tail[length + 2], crossed)
+        return self._finish(
+            pos,
+            end,
+            head[:k],
+            shard,
+            seq,
+            ts,
+            tail[:length],
+            (tail[length] << 8) | tail[length + 1],
+            tail[length + 2],
+            crossed,
+        )
 
-    def _finish(self, pos: int, end: int, raw: bytes, shard: int, seq: int, ts: int,
-                payload: bytes, stored: int, sep: int, crossed: list[tuple[BeaconRead, int]]) -> FrameRead:
+    def _finish(
+        self,
+        pos: int,
+        end: int,
+        raw: bytes,
+        shard: int,
+        seq: int,
+        ts: int,
+        payload: bytes,
+        stored: int,
+        sep: int,
+        crossed: list[tuple[BeaconRead, int]],
+    ) -> FrameRead:
         key = self._keys.get(raw)
         if key is None:
             if len(raw) > K.MAX_STREAM_KEY_LEN or not KEY_BYTES.match(raw):
@@ -227,7 +265,9 @@ class Layout:
         if ts > MAX_TIMESTAMP_MS:
             return FrameRead(INVALID, pos, reason=f"timestamp {ts} out of range")
         status = OK if crc16_bytes(payload) == stored else BAD_CRC
-        return FrameRead(status, pos, end, key, shard, seq, ts, payload, stored, sep, crossed=crossed)
+        return FrameRead(
+            status, pos, end, key, shard, seq, ts, payload, stored, sep, crossed=crossed
+        )
 
     def plausible(self, pos: int) -> FrameRead | None:
         """The frame at ``pos`` if it is whole, its CRC matches and its separator is 0x0D."""

@@ -40,8 +40,12 @@ class RepairReport:
 
     @property
     def lost(self) -> bool:
-        return bool(self.lost_ranges or self.torn_messages or self.kept_bad_checksum
-                    or self.dropped_bad_checksum)
+        return bool(
+            self.lost_ranges
+            or self.torn_messages
+            or self.kept_bad_checksum
+            or self.dropped_bad_checksum
+        )
 
     @property
     def exit_code(self) -> int:
@@ -53,20 +57,26 @@ class RepairReport:
     def lines(self) -> list[str]:
         if not self.written:
             return [f"nothing recoverable in {self.src}: no output written"]
-        out = [f"wrote {self.dst}: {self.messages} messages in {len(self.streams)} streams"
-               + (" and the EOS" if self.eos else "")]
+        out = [
+            f"wrote {self.dst}: {self.messages} messages in {len(self.streams)} streams"
+            + (" and the EOS" if self.eos else "")
+        ]
         for (key, shard), n in sorted(self.streams.items()):
             out.append(f"  {key!r} shard {shard}: {n}")
         if self.dropped_bad_checksum:
             out.append(f"lost: {self.dropped_bad_checksum} messages with a bad checksum (dropped)")
         if self.kept_bad_checksum:
-            out.append(f"kept {self.kept_bad_checksum} messages with a bad checksum (payload may be damaged)")
+            out.append(
+                f"kept {self.kept_bad_checksum} messages with a bad checksum (payload may be damaged)"
+            )
         if self.torn_messages:
             out.append(f"lost: {self.torn_messages} message cut off by the end of the file")
         if self.lost_ranges:
             total = sum(b - a for a, b in self.lost_ranges)
-            out.append(f"lost: {total} unreadable bytes in {len(self.lost_ranges)} range(s): "
-                       + ", ".join(f"[{a}, {b})" for a, b in self.lost_ranges))
+            out.append(
+                f"lost: {total} unreadable bytes in {len(self.lost_ranges)} range(s): "
+                + ", ".join(f"[{a}, {b})" for a, b in self.lost_ranges)
+            )
         for (key, shard), what in sorted(self.diagnosis.lost_streams.items()):
             out.append(f"  affected: {key!r} shard {shard}: {what}")
         out.append("nothing lost" if not self.lost else "recovered with loss")
@@ -74,12 +84,19 @@ class RepairReport:
 
     def to_json_dict(self) -> dict[str, object]:
         return {
-            "src": self.src, "dst": self.dst if self.written else None, "messages": self.messages,
-            "eos": self.eos, "kept_bad_checksum": self.kept_bad_checksum,
-            "dropped_bad_checksum": self.dropped_bad_checksum, "torn_messages": self.torn_messages,
-            "lost_ranges": [list(r) for r in self.lost_ranges], "lost": self.lost,
-            "streams": [{"stream_key": k, "shard_id": s, "messages": n}
-                        for (k, s), n in sorted(self.streams.items())],
+            "src": self.src,
+            "dst": self.dst if self.written else None,
+            "messages": self.messages,
+            "eos": self.eos,
+            "kept_bad_checksum": self.kept_bad_checksum,
+            "dropped_bad_checksum": self.dropped_bad_checksum,
+            "torn_messages": self.torn_messages,
+            "lost_ranges": [list(r) for r in self.lost_ranges],
+            "lost": self.lost,
+            "streams": [
+                {"stream_key": k, "shard_id": s, "messages": n}
+                for (k, s), n in sorted(self.streams.items())
+            ],
             "diagnosis": self.diagnosis.to_json_dict(),
         }
 
@@ -88,7 +105,7 @@ def _output_header(diag: Diagnosis, src: str) -> tuple[str, int, int]:
     """(file name, created_at, beacon interval) for the output, from the source's header."""
     h = diag.header
     name = h.file_name if h else os.path.basename(src)
-    raw = name.encode("utf-8")[:K.MAX_FILE_NAME_WRITE]
+    raw = name.encode("utf-8")[: K.MAX_FILE_NAME_WRITE]
     name = raw.decode("utf-8", errors="ignore")
     created = h.created_at_ms if h and h.created_at_ms <= MAX_TIMESTAMP_MS else 0
     scan = diag.scan_interval or K.DEFAULT_BEACON_INTERVAL
@@ -114,8 +131,14 @@ class _Salvage:
 
     def start(self, diag: Diagnosis) -> None:
         name, created, interval = _output_header(diag, self.report.src)
-        self.writer = Writer(self.report.dst, self.mode, beacon_interval=interval, file_name=name,
-                             created_at=created, eos=False)
+        self.writer = Writer(
+            self.report.dst,
+            self.mode,
+            beacon_interval=interval,
+            file_name=name,
+            created_at=created,
+            eos=False,
+        )
 
     def item(self, item: object) -> None:
         r = self.report
@@ -136,8 +159,13 @@ class _Salvage:
                 return
             r.kept_bad_checksum += 1
         assert self.writer is not None
-        self.writer.write(item.payload, stream_key=item.key, shard_id=item.shard,
-                          sequence=item.seq, timestamp=item.ts)
+        self.writer.write(
+            item.payload,
+            stream_key=item.key,
+            shard_id=item.shard,
+            sequence=item.seq,
+            timestamp=item.ts,
+        )
         r.messages += 1
         r.streams[(item.key, item.shard)] = r.streams.get((item.key, item.shard), 0) + 1
 
@@ -145,8 +173,13 @@ class _Salvage:
         if self.writer is None:
             return
         if self.eos_ts is not None:
-            self.writer.write(K.EOS_PAYLOAD, stream_key=K.INTERNAL_KEY, shard_id=0, sequence=0,
-                              timestamp=self.eos_ts)
+            self.writer.write(
+                K.EOS_PAYLOAD,
+                stream_key=K.INTERNAL_KEY,
+                shard_id=0,
+                sequence=0,
+                timestamp=self.eos_ts,
+            )
             self.report.eos = True
         self.writer.close(eos=False)
 
@@ -160,12 +193,19 @@ def _check_paths(src: str, dst: str, overwrite: bool) -> str:
     if (st.st_dev, st.st_ino) == (dt.st_dev, dt.st_ino):
         raise UsageError(f"refusing to write {dst}: it is the input file {src}")
     if not overwrite:
-        raise UsageError(f"{dst} already exists (choose another output, or overwrite it with --force)")
+        raise UsageError(
+            f"{dst} already exists (choose another output, or overwrite it with --force)"
+        )
     return "w"
 
 
-def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
-           keep_bad_checksum: bool = False, overwrite: bool = False) -> RepairReport:
+def repair(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    keep_bad_checksum: bool = False,
+    overwrite: bool = False,
+) -> RepairReport:
     """Salvage ``src`` into a new file ``dst``; returns what was recovered and lost.
 
     Raises :class:`~ssfile.errors.UsageError` if ``dst`` is ``src`` (also through a link) or

@@ -48,18 +48,20 @@ def _scan_segment(layout: Layout, start: int, stop: int) -> int | None:
             if not can_cross:
                 continue
         else:
-            length = int.from_bytes(buf[fixed + 24:fixed + 28], "big")
+            length = int.from_bytes(buf[fixed + 24 : fixed + 28], "big")
             end = fixed + 31 + length
             if end > size or (end <= seg and buf[end - 1] != SEP):
                 continue
-        if not key_ok(bytes(buf[q + 1:min(fixed, seg)])):
+        if not key_ok(bytes(buf[q + 1 : min(fixed, seg)])):
             continue
         if plausible(q) is not None:
             return q
     return None
 
 
-def find_next(layout: Layout, start: int, limit: int | None = None) -> tuple[int | None, list[BeaconRead]]:
+def find_next(
+    layout: Layout, start: int, limit: int | None = None
+) -> tuple[int | None, list[BeaconRead]]:
     """The first plausible frame start (or sound boundary) at or after ``start``, before
     ``limit``; and the sound beacons met on the way.  None if there is none."""
     size = layout.size

@@ -16,7 +16,19 @@ from collections.abc import Sequence
 from ..errors import FormatError, SSError, UsageError
 
 #: subcommand modules, in help order
-COMMANDS = ["demo", "decode", "encode", "info", "cat", "verify", "repair", "dump", "relay", "clock", "view"]
+COMMANDS = [
+    "demo",
+    "decode",
+    "encode",
+    "info",
+    "cat",
+    "verify",
+    "repair",
+    "dump",
+    "relay",
+    "clock",
+    "view",
+]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOSS = 0, 1, 2, 3
 
@@ -30,7 +42,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = _Parser(prog="ssfile", description="Read, write, seek, verify and replay SeaStreamer .ss files.")
+    parser = _Parser(
+        prog="ssfile", description="Read, write, seek, verify and replay SeaStreamer .ss files."
+    )
     parser.add_argument("--version", action="version", version=f"ssfile {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -67,8 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ssfile {args.command}: error: {err}", file=sys.stderr)
         return EXIT_PROBLEMS
     except OSError as err:
-        print(f"ssfile {args.command}: error: {err.filename or ''}: {err.strerror or err}",
-              file=sys.stderr)
+        print(
+            f"ssfile {args.command}: error: {err.filename or ''}: {err.strerror or err}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
 
 

@@ -29,23 +29,46 @@ record is one); 2 bad usage or not a readable .ss file."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("cat", help="print a slice of a .ss file (streams, time window, follow)",
-                       description="Print the messages of a .ss file, filtered by stream, shard, "
-                                   "time window and sequence; --since seeks instead of scanning.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "cat",
+        help="print a slice of a .ss file (streams, time window, follow)",
+        description="Print the messages of a .ss file, filtered by stream, shard, "
+        "time window and sequence; --since seeks instead of scanning.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("path", metavar="FILE", help="the .ss file")
-    p.add_argument("--stream", action="append", default=[], metavar="KEY",
-                   help="only this stream (repeat for several)")
+    p.add_argument(
+        "--stream",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="only this stream (repeat for several)",
+    )
     p.add_argument("--shard", type=_non_negative, metavar="N", help="only this shard")
     p.add_argument("--since", type=_time, metavar="T", help="from the first message at or after T")
-    p.add_argument("--until", type=_time, metavar="T", help="stop before the first message at or after T")
-    p.add_argument("--from-seq", type=_non_negative, metavar="N",
-                   help="from sequence N of the one --stream (shard 0 unless --shard)")
+    p.add_argument(
+        "--until", type=_time, metavar="T", help="stop before the first message at or after T"
+    )
+    p.add_argument(
+        "--from-seq",
+        type=_non_negative,
+        metavar="N",
+        help="from sequence N of the one --stream (shard 0 unless --shard)",
+    )
     p.add_argument("--limit", type=_non_negative, metavar="N", help="at most N messages")
-    p.add_argument("--format", choices=("log", "ndjson", "raw"), default="log",
-                   help="log (default), ndjson or raw payloads")
-    p.add_argument("--follow", "-f", action="store_true",
-                   help="keep printing messages appended to the file, until its EOS")
+    p.add_argument(
+        "--format",
+        choices=("log", "ndjson", "raw"),
+        default="log",
+        help="log (default), ndjson or raw payloads",
+    )
+    p.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="keep printing messages appended to the file, until its EOS",
+    )
     p.set_defaults(run=run)
 
 
@@ -76,18 +99,26 @@ def _non_negative(text: str) -> int:
 
 def _writer(fmt: str):  # type: ignore[no-untyped-def]
     if fmt == "raw":
+
         def render(msgs: list, out: list[bytes]) -> None:  # type: ignore[type-arg]
             for m in msgs:
                 out.append(m.payload)
                 out.append(b"\n")
+
         return render
     renderer = make_renderer(fmt)
     return renderer.render
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = Slice(streams=tuple(args.stream), shard=args.shard, since=args.since,
-                 until=args.until, from_seq=args.from_seq, limit=args.limit)
+    spec = Slice(
+        streams=tuple(args.stream),
+        shard=args.shard,
+        since=args.since,
+        until=args.until,
+        from_seq=args.from_seq,
+        limit=args.limit,
+    )
     render = _writer(args.format)
     out = sys.stdout.buffer
     lines: list[bytes] = []

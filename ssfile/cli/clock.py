@@ -19,14 +19,20 @@ def parse_duration(text: str) -> float:
     """``100ms``, ``1s``, ``2m``, ``500us``, ``10ns`` -> seconds."""
     m = _DURATION.match(text.strip())
     if m is None:
-        raise UsageError(f"invalid duration {text!r}: use a number with ns, us, ms, s or m (e.g. 100ms)")
+        raise UsageError(
+            f"invalid duration {text!r}: use a number with ns, us, ms, s or m (e.g. 100ms)"
+        )
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("clock", help="send {\"tick\": N} messages to a stream (a demo generator)")
+    p = sub.add_parser("clock", help='send {"tick": N} messages to a stream (a demo generator)')
     p.add_argument("--stream", required=True, metavar="URI", help="e.g. stdio:///clock")
-    p.add_argument("--interval", default="100ms", help="time between ticks (default 100ms; 0s = as fast as possible)")
+    p.add_argument(
+        "--interval",
+        default="100ms",
+        help="time between ticks (default 100ms; 0s = as fast as possible)",
+    )
     p.add_argument("--count", type=int, default=None, help="stop after N ticks (default: forever)")
     p.set_defaults(run=run)
 

@@ -34,14 +34,21 @@ EPILOG = """exit status: 0 printed to the end (EOS, or a clean end of a file wit
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("decode", help="print a .ss file as text, exactly like upstream ss-decode",
-                       description="Print every message (and beacon) of a .ss file, byte-for-byte "
-                                   "as upstream ss-decode does.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "decode",
+        help="print a .ss file as text, exactly like upstream ss-decode",
+        description="Print every message (and beacon) of a .ss file, byte-for-byte "
+        "as upstream ss-decode does.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("path", nargs="?", metavar="FILE", help="the .ss file ('-' for stdin)")
-    p.add_argument("--file", dest="file_opt", metavar="FILE", help="same as FILE (upstream's option)")
-    p.add_argument("--format", choices=("log", "ndjson"), default="log",
-                   help="log (default) or ndjson")
+    p.add_argument(
+        "--file", dest="file_opt", metavar="FILE", help="same as FILE (upstream's option)"
+    )
+    p.add_argument(
+        "--format", choices=("log", "ndjson"), default="log", help="log (default) or ndjson"
+    )
     p.add_argument("--header-only", action="store_true", help="omit payloads")
     p.set_defaults(run=run)
 

@@ -32,7 +32,9 @@ def record(path: str, n: int, seed: int = 7) -> None:
             if key == "clock":
                 payload = json.dumps({"tick": i}).encode()
             elif key == "orders":
-                payload = json.dumps({"id": i, "qty": rng.randrange(1, 9), "sku": f"SKU-{rng.randrange(100)}"}).encode()
+                payload = json.dumps(
+                    {"id": i, "qty": rng.randrange(1, 9), "sku": f"SKU-{rng.randrange(100)}"}
+                ).encode()
             else:
                 payload = bytes(rng.randrange(256) for _ in range(12))
             w.write(payload, stream_key=key, shard_id=shard, timestamp=ts)
@@ -45,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(args.dir, exist_ok=True)
     path = os.path.join(args.dir, "demo.ss")
     record(path, args.messages)
-    print(f"== recorded {args.messages} messages over {sum(STREAMS.values())} (stream, shard) pairs "
-          f"into {path}\n")
+    print(
+        f"== recorded {args.messages} messages over {sum(STREAMS.values())} (stream, shard) pairs "
+        f"into {path}\n"
+    )
     print("== what is in it (ssfile info)")
     with open(path, "rb") as f:
         print(to_text(to_json(path, summarise(f, os.path.getsize(path)))))
@@ -59,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         return b"".join(out).decode("utf-8").rstrip("\n")
 
     with ss_open(path) as r:
-        print(f"== seek to {format_timestamp(middle)} (bisection over the beacons), next 3 messages")
+        print(
+            f"== seek to {format_timestamp(middle)} (bisection over the beacons), next 3 messages"
+        )
         r.seek_time(middle)
         for m in _take(r, 3):
             print(line(m))

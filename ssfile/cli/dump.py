@@ -18,24 +18,50 @@ from ..timefmt import parse_time
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("dump", help="dump Redis Streams into a .ss file (resumable)",
-                       description="Dump every shard of Redis stream KEY into a .ss file. An existing "
-                       "output file is resumed: only what it is missing is appended.")
+    p = sub.add_parser(
+        "dump",
+        help="dump Redis Streams into a .ss file (resumable)",
+        description="Dump every shard of Redis stream KEY into a .ss file. An existing "
+        "output file is resumed: only what it is missing is appended.",
+    )
     p.add_argument("uri", metavar="redis://HOST:PORT/KEY[,KEY...]")
     p.add_argument("-o", "--output", required=True, help="the .ss file (created, or resumed)")
-    p.add_argument("--since", metavar="T", help="first time to include (ISO 8601, upstream format "
-                   "or epoch ms; UTC)")
-    p.add_argument("--until", metavar="T", help="first time to exclude: the range is [since, until)")
+    p.add_argument(
+        "--since",
+        metavar="T",
+        help="first time to include (ISO 8601, upstream format or epoch ms; UTC)",
+    )
+    p.add_argument(
+        "--until", metavar="T", help="first time to exclude: the range is [since, until)"
+    )
     p.add_argument("--eos", action="store_true", help="end the file with an end-of-stream frame")
-    p.add_argument("--fields", choices=redis_map.FIELD_RULES, default="auto",
-                   help="auto: a lone 'msg' field is the payload, any other entry is written as "
-                   "a JSON object; msg: only 'msg' fields, as upstream (others counted, not written)")
-    p.add_argument("--page-size", type=_positive, default=redis_dump.PAGE_SIZE, metavar="N",
-                   help="entries per XRANGE (default %(default)s)")
-    p.add_argument("--retry-for", type=float, default=15.0, metavar="SECONDS",
-                   help="keep retrying a lost connection or a failover this long (default %(default)s)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument(
+        "--fields",
+        choices=redis_map.FIELD_RULES,
+        default="auto",
+        help="auto: a lone 'msg' field is the payload, any other entry is written as "
+        "a JSON object; msg: only 'msg' fields, as upstream (others counted, not written)",
+    )
+    p.add_argument(
+        "--page-size",
+        type=_positive,
+        default=redis_dump.PAGE_SIZE,
+        metavar="N",
+        help="entries per XRANGE (default %(default)s)",
+    )
+    p.add_argument(
+        "--retry-for",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="keep retrying a lost connection or a failover this long (default %(default)s)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
     p.set_defaults(run=run)
 
 
@@ -50,22 +76,32 @@ def run(args: argparse.Namespace) -> int:
     opts = redis_dump.DumpOptions(
         since_ms=parse_time(args.since) if args.since else None,
         until_ms=parse_time(args.until) if args.until else None,
-        page_size=args.page_size, field_rule=args.fields, eos=args.eos)
+        page_size=args.page_size,
+        field_rule=args.fields,
+        eos=args.eos,
+    )
     if opts.since_ms is not None and opts.until_ms is not None and opts.since_ms > opts.until_ms:
         raise UsageError(f"--since {args.since} is after --until {args.until}")
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = _Bar(show)
     source = redis_source.open_source(uri, retry_for=args.retry_for)
     try:
-        stats = redis_dump.dump(source, uri.keys, args.output, opts,
-                                progress=bar.update, on_plan=bar.start)
+        stats = redis_dump.dump(
+            source, uri.keys, args.output, opts, progress=bar.update, on_plan=bar.start
+        )
     finally:
         bar.close()
         source.close()
-    resumed = f", resumed after {len(stats.resumed)} shard(s) already in the file" if stats.resumed else ""
+    resumed = (
+        f", resumed after {len(stats.resumed)} shard(s) already in the file"
+        if stats.resumed
+        else ""
+    )
     print(f"wrote {stats.messages} messages ({stats.entries} entries) to {args.output}{resumed}")
     if stats.ignored_fields:
-        print(f"ignored {stats.ignored_fields} fields not named 'msg' (--fields msg)", file=sys.stderr)
+        print(
+            f"ignored {stats.ignored_fields} fields not named 'msg' (--fields msg)", file=sys.stderr
+        )
     return 0
 
 
@@ -79,8 +115,13 @@ class _Bar:
     def start(self, shards: list[redis_source.Shard], total: int | None) -> None:
         if self._show:
             tqdm = require("tqdm", "redis").tqdm
-            self._bar = tqdm(total=total, unit=" entries", unit_scale=True, file=sys.stderr,
-                             desc=f"{len(shards)} shard(s)")
+            self._bar = tqdm(
+                total=total,
+                unit=" entries",
+                unit_scale=True,
+                file=sys.stderr,
+                desc=f"{len(shards)} shard(s)",
+            )
 
     def update(self, n: int) -> None:
         if self._bar is not None:

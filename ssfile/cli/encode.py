@@ -51,16 +51,32 @@ exit status: 0 ok; 1 invalid input line (the file keeps every message before it,
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("encode", help="write a .ss file from stdio-format lines",
-                       description="Read messages in the stdio line format and write a .ss file.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "encode",
+        help="write a .ss file from stdio-format lines",
+        description="Read messages in the stdio line format and write a .ss file.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("output", metavar="OUT.ss", help="the .ss file to create (overwritten)")
-    p.add_argument("--input", metavar="FILE", default="-", help="read lines from FILE (default stdin)")
-    p.add_argument("--beacon-interval", metavar="N", type=int, default=K.DEFAULT_BEACON_INTERVAL,
-                   help=f"bytes between beacons, >= 128 (default {K.DEFAULT_BEACON_INTERVAL})")
-    p.add_argument("--file-name", metavar="NAME", help="name stored in the header (default: OUT's name)")
-    p.add_argument("--created-at", metavar="TIME",
-                   help="header creation time: ISO 8601, YYYY-MM-DDTHH:MM:SS.fff or epoch ms (default now)")
+    p.add_argument(
+        "--input", metavar="FILE", default="-", help="read lines from FILE (default stdin)"
+    )
+    p.add_argument(
+        "--beacon-interval",
+        metavar="N",
+        type=int,
+        default=K.DEFAULT_BEACON_INTERVAL,
+        help=f"bytes between beacons, >= 128 (default {K.DEFAULT_BEACON_INTERVAL})",
+    )
+    p.add_argument(
+        "--file-name", metavar="NAME", help="name stored in the header (default: OUT's name)"
+    )
+    p.add_argument(
+        "--created-at",
+        metavar="TIME",
+        help="header creation time: ISO 8601, YYYY-MM-DDTHH:MM:SS.fff or epoch ms (default now)",
+    )
     p.add_argument("--no-eos", action="store_true", help="do not end the file with an EOS message")
     p.set_defaults(run=run)
 
@@ -68,8 +84,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def _check_options(args: argparse.Namespace) -> int | None:
     """Validate before touching the output; returns created_at in ms (None = now)."""
     if not K.MIN_BEACON_INTERVAL <= args.beacon_interval <= K.MAX_BEACON_INTERVAL:
-        raise UsageError(f"--beacon-interval {args.beacon_interval} must be between "
-                         f"{K.MIN_BEACON_INTERVAL} and {K.MAX_BEACON_INTERVAL}")
+        raise UsageError(
+            f"--beacon-interval {args.beacon_interval} must be between "
+            f"{K.MIN_BEACON_INTERVAL} and {K.MAX_BEACON_INTERVAL}"
+        )
     if args.file_name is not None and len(args.file_name.encode("utf-8")) > K.MAX_FILE_NAME_WRITE:
         raise UsageError(f"--file-name is longer than {K.MAX_FILE_NAME_WRITE} UTF-8 bytes")
     return None if args.created_at is None else parse_time(args.created_at)
@@ -83,17 +101,26 @@ def run(args: argparse.Namespace) -> int:
         return encode_lines(source, args, created_at)
 
 
-def encode_lines(source: BinaryIO | Iterable[bytes], args: argparse.Namespace,
-                 created_at: int | None) -> int:
+def encode_lines(
+    source: BinaryIO | Iterable[bytes], args: argparse.Namespace, created_at: int | None
+) -> int:
     """Write every line of ``source`` to ``args.output``; return the exit code."""
-    writer = ss_open(args.output, "w", beacon_interval=args.beacon_interval,
-                     file_name=args.file_name, created_at=created_at, eos=not args.no_eos)
+    writer = ss_open(
+        args.output,
+        "w",
+        beacon_interval=args.beacon_interval,
+        file_name=args.file_name,
+        created_at=created_at,
+        eos=not args.no_eos,
+    )
     eos_line = 0
     try:
         for number, raw in enumerate(source, 1):
             if eos_line:
-                raise LineError(f"input continues after the end-of-stream message on line {eos_line}",
-                                line=number)
+                raise LineError(
+                    f"input continues after the end-of-stream message on line {eos_line}",
+                    line=number,
+                )
             if _write_line(writer, raw, number):
                 eos_line = number
     except LineError as err:
@@ -114,7 +141,9 @@ def _write_line(writer, raw: bytes, number: int) -> bool:  # type: ignore[no-unt
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise LineError(f"not valid UTF-8 (byte {err.start + 1} of the line)", line=number) from None
+        raise LineError(
+            f"not valid UTF-8 (byte {err.start + 1} of the line)", line=number
+        ) from None
     ts, key, seq, shard, payload = parse_line(text, line=number)
     data = payload.encode("utf-8")
     key = K.BROADCAST_KEY if key is None else key

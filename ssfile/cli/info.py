@@ -30,9 +30,13 @@ record (what was read before it is still reported); 2 not a readable .ss file.""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("info", help="summarise a .ss file: header, streams, beacons, EOS, torn tail",
-                       description="Read a whole .ss file and summarise it.", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "info",
+        help="summarise a .ss file: header, streams, beacons, EOS, torn tail",
+        description="Read a whole .ss file and summarise it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("path", metavar="FILE", help="the .ss file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
@@ -65,8 +69,9 @@ class Summary:
         key = (msg.stream_key, msg.shard_id)
         st = self.streams.get(key)
         if st is None:
-            st = self.streams[key] = StreamStats(first_sequence=msg.sequence,
-                                                 first_timestamp_ms=msg.timestamp_ms)
+            st = self.streams[key] = StreamStats(
+                first_sequence=msg.sequence, first_timestamp_ms=msg.timestamp_ms
+            )
         st.messages += 1
         st.last_sequence = msg.sequence
         st.last_timestamp_ms = msg.timestamp_ms
@@ -80,8 +85,16 @@ def _progress(size: int):  # type: ignore[no-untyped-def]
         return None
     from tqdm import tqdm
 
-    return tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, delay=0.5,
-                file=sys.stderr, leave=False, desc="reading")
+    return tqdm(
+        total=size,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        delay=0.5,
+        file=sys.stderr,
+        leave=False,
+        desc="reading",
+    )
 
 
 def summarise(f: BinaryIO, size: int, progress: object = None) -> Summary:
@@ -149,13 +162,21 @@ def to_json(path: str, s: Summary) -> dict[str, object]:
         "header": s.header.to_json_dict() | {"created_at_ms": s.header.created_at_ms},
         "messages": s.messages,
         "streams": [
-            {"stream_key": key, "shard_id": shard, "messages": st.messages,
-             "first_sequence": st.first_sequence, "last_sequence": st.last_sequence,
-             "first_timestamp": format_timestamp(st.first_timestamp_ms),
-             "last_timestamp": format_timestamp(st.last_timestamp_ms),
-             "first_timestamp_ms": st.first_timestamp_ms, "last_timestamp_ms": st.last_timestamp_ms,
-             "payload_bytes": st.payload_bytes}
-            for (key, shard), st in sorted(s.streams.items(), key=lambda kv: (kv[0][0].encode(), kv[0][1]))
+            {
+                "stream_key": key,
+                "shard_id": shard,
+                "messages": st.messages,
+                "first_sequence": st.first_sequence,
+                "last_sequence": st.last_sequence,
+                "first_timestamp": format_timestamp(st.first_timestamp_ms),
+                "last_timestamp": format_timestamp(st.last_timestamp_ms),
+                "first_timestamp_ms": st.first_timestamp_ms,
+                "last_timestamp_ms": st.last_timestamp_ms,
+                "payload_bytes": st.payload_bytes,
+            }
+            for (key, shard), st in sorted(
+                s.streams.items(), key=lambda kv: (kv[0][0].encode(), kv[0][1])
+            )
         ],
         "beacons": s.beacons,
         "eos": s.eos_offset is not None,
@@ -184,12 +205,31 @@ def to_text(info: dict[str, object]) -> str:
     ]
     if info["error"]:
         lines.append(f"error:            {info['error']}")
-    rows = [("STREAM", "SHARD", "MESSAGES", "FIRST SEQ", "LAST SEQ", "FIRST TIME", "LAST TIME",
-             "PAYLOAD BYTES")]
+    rows = [
+        (
+            "STREAM",
+            "SHARD",
+            "MESSAGES",
+            "FIRST SEQ",
+            "LAST SEQ",
+            "FIRST TIME",
+            "LAST TIME",
+            "PAYLOAD BYTES",
+        )
+    ]
     for st in info["streams"]:  # type: ignore[attr-defined]
-        rows.append((st["stream_key"], str(st["shard_id"]), str(st["messages"]),
-                     str(st["first_sequence"]), str(st["last_sequence"]), st["first_timestamp"],
-                     st["last_timestamp"], str(st["payload_bytes"])))
+        rows.append(
+            (
+                st["stream_key"],
+                str(st["shard_id"]),
+                str(st["messages"]),
+                str(st["first_sequence"]),
+                str(st["last_sequence"]),
+                st["first_timestamp"],
+                st["last_timestamp"],
+                str(st["payload_bytes"]),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines.append("streams:")
     for r in rows:

@@ -31,16 +31,28 @@ from ..timefmt import parse_time
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("relay", help="forward messages from one backend to another")
-    p.add_argument("--input", required=True, metavar="URI", help="e.g. stdio:///clock or file:///a.ss/clock")
+    p.add_argument(
+        "--input", required=True, metavar="URI", help="e.g. stdio:///clock or file:///a.ss/clock"
+    )
     p.add_argument("--output", required=True, metavar="URI", help="e.g. file:///data/c.ss/clock")
-    p.add_argument("--offset", default=None, metavar="start|end|T",
-                   help="where to start reading: start, end or a time (default: start for "
-                        "files and stdio, end for redis and kafka)")
-    p.add_argument("--no-follow", action="store_true",
-                   help="stop at the end of the input (a file's end; redis/kafka: the end they had at the start)")
-    p.add_argument("--keep-headers", action="store_true",
-                   help="keep each message's shard and timestamp (and sequence, into a file; "
-                        "messages already in the output file are skipped)")
+    p.add_argument(
+        "--offset",
+        default=None,
+        metavar="start|end|T",
+        help="where to start reading: start, end or a time (default: start for "
+        "files and stdio, end for redis and kafka)",
+    )
+    p.add_argument(
+        "--no-follow",
+        action="store_true",
+        help="stop at the end of the input (a file's end; redis/kafka: the end they had at the start)",
+    )
+    p.add_argument(
+        "--keep-headers",
+        action="store_true",
+        help="keep each message's shard and timestamp (and sequence, into a file; "
+        "messages already in the output file are skipped)",
+    )
     p.add_argument("--count", type=int, default=None, help="stop after N messages")
     p.set_defaults(run=run)
 
@@ -58,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
         seek_to = parse_time(offset)
     reset = "latest" if offset == "end" else "earliest"
     try:
-        return asyncio.run(_relay(src, dst, reset, seek_to, not args.no_follow, args.count,
-                                  args.keep_headers))
+        return asyncio.run(
+            _relay(src, dst, reset, seek_to, not args.no_follow, args.count, args.keep_headers)
+        )
     except KeyboardInterrupt:
         return 130
 
@@ -74,8 +87,9 @@ async def _relay(src, dst, reset, seek_to, follow, count, keep=False) -> int:  #
     n = 0
     ended = False
     try:
-        consumer = await inp.create_consumer(list(src.stream_keys),
-                                             ConsumerOptions(auto_stream_reset=reset, follow=follow))
+        consumer = await inp.create_consumer(
+            list(src.stream_keys), ConsumerOptions(auto_stream_reset=reset, follow=follow)
+        )
         if seek_to is not None:
             await consumer.seek(seek_to)
         while count is None or n < count:
@@ -107,7 +121,10 @@ async def _relay(src, dst, reset, seek_to, follow, count, keep=False) -> int:  #
             await out.disconnect()
             await inp.disconnect()
             if kept is not None and kept.skipped:
-                print(f"ssfile relay: skipped {kept.skipped} message(s) already in the output", file=sys.stderr)
+                print(
+                    f"ssfile relay: skipped {kept.skipped} message(s) already in the output",
+                    file=sys.stderr,
+                )
     return 0
 
 

@@ -36,13 +36,14 @@ from ..format.records import Beacon, FileHeader
 from ..types import Message, format_timestamp
 
 BINARY_BLOB = b"<BINARY BLOB>"
-MAX_DEPTH = 127          # serde_json's recursion limit: 128 nested containers fail
+MAX_DEPTH = 127  # serde_json's recursion limit: 128 nested containers fail
 _U64_MAX = (1 << 64) - 1
 _I64_MIN = -(1 << 63)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # ---- serde_json compatible JSON ------------------------------------------------------------
+
 
 class NotSerdeJson(ValueError):
     """The text is not something serde_json would parse into a ``Value``."""
@@ -68,8 +69,9 @@ def _reject_constant(name: str) -> None:
     raise NotSerdeJson(f"{name} is not JSON")
 
 
-_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float,
-                            parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(
+    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant
+)
 
 
 def format_f64(value: float) -> str:
@@ -82,7 +84,7 @@ def format_f64(value: float) -> str:
     digits = (whole + frac).lstrip("0")
     if not digits:
         return sign + "0.0"
-    kk = len(digits) + int(exp or 0) - len(frac)      # value = 0.<digits> x 10^kk
+    kk = len(digits) + int(exp or 0) - len(frac)  # value = 0.<digits> x 10^kk
     digits = digits.rstrip("0")
     length = len(digits)
     k = kk - length
@@ -152,16 +154,22 @@ def payload_json(payload: bytes) -> str:
 
 # ---- records as upstream's JSON -------------------------------------------------------------
 
+
 def header_json(header: FileHeader) -> str:
-    return (f'{{"file_name":{json_string(header.file_name)},'
-            f'"created_at":"{format_timestamp(header.created_at_ms)}",'
-            f'"beacon_interval":{header.beacon_interval}}}')
+    return (
+        f'{{"file_name":{json_string(header.file_name)},'
+        f'"created_at":"{format_timestamp(header.created_at_ms)}",'
+        f'"beacon_interval":{header.beacon_interval}}}'
+    )
 
 
-def message_header_json(key: str, shard: int, seq: int, ts_ms: int,
-                        stamp: Callable[[int], str] = format_timestamp) -> str:
-    return (f'{{"stream_key":{json_string(key)},"shard_id":{shard},"sequence":{seq},'
-            f'"timestamp":"{stamp(ts_ms)}"}}')
+def message_header_json(
+    key: str, shard: int, seq: int, ts_ms: int, stamp: Callable[[int], str] = format_timestamp
+) -> str:
+    return (
+        f'{{"stream_key":{json_string(key)},"shard_id":{shard},"sequence":{seq},'
+        f'"timestamp":"{stamp(ts_ms)}"}}'
+    )
 
 
 class Stamps:
@@ -182,19 +190,24 @@ class Stamps:
 
 
 def beacon_json(beacon: Beacon) -> str:
-    items = [f'{{"header":{message_header_json(m.header.stream_key, m.header.shard_id, m.header.sequence, m.header.timestamp_ms)},'  # noqa: E501
-             f'"running_checksum":{m.running_checksum}}}' for m in beacon.markers]
+    items = [
+        f'{{"header":{message_header_json(m.header.stream_key, m.header.shard_id, m.header.sequence, m.header.timestamp_ms)},'  # noqa: E501
+        f'"running_checksum":{m.running_checksum}}}'
+        for m in beacon.markers
+    ]
     return "[" + ",".join(items) + "]"
 
 
-def message_json(msg: Message, header_only: bool,
-                 stamp: Callable[[int], str] = format_timestamp) -> str:
+def message_json(
+    msg: Message, header_only: bool, stamp: Callable[[int], str] = format_timestamp
+) -> str:
     payload = "null" if header_only else payload_json(msg.payload)
     head = message_header_json(msg.stream_key, msg.shard_id, msg.sequence, msg.timestamp_ms, stamp)
     return f'{{"header":{head},"payload":{payload}}}'
 
 
 # ---- renderers --------------------------------------------------------------------------------
+
 
 class _Renderer:
     """Shared state: which beacon was read last and which one was printed last."""
@@ -205,7 +218,7 @@ class _Renderer:
     def __init__(self, header_only: bool = False) -> None:
         self.header_only = header_only
         self.beacon: Beacon | None = None
-        self.printed = 0        # index of the last beacon printed (0 = none yet)
+        self.printed = 0  # index of the last beacon printed (0 = none yet)
         self.ended = False
 
     def comment(self, text: str) -> bytes:
@@ -259,13 +272,13 @@ class LogRenderer(_Renderer):
 
     def __init__(self, header_only: bool = False) -> None:
         super().__init__(header_only)
-        self._seconds: dict[int, bytes] = {}     # epoch second -> b"[YYYY-MM-DDTHH:MM:SS."
+        self._seconds: dict[int, bytes] = {}  # epoch second -> b"[YYYY-MM-DDTHH:MM:SS."
         self._fractions = _fraction_table()
-        self._keys: dict[str, bytes] = {}        # key -> b"key | "
-        self._shards: dict[int, bytes] = {}      # shard -> b" | N] " (or b" | N]\n")
+        self._keys: dict[str, bytes] = {}  # key -> b"key | "
+        self._shards: dict[int, bytes] = {}  # shard -> b" | N] " (or b" | N]\n")
         self._last_ms = -1
         self._last_stamp = b""
-        self._second_ms = -1000                  # the second of the last stamp, in ms
+        self._second_ms = -1000  # the second of the last stamp, in ms
         self._second_prefix = b""
 
     def _second(self, second_ms: int) -> bytes:

@@ -20,10 +20,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("file", help="the damaged .ss file (never modified)")
     p.add_argument("-o", "--output", required=True, help="the new file to write")
     crc = p.add_mutually_exclusive_group()
-    crc.add_argument("--drop-bad-checksum", dest="keep_bad", action="store_false",
-                     help="drop messages whose payload checksum fails (default)")
-    crc.add_argument("--keep-bad-checksum", dest="keep_bad", action="store_true",
-                     help="keep them (their payload may be damaged)")
+    crc.add_argument(
+        "--drop-bad-checksum",
+        dest="keep_bad",
+        action="store_false",
+        help="drop messages whose payload checksum fails (default)",
+    )
+    crc.add_argument(
+        "--keep-bad-checksum",
+        dest="keep_bad",
+        action="store_true",
+        help="keep them (their payload may be damaged)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists (never FILE)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run, keep_bad=False)

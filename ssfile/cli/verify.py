@@ -14,7 +14,9 @@ from ..check import verify
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("verify", help="check a file: header, frames, CRCs, beacons, order, EOS, tail")
+    p = sub.add_parser(
+        "verify", help="check a file: header, frames, CRCs, beacons, order, EOS, tail"
+    )
     p.add_argument("file", help="the .ss file to check")
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")

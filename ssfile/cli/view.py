@@ -19,12 +19,21 @@ printed URL.  Damaged and growing files open too.  exit status: 0 stopped with C
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("view", help="browse a .ss file in a local web viewer",
-                       description="Serve a web viewer for FILE on 127.0.0.1 and open it.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "view",
+        help="browse a .ss file in a local web viewer",
+        description="Serve a web viewer for FILE on 127.0.0.1 and open it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("path", metavar="FILE", help="the .ss file")
-    p.add_argument("--port", type=int, default=0, metavar="N",
-                   help="port to listen on (default: any free port)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        metavar="N",
+        help="port to listen on (default: any free port)",
+    )
     p.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     p.set_defaults(run=run)
 
@@ -41,8 +50,10 @@ def _check_file(path: str) -> None:
     try:
         read_header(path)
     except FormatError as err:
-        print(f"ssfile view: warning: {err} (serving anyway: the page shows what verify finds)",
-              file=sys.stderr)
+        print(
+            f"ssfile view: warning: {err} (serving anyway: the page shows what verify finds)",
+            file=sys.stderr,
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be 0..65535, not {args.port}")
     if not (viewer_dir() / "index.html").is_file():
-        raise UsageError(f"the viewer's files are missing ({viewer_dir()}): run from a source "
-                         "checkout (pip install -e .) or set SSFILE_VIEWER_DIR")
+        raise UsageError(
+            f"the viewer's files are missing ({viewer_dir()}): run from a source "
+            "checkout (pip install -e .) or set SSFILE_VIEWER_DIR"
+        )
     try:
         server = ViewServer(os.path.abspath(args.path), args.port)
     except OSError as err:

@@ -24,16 +24,23 @@ from ..format.schema import parse_file_header
 from ..types import MAX_TIMESTAMP_MS, Message
 from .accel import speedups as _speedups
 from .events import NEED_DATA, EndOfStream
-from .fast import (FRAME_FIXED, FRAME_FIXED_SIZE, FRAME_HEADS, beacon_size_at, decode_key,
-                   parse_beacon_fast)
+from .fast import (
+    FRAME_FIXED,
+    FRAME_FIXED_SIZE,
+    FRAME_HEADS,
+    beacon_size_at,
+    decode_key,
+    parse_beacon_fast,
+)
 
 _COMPACT_AT = 1 << 20
 _HEAD_UNPACK = tuple(h.unpack_from for h in FRAME_HEADS)  # by key length
 #: the C twin of the hot loop below (ssfile/_speedups.c), None without it or with SSFILE_PURE=1
 _SCAN_FRAMES = None
 if _speedups is not None:
-    _speedups.configure_decoder(Message, MAX_TIMESTAMP_MS, K.INTERNAL_KEY.encode("ascii"),
-                                K.EOS_PAYLOAD)
+    _speedups.configure_decoder(
+        Message, MAX_TIMESTAMP_MS, K.INTERNAL_KEY.encode("ascii"), K.EOS_PAYLOAD
+    )
     _SCAN_FRAMES = _speedups.scan_frames
 
 
@@ -47,15 +54,22 @@ class Decoder:
     still emitted.
     """
 
-    def __init__(self, *, start_offset: int = 0, header: FileHeader | None = None, skip: int = 0,
-                 check_crc: bool = True, stop_at_eos: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        start_offset: int = 0,
+        header: FileHeader | None = None,
+        skip: int = 0,
+        check_crc: bool = True,
+        stop_at_eos: bool = True,
+    ) -> None:
         if (start_offset == 0) != (header is None):
             raise ValueError("start_offset and header go together")
         self.header = header
         self.interval = header.beacon_interval if header else 0
         self._buf = b""
         self._pos = 0
-        self._base = start_offset          # absolute offset of _buf[0]
+        self._base = start_offset  # absolute offset of _buf[0]
         self._skip = skip
         self._eof = False
         self._ended = False
@@ -80,7 +94,7 @@ class Decoder:
                 self._buf = b""
             else:
                 self._base += self._pos
-                self._buf = self._buf[self._pos:]
+                self._buf = self._buf[self._pos :]
             self._pos = 0
         self._buf = self._buf + bytes(data) if self._buf else bytes(data)
 
@@ -141,8 +155,12 @@ class Decoder:
             if len(out) == start:
                 self.read_events(out, limit)
         else:
-            if (self._eof and len(out) == start and self.buffered
-                    and not (self._ended and self._stop_at_eos)):
+            if (
+                self._eof
+                and len(out) == start
+                and self.buffered
+                and not (self._ended and self._stop_at_eos)
+            ):
                 # stuck at the end with bytes that do not form a whole record
                 self._error = TruncatedError(self._truncation_reason(), self.offset)
                 self._fatal = True
@@ -162,8 +180,9 @@ class Decoder:
             if len(self._buf) - self._pos < K.HEADER_SIZE and not self._eof:
                 return
             try:
-                self.header = parse_file_header(self._buf[self._pos:self._pos + K.HEADER_SIZE],
-                                                self.offset)
+                self.header = parse_file_header(
+                    self._buf[self._pos : self._pos + K.HEADER_SIZE], self.offset
+                )
             except TruncatedError as err:  # report where the torn header starts, like frames
                 raise TruncatedError(err.reason, self.offset) from None
             self.interval = self.header.beacon_interval
@@ -225,7 +244,9 @@ class Decoder:
                     if key is None:
                         key = keys[raw_key] = decode_key(raw_key, base + pos)
                     if ts > max_ts:
-                        raise FieldError(f"timestamp {ts} out of range in message frame", base + pos)
+                        raise FieldError(
+                            f"timestamp {ts} out of range in message frame", base + pos
+                        )
                     payload = buf[p0:p1]
                     msg = Message(key, shard, seq, ts, payload, base + pos)
                     pos = p1 + 3
@@ -274,7 +295,10 @@ class Decoder:
         return ChecksumMismatch(
             f"checksum mismatch in message (stream {msg.stream_key!r}, shard {msg.shard_id}, "
             f"seq {msg.sequence}): stored 0x{stored:04X}, computed 0x{computed:04X}",
-            msg.offset, stored=stored, computed=computed)
+            msg.offset,
+            stored=stored,
+            computed=computed,
+        )
 
     def _beacon_at(self, pos: int, absolute: int) -> Beacon | None:
         size = beacon_size_at(self._buf, pos)
@@ -302,12 +326,14 @@ class Decoder:
             take = min(n, interval - into, len(buf) - pos)
             if take <= 0:
                 return None
-            parts.append(buf[pos:pos + take])
+            parts.append(buf[pos : pos + take])
             pos += take
             n -= take
         return b"".join(parts), pos
 
-    def _spliced_frame(self, pos: int, absolute: int) -> tuple[list[object], int, Message, int] | None:
+    def _spliced_frame(
+        self, pos: int, absolute: int
+    ) -> tuple[list[object], int, Message, int] | None:
         """Parse a frame that crosses a boundary; nothing changes if the data is short."""
         events: list[object] = []
         saved = self.last_beacon

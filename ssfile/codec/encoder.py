@@ -27,8 +27,6 @@ from .fast import FRAME_HEADS as _HEADS
 from .fast import FRAME_TRAILER as _TRAILER
 from .fast import build_beacon_fast, build_frame_fast
 
-
-
 _FRAME_FIXED = K.FRAME_FIXED
 _MAX_PAYLOAD = K.MAX_PAYLOAD
 _SEPARATOR = K.SEPARATOR
@@ -54,7 +52,7 @@ class StreamState:
     sequence: int
     timestamp_ms: int
     running: int = 0xFFFF
-    count: int = 0          # messages written (informational; not in the file)
+    count: int = 0  # messages written (informational; not in the file)
 
 
 class Encoder:
@@ -66,15 +64,21 @@ class Encoder:
     boundary at the append point requires.
     """
 
-    def __init__(self, header: FileHeader, *, offset: int = 0,
-                 streams: dict[tuple[str, int], StreamState] | None = None,
-                 markers_emitted: int = 0) -> None:
+    def __init__(
+        self,
+        header: FileHeader,
+        *,
+        offset: int = 0,
+        streams: dict[tuple[str, int], StreamState] | None = None,
+        markers_emitted: int = 0,
+    ) -> None:
         interval = header.beacon_interval
         if not K.MIN_BEACON_INTERVAL <= interval <= K.MAX_BEACON_INTERVAL:
             raise EncodeError(f"beacon interval {interval} must be in [128, 2^32-1]")
         if len(header.file_name.encode("utf-8")) > K.MAX_FILE_NAME_WRITE:
-            raise EncodeError(f"file name longer than {K.MAX_FILE_NAME_WRITE} UTF-8 bytes: "
-                              f"{header.file_name!r}")
+            raise EncodeError(
+                f"file name longer than {K.MAX_FILE_NAME_WRITE} UTF-8 bytes: {header.file_name!r}"
+            )
         if not 0 <= header.created_at_ms <= MAX_TIMESTAMP_MS:
             raise EncodeError(f"created_at {header.created_at_ms} out of range")
         self.header = header
@@ -125,8 +129,18 @@ class Encoder:
         """Append one frame (and any beacons it reaches); returns its payload checksum."""
         if _ENCODE_FRAME is not None:
             # the common case in C; None (nothing changed) for anything the code below must do
-            got = _ENCODE_FRAME(self._buf, self._keys, self.streams, key, shard, seq, ts,
-                                payload, self.offset, self.interval)
+            got = _ENCODE_FRAME(
+                self._buf,
+                self._keys,
+                self.streams,
+                key,
+                shard,
+                seq,
+                ts,
+                payload,
+                self.offset,
+                self.interval,
+            )
             if got is not None:
                 self.offset, crc = got
                 return crc
@@ -134,8 +148,10 @@ class Encoder:
         if kb is None:
             kb = self.key_bytes(key)
         if not (0 <= shard <= MAX_U64 and 0 <= seq <= MAX_U64 and 0 <= ts <= MAX_TIMESTAMP_MS):
-            raise EncodeError(f"out of range: shard {shard}, sequence {seq}, timestamp {ts} "
-                              f"(timestamps must be in [0, {MAX_TIMESTAMP_MS}] ms)")
+            raise EncodeError(
+                f"out of range: shard {shard}, sequence {seq}, timestamp {ts} "
+                f"(timestamps must be in [0, {MAX_TIMESTAMP_MS}] ms)"
+            )
         n = len(payload)
         if n > _MAX_PAYLOAD:
             raise EncodeError(f"payload of {n} bytes exceeds {K.MAX_PAYLOAD}")
@@ -175,7 +191,7 @@ class Encoder:
             if pos >= len(frame):
                 return
             n = min(interval - self.offset % interval, len(frame) - pos)
-            self._buf += frame[pos:pos + n]
+            self._buf += frame[pos : pos + n]
             pos += n
             self.offset += n
             if self.offset % interval and pos >= len(frame):

@@ -15,15 +15,15 @@ from ..format.records import Beacon, Marker, MessageHeader, is_valid_stream_key
 from ..format.schema import BEACON_HEAD_FMT, FRAME_FIXED_FMT, FRAME_TRAILER_FMT, MARKER_FIXED_FMT
 from ..types import MAX_TIMESTAMP_MS
 
-FRAME_FIXED = struct.Struct(FRAME_FIXED_FMT)      # shard, seq, ts, payload length
-MARKER_FIXED = struct.Struct(MARKER_FIXED_FMT)    # shard, seq, ts, running checksum
-BEACON_HEAD = struct.Struct(BEACON_HEAD_FMT)      # separator, remaining, marker count
-FRAME_FIXED_SIZE = FRAME_FIXED.size               # 28
+FRAME_FIXED = struct.Struct(FRAME_FIXED_FMT)  # shard, seq, ts, payload length
+MARKER_FIXED = struct.Struct(MARKER_FIXED_FMT)  # shard, seq, ts, running checksum
+BEACON_HEAD = struct.Struct(BEACON_HEAD_FMT)  # separator, remaining, marker count
+FRAME_FIXED_SIZE = FRAME_FIXED.size  # 28
 #: ``FRAME_HEADS[k]``: a frame's head for a k-byte key in one struct, for the hot loops:
 #: key length, key, shard, seq, ts, payload length (then the payload, then FRAME_TRAILER)
 FRAME_HEADS = tuple(struct.Struct(f">B{k}s{FRAME_FIXED_FMT[1:]}") for k in range(256))
 FRAME_TRAILER = struct.Struct(FRAME_TRAILER_FMT)  # checksum, separator
-BEACON_HEAD_SIZE = BEACON_HEAD.size               # 6
+BEACON_HEAD_SIZE = BEACON_HEAD.size  # 6
 
 
 def beacon_size_at(buf: bytes, pos: int) -> int | None:
@@ -60,7 +60,7 @@ def parse_beacon_fast(buf: bytes, pos: int, offset: int, index: int) -> Beacon:
         k = buf[p]
         if p + K.MARKER_FIXED + k > len(buf):
             raise TruncatedError("truncated beacon", offset)
-        key = decode_key(buf[p + 1:p + 1 + k], offset, "beacon marker")
+        key = decode_key(buf[p + 1 : p + 1 + k], offset, "beacon marker")
         shard, seq, ts, running = MARKER_FIXED.unpack_from(buf, p + 1 + k)
         if ts > MAX_TIMESTAMP_MS:
             raise FieldError(f"timestamp {ts} out of range in beacon marker", offset)
@@ -69,12 +69,18 @@ def parse_beacon_fast(buf: bytes, pos: int, offset: int, index: int) -> Beacon:
     return Beacon(offset, index, remaining, tuple(markers), p + 1 - pos)
 
 
-def build_frame_fast(key_bytes: bytes, shard: int, seq: int, ts: int, payload: bytes,
-                     checksum: int) -> bytes:
+def build_frame_fast(
+    key_bytes: bytes, shard: int, seq: int, ts: int, payload: bytes, checksum: int
+) -> bytes:
     """Encode one frame (key already validated and encoded)."""
     k = len(key_bytes)
-    return b"".join((FRAME_HEADS[k].pack(k, key_bytes, shard, seq, ts, len(payload)), payload,
-                     FRAME_TRAILER.pack(checksum, K.SEPARATOR)))
+    return b"".join(
+        (
+            FRAME_HEADS[k].pack(k, key_bytes, shard, seq, ts, len(payload)),
+            payload,
+            FRAME_TRAILER.pack(checksum, K.SEPARATOR),
+        )
+    )
 
 
 def build_beacon_fast(remaining: int, markers: list[tuple[bytes, int, int, int, int]]) -> bytes:

@@ -21,4 +21,3 @@ def beacon_index(offset: int, interval: int) -> int:
 def last_boundary(size: int, interval: int) -> int:
     """Offset of the last beacon at or before ``size`` (the header end if there is none)."""
     return max(size - size % interval, 0)
-

@@ -50,7 +50,7 @@ class Columns:
             return bytes(self.payload[i])
         if self.payload_buffer is None:
             raise ValueError("no payloads: call with payload=True")
-        return self.payload_buffer[self.payload_offsets[i]:self.payload_offsets[i + 1]].tobytes()
+        return self.payload_buffer[self.payload_offsets[i] : self.payload_offsets[i + 1]].tobytes()
 
     def payloads(self) -> list[bytes]:
         return [self.payload_at(i) for i in range(len(self))] if len(self) else []
@@ -72,10 +72,18 @@ def _codes(np: Any, codes: Any, keys: list[str]) -> tuple[Any, list[str]]:
     return remap[codes], [keys[i] for i in used.tolist()]
 
 
-def to_numpy(path: str | os.PathLike[str], streams: str | Iterable[str] | None = None,
-             shards: int | Iterable[int] | None = None, since: TimeArg = None,
-             until: TimeArg = None, payload: bool | str = True, json: bool = False, *,
-             check_crc: bool = True, tolerate_truncation: bool = False) -> Columns:
+def to_numpy(
+    path: str | os.PathLike[str],
+    streams: str | Iterable[str] | None = None,
+    shards: int | Iterable[int] | None = None,
+    since: TimeArg = None,
+    until: TimeArg = None,
+    payload: bool | str = True,
+    json: bool = False,
+    *,
+    check_crc: bool = True,
+    tolerate_truncation: bool = False,
+) -> Columns:
     """Read the messages of ``path`` into numpy columns (see :class:`Columns`).
 
     ``streams``/``shards`` keep only those keys/shard ids.  ``since``/``until`` keep
@@ -92,18 +100,33 @@ def to_numpy(path: str | os.PathLike[str], streams: str | Iterable[str] | None =
         raise ValueError(f"payload must be True, False, 'buffer' or 'bytes', not {payload!r}")
     if json:
         mode = "bytes"  # expanded rows need their bytes; see the rule in jsonflat
-    start, stop = bounds(path, select.since_ms, select.until_ms,
-                         tolerate_truncation=tolerate_truncation)
-    got = scan(path, payload=mode, check_crc=check_crc, select=select, start=start, stop=stop,
-               tolerate_truncation=tolerate_truncation)
+    start, stop = bounds(
+        path, select.since_ms, select.until_ms, tolerate_truncation=tolerate_truncation
+    )
+    got = scan(
+        path,
+        payload=mode,
+        check_crc=check_crc,
+        select=select,
+        start=start,
+        stop=stop,
+        tolerate_truncation=tolerate_truncation,
+    )
     c = got.columns
     codes, keys = _codes(np, c["code"], got.keys)
-    out = Columns(got.header, keys, codes, c["shard_id"], c["sequence"],
-                  c["timestamp_ms"].view("datetime64[ms]"), c["offset"],
-                  ended=got.ended, torn_tail=got.torn_tail)
+    out = Columns(
+        got.header,
+        keys,
+        codes,
+        c["shard_id"],
+        c["sequence"],
+        c["timestamp_ms"].view("datetime64[ms]"),
+        c["offset"],
+        ended=got.ended,
+        torn_tail=got.torn_tail,
+    )
     if mode == "buffer":
-        out.payload_buffer = (np.concatenate(got.payloads) if got.payloads
-                              else np.zeros(0, np.uint8))
+        out.payload_buffer = np.concatenate(got.payloads) if got.payloads else np.zeros(0, np.uint8)
         out.payload_offsets = np.concatenate([[0], np.cumsum(c["length"])]).astype(np.int64)
     elif mode == "bytes":
         out.payload = _objects(np, [p for part in got.payloads for p in part])

@@ -52,9 +52,17 @@ class Selection:
     until_ms: int | None = None
 
 
-def scan(path: str | os.PathLike[str], *, payload: str | None = None, check_crc: bool = True,
-         select: Selection | None = None, start: int | None = None, stop: int | None = None,
-         tolerate_truncation: bool = False, window: int = WINDOW) -> Scan:
+def scan(
+    path: str | os.PathLike[str],
+    *,
+    payload: str | None = None,
+    check_crc: bool = True,
+    select: Selection | None = None,
+    start: int | None = None,
+    stop: int | None = None,
+    tolerate_truncation: bool = False,
+    window: int = WINDOW,
+) -> Scan:
     """Scan ``path``.  ``payload``: None, ``"buffer"`` (uint8 pieces) or ``"bytes"``.
     ``start``/``stop``: physical frame offsets bounding the scan (from a seek)."""
     np = _deps.numpy()
@@ -65,8 +73,9 @@ def scan(path: str | os.PathLike[str], *, payload: str | None = None, check_crc:
             raise TruncatedError("file too short for a header", 0, path=name)
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     try:
-        return _Scanner(np, mm, name, payload, check_crc, select or Selection(),
-                        tolerate_truncation, window).run(start, stop)
+        return _Scanner(
+            np, mm, name, payload, check_crc, select or Selection(), tolerate_truncation, window
+        ).run(start, stop)
     except FormatError as err:
         raise err if err.path else err.with_path(name)
     finally:
@@ -84,7 +93,7 @@ def payload_bytes(np: Any, win: Any, starts: Any, lengths: Any) -> Any:
     runs[0::2], runs[1::2] = skips, lengths
     take = np.tile(np.array([False, True]), len(starts))
     mask = np.repeat(take, runs)
-    return win[:len(mask)][mask]
+    return win[: len(mask)][mask]
 
 
 def frame_size(win: Any) -> int | None:
@@ -92,12 +101,21 @@ def frame_size(win: Any) -> int | None:
     if len(win) < 1 or len(win) < 1 + int(win[0]) + FIXED:
         return None
     f = 1 + int(win[0])
-    return f + FIXED + 3 + int.from_bytes(win[f + 24:f + FIXED].tobytes(), "big")
+    return f + FIXED + 3 + int.from_bytes(win[f + 24 : f + FIXED].tobytes(), "big")
 
 
 class _Scanner:
-    def __init__(self, np: Any, mm: mmap.mmap, path: str, payload: str | None, check_crc: bool,
-                 select: Selection, tolerate: bool, window: int) -> None:
+    def __init__(
+        self,
+        np: Any,
+        mm: mmap.mmap,
+        path: str,
+        payload: str | None,
+        check_crc: bool,
+        select: Selection,
+        tolerate: bool,
+        window: int,
+    ) -> None:
         self.np, self.mm, self.path = np, mm, path
         self.layout: Layout = scan_layout(mm, path)
         self.keys = KeyTable()
@@ -130,13 +148,17 @@ class _Scanner:
             size = self.window
             pos += consumed
             if hi == lay.total and pos < min(end, lay.total) and not self.ended:
-                self._torn(lay.to_physical(pos), "truncated message frame "
-                           f"({lay.total - pos} bytes at the end of the file)")
+                self._torn(
+                    lay.to_physical(pos),
+                    f"truncated message frame ({lay.total - pos} bytes at the end of the file)",
+                )
                 break
         else:
             if not self.ended and stop is None and lay.torn_beacon is not None:
-                self._torn(lay.torn_beacon, "truncated beacon "
-                           f"({lay.size - lay.torn_beacon} bytes at the end of the file)")
+                self._torn(
+                    lay.torn_beacon,
+                    f"truncated beacon ({lay.size - lay.torn_beacon} bytes at the end of the file)",
+                )
         return self._finish()
 
     def _torn(self, offset: int, reason: str) -> None:
@@ -148,7 +170,7 @@ class _Scanner:
         np = self.np
         arr = np.frombuffer(self.mm, dtype=np.uint8)
         try:
-            runs = [arr[o:o + n] for o, n in self.layout.pieces(lo, hi)]
+            runs = [arr[o : o + n] for o, n in self.layout.pieces(lo, hi)]
             return np.concatenate(runs) if len(runs) != 1 else runs[0].copy()
         finally:
             del arr
@@ -195,12 +217,21 @@ class _Scanner:
         hits = np.flatnonzero((codes == internal) & (lens == len(K.EOS_PAYLOAD)))
         for i in hits.tolist():
             p = int(pstart[i])
-            if win[p:p + 3].tobytes() == K.EOS_PAYLOAD:
+            if win[p : p + 3].tobytes() == K.EOS_PAYLOAD:
                 return i
         return None
 
-    def _check(self, win: Any, base: int, starts: Any, codes: Any, heads: Any, ts: Any,
-               pstart: Any, lens: Any) -> None:
+    def _check(
+        self,
+        win: Any,
+        base: int,
+        starts: Any,
+        codes: Any,
+        heads: Any,
+        ts: Any,
+        pstart: Any,
+        lens: Any,
+    ) -> None:
         """Raise at the first frame with an out-of-range timestamp or a bad checksum."""
         np = self.np
         n = len(starts)
@@ -220,13 +251,18 @@ class _Scanner:
             return
         offset = self.layout.to_physical(base + int(starts[first]))
         if first == first_ts:
-            raise FieldError(f"timestamp {int(heads['ts'][first])} out of range in message frame",
-                             offset)
+            raise FieldError(
+                f"timestamp {int(heads['ts'][first])} out of range in message frame", offset
+            )
         h = heads[first]
         raise ChecksumMismatch(
             f"checksum mismatch in message (stream {self.keys.names[codes[first]]!r}, shard "
             f"{int(h['shard'])}, seq {int(h['seq'])}): stored 0x{stored:04X}, computed "
-            f"0x{computed:04X}", offset, stored=stored, computed=computed)
+            f"0x{computed:04X}",
+            offset,
+            stored=stored,
+            computed=computed,
+        )
 
     def _keep(self, codes: Any, heads: Any, ts: Any) -> Any:
         np, sel = self.np, self.select
@@ -242,8 +278,18 @@ class _Scanner:
             keep &= ts < sel.until_ms
         return keep
 
-    def _emit(self, win: Any, base: int, idx: Any, starts: Any, codes: Any, heads: Any, ts: Any,
-              pstart: Any, lens: Any) -> None:
+    def _emit(
+        self,
+        win: Any,
+        base: int,
+        idx: Any,
+        starts: Any,
+        codes: Any,
+        heads: Any,
+        ts: Any,
+        pstart: Any,
+        lens: Any,
+    ) -> None:
         np, parts = self.np, self.parts
         h = heads[idx]
         small = len(self.keys.names) <= 32767  # int16 codes halve that column while scanning
@@ -258,8 +304,9 @@ class _Scanner:
             self.payloads.append(payload_bytes(np, win, pstart[idx], lens[idx]))
         elif self.payload == "bytes":
             raw = win.tobytes()
-            self.payloads.append([raw[s:s + n] for s, n in zip(pstart[idx].tolist(),
-                                                                lens[idx].tolist())])
+            self.payloads.append(
+                [raw[s : s + n] for s, n in zip(pstart[idx].tolist(), lens[idx].tolist())]
+            )
 
     def _finish(self) -> Scan:
         np = self.np
@@ -267,8 +314,10 @@ class _Scanner:
         empty = {"code": np.int16, "shard_id": np.uint64, "sequence": np.uint64}
         for name in _COLUMNS:  # one column at a time: peak = the parts + one column
             chunks = self.parts.pop(name)
-            columns[name] = (np.concatenate(chunks) if chunks
-                             else np.zeros(0, dtype=empty.get(name, np.int64)))
+            columns[name] = (
+                np.concatenate(chunks) if chunks else np.zeros(0, dtype=empty.get(name, np.int64))
+            )
             del chunks
-        return Scan(self.layout.header, list(self.keys.names), columns, self.payloads,
-                    self.ended, self.torn)
+        return Scan(
+            self.layout.header, list(self.keys.names), columns, self.payloads, self.ended, self.torn
+        )

@@ -30,15 +30,26 @@ def columns_to_frame(cols: Columns, *, payload: bool = True) -> Any:
     for name, values in cols.json.items():
         data[name] = pd.Series(list(values), dtype=None).infer_objects()
     frame = pd.DataFrame(data, copy=False)
-    frame.attrs["ssfile"] = {"file_name": cols.header.file_name, "ended": cols.ended,
-                             "torn_tail": cols.torn_tail}
+    frame.attrs["ssfile"] = {
+        "file_name": cols.header.file_name,
+        "ended": cols.ended,
+        "torn_tail": cols.torn_tail,
+    }
     return frame
 
 
-def to_pandas(path: str | os.PathLike[str], streams: str | Iterable[str] | None = None,
-              shards: int | Iterable[int] | None = None, since: TimeArg = None,
-              until: TimeArg = None, payload: bool = True, json: bool = False, *,
-              check_crc: bool = True, tolerate_truncation: bool = False) -> Any:
+def to_pandas(
+    path: str | os.PathLike[str],
+    streams: str | Iterable[str] | None = None,
+    shards: int | Iterable[int] | None = None,
+    since: TimeArg = None,
+    until: TimeArg = None,
+    payload: bool = True,
+    json: bool = False,
+    *,
+    check_crc: bool = True,
+    tolerate_truncation: bool = False,
+) -> Any:
     """Read the messages of ``path`` into a :class:`pandas.DataFrame`, one row per message
     in file order (columns: see :func:`columns_to_frame`).
 
@@ -48,6 +59,15 @@ def to_pandas(path: str | os.PathLike[str], streams: str | Iterable[str] | None 
     the expanded rows) -- the full rule is in :mod:`ssfile.export.jsonflat`.
     """
     _deps.pandas()
-    cols = to_numpy(path, streams, shards, since, until, "bytes" if payload else False, json,
-                    check_crc=check_crc, tolerate_truncation=tolerate_truncation)
+    cols = to_numpy(
+        path,
+        streams,
+        shards,
+        since,
+        until,
+        "bytes" if payload else False,
+        json,
+        check_crc=check_crc,
+        tolerate_truncation=tolerate_truncation,
+    )
     return columns_to_frame(cols, payload=payload)

@@ -65,8 +65,9 @@ def length_positions(np: Any, win: Any, k: int) -> Any:
     return np.flatnonzero(win[:limit] == k) if limit > 0 else np.zeros(0, np.int64)
 
 
-def _match_keys(np: Any, win: Any, pos: Any, k: int,
-                entries: list[tuple[bytes, int]]) -> tuple[Any, Any]:
+def _match_keys(
+    np: Any, win: Any, pos: Any, k: int, entries: list[tuple[bytes, int]]
+) -> tuple[Any, Any]:
     """The positions in ``pos`` followed by one of the ``k``-byte keys, and their codes.
 
     One key: a direct compare.  Several: a 64-bit polynomial hash of the ``k`` bytes after
@@ -75,7 +76,7 @@ def _match_keys(np: Any, win: Any, pos: Any, k: int,
     """
     rows = np.lib.stride_tricks.sliding_window_view(win, k)[pos + 1]
     if len(entries) == 1:
-        (raw, code), = entries
+        ((raw, code),) = entries
         sel = pos[(rows == np.frombuffer(raw, dtype=np.uint8)).all(axis=1)]
         return sel, np.full(len(sel), code, dtype=np.int32)
     weights = np.cumprod(np.full(k, 0x9E3779B97F4A7C15, dtype=np.uint64))
@@ -181,10 +182,10 @@ class Window:
         f = pos + 1 + k
         if f + FIXED > n:
             return None
-        end = f + FIXED + TRAILER + int.from_bytes(win[f + 24:f + FIXED].tobytes(), "big")
+        end = f + FIXED + TRAILER + int.from_bytes(win[f + 24 : f + FIXED].tobytes(), "big")
         if end > n:
             return None
-        return self.keys.code(win[pos + 1:f].tobytes(), self.to_offset(pos)), end
+        return self.keys.code(win[pos + 1 : f].tobytes(), self.to_offset(pos)), end
 
     def _take(self, ranges: list[tuple[int, int]]) -> tuple[Any, Any, Any]:
         """The candidates in index ``ranges`` (views when there is a single run)."""
@@ -193,8 +194,11 @@ class Window:
         if len(ranges) == 1:  # the common case: one verified run, no copy
             idx: Any = slice(*ranges[0])
         else:
-            idx = (np.concatenate([np.arange(a, b) for a, b in ranges]) if ranges
-                   else np.zeros(0, np.int64))
+            idx = (
+                np.concatenate([np.arange(a, b) for a, b in ranges])
+                if ranges
+                else np.zeros(0, np.int64)
+            )
         return self.cand[idx], self.code[idx], self.head[idx]
 
     def _steps(self, pos: int, pieces: list[tuple[Any, Any, Any]]) -> tuple[int, bool]:

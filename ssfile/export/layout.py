@@ -66,7 +66,7 @@ class Layout:
 
 def scan_layout(buf: bytes | memoryview, path: str | None = None) -> Layout:
     """Parse the header of ``buf`` (a whole file, e.g. an mmap) and locate every segment."""
-    header = parse_file_header(bytes(buf[:K.HEADER_SIZE]), 0)
+    header = parse_file_header(bytes(buf[: K.HEADER_SIZE]), 0)
     interval = header.beacon_interval
     size = len(buf)
     phys, logical, length = [K.HEADER_SIZE], [0], [min(interval, size) - K.HEADER_SIZE]

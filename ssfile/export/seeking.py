@@ -15,8 +15,13 @@ import os
 from ..file.reader import Reader
 
 
-def bounds(path: str | os.PathLike[str], since_ms: int | None, until_ms: int | None, *,
-           tolerate_truncation: bool = False) -> tuple[int | None, int | None]:
+def bounds(
+    path: str | os.PathLike[str],
+    since_ms: int | None,
+    until_ms: int | None,
+    *,
+    tolerate_truncation: bool = False,
+) -> tuple[int | None, int | None]:
     """Physical offsets ``(start, stop)`` of the frames to scan (None: the file's edge)."""
     if since_ms is None and until_ms is None:
         return None, None

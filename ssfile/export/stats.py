@@ -45,13 +45,28 @@ class Stats:
         return plot_rate(self.counts(interval), interval, ax=ax)
 
 
-def stats(path: str | os.PathLike[str], streams: str | Iterable[str] | None = None,
-          shards: int | Iterable[int] | None = None, since: TimeArg = None,
-          until: TimeArg = None, *, top_gaps: int = 10, check_crc: bool = True,
-          tolerate_truncation: bool = False) -> Stats:
+def stats(
+    path: str | os.PathLike[str],
+    streams: str | Iterable[str] | None = None,
+    shards: int | Iterable[int] | None = None,
+    since: TimeArg = None,
+    until: TimeArg = None,
+    *,
+    top_gaps: int = 10,
+    check_crc: bool = True,
+    tolerate_truncation: bool = False,
+) -> Stats:
     """Statistics of ``path`` (see :class:`Stats`); filters as :func:`ssfile.to_numpy`."""
-    cols = to_numpy(path, streams, shards, since, until, payload=False, check_crc=check_crc,
-                    tolerate_truncation=tolerate_truncation)
+    cols = to_numpy(
+        path,
+        streams,
+        shards,
+        since,
+        until,
+        payload=False,
+        check_crc=check_crc,
+        tolerate_truncation=tolerate_truncation,
+    )
     frame = columns_to_frame(cols, payload=False)
     return Stats(per_stream(frame), largest_gaps(frame, top_gaps), frame)
 
@@ -81,8 +96,9 @@ def largest_gaps(frame: Any, top: int) -> Any:
     """The ``top`` largest gaps between consecutive messages of a (stream, shard)."""
     ordered = frame.sort_values("timestamp", kind="stable")
     prev = ordered.groupby(GROUP, observed=True)["timestamp"].shift()
-    gaps = ordered[GROUP].assign(start=prev, end=ordered["timestamp"],
-                                 gap_s=(ordered["timestamp"] - prev).dt.total_seconds())
+    gaps = ordered[GROUP].assign(
+        start=prev, end=ordered["timestamp"], gap_s=(ordered["timestamp"] - prev).dt.total_seconds()
+    )
     return gaps.dropna(subset=["gap_s"]).nlargest(top, "gap_s").reset_index(drop=True)
 
 

@@ -29,12 +29,19 @@ def time_ms(value: Any, what: str) -> int | None:
     return value
 
 
-def selection(streams: str | Iterable[str] | None, shards: int | Iterable[int] | None,
-              since: TimeArg, until: TimeArg) -> Selection:
+def selection(
+    streams: str | Iterable[str] | None,
+    shards: int | Iterable[int] | None,
+    since: TimeArg,
+    until: TimeArg,
+) -> Selection:
     if isinstance(streams, str):
         streams = [streams]
     if isinstance(shards, int):
         shards = [shards]
-    return Selection(None if streams is None else frozenset(streams),
-                     None if shards is None else frozenset(int(s) for s in shards),
-                     time_ms(since, "since"), time_ms(until, "until"))
+    return Selection(
+        None if streams is None else frozenset(streams),
+        None if shards is None else frozenset(int(s) for s in shards),
+        time_ms(since, "since"),
+        time_ms(until, "until"),
+    )

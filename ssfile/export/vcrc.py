@@ -37,7 +37,7 @@ def payload_crcs(buf: Any, starts: Any, lengths: Any) -> Any:
     raw = buf.tobytes() if (lengths > LONG).any() else b""
     for i in np.flatnonzero(lengths > LONG).tolist():
         s = int(starts[i])
-        out[i] = crc16_bytes(raw[s:s + int(lengths[i])])
+        out[i] = crc16_bytes(raw[s : s + int(lengths[i])])
     return out
 
 
@@ -61,7 +61,7 @@ def _bucket(np: Any, padded: Any, table: Any, starts: Any, lengths: Any, width: 
     lens = lengths[order]
     rows = np.lib.stride_tricks.sliding_window_view(padded, width)[starts[order]]
     words = rows.view(">u2").T.astype(np.uint16)  # words[j]: bytes 2j, 2j+1 of every row
-    singles = rows[:, ::2].T.copy()               # singles[j]: byte 2j, for odd lengths
+    singles = rows[:, ::2].T.copy()  # singles[j]: byte 2j, for odd lengths
     words_table = _word_table(np)
     # rows with at least 2j+2 bytes, at least 2j+1 bytes (lens is descending)
     whole = np.searchsorted(-lens, -np.arange(2, width + 2, 2), side="right").tolist()

@@ -35,8 +35,9 @@ def _one_thread() -> concurrent.futures.ThreadPoolExecutor:
 class AsyncReader:
     """An open ``.ss`` file for asyncio code; see :func:`aopen`."""
 
-    def __init__(self, reader: Reader,
-                 executor: concurrent.futures.ThreadPoolExecutor | None = None) -> None:
+    def __init__(
+        self, reader: Reader, executor: concurrent.futures.ThreadPoolExecutor | None = None
+    ) -> None:
         self._reader = reader
         # one thread per reader: the decoder's state stays on one core (a pool would hop)
         self._executor = executor or _one_thread()
@@ -132,7 +133,7 @@ class AsyncReader:
         self._executor.shutdown(wait=False)
         self._done = True
 
-    async def __aenter__(self) -> "AsyncReader":
+    async def __aenter__(self) -> AsyncReader:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -151,7 +152,8 @@ class _Opener:
         executor = _one_thread()
         try:
             reader = await asyncio.get_running_loop().run_in_executor(
-                executor, lambda: Reader(self._source, **self._options))
+                executor, lambda: Reader(self._source, **self._options)
+            )
         except BaseException:
             executor.shutdown(wait=False)
             raise

@@ -65,8 +65,10 @@ class Follower:
     def _check(self, position: int) -> bool:
         size = os.fstat(self._fd).st_size
         if size < position:
-            raise FollowError(f"{self._name()}: file was truncated while following "
-                              f"(size {size} < {position} bytes already read)")
+            raise FollowError(
+                f"{self._name()}: file was truncated while following "
+                f"(size {size} < {position} bytes already read)"
+            )
         if self._path is not None:
             try:
                 st = os.stat(self._path)

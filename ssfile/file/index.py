@@ -105,8 +105,11 @@ class SequenceTarget:
     sequence: int
 
     def matches(self, msg: Message) -> bool:
-        return (msg.sequence >= self.sequence and msg.stream_key == self.stream_key
-                and msg.shard_id == self.shard_id)
+        return (
+            msg.sequence >= self.sequence
+            and msg.stream_key == self.stream_key
+            and msg.shard_id == self.shard_id
+        )
 
     def classify(self, beacon: Beacon) -> int:
         for m in beacon.markers:
@@ -135,8 +138,9 @@ def _outward(mid: int, lo: int, hi: int):  # type: ignore[no-untyped-def]
             yield down
 
 
-def find_start(source: BeaconSource, target: Target, *,
-               max_undecided_run: int = MAX_UNDECIDED_RUN) -> int:
+def find_start(
+    source: BeaconSource, target: Target, *, max_undecided_run: int = MAX_UNDECIDED_RUN
+) -> int:
     """Index of the beacon to start reading from (0 = just after the header).
 
     Guarantee (see the module docstring): no frame satisfying ``target`` starts before
@@ -167,5 +171,12 @@ def find_start(source: BeaconSource, target: Target, *,
     return lo
 
 
-__all__ = ["BeaconSource", "LEFT", "RIGHT", "SequenceTarget", "TimeTarget", "UNDECIDED",
-           "find_start"]
+__all__ = [
+    "BeaconSource",
+    "LEFT",
+    "RIGHT",
+    "SequenceTarget",
+    "TimeTarget",
+    "UNDECIDED",
+    "find_start",
+]

@@ -33,15 +33,25 @@ class Reader:
     iteration ends cleanly instead and :attr:`torn_tail` holds that offset.
     """
 
-    def __init__(self, source: str | os.PathLike[str] | BinaryIO, *, check_crc: bool = True,
-                 tolerate_truncation: bool = False, chunk_size: int = CHUNK,
-                 follow: bool = False) -> None:
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | BinaryIO,
+        *,
+        check_crc: bool = True,
+        tolerate_truncation: bool = False,
+        chunk_size: int = CHUNK,
+        follow: bool = False,
+    ) -> None:
         if isinstance(source, (str, os.PathLike)):
             self.path: str | None = os.fspath(source)
             self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
             self._owns = True
         else:
-            self.path = getattr(source, "name", None) if isinstance(getattr(source, "name", None), str) else None
+            self.path = (
+                getattr(source, "name", None)
+                if isinstance(getattr(source, "name", None), str)
+                else None
+            )
             self._file = source
             self._owns = False
         self._chunk = chunk_size
@@ -52,6 +62,7 @@ class Reader:
         self._follower = None
         if follow:  # wait at the end for appended data (follow.py)
             from .follow import Follower
+
             self._follower = Follower(self._file, self.path)
         self._events: list[object] = []
         self._current: Iterator[Message] | None = None  # the run __iter__ is handing out
@@ -143,7 +154,7 @@ class Reader:
             rest: list[object] = list(self._current)
             self._current = None
             if rest:
-                self._events = rest + self._events[self._index:]
+                self._events = rest + self._events[self._index :]
                 self._index = 0
 
     def _message_runs(self) -> Iterator[Iterator[Message]]:
@@ -198,33 +209,39 @@ class Reader:
     def seek_time(self, when: int | _dt.datetime) -> Message | None:
         """Go to the first message with timestamp >= ``when`` (int ms or datetime); returns it."""
         from .seek import seek_time
+
         return seek_time(self, when)
 
     def seek_sequence(self, stream_key: str, shard_id: int, sequence: int) -> Message | None:
         """Go to the first message of (stream, shard) with sequence >= ``sequence``; returns it."""
         from .seek import seek_sequence
+
         return seek_sequence(self, stream_key, shard_id, sequence)
 
     def seek_beacon(self, n: int) -> int:
         """Go to beacon ``n`` (clamped to the last one); returns the index used."""
         from .seek import seek_beacon
+
         return seek_beacon(self, n)
 
     def rewind(self) -> None:
         """Go back to the first message."""
         from .seek import rewind
+
         rewind(self)
 
     def seek_end(self) -> None:
         """Skip every complete message present now (with ``follow=True``: wait for new ones)."""
         from .seek import seek_end
+
         seek_end(self)
 
     def _restart(self, offset: int, skip: int) -> None:
         """A fresh decoder at absolute ``offset`` (a boundary or the header end)."""
         self._file.seek(offset)
-        self._dec = Decoder(start_offset=offset, header=self.header, skip=skip,
-                            check_crc=self._check_crc)
+        self._dec = Decoder(
+            start_offset=offset, header=self.header, skip=skip, check_crc=self._check_crc
+        )
         self._events, self._index = [], 0
         self._current = None
         self.ended = False
@@ -239,7 +256,7 @@ class Reader:
         if self._owns:
             self._file.close()
 
-    def __enter__(self) -> "Reader":
+    def __enter__(self) -> Reader:
         return self
 
     def __exit__(self, *exc: object) -> None:

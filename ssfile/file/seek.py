@@ -22,9 +22,9 @@ from .index import SequenceTarget, Target, TimeTarget, find_start
 if TYPE_CHECKING:
     from .reader import Reader
 
-HEAD_READ = 4096                                 # one page: most beacons fit
-MAX_BEACON = 7 + 255 * K.MAX_MARKER_SIZE          # 255 markers with 255-byte keys
-SCAN_CHUNK = 64 * 1024                            # read size while scanning for the target
+HEAD_READ = 4096  # one page: most beacons fit
+MAX_BEACON = 7 + 255 * K.MAX_MARKER_SIZE  # 255 markers with 255-byte keys
+SCAN_CHUNK = 64 * 1024  # read size while scanning for the target
 
 
 def file_size(f: BinaryIO) -> int:
@@ -216,5 +216,12 @@ def seek_end(reader: Reader) -> None:
         dec.feed(data)
 
 
-__all__ = ["FileBeacons", "rewind", "seek_beacon", "seek_end", "seek_sequence", "seek_target",
-           "seek_time"]
+__all__ = [
+    "FileBeacons",
+    "rewind",
+    "seek_beacon",
+    "seek_end",
+    "seek_sequence",
+    "seek_target",
+    "seek_time",
+]

@@ -43,7 +43,7 @@ def next_messages(reader: Reader) -> list[Message] | None:
     """
     reader._reclaim()
     if reader._index < len(reader._events):
-        batch = reader._events[reader._index:]
+        batch = reader._events[reader._index :]
         reader._events, reader._index = [], 0
     else:
         batch = reader._batch()
@@ -102,7 +102,7 @@ class Slice:
             if until is not None:
                 for i, m in enumerate(out):
                     if m.timestamp_ms >= until:
-                        yield out[:i] if left is None else out[:min(i, left)]
+                        yield out[:i] if left is None else out[: min(i, left)]
                         return
             if left is not None:
                 if len(out) >= left:
@@ -124,10 +124,13 @@ class Slice:
         seq = self.from_seq
 
         def keep(m: Message) -> bool:
-            return ((not keys or m.stream_key in keys)
-                    and (shard is None or m.shard_id == shard)
-                    and (since is None or m.timestamp_ms >= since)
-                    and (seq is None or m.sequence >= seq))
+            return (
+                (not keys or m.stream_key in keys)
+                and (shard is None or m.shard_id == shard)
+                and (since is None or m.timestamp_ms >= since)
+                and (seq is None or m.sequence >= seq)
+            )
+
         return keep
 
 

@@ -71,8 +71,11 @@ def scan_for_append(path: str) -> tuple[FileHeader, int, dict[tuple[str, int], S
                 append_at = dec.offset  # a torn tail: cut it off
                 break
             except ChecksumMismatch as err:
-                raise FormatError(f"cannot append to a damaged file ({err.reason}); "
-                                  "run `ssfile repair` first", err.offset, path=path) from err
+                raise FormatError(
+                    f"cannot append to a damaged file ({err.reason}); run `ssfile repair` first",
+                    err.offset,
+                    path=path,
+                ) from err
             except FormatError as err:
                 raise err.with_path(path)
             if not out:
@@ -117,10 +120,18 @@ class Writer:
     ``fsync=True``: fsync on flush and close.
     """
 
-    def __init__(self, path: str | os.PathLike[str], mode: str = "w", *,
-                 beacon_interval: int | None = None, file_name: str | None = None,
-                 created_at: int | _dt.datetime | None = None, eos: bool = True,
-                 fsync: bool = False, buffer_size: int = FLUSH_AT) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        mode: str = "w",
+        *,
+        beacon_interval: int | None = None,
+        file_name: str | None = None,
+        created_at: int | _dt.datetime | None = None,
+        eos: bool = True,
+        fsync: bool = False,
+        buffer_size: int = FLUSH_AT,
+    ) -> None:
         if mode not in ("w", "x", "a"):
             raise ValueError(f"mode must be 'w', 'x' or 'a', not {mode!r}")
         self.path = os.fspath(path)
@@ -146,19 +157,26 @@ class Writer:
             raise
         self.header = self._enc.header
 
-    def _setup(self, mode: str, interval: int | None, file_name: str | None,
-               created_at: int | _dt.datetime | None) -> Encoder:
+    def _setup(
+        self,
+        mode: str,
+        interval: int | None,
+        file_name: str | None,
+        created_at: int | _dt.datetime | None,
+    ) -> Encoder:
         if mode == "a" and os.fstat(self._fd).st_size > 0:
             header, offset, streams, markers = scan_for_append(self.path)
             if interval is not None and interval != header.beacon_interval:
-                raise EncodeError(f"{self.path} has beacon interval {header.beacon_interval}, "
-                                  f"not {interval}")
+                raise EncodeError(
+                    f"{self.path} has beacon interval {header.beacon_interval}, not {interval}"
+                )
             os.ftruncate(self._fd, offset)
             os.lseek(self._fd, offset, os.SEEK_SET)
             return Encoder(header, offset=offset, streams=streams, markers_emitted=markers)
         name = os.path.basename(self.path) if file_name is None else file_name
-        header = FileHeader(name, to_ms(created_at),
-                            K.DEFAULT_BEACON_INTERVAL if interval is None else interval)
+        header = FileHeader(
+            name, to_ms(created_at), K.DEFAULT_BEACON_INTERVAL if interval is None else interval
+        )
         encoder = Encoder(header)  # validates first: a refused open leaves the file alone
         os.ftruncate(self._fd, 0)
         return encoder
@@ -174,8 +192,15 @@ class Writer:
         st = self._enc.streams.get((stream_key, shard_id))
         return None if st is None else (st.sequence, st.timestamp_ms, st.count)
 
-    def write(self, payload: bytes, *, stream_key: str, shard_id: int = 0,
-              sequence: int | None = None, timestamp: int | _dt.datetime | None = None) -> int:
+    def write(
+        self,
+        payload: bytes,
+        *,
+        stream_key: str,
+        shard_id: int = 0,
+        sequence: int | None = None,
+        timestamp: int | _dt.datetime | None = None,
+    ) -> int:
         """Write one message; returns its sequence number.
 
         ``sequence=None``: one more than the largest sequence of this (stream, shard) in the
@@ -227,7 +252,7 @@ class Writer:
             self._closed = True
             os.close(self._fd)
 
-    def __enter__(self) -> "Writer":
+    def __enter__(self) -> Writer:
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:

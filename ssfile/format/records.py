@@ -23,7 +23,9 @@ def check_stream_key(key: str, *, allow_empty: bool = True) -> str:
     ``allow_empty=False``, since ssfile never originates one."""
     if not isinstance(key, str) or not is_valid_stream_key(key) or (not key and not allow_empty):
         low = 0 if allow_empty else 1
-        raise EncodeError(f"invalid stream key {key!r}: valid pattern is [a-zA-Z0-9._-]{{{low},249}}")
+        raise EncodeError(
+            f"invalid stream key {key!r}: valid pattern is [a-zA-Z0-9._-]{{{low},249}}"
+        )
     return key
 
 
@@ -41,8 +43,11 @@ class FileHeader:
         return ms_to_datetime(self.created_at_ms)
 
     def to_json_dict(self) -> dict[str, object]:
-        return {"file_name": self.file_name, "created_at": format_timestamp(self.created_at_ms),
-                "beacon_interval": self.beacon_interval}
+        return {
+            "file_name": self.file_name,
+            "created_at": format_timestamp(self.created_at_ms),
+            "beacon_interval": self.beacon_interval,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,20 +70,30 @@ def _sub(layout: c.Struct, name: str) -> c.Construct:
 
 
 #: shard, sequence, timestamp, payload_size: the fixed part after the key
-FRAME_FIXED_FMT = _fmt(*(_sub(MessageHeaderLayout, n) for n in ("shard_id", "sequence", "timestamp")),
-                       _sub(MessageFrameLayout, "payload_size"))
+FRAME_FIXED_FMT = _fmt(
+    *(_sub(MessageHeaderLayout, n) for n in ("shard_id", "sequence", "timestamp")),
+    _sub(MessageFrameLayout, "payload_size"),
+)
 #: checksum, separator: the frame trailer
-FRAME_TRAILER_FMT = _fmt(_sub(MessageFrameLayout, "checksum"), _sub(MessageFrameLayout, "separator"))
+FRAME_TRAILER_FMT = _fmt(
+    _sub(MessageFrameLayout, "checksum"), _sub(MessageFrameLayout, "separator")
+)
 #: shard, sequence, timestamp, running checksum: the fixed part of a marker after the key
-MARKER_FIXED_FMT = _fmt(*(_sub(MessageHeaderLayout, n) for n in ("shard_id", "sequence", "timestamp")),
-                        _sub(MarkerLayout, "running_checksum"))
+MARKER_FIXED_FMT = _fmt(
+    *(_sub(MessageHeaderLayout, n) for n in ("shard_id", "sequence", "timestamp")),
+    _sub(MarkerLayout, "running_checksum"),
+)
 #: separator, remaining bytes, marker count
-BEACON_HEAD_FMT = _fmt(_sub(BeaconLayout, "separator"), _sub(BeaconLayout, "remaining_messages_bytes"),
-                       _sub(BeaconLayout, "markers").subcon.subcons[0])
+BEACON_HEAD_FMT = _fmt(
+    _sub(BeaconLayout, "separator"),
+    _sub(BeaconLayout, "remaining_messages_bytes"),
+    _sub(BeaconLayout, "markers").subcon.subcons[0],
+)
 
 
 # ---------------------------------------------------------------------------------------------
 # typed functions over the layouts (the checked path: verify, repair, tests, headers, beacons)
+
 
 def _wrap(err: Exception, what: str, offset: int) -> FormatError:
     if isinstance(err, c.StreamError) or "stream read less than specified" in str(err):
@@ -99,27 +109,42 @@ def parse_file_header(data: bytes, offset: int = 0) -> FileHeader:
             raise TruncatedError("file too short for a header", offset)
         raise BadMagic(f"not a .ss file: bad magic {bytes(data[:2])!r} (expected b'Ss')", offset)
     if len(data) >= 3 and data[2] != K.VERSION:
-        raise UnsupportedVersion(f"unsupported format version {data[2]} (expected {K.VERSION})", offset + 2)
+        raise UnsupportedVersion(
+            f"unsupported format version {data[2]} (expected {K.VERSION})", offset + 2
+        )
     if len(data) >= 4 and data[3] > K.MAX_FILE_NAME_READ:
-        raise FieldError(f"header file name length {data[3]} exceeds {K.MAX_FILE_NAME_READ}", offset + 3)
+        raise FieldError(
+            f"header file name length {data[3]} exceeds {K.MAX_FILE_NAME_READ}", offset + 3
+        )
     if len(data) < K.HEADER_SIZE:
-        raise TruncatedError(f"truncated header ({len(data)} of {K.HEADER_SIZE} bytes)", offset + len(data))
+        raise TruncatedError(
+            f"truncated header ({len(data)} of {K.HEADER_SIZE} bytes)", offset + len(data)
+        )
     try:
         h = FileHeaderLayout.parse(bytes(data[: K.HEADER_SIZE]))
     except Exception as err:  # construct raises many types; one choke point
         raise _wrap(err, "file header", offset) from err
     if h.beacon_interval < K.MIN_BEACON_INTERVAL:
-        raise FieldError(f"beacon interval {h.beacon_interval} is below {K.MIN_BEACON_INTERVAL}",
-                         offset + 12 + len(h.file_name.encode()))
+        raise FieldError(
+            f"beacon interval {h.beacon_interval} is below {K.MIN_BEACON_INTERVAL}",
+            offset + 12 + len(h.file_name.encode()),
+        )
     return FileHeader(h.file_name, h.created_at, h.beacon_interval)
 
 
 def build_file_header(header: FileHeader) -> bytes:
     n = len(header.file_name.encode("utf-8"))
     padding = bytes(K.HEADER_SIZE - 17 - n) + bytes([K.SEPARATOR])
-    return FileHeaderLayout.build(dict(magic=K.MAGIC, version=K.VERSION, file_name=header.file_name,
-                                       created_at=header.created_at_ms,
-                                       beacon_interval=header.beacon_interval, padding=padding))
+    return FileHeaderLayout.build(
+        dict(
+            magic=K.MAGIC,
+            version=K.VERSION,
+            file_name=header.file_name,
+            created_at=header.created_at_ms,
+            beacon_interval=header.beacon_interval,
+            padding=padding,
+        )
+    )
 
 
 def _header_record(h: c.Container, what: str, offset: int) -> MessageHeader:
@@ -141,10 +166,18 @@ def parse_frame(data: bytes, offset: int = 0) -> tuple[MessageHeader, bytes, int
 
 
 def build_frame(header: MessageHeader, payload: bytes, checksum: int) -> bytes:
-    return MessageFrameLayout.build(dict(
-        header=dict(stream_key=header.stream_key, shard_id=header.shard_id, sequence=header.sequence,
-                    timestamp=header.timestamp_ms),
-        payload=payload, checksum=checksum))
+    return MessageFrameLayout.build(
+        dict(
+            header=dict(
+                stream_key=header.stream_key,
+                shard_id=header.shard_id,
+                sequence=header.sequence,
+                timestamp=header.timestamp_ms,
+            ),
+            payload=payload,
+            checksum=checksum,
+        )
+    )
 
 
 def parse_beacon(data: bytes, offset: int, index: int) -> Beacon:
@@ -153,15 +186,29 @@ def parse_beacon(data: bytes, offset: int, index: int) -> Beacon:
         b = BeaconLayout.parse(bytes(data))
     except Exception as err:
         raise _wrap(err, "beacon", offset) from err
-    markers = tuple(Marker(_header_record(m.header, "beacon marker", offset), m.running_checksum)
-                    for m in b.markers)
+    markers = tuple(
+        Marker(_header_record(m.header, "beacon marker", offset), m.running_checksum)
+        for m in b.markers
+    )
     size = K.BEACON_FIXED + sum(K.MARKER_FIXED + len(m.header.stream_key) for m in markers)
     return Beacon(offset, index, b.remaining_messages_bytes, markers, size)
 
 
 def build_beacon(remaining: int, markers: tuple[Marker, ...] | list[Marker]) -> bytes:
-    return BeaconLayout.build(dict(
-        remaining_messages_bytes=remaining,
-        markers=[dict(header=dict(stream_key=m.header.stream_key, shard_id=m.header.shard_id,
-                                  sequence=m.header.sequence, timestamp=m.header.timestamp_ms),
-                      running_checksum=m.running_checksum) for m in markers]))
+    return BeaconLayout.build(
+        dict(
+            remaining_messages_bytes=remaining,
+            markers=[
+                dict(
+                    header=dict(
+                        stream_key=m.header.stream_key,
+                        shard_id=m.header.shard_id,
+                        sequence=m.header.sequence,
+                        timestamp=m.header.timestamp_ms,
+                    ),
+                    running_checksum=m.running_checksum,
+                )
+                for m in markers
+            ],
+        )
+    )

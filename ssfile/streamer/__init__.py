@@ -5,5 +5,15 @@ from .options import ConsumerMode, ConsumerOptions
 from .registry import connect
 from .uri import StreamUrl, parse_stream_url
 
-__all__ = ["Consumer", "ConsumerMode", "ConsumerOptions", "Producer", "Receipt", "StreamEnded",
-           "StreamUrl", "Streamer", "connect", "parse_stream_url"]
+__all__ = [
+    "Consumer",
+    "ConsumerMode",
+    "ConsumerOptions",
+    "Producer",
+    "Receipt",
+    "StreamEnded",
+    "StreamUrl",
+    "Streamer",
+    "connect",
+    "parse_stream_url",
+]

@@ -1,12 +1,12 @@
 """The streamer API every backend implements (asyncio first; see sync.py for scripts).
 
-    streamer = await ssfile.connect("file:///data/rec.ss")
-    producer = await streamer.create_producer("clock")
-    receipt = producer.send(b'{"tick": 1}')      # never blocks; await it for the header
-    await producer.flush(); await producer.end()
-    consumer = await streamer.create_consumer(["clock"], ConsumerOptions(...))
-    msg = await consumer.next()                   # also: async for msg in consumer
-    await streamer.disconnect()
+streamer = await ssfile.connect("file:///data/rec.ss")
+producer = await streamer.create_producer("clock")
+receipt = producer.send(b'{"tick": 1}')      # never blocks; await it for the header
+await producer.flush(); await producer.end()
+consumer = await streamer.create_consumer(["clock"], ConsumerOptions(...))
+msg = await consumer.next()                   # also: async for msg in consumer
+await streamer.disconnect()
 """
 
 from __future__ import annotations
@@ -27,8 +27,13 @@ class Receipt:
 
     __slots__ = ("_value", "_future", "_fields")
 
-    def __init__(self, value: Message | None = None, future: asyncio.Future[Message] | None = None,
-                 *, fields: tuple[str, int, int, int, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        value: Message | None = None,
+        future: asyncio.Future[Message] | None = None,
+        *,
+        fields: tuple[str, int, int, int, bytes] | None = None,
+    ) -> None:
         self._value = value
         self._future = future
         self._fields = fields  # a header known at send time, made a Message only if asked
@@ -104,6 +109,7 @@ class Consumer(abc.ABC):
 
     async def close(self) -> None:
         """Leave the group (if any) and release resources."""
+        return None
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate()
@@ -124,19 +130,17 @@ class StreamEnded(StreamError):
 
 class Streamer(abc.ABC):
     @abc.abstractmethod
-    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        ...
+    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer: ...
 
     @abc.abstractmethod
-    async def create_consumer(self, stream_keys: Sequence[str],
-                              options: ConsumerOptions | None = None) -> Consumer:
-        ...
+    async def create_consumer(
+        self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
+    ) -> Consumer: ...
 
     @abc.abstractmethod
-    async def disconnect(self) -> None:
-        ...
+    async def disconnect(self) -> None: ...
 
-    async def __aenter__(self) -> "Streamer":
+    async def __aenter__(self) -> Streamer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

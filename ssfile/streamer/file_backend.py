@@ -34,7 +34,7 @@ from .groups import choose
 from .options import ConsumerMode, ConsumerOptions, consumer_request
 
 FLUSH_EVERY = 0.01
-_writers: dict[str, "_SharedWriter"] = {}
+_writers: dict[str, _SharedWriter] = {}
 
 
 class _SharedWriter:
@@ -70,15 +70,22 @@ class FileProducer(Producer):
 
     keeps = frozenset({"timestamp", "sequence"})
 
-    def send(self, payload: bytes, *, timestamp: int | None = None, sequence: int | None = None) -> Receipt:
+    def send(
+        self, payload: bytes, *, timestamp: int | None = None, sequence: int | None = None
+    ) -> Receipt:
         """``timestamp`` (ms, default now) and ``sequence`` (default: the next one) may be
         chosen, e.g. to record another backend's messages with their own headers."""
         shared = self._shared
         if shared.ended:
             raise StreamError("producer ended: the file's writer was ended")
         ts = now_ms() if timestamp is None else timestamp
-        seq = shared.writer.write(payload, stream_key=self.stream_key, shard_id=self.shard_id,
-                                  timestamp=ts, sequence=sequence)
+        seq = shared.writer.write(
+            payload,
+            stream_key=self.stream_key,
+            shard_id=self.shard_id,
+            timestamp=ts,
+            sequence=sequence,
+        )
         return Receipt(fields=(self.stream_key, self.shard_id, seq, ts, payload))
 
     def last_sequence(self) -> int | None:
@@ -96,11 +103,13 @@ class FileProducer(Producer):
 class _Dispatcher:
     """One reader feeding one consumer, or the members of one group."""
 
-    def __init__(self, tail: FileTail, keys: tuple[str, ...], shards: tuple[int, ...] | None) -> None:
+    def __init__(
+        self, tail: FileTail, keys: tuple[str, ...], shards: tuple[int, ...] | None
+    ) -> None:
         self.tail = tail
         self.keys = set(keys)
         self.shards = None if shards is None else set(shards)
-        self.members: list["FileConsumer"] = []
+        self.members: list[FileConsumer] = []
         self._lock = asyncio.Lock()
 
     def wanted(self, m: Message) -> bool:
@@ -119,7 +128,7 @@ class _Dispatcher:
                     target.queue.append(m)
             return True
 
-    def leave(self, consumer: "FileConsumer") -> None:
+    def leave(self, consumer: FileConsumer) -> None:
         self.members.remove(consumer)
         for m in consumer.queue:
             if self.members:
@@ -130,8 +139,13 @@ class _Dispatcher:
 
 
 class FileConsumer(Consumer):
-    def __init__(self, streamer: "FileStreamer", dispatcher: _Dispatcher, keys: tuple[str, ...],
-                 options: ConsumerOptions) -> None:
+    def __init__(
+        self,
+        streamer: FileStreamer,
+        dispatcher: _Dispatcher,
+        keys: tuple[str, ...],
+        options: ConsumerOptions,
+    ) -> None:
         self._streamer = streamer
         self._d = dispatcher
         self.stream_keys = keys
@@ -185,16 +199,21 @@ class FileConsumer(Consumer):
         elif isinstance(position, int) and not isinstance(position, bool):
             key = self.stream_keys[0]
             shard = self.options.shards[0] if self.options.shards else 0
-            await self._reposition(lambda r: r.seek_sequence(key, shard, position),
-                                   lambda m: m.stream_key == key and m.shard_id == shard
-                                   and m.sequence >= position)
+            await self._reposition(
+                lambda r: r.seek_sequence(key, shard, position),
+                lambda m: m.stream_key == key and m.shard_id == shard and m.sequence >= position,
+            )
         else:
-            raise StreamError(f"rewind to 'beginning', 'end' or a sequence number, not {position!r}")
+            raise StreamError(
+                f"rewind to 'beginning', 'end' or a sequence number, not {position!r}"
+            )
 
     def _solo(self) -> None:
         if len(self._d.members) > 1:
-            raise StreamError("seek and rewind move a whole consumer group's reader; "
-                              "only a consumer alone on its reader can seek")
+            raise StreamError(
+                "seek and rewind move a whole consumer group's reader; "
+                "only a consumer alone on its reader can seek"
+            )
 
     async def _reposition(self, locate, accept) -> None:  # type: ignore[no-untyped-def]
         """Find a start offset with a bounded reader (``locate`` seeks it), restart the tail
@@ -249,8 +268,9 @@ class FileStreamer(Streamer):
         self._producers.append(p)
         return p
 
-    async def create_consumer(self, stream_keys: Sequence[str],
-                              options: ConsumerOptions | None = None) -> Consumer:
+    async def create_consumer(
+        self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
+    ) -> Consumer:
         keys, options = consumer_request(stream_keys, options)
         group = options.group
         d = self._groups.get((group, keys)) if group else None  # type: ignore[arg-type]
@@ -275,18 +295,26 @@ class FileStreamer(Streamer):
     def _connect_db(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = sqlite3.connect(self.path + ".offsets.sqlite")
-            self._db.execute("CREATE TABLE IF NOT EXISTS positions (grp TEXT PRIMARY KEY, "
-                             "offset INTEGER NOT NULL, sequence INTEGER, stream_key TEXT)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS positions (grp TEXT PRIMARY KEY, "
+                "offset INTEGER NOT NULL, sequence INTEGER, stream_key TEXT)"
+            )
         return self._db
 
     def _commit(self, group: str, last: Message) -> None:
         db = self._connect_db()
-        db.execute("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)",
-                   (group, last.offset, last.sequence, last.stream_key))
+        db.execute(
+            "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)",
+            (group, last.offset, last.sequence, last.stream_key),
+        )
         db.commit()
 
     def _committed(self, group: str) -> int | None:
-        row = self._connect_db().execute("SELECT offset FROM positions WHERE grp = ?", (group,)).fetchone()
+        row = (
+            self._connect_db()
+            .execute("SELECT offset FROM positions WHERE grp = ?", (group,))
+            .fetchone()
+        )
         return None if row is None else int(row[0])
 
     async def disconnect(self) -> None:

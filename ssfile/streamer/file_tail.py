@@ -100,8 +100,10 @@ class FileTail:
         if (st.st_dev, st.st_ino) != self._inode:
             raise SSError(f"{self.path}: the file was replaced while being read")
         if st.st_size < self._pos:
-            raise SSError(f"{self.path}: the file was truncated to {st.st_size} bytes while being "
-                          f"read at offset {self._pos}")
+            raise SSError(
+                f"{self.path}: the file was truncated to {st.st_size} bytes while being "
+                f"read at offset {self._pos}"
+            )
 
     async def read_batch(self, *, wait: bool = True) -> list[Message]:
         """The next messages (possibly []: only when ``wait`` is False or the stream ended)."""

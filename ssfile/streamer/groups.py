@@ -24,7 +24,9 @@ def choose(members: Sequence[T], sequence: int) -> T:
     return members[sequence % len(members)]
 
 
-def rebalance(pending: Sequence[tuple[int, object]], members: Sequence[T]) -> dict[int, list[tuple[int, object]]]:
+def rebalance(
+    pending: Sequence[tuple[int, object]], members: Sequence[T]
+) -> dict[int, list[tuple[int, object]]]:
     """Re-dispatch ``(sequence, message)`` pairs of a departed member among ``members``.
 
     Returns member index -> the pairs it takes over, each list in the original order.

@@ -32,21 +32,28 @@ class ConsumerOptions:
     follow: bool = True
     auto_commit: bool = True
 
-    def check(self) -> "ConsumerOptions":
+    def check(self) -> ConsumerOptions:
         from ..errors import StreamError
 
         if self.auto_stream_reset not in ("earliest", "latest"):
-            raise StreamError(f"auto_stream_reset must be 'earliest' or 'latest', not {self.auto_stream_reset!r}")
+            raise StreamError(
+                f"auto_stream_reset must be 'earliest' or 'latest', not {self.auto_stream_reset!r}"
+            )
         if self.mode is ConsumerMode.REAL_TIME and self.group is not None:
-            raise StreamError("consumer group is set, but RealTime consumers have no group "
-                              "(use ConsumerMode.LOAD_BALANCED or RESUMABLE)")
+            raise StreamError(
+                "consumer group is set, but RealTime consumers have no group "
+                "(use ConsumerMode.LOAD_BALANCED or RESUMABLE)"
+            )
         if self.mode is not ConsumerMode.REAL_TIME and not self.group:
             raise StreamError(f"{self.mode.name} consumers need a consumer group")
         return self
 
 
-def consumer_request(stream_keys: Sequence[str], options: ConsumerOptions | None,
-                     default: ConsumerOptions | None = None) -> tuple[tuple[str, ...], ConsumerOptions]:
+def consumer_request(
+    stream_keys: Sequence[str],
+    options: ConsumerOptions | None,
+    default: ConsumerOptions | None = None,
+) -> tuple[tuple[str, ...], ConsumerOptions]:
     """Check what every backend's ``create_consumer`` receives: the options (or ``default``)
     are consistent and the stream keys valid, non-empty and at least one."""
     from ..errors import StreamError

@@ -24,7 +24,9 @@ from .options import ConsumerOptions
 class _Loop:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="ssfile-sync", daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="ssfile-sync", daemon=True
+        )
         self.thread.start()
 
     def run(self, coro: Any) -> Any:
@@ -44,6 +46,7 @@ class SyncProducer:
     def send(self, payload: bytes) -> Receipt:
         async def _send() -> Receipt:
             return self._inner.send(payload)
+
         return self._loop.run(_send())  # type: ignore[no-any-return]
 
     def flush(self) -> None:
@@ -94,10 +97,16 @@ class SyncStreamer:
             raise
 
     def create_producer(self, stream_key: str, *, shard_id: int = 0) -> SyncProducer:
-        return SyncProducer(self._loop, self._loop.run(self._inner.create_producer(stream_key, shard_id=shard_id)))
+        return SyncProducer(
+            self._loop, self._loop.run(self._inner.create_producer(stream_key, shard_id=shard_id))
+        )
 
-    def create_consumer(self, stream_keys: Sequence[str], options: ConsumerOptions | None = None) -> SyncConsumer:
-        return SyncConsumer(self._loop, self._loop.run(self._inner.create_consumer(stream_keys, options)))
+    def create_consumer(
+        self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
+    ) -> SyncConsumer:
+        return SyncConsumer(
+            self._loop, self._loop.run(self._inner.create_consumer(stream_keys, options))
+        )
 
     def disconnect(self) -> None:
         try:
@@ -105,7 +114,7 @@ class SyncStreamer:
         finally:
             self._loop.stop()
 
-    def __enter__(self) -> "SyncStreamer":
+    def __enter__(self) -> SyncStreamer:
         return self
 
     def __exit__(self, *exc: object) -> None:

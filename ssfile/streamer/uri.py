@@ -33,30 +33,40 @@ class StreamUrl:
 def parse_stream_url(text: str, *, require_keys: bool = False) -> StreamUrl:
     """Parse ``scheme://nodes/keys``; raises :class:`UsageError` naming the problem."""
     if not isinstance(text, str) or "://" not in text:
-        raise UsageError(f"invalid stream URL {text!r}: protocol is required "
-                         f"(one of {', '.join(s + '://' for s in SCHEMES)})")
+        raise UsageError(
+            f"invalid stream URL {text!r}: protocol is required "
+            f"(one of {', '.join(s + '://' for s in SCHEMES)})"
+        )
     scheme, rest = text.split("://", 1)
     scheme = scheme.lower()
     if scheme not in SCHEMES:
-        raise UsageError(f"invalid stream URL {text!r}: unknown protocol {scheme!r} "
-                         f"(expected one of {', '.join(SCHEMES)})")
+        raise UsageError(
+            f"invalid stream URL {text!r}: unknown protocol {scheme!r} "
+            f"(expected one of {', '.join(SCHEMES)})"
+        )
     if "/" not in rest:
-        raise UsageError(f"invalid stream URL {text!r}: it must have an ending slash, "
-                         "even when no stream key follows (e.g. redis://localhost:6379/)")
+        raise UsageError(
+            f"invalid stream URL {text!r}: it must have an ending slash, "
+            "even when no stream key follows (e.g. redis://localhost:6379/)"
+        )
     node_part, key_part = rest.rsplit("/", 1)
     keys = tuple(k for k in key_part.split(",") if k)
     for k in keys:
         if not is_valid_stream_key(k):
-            raise UsageError(f"invalid stream URL {text!r}: invalid stream key {k!r} "
-                             "(valid pattern is [a-zA-Z0-9._-]{1,249})")
+            raise UsageError(
+                f"invalid stream URL {text!r}: invalid stream key {k!r} "
+                "(valid pattern is [a-zA-Z0-9._-]{1,249})"
+            )
     if require_keys and not keys:
         raise UsageError(f"stream URL {text!r} names no stream key (add /KEY at the end)")
     if scheme == "file":
         if _is_file_path(node_part, key_part):
             node_part, keys = f"{node_part}/{key_part}", ()
         if not node_part:
-            raise UsageError(f"invalid stream URL {text!r}: no file path "
-                             "(use file:///absolute/path.ss/KEY or file://relative.ss/KEY)")
+            raise UsageError(
+                f"invalid stream URL {text!r}: no file path "
+                "(use file:///absolute/path.ss/KEY or file://relative.ss/KEY)"
+            )
         nodes: tuple[str, ...] = (node_part,)
     elif scheme == "stdio":
         nodes = (".",)
@@ -89,7 +99,9 @@ def _check_host_port(node: str, text: str) -> None:
         raise UsageError(f"invalid stream URL {text!r}: bad port in node {node!r}")
 
 
-def backend_arguments(url: StreamUrl | str, options_type: type, options: dict[str, object]) -> tuple[StreamUrl, object]:
+def backend_arguments(
+    url: StreamUrl | str, options_type: type, options: dict[str, object]
+) -> tuple[StreamUrl, object]:
     """What a backend's ``connect(url, **options)`` starts with: the parsed URL and its options
     dataclass; an unknown option is a :class:`UsageError` naming the scheme."""
     if isinstance(url, str):

@@ -37,7 +37,9 @@ Query = dict[str, list[str]]
 def _check_names(query: Query, allowed: set[str]) -> None:
     unknown = sorted(set(query) - allowed)
     if unknown:
-        raise ApiError(400, f"unknown parameter {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+        raise ApiError(
+            400, f"unknown parameter {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def _one(query: Query, name: str) -> str | None:
@@ -68,11 +70,19 @@ def _filter(query: Query) -> model.Filter:
 
 # ---- rendering --------------------------------------------------------------------------------
 
+
 def message_row(m: ssfile.Message) -> dict[str, object]:
-    return {"offset": m.offset, "stream_key": m.stream_key, "shard_id": m.shard_id,
-            "sequence": m.sequence, "timestamp": format_timestamp(m.timestamp_ms),
-            "timestamp_ms": m.timestamp_ms, "size": len(m.payload),
-            "kind": payload.kind_of(m.payload), "preview": payload.preview(m.payload)}
+    return {
+        "offset": m.offset,
+        "stream_key": m.stream_key,
+        "shard_id": m.shard_id,
+        "sequence": m.sequence,
+        "timestamp": format_timestamp(m.timestamp_ms),
+        "timestamp_ms": m.timestamp_ms,
+        "size": len(m.payload),
+        "kind": payload.kind_of(m.payload),
+        "preview": payload.preview(m.payload),
+    }
 
 
 class Api:
@@ -86,7 +96,9 @@ class Api:
 
     def handle(self, route: str, query: Query) -> dict[str, object]:
         if route not in self.ROUTES:
-            raise ApiError(404, f"no such API route {route[:60]!r} (routes: {', '.join(self.ROUTES)})")
+            raise ApiError(
+                404, f"no such API route {route[:60]!r} (routes: {', '.join(self.ROUTES)})"
+            )
         try:
             return getattr(self, f"_{route}")(query)  # type: ignore[no-any-return]
         except UsageError as err:
@@ -108,10 +120,16 @@ class Api:
             header, error = None, str(err)
         else:
             error = None
-        return {"file": self.path, "name": os.path.basename(self.path), "size": st.st_size,
-                "mtime_ms": st.st_mtime_ns // 1_000_000, "header": header, "error": error,
-                "summary": self.jobs.status("summary"),
-                "integrity": self.jobs.status("integrity")}
+        return {
+            "file": self.path,
+            "name": os.path.basename(self.path),
+            "size": st.st_size,
+            "mtime_ms": st.st_mtime_ns // 1_000_000,
+            "header": header,
+            "error": error,
+            "summary": self.jobs.status("summary"),
+            "integrity": self.jobs.status("integrity"),
+        }
 
     def _timeline(self, query: Query) -> dict[str, object]:
         _check_names(query, set())
@@ -125,22 +143,42 @@ class Api:
         m = model.message_at(self.path, offset)
         if m is None:
             raise ApiError(404, f"no message starts at offset {offset}")
-        return message_row(m) | {"payload": payload.describe(m.payload),
-                                 "problems": self._problems(offset, offset + 1)}
+        return message_row(m) | {
+            "payload": payload.describe(m.payload),
+            "problems": self._problems(offset, offset + 1),
+        }
 
     def _messages(self, query: Query) -> dict[str, object]:
-        _check_names(query, {"from", "before", "end", "time", "seq", "seq_stream", "seq_shard",
-                             "stream", "shard", "limit"})
+        _check_names(
+            query,
+            {
+                "from",
+                "before",
+                "end",
+                "time",
+                "seq",
+                "seq_stream",
+                "seq_shard",
+                "stream",
+                "shard",
+                "limit",
+            },
+        )
         flt = _filter(query)
         limit = _int(query, "limit", 1, MAX_LIMIT, 100)
         assert limit is not None
         modes = [k for k in ("from", "before", "end", "time", "seq") if k in query]
         if len(modes) > 1:
-            raise ApiError(400, f"give at most one of from, before, end, time, seq (got {', '.join(modes)})")
+            raise ApiError(
+                400, f"give at most one of from, before, end, time, seq (got {', '.join(modes)})"
+            )
         mode = modes[0] if modes else "from"
         if mode == "before" or mode == "end":
-            before = model.file_size(self.path) + 1 if mode == "end" else \
-                _int(query, "before", 0, MAX_OFFSET)
+            before = (
+                model.file_size(self.path) + 1
+                if mode == "end"
+                else _int(query, "before", 0, MAX_OFFSET)
+            )
             assert before is not None
             return self._backward(before, flt, limit)
         target = self._target(mode, query)
@@ -159,7 +197,9 @@ class Api:
         if mode == "seq":
             stream = _one(query, "seq_stream")
             if stream is None:
-                raise ApiError(400, "parameter 'seq' needs 'seq_stream' (and optionally 'seq_shard')")
+                raise ApiError(
+                    400, "parameter 'seq' needs 'seq_stream' (and optionally 'seq_shard')"
+                )
             seq = _int(query, "seq", 0, (1 << 64) - 1)
             shard = _int(query, "seq_shard", 0, MAX_OFFSET, 0)
             assert seq is not None and shard is not None
@@ -172,9 +212,13 @@ class Api:
         scan = model.page_after(self.path, start, flt, limit)
         first = scan.messages[0].offset if scan.messages else start
         return self._page(scan.messages, scan.damage, start, scan.cursor) | {
-            "at_start": start <= model.HEADER_END, "at_end": scan.at_end,
-            "prev": {"before": first}, "next": {"from": scan.cursor},
-            "ended": scan.ended, "torn_tail": scan.torn_tail}
+            "at_start": start <= model.HEADER_END,
+            "at_end": scan.at_end,
+            "prev": {"before": first},
+            "next": {"from": scan.cursor},
+            "ended": scan.ended,
+            "torn_tail": scan.torn_tail,
+        }
 
     def _backward(self, before: int, flt: model.Filter, limit: int) -> dict[str, object]:
         back = model.page_before(self.path, before, flt, limit)
@@ -182,17 +226,24 @@ class Api:
         stop = min(before, size)
         last = back.messages[-1].offset + 1 if back.messages else back.lowest
         return self._page(back.messages, back.damage, back.lowest, stop) | {
-            "at_start": back.at_start, "at_end": before > size,
+            "at_start": back.at_start,
+            "at_end": before > size,
             "prev": {"before": back.messages[0].offset if back.messages else back.lowest},
             "next": {"from": last},
-            "ended": None, "torn_tail": None}
+            "ended": None,
+            "torn_tail": None,
+        }
 
-    def _page(self, messages: list[ssfile.Message], damage: list[model.Damage], start: int,
-              stop: int) -> dict[str, object]:
-        return {"messages": [message_row(m) for m in messages],
-                "damage": [d.to_json_dict() for d in damage],
-                "problems": self._problems(start, stop),
-                "range": {"start": start, "stop": stop}, "size": model.file_size(self.path)}
+    def _page(
+        self, messages: list[ssfile.Message], damage: list[model.Damage], start: int, stop: int
+    ) -> dict[str, object]:
+        return {
+            "messages": [message_row(m) for m in messages],
+            "damage": [d.to_json_dict() for d in damage],
+            "problems": self._problems(start, stop),
+            "range": {"start": start, "stop": stop},
+            "size": model.file_size(self.path),
+        }
 
     def _problems(self, start: int, stop: int) -> list[dict[str, object]] | None:
         """verify's problems at offsets in ``[start, stop)``; None until verify has run."""

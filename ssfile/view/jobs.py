@@ -31,12 +31,13 @@ from . import model
 
 JOBS = ("summary", "timeline", "integrity")
 REFRESH_S = 2.0
-BINS = 300                 # timeline resolution
-TOP_STREAMS = 12           # streams drawn one by one; the rest are summed as "(other)"
+BINS = 300  # timeline resolution
+TOP_STREAMS = 12  # streams drawn one by one; the rest are summed as "(other)"
 PROBLEMS_SHOWN = 500
 
 
 # ---- the jobs (run in the worker) -------------------------------------------------------------
+
 
 def summary_job(path: str) -> dict[str, object]:
     with open(path, "rb") as f:
@@ -90,13 +91,21 @@ def timeline_job(path: str, bins: int = BINS) -> dict[str, object]:
     grid = np.bincount(codes * bins + which, minlength=len(keys) * bins).reshape(len(keys), bins)
     totals = grid.sum(axis=1)
     order = sorted(range(len(keys)), key=lambda i: (-int(totals[i]), keys[i]))
-    streams = [{"stream_key": keys[i], "total": int(totals[i]), "counts": grid[i].tolist()}
-               for i in order[:TOP_STREAMS]]
+    streams = [
+        {"stream_key": keys[i], "total": int(totals[i]), "counts": grid[i].tolist()}
+        for i in order[:TOP_STREAMS]
+    ]
     rest = order[TOP_STREAMS:]
     if rest:
         other = grid[rest].sum(axis=0)
-        streams.append({"stream_key": None, "others": len(rest), "total": int(other.sum()),
-                        "counts": other.tolist()})
+        streams.append(
+            {
+                "stream_key": None,
+                "others": len(rest),
+                "total": int(other.sum()),
+                "counts": other.tolist(),
+            }
+        )
     return {"start_ms": t0, "end_ms": t1, "bins": bins, "streams": streams}
 
 
@@ -115,8 +124,11 @@ class _Children:
         with self._lock:
             if self.closed:
                 raise RuntimeError("the viewer is stopping")
-            child = subprocess.Popen([sys.executable, "-m", __name__, name, path],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            child = subprocess.Popen(
+                [sys.executable, "-m", __name__, name, path],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             self._running.add(child)
         try:
             out, err = child.communicate()
@@ -125,7 +137,9 @@ class _Children:
                 self._running.discard(child)
         if child.returncode != 0:
             lines = err.decode("utf-8", "replace").strip().splitlines()
-            raise RuntimeError(lines[-1] if lines else f"the {name} job exited with {child.returncode}")
+            raise RuntimeError(
+                lines[-1] if lines else f"the {name} job exited with {child.returncode}"
+            )
         return json.loads(out)  # type: ignore[no-any-return]
 
     def stop(self) -> None:
@@ -142,10 +156,11 @@ def in_process(name: str, path: str) -> dict[str, object]:
 
 # ---- the board (in the server) ----------------------------------------------------------------
 
+
 class _Slot:
     def __init__(self) -> None:
         self.future: Future[dict[str, object]] | None = None
-        self.size = -1             # the file size the running or last job started at
+        self.size = -1  # the file size the running or last job started at
         self.started = 0.0
         self.result: dict[str, object] | None = None
         self.result_size = -1
@@ -155,7 +170,9 @@ class _Slot:
 class JobBoard:
     """Runs each job once, again when the file has grown, and reports its state."""
 
-    def __init__(self, path: str, runner: Callable[[str, str], dict[str, object]] | None = None) -> None:
+    def __init__(
+        self, path: str, runner: Callable[[str, str], dict[str, object]] | None = None
+    ) -> None:
         self.path = path
         self._runner = runner or _Children()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssfile-view-job")
@@ -179,8 +196,13 @@ class JobBoard:
                 slot.size, slot.started = size, time.monotonic()
                 slot.future = self._executor.submit(self._runner, name, self.path)
             state = "ready" if slot.result is not None else "error" if slot.error else "pending"
-            return {"state": state, "result": slot.result, "size": slot.result_size,
-                    "error": slot.error, "refreshing": slot.future is not None}
+            return {
+                "state": state,
+                "result": slot.result,
+                "size": slot.result_size,
+                "error": slot.error,
+                "refreshing": slot.future is not None,
+            }
 
     @staticmethod
     def _collect(slot: _Slot) -> None:

@@ -24,10 +24,10 @@ import ssfile
 
 from ..file.slice import next_messages
 
-HEADER_END = 128                 # the first frame starts after the 128-byte file header
-CHUNK = 64 * 1024                # read size: a page needs little, a seek reads one chunk
-SCAN_BUDGET = 16 << 20           # bytes one request may scan looking for filtered messages
-MAX_RESYNCS = 64                 # damaged stretches one request steps over
+HEADER_END = 128  # the first frame starts after the 128-byte file header
+CHUNK = 64 * 1024  # read size: a page needs little, a seek reads one chunk
+SCAN_BUDGET = 16 << 20  # bytes one request may scan looking for filtered messages
+MAX_RESYNCS = 64  # damaged stretches one request steps over
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class Filter:
 
     def keep(self, m: ssfile.Message) -> bool:
         return (not self.streams or m.stream_key in self.streams) and (
-            self.shard is None or m.shard_id == self.shard)
+            self.shard is None or m.shard_id == self.shard
+        )
 
 
 ALL = Filter()
@@ -89,7 +90,7 @@ class _Prefix(io.RawIOBase):
         n = max(0, min(len(buf), self._end - self._pos))
         self._f.seek(self._pos)
         data = self._f.read(n)
-        buf[:len(data)] = data
+        buf[: len(data)] = data
         self._pos += len(data)
         return len(data)
 
@@ -137,9 +138,15 @@ def _next_beacon(offset: int, interval: int) -> int:
     return (offset // interval + 1) * interval
 
 
-def scan_forward(path: str, start: int, keep: Callable[[ssfile.Message], bool] = ALL.keep, *,
-                 limit: int | None = None, stop: int | None = None,
-                 budget: int | None = SCAN_BUDGET) -> Scan:
+def scan_forward(
+    path: str,
+    start: int,
+    keep: Callable[[ssfile.Message], bool] = ALL.keep,
+    *,
+    limit: int | None = None,
+    stop: int | None = None,
+    budget: int | None = SCAN_BUDGET,
+) -> Scan:
     """Messages that ``keep`` accepts, from offset ``start`` on (up to ``stop``, exclusive),
     at most ``limit`` of them, scanning at most about ``budget`` bytes."""
     out = Scan(cursor=max(start, HEADER_END))
@@ -147,7 +154,7 @@ def scan_forward(path: str, start: int, keep: Callable[[ssfile.Message], bool] =
     with open_reader(path) as r:
         interval = r.header.beacon_interval
         at = out.cursor
-        pending: Damage | None = None   # a torn frame that is damage if anything reads after it
+        pending: Damage | None = None  # a torn frame that is damage if anything reads after it
         if not position(r, at):
             out.at_end = True
             return out
@@ -168,8 +175,15 @@ def scan_forward(path: str, start: int, keep: Callable[[ssfile.Message], bool] =
                 if torn is not None and _next_beacon(torn, interval) < size and pending is None:
                     # cut short with beacons after it: damage, if anything reads after it
                     cursor = out.cursor
-                    at = _resync(r, out, torn, interval, size, "frame cut short: its length "
-                                 "runs past a later beacon or the end of the file")
+                    at = _resync(
+                        r,
+                        out,
+                        torn,
+                        interval,
+                        size,
+                        "frame cut short: its length "
+                        "runs past a later beacon or the end of the file",
+                    )
                     pending = out.damage.pop()
                     if at is not None:
                         continue
@@ -188,8 +202,14 @@ def scan_forward(path: str, start: int, keep: Callable[[ssfile.Message], bool] =
                 return out
 
 
-def _take(out: Scan, batch: list[ssfile.Message], start: int,
-          keep: Callable[[ssfile.Message], bool], limit: int | None, stop: int | None) -> bool:
+def _take(
+    out: Scan,
+    batch: list[ssfile.Message],
+    start: int,
+    keep: Callable[[ssfile.Message], bool],
+    limit: int | None,
+    stop: int | None,
+) -> bool:
     """Add the kept messages of ``batch`` to ``out``; True once the scan is complete."""
     for m in batch:
         if m.offset < start:
@@ -207,11 +227,13 @@ def _take(out: Scan, batch: list[ssfile.Message], start: int,
 
 def _full(out: Scan, limit: int | None, stop: int | None) -> bool:
     return (limit is not None and len(out.messages) >= limit) or (
-        stop is not None and out.cursor >= stop)
+        stop is not None and out.cursor >= stop
+    )
 
 
-def _resync(r: ssfile.Reader, out: Scan, bad: int, interval: int, size: int,
-            reason: str) -> int | None:
+def _resync(
+    r: ssfile.Reader, out: Scan, bad: int, interval: int, size: int, reason: str
+) -> int | None:
     """Record the damage at ``bad`` and move ``r`` to the next beacon that reads; its offset."""
     resume = _next_beacon(bad, interval)
     while True:
@@ -241,12 +263,13 @@ class Back:
 
     messages: list[ssfile.Message]
     damage: list[Damage]
-    lowest: int         # the scan covered [lowest, before)
-    at_start: bool      # nothing selected lies before ``lowest``
+    lowest: int  # the scan covered [lowest, before)
+    at_start: bool  # nothing selected lies before ``lowest``
 
 
-def page_before(path: str, before: int, flt: Filter = ALL, limit: int = 100,
-                budget: int = SCAN_BUDGET) -> Back:
+def page_before(
+    path: str, before: int, flt: Filter = ALL, limit: int = 100, budget: int = SCAN_BUDGET
+) -> Back:
     """The last ``limit`` selected messages before offset ``before``.
 
     Windows ending at ``before`` grow (doubling from one beacon interval or 256 KiB) until

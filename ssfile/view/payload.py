@@ -34,7 +34,7 @@ def _json(text: str) -> object:
 
 def _text_prefix(data: bytes) -> bool:
     """Whether ``data`` starts as text (allowing a multi-byte character cut at the end)."""
-    return any(_text(data[:len(data) - cut]) is not None for cut in range(4))
+    return any(_text(data[: len(data) - cut]) is not None for cut in range(4))
 
 
 def kind_of(payload: bytes) -> str:
@@ -54,20 +54,20 @@ def kind_of(payload: bytes) -> str:
 
 def preview(payload: bytes) -> str:
     """One line for the message table: the text squeezed onto a line, or leading hex bytes."""
-    head = payload[:PREVIEW_CHARS * 4]
+    head = payload[: PREVIEW_CHARS * 4]
     text = _text(head) if len(payload) <= len(head) else _text(head[:PREVIEW_CHARS])
     if text is None:
-        shown = payload[:PREVIEW_CHARS // 3]
+        shown = payload[: PREVIEW_CHARS // 3]
         return shown.hex(" ") + (" …" if len(payload) > len(shown) else "")
     line = " ".join(text.split())
-    return line if len(line) <= PREVIEW_CHARS else line[:PREVIEW_CHARS - 1] + "…"
+    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 
 
 def hex_dump(data: bytes, width: int = 16) -> str:
     """``offset  hex bytes  |ascii|`` lines, offsets relative to the payload start."""
     lines = []
     for at in range(0, len(data), width):
-        row = data[at:at + width]
+        row = data[at : at + width]
         hexes = " ".join(f"{b:02x}" for b in row).ljust(width * 3 - 1)
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
         lines.append(f"{at:08x}  {hexes}  |{text}|")
@@ -77,11 +77,19 @@ def hex_dump(data: bytes, width: int = 16) -> str:
 def describe(payload: bytes, limit: int = INSPECT_LIMIT) -> dict[str, object]:
     """Everything the inspector shows: kind, pretty JSON or text, and a hex dump."""
     shown = payload[:limit]
-    out: dict[str, object] = {"size": len(payload), "truncated": len(payload) > limit,
-                              "hex": hex_dump(shown), "kind": "binary", "text": None, "json": None}
+    out: dict[str, object] = {
+        "size": len(payload),
+        "truncated": len(payload) > limit,
+        "hex": hex_dump(shown),
+        "kind": "binary",
+        "text": None,
+        "json": None,
+    }
     text = _text(payload) if len(payload) <= limit else None
     if text is None and len(payload) > limit:  # the shown part may end inside a character
-        text = next((t for cut in range(4) if (t := _text(shown[:len(shown) - cut])) is not None), None)
+        text = next(
+            (t for cut in range(4) if (t := _text(shown[: len(shown) - cut])) is not None), None
+        )
     if text is None:
         return out
     out["kind"], out["text"] = "text", text

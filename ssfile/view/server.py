@@ -24,9 +24,14 @@ from .api import Api, ApiError
 from .jobs import JobBoard
 
 TOKEN_HEADER = "X-SSFile-Token"
-STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
-                ".png": "image/png", ".txt": "text/plain; charset=utf-8"}
+STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".txt": "text/plain; charset=utf-8",
+}
 MAX_URL = 8192
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -67,9 +72,16 @@ class ViewServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False
 
-    def __init__(self, path: str, port: int = 0, *, token: str | None = None,
-                 static_dir: pathlib.Path | None = None, jobs: JobBoard | None = None,
-                 log: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        port: int = 0,
+        *,
+        token: str | None = None,
+        static_dir: pathlib.Path | None = None,
+        jobs: JobBoard | None = None,
+        log: bool = False,
+    ) -> None:
         self.token = token or secrets.token_urlsafe(24)
         self.static = load_static(static_dir or viewer_dir(), self.token)
         self.jobs = jobs or JobBoard(path)
@@ -93,12 +105,16 @@ class Handler(BaseHTTPRequestHandler):
     server: ViewServer
     protocol_version = "HTTP/1.1"
     server_version = "ssfile-view"
-    disable_nagle_algorithm = True   # headers and body go out as two writes: no 40 ms delayed-ACK stall
+    disable_nagle_algorithm = (
+        True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
+    )
     sys_version = ""
 
     # ---- responses ----------------------------------------------------------------------------
 
-    def _send(self, status: int, kind: str, body: bytes, extra: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, kind: str, body: bytes, extra: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
@@ -117,7 +133,9 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         if not hasattr(self, "wfile"):
             return
-        if self.request_version == "HTTP/0.9":  # a malformed request line: answer with a status line
+        if (
+            self.request_version == "HTTP/0.9"
+        ):  # a malformed request line: answer with a status line
             self.request_version = "HTTP/1.0"
         text = message or self.responses.get(code, ("error",))[0]
         self._json(code, {"error": text, "status": code})
@@ -136,8 +154,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _refuse(self, *_: object) -> None:
         self.close_connection = True
-        self._json(405, {"error": f"method {self.command} not allowed: the viewer API is GET only",
-                         "status": 405})
+        self._json(
+            405,
+            {
+                "error": f"method {self.command} not allowed: the viewer API is GET only",
+                "status": 405,
+            },
+        )
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _refuse  # noqa: N815
 
@@ -148,13 +171,17 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(403, "unexpected Host header: use http://127.0.0.1:<port>/")
         url = urlsplit(self.path)
         try:
-            query = parse_qs(url.query, keep_blank_values=True, strict_parsing=bool(url.query),
-                             max_num_fields=200)
+            query = parse_qs(
+                url.query,
+                keep_blank_values=True,
+                strict_parsing=bool(url.query),
+                max_num_fields=200,
+            )
         except ValueError as err:
             raise ApiError(400, f"malformed query string: {err}") from None
         self._check_token(query.pop("token", None))
         if url.path.startswith("/api/"):
-            self._json(200, self.server.api.handle(url.path[len("/api/"):], query))
+            self._json(200, self.server.api.handle(url.path[len("/api/") :], query))
             return
         found = self.server.static.get(url.path)
         if found is None:
