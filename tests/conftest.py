@@ -1,9 +1,9 @@
 import pathlib
 
 import pytest
-from servers import (
-    private_redis,  # noqa: F401
-)
+
+# The server fixtures (redis_addr, cluster_client, kafka_bootstrap, ...) live in tests/servers.py.
+pytest_plugins = ["servers"]
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GOLDEN = ROOT.parent / "shared" / "golden"
