@@ -33,7 +33,7 @@ from typing import IO
 
 from ..errors import EncodeError, StreamError
 from ..format.constants import BROADCAST_KEY
-from ..format.records import check_stream_key
+from ..format.records import check_producer_key
 from ..lines import LineError, format_line, parse_line
 from ..streamer.api import Consumer, Producer, Receipt, StreamEnded, Streamer
 from ..streamer.groups import choose
@@ -245,7 +245,7 @@ class StdioStreamer(Streamer):
     # ---- streamer ----------------------------------------------------------------------
 
     async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        return StdioProducer(self, check_stream_key(stream_key, allow_empty=False), shard_id)
+        return StdioProducer(self, check_producer_key(stream_key), shard_id)
 
     async def create_consumer(
         self, stream_keys: Sequence[str], options: ConsumerOptions | None = None

@@ -24,9 +24,9 @@ import sqlite3
 from collections import deque
 from collections.abc import Sequence
 
-from ..errors import SSError, StreamError
+from ..errors import SSError, StreamError, WriteFailed
 from ..file.writer import Writer, now_ms
-from ..format.records import check_stream_key
+from ..format.records import check_producer_key
 from ..types import Message
 from .api import Consumer, Producer, Receipt, StreamEnded, Streamer
 from .file_tail import FileTail
@@ -38,10 +38,18 @@ _writers: dict[str, _SharedWriter] = {}
 
 
 class _SharedWriter:
+    """One writer per file and process, a background flusher, and the receipts waiting for it.
+
+    The messages sent since the last flush share one future (``waiting``); it resolves when a
+    flush has handed them all to the OS.  A failed write (disk full...) stops the writer
+    (:class:`~ssfile.errors.WriteFailed`): the waiting receipts fail with that error, and so
+    does every later ``send``/``flush``/``end``.  The flusher never dies with an exception."""
+
     def __init__(self, path: str, beacon_interval: int | None) -> None:
         self.writer = Writer(path, "a", beacon_interval=beacon_interval)
         self.users = 0
         self.ended = False
+        self.waiting: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def ensure_flusher(self) -> None:
@@ -49,17 +57,58 @@ class _SharedWriter:
             self._task = asyncio.get_running_loop().create_task(self._flush_loop())
 
     async def _flush_loop(self) -> None:
-        while not self.ended:
+        while not self.ended and self.writer.failed is None:
             await asyncio.sleep(FLUSH_EVERY)
-            if not self.ended and self.writer._enc.pending:
-                self.writer.flush()
+            if not self.ended and self.waiting is not None:
+                try:
+                    self.flush()
+                except WriteFailed:
+                    return  # the receipts have the error; send/flush raise it from now on
+
+    def write(self, payload: bytes, key: str, shard: int, ts: int, seq: int | None) -> Receipt:
+        try:
+            seq = self.writer.write(
+                payload, stream_key=key, shard_id=shard, timestamp=ts, sequence=seq
+            )
+        except WriteFailed as err:  # a full buffer was written out, and that failed
+            self._settle(err)
+            raise
+        fut = self.waiting
+        if fut is None:
+            fut = self.waiting = asyncio.get_running_loop().create_future()
+        return Receipt(future=fut, fields=(key, shard, seq, ts, payload))
+
+    def flush(self) -> None:
+        """Hand everything sent to the OS and resolve the waiting receipts (or fail them)."""
+        try:
+            self.writer.flush()
+        except WriteFailed as err:
+            self._settle(err)
+            raise
+        self._settle(None)
+
+    def _settle(self, err: WriteFailed | None) -> None:
+        fut, self.waiting = self.waiting, None
+        if fut is None or fut.done():
+            return
+        if err is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(err)
+            fut.exception()  # the receipts raise it when asked; no "never retrieved" log
 
     def close(self, eos: bool) -> None:
-        if not self.ended:
-            self.ended = True
+        if self.ended:
+            return
+        self.ended = True
+        if self._task is not None:
+            self._task.cancel()
+        try:
             self.writer.close(eos=eos)
-            if self._task is not None:
-                self._task.cancel()
+        except WriteFailed as err:
+            self._settle(err)
+            raise
+        self._settle(None)
 
 
 class FileProducer(Producer):
@@ -74,19 +123,13 @@ class FileProducer(Producer):
         self, payload: bytes, *, timestamp: int | None = None, sequence: int | None = None
     ) -> Receipt:
         """``timestamp`` (ms, default now) and ``sequence`` (default: the next one) may be
-        chosen, e.g. to record another backend's messages with their own headers."""
+        chosen, e.g. to record another backend's messages with their own headers.  The
+        receipt resolves once the message is handed to the OS (within ~10 ms)."""
         shared = self._shared
         if shared.ended:
             raise StreamError("producer ended: the file's writer was ended")
         ts = now_ms() if timestamp is None else timestamp
-        seq = shared.writer.write(
-            payload,
-            stream_key=self.stream_key,
-            shard_id=self.shard_id,
-            timestamp=ts,
-            sequence=sequence,
-        )
-        return Receipt(fields=(self.stream_key, self.shard_id, seq, ts, payload))
+        return shared.write(payload, self.stream_key, self.shard_id, ts, sequence)
 
     def last_sequence(self) -> int | None:
         info = self._shared.writer.stream_info(self.stream_key, self.shard_id)
@@ -94,7 +137,9 @@ class FileProducer(Producer):
 
     async def flush(self) -> None:
         if not self._shared.ended:
-            self._shared.writer.flush()
+            self._shared.flush()
+        elif self._shared.writer.failed is not None:
+            raise self._shared.writer.failed.again()
 
     async def end(self) -> None:
         self._shared.close(eos=True)
@@ -257,7 +302,7 @@ class FileStreamer(Streamer):
         self._db: sqlite3.Connection | None = None
 
     async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        check_stream_key(stream_key, allow_empty=False)
+        check_producer_key(stream_key)
         key = os.path.realpath(self.path)
         shared = _writers.get(key)
         if shared is None or shared.ended:
@@ -318,18 +363,26 @@ class FileStreamer(Streamer):
         return None if row is None else int(row[0])
 
     async def disconnect(self) -> None:
+        """Close every consumer and producer; a writer that failed (or fails now, flushing)
+        raises its :class:`~ssfile.errors.WriteFailed` after everything is closed."""
+        failure: WriteFailed | None = None
         for c in self._consumers:
             await c.close()
         for p in self._producers:
             shared = p._shared
             shared.users -= 1
             if shared.users <= 0:
-                shared.close(eos=False)
+                try:
+                    shared.close(eos=False)
+                except WriteFailed as err:
+                    failure = failure or err
         self._producers.clear()
         self._consumers.clear()
         if self._db is not None:
             self._db.close()
             self._db = None
+        if failure is not None:
+            raise failure
 
 
 def connect_file(path: str, **options: object) -> FileStreamer:
