@@ -12,8 +12,12 @@ Rules (spec/streamer.md):
 * Groups (LoadBalanced, Resumable) are per process: the members of a group share one
   reader; a message goes to ``members[sequence mod n]`` at dispatch time; a member that
   leaves hands its undelivered messages back to the others (nothing lost or duplicated).
-* Resumable consumers commit the position of the last message delivered to the group into
-  ``<file>.offsets.sqlite`` beside the file and resume after it on restart.
+* Resumable consumers are at-least-once: a batch counts as processed when the application asks
+  for the next one (or calls ``commit()``); the group's position (the
+  earliest message not yet processed, else just after the last one delivered) is then stored
+  in ``<file>.offsets.sqlite`` beside the file, and a restart resumes there.  A crash repeats
+  at most the unacknowledged batches, never skips a message; ``close()`` acknowledges nothing
+  (a member's last batch goes back to the other members of its group).
 """
 
 from __future__ import annotations
@@ -174,11 +178,18 @@ class _Dispatcher:
             return True
 
     def leave(self, consumer: FileConsumer) -> None:
+        """Hand what ``consumer`` got and did not acknowledge (its last batch, if Resumable)
+        and what it was not given yet to the other members, in file order."""
         self.members.remove(consumer)
-        for m in consumer.queue:
+        back = consumer.unacked
+        for m in [*back, *consumer.queue]:
             if self.members:
                 choose(self.members, m.sequence).queue.append(m)
+        if back and self.members:
+            for c in self.members:
+                c.queue = deque(sorted(c.queue, key=lambda m: m.offset))
         consumer.queue.clear()
+        consumer.unacked = []
         if not self.members:
             self.tail.close()
 
@@ -197,8 +208,21 @@ class FileConsumer(Consumer):
         self.options = options
         self.queue: deque[Message] = deque()
         self.last: Message | None = None
+        #: Resumable: the batch the application has and has not yet acknowledged (by asking
+        #: for the next batch, or commit())
+        self.unacked: list[Message] = []
+
+    def outstanding(self) -> Message | None:
+        """The earliest message this consumer got but the application has not acknowledged."""
+        if self.unacked:
+            return self.unacked[0]
+        return self.queue[0] if self.queue else None
 
     async def next_batch(self, max_messages: int = 1000) -> list[Message]:
+        if self.unacked:  # asking for more acknowledges the previous batch
+            self.unacked = []
+            if self.options.auto_commit:
+                self._streamer._commit(self.options.group, self._d)  # type: ignore[arg-type]
         while not self.queue:
             if self not in self._d.members:
                 raise StreamEnded("this consumer has left its group")
@@ -209,18 +233,19 @@ class FileConsumer(Consumer):
         n = min(max_messages, len(q))
         out = [q.popleft() for _ in range(n)]
         self.last = out[-1]
-        if self.options.mode is ConsumerMode.RESUMABLE and self.options.auto_commit:
-            self._streamer._commit(self.options.group, self.last)  # type: ignore[arg-type]
+        if self.options.mode is ConsumerMode.RESUMABLE:
+            self.unacked = out  # committed only once the application asks for more
         return out
 
     async def next(self) -> Message:
         return (await self.next_batch(1))[0]
 
     async def commit(self) -> None:
+        """Acknowledge every message delivered so far and store the group's position."""
         if self.options.mode is not ConsumerMode.RESUMABLE:
             raise StreamError("you cannot commit on a non-resumable consumer")
-        if self.last is not None:
-            self._streamer._commit(self.options.group, self.last)  # type: ignore[arg-type]
+        self.unacked = []
+        self._streamer._commit(self.options.group, self._d)  # type: ignore[arg-type]
 
     async def seek(self, timestamp: object) -> None:
         """Continue at the first message of this consumer's keys with timestamp >= ``timestamp``
@@ -265,6 +290,7 @@ class FileConsumer(Consumer):
         there and drop messages until the first one ``accept`` takes."""
         self._solo()
         self.queue.clear()
+        self.unacked = []
         tail = self._d.tail
         start: str | tuple[int, bool] = "earliest"
         if locate is not None:
@@ -288,7 +314,7 @@ class FileConsumer(Consumer):
                     return
 
     async def close(self) -> None:
-        if self in self._d.members:
+        if self in self._d.members:  # an unacknowledged batch goes back to the group
             self._d.leave(self)
 
 
@@ -325,7 +351,7 @@ class FileStreamer(Streamer):
             if options.mode is ConsumerMode.RESUMABLE:
                 committed = self._committed(group)  # type: ignore[arg-type]
                 if committed is not None:
-                    start = (committed, True)
+                    start = committed
             await tail.start(start)
             d = _Dispatcher(tail, keys, options.shards)
             if group:
@@ -342,25 +368,43 @@ class FileStreamer(Streamer):
             self._db = sqlite3.connect(self.path + ".offsets.sqlite")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS positions (grp TEXT PRIMARY KEY, "
-                "offset INTEGER NOT NULL, sequence INTEGER, stream_key TEXT)"
+                "offset INTEGER NOT NULL, sequence INTEGER, stream_key TEXT, "
+                "inclusive INTEGER NOT NULL DEFAULT 0)"
             )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(positions)")}
+            if "inclusive" not in columns:  # a position stored before issue 12: resume after
+                self._db.execute(
+                    "ALTER TABLE positions ADD COLUMN inclusive INTEGER NOT NULL DEFAULT 0"
+                )
         return self._db
 
-    def _commit(self, group: str, last: Message) -> None:
+    def _commit(self, group: str, d: _Dispatcher) -> None:
+        """Store where the group resumes: at the earliest message a member got and the
+        application has not acknowledged (so a crash repeats it, never skips it), else just
+        after the last message the members delivered."""
+        pending = [m for m in (c.outstanding() for c in d.members) if m is not None]
+        if pending:
+            at, inclusive = min(pending, key=lambda m: m.offset), 1
+        else:
+            lasts = [c.last for c in d.members if c.last is not None]
+            if not lasts:
+                return
+            at, inclusive = max(lasts, key=lambda m: m.offset), 0
         db = self._connect_db()
         db.execute(
-            "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)",
-            (group, last.offset, last.sequence, last.stream_key),
+            "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?)",
+            (group, at.offset, at.sequence, at.stream_key, inclusive),
         )
         db.commit()
 
-    def _committed(self, group: str) -> int | None:
+    def _committed(self, group: str) -> tuple[int, bool] | None:
+        """(offset, skip the message there) to resume the group at, or None."""
         row = (
             self._connect_db()
-            .execute("SELECT offset FROM positions WHERE grp = ?", (group,))
+            .execute("SELECT offset, inclusive FROM positions WHERE grp = ?", (group,))
             .fetchone()
         )
-        return None if row is None else int(row[0])
+        return None if row is None else (int(row[0]), not row[1])
 
     async def disconnect(self) -> None:
         """Close every consumer and producer; a writer that failed (or fails now, flushing)
