@@ -72,7 +72,8 @@ class WriteFailed(SSError, OSError):
     """Writing to a file failed (disk full, I/O error, failed fsync...); the writer that
     raised it refuses every further write.  ``path``, ``errno``, ``strerror``: what failed;
     ``offset``: the bytes before it were handed to the OS, so the file holds every message
-    that ends there (``messages`` of them, at least) and at most a torn tail after it."""
+    that ends there (``messages`` of them) and at most a torn tail after it.  ``action``:
+    ``"write"``, ``"fsync"``, or ``"lines"`` for a text output (stdio producers)."""
 
     def __init__(
         self, path: str, err: OSError, offset: int, messages: int, *, action: str = "write"
@@ -84,10 +85,16 @@ class WriteFailed(SSError, OSError):
         self.action = action
         what = err.strerror or str(err)
         code = f" (errno {err.errno})" if err.errno is not None else ""
+        if action == "lines":  # a text output (stdio): lines, not a .ss file
+            self.message = (
+                f"{path}: {what}{code} after {offset} bytes; the output holds the first "
+                f"{messages} lines, nothing more will be written"
+            )
+            return
         verb = "" if action == "write" else f"{action} failed: "
         self.message = (
             f"{path}: {verb}{what}{code} at offset {offset}; the file holds every message "
-            f"before that offset (at least {messages}), nothing more will be written; "
+            f"before that offset ({messages}), nothing more will be written; "
             "open it with mode 'a' or run `ssfile repair` to continue it"
         )
 

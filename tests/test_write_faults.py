@@ -137,7 +137,7 @@ def test_writer_filling_a_disk_leaves_a_prefix(small_tmpfs, tmp_path):
     msgs = recovered(path)
     assert_at_most_a_torn_tail(path)  # now clean
     assert msgs == repaired_msgs == [message(j) for j in range(len(msgs))]
-    assert flushed <= err.messages <= len(msgs) < i
+    assert flushed <= err.messages == len(msgs) < i  # the error counts them exactly
 
 
 def test_file_producer_filling_a_disk(small_tmpfs, caplog):
@@ -196,6 +196,46 @@ def test_file_producer_filling_a_disk(small_tmpfs, caplog):
     assert len(on_disk) < len(outcomes)
 
 
+@pytest.mark.parametrize("command", ["relay", "encode"])
+def test_cli_on_a_full_disk_says_what_is_safe(small_tmpfs, tmp_path, command):
+    """One line on stderr naming the file, the error and how many messages are on disk;
+    exit 1; the file has at most a torn tail and holds exactly that many messages."""
+    lines = b"".join(b"[k] payload-%05d-%s\n" % (i, b"." * 80) for i in range(8000))
+    out = small_tmpfs / "out.ss"
+    args = {
+        "relay": ["relay", "--input", "stdio:///k", "--output", f"file://{out}/k"],
+        "encode": ["encode", str(out)],
+    }[command]
+    got = subprocess.run(
+        [sys.executable, "-m", "ssfile", *args], input=lines, capture_output=True, timeout=120
+    )
+    err = got.stderr.decode()
+    assert got.returncode == 1 and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and f"{out}: No space left on device (errno 28)" in err
+    assert_at_most_a_torn_tail(out)
+    intact = ssfile.verify(out).intact_messages
+    assert f"before that offset ({intact})" in err and intact > 1000
+
+
+def test_stdio_producer_on_a_full_disk(small_tmpfs):
+    """`clock` to a stdout that fills a disk: one line naming how many lines are out, exit 1,
+    no traceback and no "Exception ignored" at exit."""
+    out = small_tmpfs / "clock.txt"
+    with open(out, "wb") as f:
+        got = subprocess.run(
+            [sys.executable, "-m", "ssfile", "clock", "--stream", "stdio:///k"]
+            + ["--interval", "0s", "--count", "30000"],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    err = got.stderr.decode()
+    assert got.returncode == 1 and len(err.strip().splitlines()) == 1, err
+    assert "No space left on device (errno 28)" in err and "Traceback" not in err
+    lines = out.read_bytes().count(b"\n")
+    assert f"the output holds the first {lines} lines" in err and lines > 1000
+
+
 # ---- injected faults ---------------------------------------------------------------------------
 
 
@@ -250,7 +290,7 @@ def test_short_write_then_enospc(monkeypatch, tmp_path):
     assert path.read_bytes() == reference(tmp_path, 400)[:size]
     assert_at_most_a_torn_tail(path)
     msgs = recovered(path)
-    assert msgs == [message(j) for j in range(len(msgs))] and len(msgs) >= info.value.messages
+    assert msgs == [message(j) for j in range(len(msgs))] and len(msgs) == info.value.messages
 
 
 def test_a_failure_is_final_even_if_the_disk_recovers(monkeypatch, tmp_path):

@@ -115,6 +115,21 @@ def scan_for_append(path: str) -> tuple[FileHeader, int, dict[tuple[str, int], S
     return header, append_at, streams, markers
 
 
+def _complete_messages(header: FileHeader | None, start: int, data: bytes) -> int:
+    """Messages (EOS excluded) that end within ``data``, the bytes written from ``start`` (a
+    record boundary) in a write that then failed; 0 if that cannot be told."""
+    if header is None or not data:
+        return 0
+    dec = Decoder(start_offset=start, header=header) if start else Decoder()
+    out: list[object] = []
+    try:
+        dec.feed(bytes(data))
+        dec.read_events(out)
+    except FormatError:  # the torn record at the end (or anything unexpected): stop there
+        pass
+    return sum(1 for ev in out if type(ev) is Message)
+
+
 def _messages(enc: Encoder) -> int:
     """Messages the encoder has written (the appended-to file's included), EOS excluded."""
     return sum(st.count for (key, _), st in enc.streams.items() if key != K.INTERNAL_KEY)
@@ -284,14 +299,21 @@ class Writer:
         if not buf:
             return
         fd = self._fd
+        start = enc.offset - len(buf)
+        data = bytes(buf)  # a copy: the buffer itself is never exported (it must stay resizable)
+        view = memoryview(data)
+        done = 0
         try:
-            while buf:
-                n = os.write(fd, buf)
+            while done < len(data):
+                n = os.write(fd, view[done:])
                 if n <= 0:  # never for a regular file; do not loop forever
                     raise OSError(errno.EIO, "write() wrote nothing")
-                del buf[:n]
+                done += n
         except OSError as err:
-            raise self._fail(err, enc.offset - len(buf), self._durable, "write") from err
+            durable = self._durable + _complete_messages(enc.header, start, data[:done])
+            raise self._fail(err, start + done, durable, "write") from err
+        finally:
+            del buf[:done]  # what the OS has; the rest stays (KeyboardInterrupt: next flush)
         self._durable = _messages(enc)
 
     def flush(self) -> None:
