@@ -29,6 +29,7 @@ from .errors import (
     TruncatedError,
     UnsupportedVersion,
     UsageError,
+    WriteFailed,
 )
 from .export.arrays import to_numpy  # numpy/pandas are imported only when these are called
 from .export.frame import to_pandas
@@ -85,6 +86,7 @@ __all__ = [
     "TruncatedError",
     "UnsupportedVersion",
     "UsageError",
+    "WriteFailed",
     "Writer",
     "__version__",
     "open",

@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ABI_VERSION 1
+#define ABI_VERSION 2
 #define SEPARATOR 0x0D        /* the byte ending every frame */
 #define FRAME_OVERHEAD 32     /* frame size without key and payload */
 #define HEAD_FIXED 28         /* shard, sequence, timestamp (u64 each), payload length (u32) */
@@ -317,18 +317,21 @@ static const char *const STATE_SLOTS[] = {"sequence", "timestamp_ms", "running",
 enum { ST_SEQUENCE, ST_TIMESTAMP, ST_RUNNING, ST_COUNT };
 static Slots stream_state;
 static uint64_t max_payload;             /* constants.MAX_PAYLOAD */
+static PyObject *reserved_key;           /* bytes: SEA_STREAMER_INTERNAL, never encoded here */
 
 static PyObject *
 configure_encoder(PyObject *mod, PyObject *args)
 {
-    PyObject *type;
+    PyObject *type, *reserved;
     unsigned long long max_ts, max_len;
-    if (!PyArg_ParseTuple(args, "OKK", &type, &max_ts, &max_len))
+    if (!PyArg_ParseTuple(args, "OKKO!", &type, &max_ts, &max_len, &PyBytes_Type, &reserved))
         return NULL;
     if (slots_configure(&stream_state, type, STATE_SLOTS, 4) < 0)
         return NULL;
     max_timestamp = max_ts;
     max_payload = max_len;
+    Py_INCREF(reserved);
+    Py_XSETREF(reserved_key, reserved);
     Py_RETURN_NONE;
 }
 
@@ -349,7 +352,8 @@ as_u64(PyObject *v, uint64_t *out)
 /* encode_frame(buf, keys, streams, key, shard, seq, ts, payload, offset, interval)
  *     -> (new offset, payload crc) or None
  *
- * Encoder.encode's common case: the key's bytes are in `keys`, its (key, shard) state in
+ * Encoder.encode's common case: the key's bytes are in `keys` (and are not the reserved key
+ * SEA_STREAMER_INTERNAL: Python refuses it, or writes the EOS frame), its (key, shard) state in
  * `streams`, every value in range, and the frame ends before the next beacon.  Appends the
  * frame to the bytearray `buf` and updates the stream's state (largest sequence and timestamp,
  * running checksum, count).  Returns None, having changed nothing, in any other case. */
@@ -374,6 +378,11 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     PyObject *kb = PyDict_GetItemWithError(keys, key);
     if (kb == NULL || !PyBytes_CheckExact(kb) || PyBytes_GET_SIZE(kb) > 255)
         return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    /* the reserved key (the EOS frame, or a refusal): always Python's */
+    if (reserved_key == NULL
+            || bytes_equal(kb, (const unsigned char *)PyBytes_AS_STRING(reserved_key),
+                           PyBytes_GET_SIZE(reserved_key)))
+        Py_RETURN_NONE;
     Py_ssize_t k = PyBytes_GET_SIZE(kb), n = PyBytes_GET_SIZE(payload);
     Py_ssize_t size = FRAME_OVERHEAD + k + n;
     if (size >= interval - offset % interval)  /* reaches a beacon: Python places it */
@@ -469,7 +478,7 @@ static PyMethodDef methods[] = {
     {"configure_decoder", configure_decoder, METH_VARARGS,
      "configure_decoder(Message, max_timestamp_ms, eos_key: bytes, eos_payload: bytes)"},
     {"configure_encoder", configure_encoder, METH_VARARGS,
-     "configure_encoder(StreamState, max_timestamp_ms, max_payload)"},
+     "configure_encoder(StreamState, max_timestamp_ms, max_payload, reserved_key)"},
     {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL,
      "scan_frames(buf, pos, seg_end, base, keys, check_crc, out, limit) -> new pos"},
     {"encode_frame", (PyCFunction)(void (*)(void))encode_frame, METH_FASTCALL,

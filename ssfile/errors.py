@@ -68,6 +68,60 @@ class EncodeError(SSError, ValueError):
     """The caller asked to write something the format cannot hold."""
 
 
+class WriteFailed(SSError, OSError):
+    """Writing to a file failed (disk full, I/O error, failed fsync...); the writer that
+    raised it refuses every further write.  ``path``, ``errno``, ``strerror``: what failed;
+    ``offset``: the bytes before it were handed to the OS, so the file holds every message
+    that ends there (``messages`` of them) and at most a torn tail after it.  ``action``:
+    ``"write"``, ``"fsync"``, or ``"lines"`` for a text output (stdio producers)."""
+
+    def __init__(
+        self, path: str, err: OSError, offset: int, messages: int, *, action: str = "write"
+    ) -> None:
+        super().__init__(err.errno, err.strerror)
+        self.path = self.filename = path
+        self.offset = offset
+        self.messages = messages
+        self.action = action
+        what = err.strerror or str(err)
+        code = f" (errno {err.errno})" if err.errno is not None else ""
+        if action == "lines":  # a text output (stdio): lines, not a .ss file
+            self.message = (
+                f"{path}: {what}{code} after {offset} bytes; the output holds the first "
+                f"{messages} lines, nothing more will be written"
+            )
+            return
+        verb = "" if action == "write" else f"{action} failed: "
+        self.message = (
+            f"{path}: {verb}{what}{code} at offset {offset}; the file holds every message "
+            f"before that offset ({messages}), nothing more will be written; "
+            "open it with mode 'a' or run `ssfile repair` to continue it"
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+    def again(self) -> WriteFailed:
+        """A fresh copy, to raise the same failure again (each raise has its own traceback)."""
+        return WriteFailed(
+            self.path,
+            OSError(self.errno, self.strerror),
+            self.offset,
+            self.messages,
+            action=self.action,
+        )
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (
+            _rebuild_write_failed,
+            (self.path, self.errno, self.strerror, self.offset, self.messages, self.action),
+        )
+
+
+def _rebuild_write_failed(path, errno, strerror, offset, messages, action):  # type: ignore[no-untyped-def]
+    return WriteFailed(path, OSError(errno, strerror), offset, messages, action=action)
+
+
 class SeekError(SSError):
     """A seek target is not in the file."""
 

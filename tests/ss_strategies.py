@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ssfile.codec.decoder import Decoder
 from ssfile.codec.encoder import Encoder
+from ssfile.format import constants as K
 from ssfile.format.records import FileHeader, Marker, MessageHeader
 from ssfile.types import MAX_TIMESTAMP_MS
 
@@ -80,7 +81,10 @@ def encode_file(
     enc = Encoder(FileHeader(name, created_at, interval))
     enc.start()
     for key, shard, seq, ts, payload in messages:
-        enc.encode(key, shard, seq, ts, payload)
+        if key == K.INTERNAL_KEY:  # an EOS frame mid-file (decoder tests): not a message
+            enc.end_of_stream(ts)
+        else:
+            enc.encode(key, shard, seq, ts, payload)
     if eos:
         enc.end_of_stream(eos_ts)
     return enc.take()

@@ -25,9 +25,7 @@ def session(path, msgs, *, mode="a", interval=None, eos_ts=None):
         for key, shard, seq, ts, payload in msgs:
             w.write(payload, stream_key=key, shard_id=shard, sequence=seq, timestamp=ts)
         if eos_ts is not None:
-            w.write(
-                b"EOS", stream_key="SEA_STREAMER_INTERNAL", shard_id=0, sequence=0, timestamp=eos_ts
-            )
+            w.write_eos(timestamp=eos_ts)
 
 
 def read(path):

@@ -26,9 +26,10 @@ def reencode(data: bytes) -> bytes:
     enc = Encoder(events[0])
     enc.start()
     for ev in events[1:]:
-        m = ev.message if isinstance(ev, EndOfStream) else ev
-        if isinstance(m, Message):
-            enc.encode(m.stream_key, m.shard_id, m.sequence, m.timestamp_ms, m.payload)
+        if isinstance(ev, EndOfStream):
+            enc.end_of_stream(ev.message.timestamp_ms)
+        elif isinstance(ev, Message):
+            enc.encode(ev.stream_key, ev.shard_id, ev.sequence, ev.timestamp_ms, ev.payload)
     return enc.take()
 
 

@@ -34,6 +34,7 @@ PUBLIC = [
     "TruncatedError",
     "UnsupportedVersion",
     "UsageError",
+    "WriteFailed",  # issue 12: a failed write or fsync stops the writer
     "Writer",
     "__version__",
     "open",
@@ -70,6 +71,7 @@ def test_error_tree():
         "TruncatedError",
         "UnsupportedVersion",
         "UsageError",
+        "WriteFailed",
     ):
         assert issubclass(getattr(ssfile, name), ssfile.SSError), name
     for name in (

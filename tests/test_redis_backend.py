@@ -387,7 +387,10 @@ def test_auto_commit_resumable_and_group_rewind(redis_addr, redis_client, redis_
         return first, rest, again
 
     first, rest, again = run(main())
-    assert first + rest == again == [b"%d" % i for i in range(30)]
+    # asking for the next message acknowledged the previous one; the 12th was never
+    # acknowledged (no next(), no commit()), so the restart gets it again: at-least-once
+    assert first + rest == [b"%d" % i for i in range(12)] + [b"%d" % i for i in range(11, 30)]
+    assert again == [b"%d" % i for i in range(30)]
 
 
 def test_group_seek_refused_with_several_local_members(redis_addr, redis_client, redis_key):

@@ -305,6 +305,9 @@ def test_encoder_reproduces_vector(name: str) -> None:
     enc = Encoder(FileHeader(h["file_name"], h["created_at_ms"], h["beacon_interval"]))  # type: ignore[index]
     enc.start()
     for e in data_events(name):
+        if e["type"] == "eos":  # the reserved key is written only as the EOS
+            enc.end_of_stream(e["timestamp_ms"])  # type: ignore[arg-type]
+            continue
         enc.encode(
             e["stream_key"],
             e["shard_id"],
@@ -328,6 +331,9 @@ def test_writer_reproduces_vector(name: str, tmp_path: pathlib.Path) -> None:
         eos=False,
     ) as w:  # type: ignore[index]
         for e in data_events(name):
+            if e["type"] == "eos":
+                w.write_eos(timestamp=e["timestamp_ms"])  # type: ignore[arg-type]
+                continue
             w.write(
                 bytes.fromhex(e["payload_hex"]),
                 stream_key=e["stream_key"],  # type: ignore[arg-type]

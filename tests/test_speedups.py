@@ -26,7 +26,7 @@ from ssfile.codec.decoder import Decoder
 from ssfile.codec.decoder import decode_bytes as decode_all
 from ssfile.codec.encoder import Encoder, StreamState
 from ssfile.codec.events import EndOfStream
-from ssfile.errors import ChecksumMismatch, FormatError
+from ssfile.errors import ChecksumMismatch, EncodeError, FormatError
 from ssfile.format import constants as K
 from ssfile.format.crc import crc16_py
 from ssfile.format.records import FileHeader
@@ -35,7 +35,7 @@ from ssfile.types import MAX_TIMESTAMP_MS, Message
 # the same configuration the codec modules apply when they load the extension (idempotent),
 # so that the C path is exercised here even when the suite runs with SSFILE_PURE=1
 C.configure_decoder(Message, MAX_TIMESTAMP_MS, K.INTERNAL_KEY.encode("ascii"), K.EOS_PAYLOAD)
-C.configure_encoder(StreamState, MAX_TIMESTAMP_MS, K.MAX_PAYLOAD)
+C.configure_encoder(StreamState, MAX_TIMESTAMP_MS, K.MAX_PAYLOAD, K.INTERNAL_KEY.encode("ascii"))
 
 
 @contextlib.contextmanager
@@ -98,7 +98,7 @@ def test_configure_refuses_classes_it_cannot_fill():
         with pytest.raises(TypeError):
             C.configure_decoder(cls, MAX_TIMESTAMP_MS, b"SEA_STREAMER_INTERNAL", b"EOS")
     with pytest.raises(TypeError):
-        C.configure_encoder(Message, MAX_TIMESTAMP_MS, K.MAX_PAYLOAD)  # 6 slots, not 4
+        C.configure_encoder(Message, MAX_TIMESTAMP_MS, K.MAX_PAYLOAD, b"SEA_STREAMER_INTERNAL")
     # a refused class leaves the configuration as it was
     data = encode_file(128, [("a", 0, 1, 2, b"x" * 300)])
     with path(True):
@@ -314,7 +314,14 @@ def encoder_calls(draw):
     for key, shard, seq, ts, payload in draw(messages(40)):
         if draw(st.integers(0, 9)) == 0:
             which = draw(st.integers(0, 4))
-            value = draw(st.one_of(bad_values, st.just("bad key!"), st.just(bytearray(b"ba"))))
+            value = draw(
+                st.one_of(
+                    bad_values,
+                    st.just("bad key!"),
+                    st.just(K.INTERNAL_KEY),  # reserved: refused by both paths
+                    st.just(bytearray(b"ba")),
+                )
+            )
             args = [key, shard, seq, ts, payload]
             args[which] = value
             calls.append(tuple(args))
@@ -339,9 +346,31 @@ def encode_log(interval: int, calls, resume: bool) -> list[object]:
         except Exception as err:  # noqa: BLE001 - the same exception either way is the point
             log.append(("error", type(err).__name__, str(err)))
         log.append(("offset", enc.offset, enc.pending))
+    enc.end_of_stream(1_700_000_000_999)  # the one frame that carries the reserved key
     log.append(("bytes", enc.take()))
     log.append(("state", repr(enc.streams), enc.markers_emitted))
     return log
+
+
+def test_the_c_path_never_encodes_the_reserved_key():
+    """Even with the reserved key's bytes in the key cache (as during end_of_stream), the C
+    function hands it back to Python, which refuses it outside end_of_stream."""
+    kb = K.INTERNAL_KEY.encode("ascii")
+    buf = bytearray()
+    streams = {(K.INTERNAL_KEY, 0): StreamState(0, 0)}
+    for payload in (b"EOS", b"data"):
+        got = C.encode_frame(
+            buf, {K.INTERNAL_KEY: kb}, streams, K.INTERNAL_KEY, 0, 0, 1, payload, 128, 1 << 20
+        )
+        assert got is None and buf == bytearray()
+    with path(True):
+        enc = Encoder(FileHeader("t.ss", 0, 1 << 20))
+        enc.start()
+        with pytest.raises(EncodeError, match="reserved"):
+            enc.encode(K.INTERNAL_KEY, 0, 1, 1, b"EOS")
+        enc.end_of_stream(2)
+        with pytest.raises(EncodeError, match="reserved"):
+            enc.encode(K.INTERNAL_KEY, 0, 1, 1, b"EOS")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -110,7 +110,10 @@ def test_group_round_robin_join_and_leave(tmp_path):
     run(main())
 
 
-def test_resumable_commits_and_resumes(tmp_path):
+@pytest.mark.parametrize("commit", [True, False])
+def test_resumable_commits_and_resumes(tmp_path, commit):
+    """Asking for the next message acknowledges the previous one; the last one is
+    acknowledged by commit(): without it, it is delivered again (at-least-once)."""
     path = tmp_path / "r.ss"
     opts = ConsumerOptions(
         mode=ConsumerMode.RESUMABLE, group="g", auto_stream_reset="earliest", follow=False
@@ -124,6 +127,8 @@ def test_resumable_commits_and_resumes(tmp_path):
         await p.flush()
         c = await s.create_consumer(["k"], opts)
         got = [await c.next() for _ in range(20)]
+        if commit:
+            await c.commit()
         await s.disconnect()
         return got
 
@@ -136,7 +141,8 @@ def test_resumable_commits_and_resumes(tmp_path):
 
     a = run(first())
     b = run(second())
-    assert [m.sequence for m in a + b] == list(range(1, 51))
+    repeated = [] if commit else [20]
+    assert [m.sequence for m in a + b] == list(range(1, 21)) + repeated + list(range(21, 51))
 
 
 def test_seek_and_rewind(tmp_path):

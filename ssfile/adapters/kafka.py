@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BackendError, EncodeError, StreamError
-from ..format.records import check_stream_key
+from ..format.records import check_producer_key
 from ..streamer.api import Consumer, Producer, Streamer
 from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
 from ..streamer.uri import StreamUrl
@@ -213,7 +213,7 @@ class KafkaStreamer(Streamer):
     # ---- the Streamer API -------------------------------------------------------------------
 
     async def create_producer(self, stream_key: str, *, shard_id: int | None = 0) -> Producer:  # type: ignore[override]
-        check_stream_key(stream_key, allow_empty=False)
+        check_producer_key(stream_key)
         if shard_id is not None and (
             isinstance(shard_id, bool) or not isinstance(shard_id, int) or not 0 <= shard_id < 2**31
         ):

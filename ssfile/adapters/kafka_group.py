@@ -7,7 +7,9 @@ messages to its local members in turn (a dispatch counter, as the Redis backend:
 several partitions do not form one contiguous sequence); a member that leaves hands its
 undelivered messages to the others.
 
-Commits: an offset is *delivered* when a member's ``next``/``next_batch`` returned it.  The
+Commits: an offset is *delivered* (processed) when the member that returned it asks for its
+next batch or calls ``commit()``; a batch the application still holds is not, so a killed
+consumer gets it again (at least once), and a member that leaves hands it back.  The
 reader stores, per partition, the offset after the longest delivered prefix (never past a
 message still waiting in some member's queue), and Kafka commits the stored offsets:
 ``auto_commit=True`` (default) in the background (librdkafka's auto commit) and at close,
@@ -181,7 +183,8 @@ class GroupReader:
 
     def leave(self, member: GroupMember) -> None:
         self.members.remove(member)
-        left = list(member.queue)
+        left = [*member.unacked, *member.queue]  # not acknowledged: another member gets it
+        member.unacked = []
         member.queue.clear()
         if self.members:
             self.deal_again(left)
@@ -205,9 +208,21 @@ class GroupMember(Consumer):
         self.stream_keys = keys
         self.options = options
         self.queue: deque[Message] = deque()
+        self.unacked: list[Message] = []  # the batch the application holds
+
+    def _acknowledge(self) -> bool:
+        """The application is done with its batch: store its offsets.  True if any."""
+        if not self.unacked:
+            return False
+        batch, self.unacked = self.unacked, []
+        self._reader.store(batch)
+        return True
 
     async def next_batch(self, max_messages: int = 1000) -> list[Message]:
         r = self._reader
+        if self._acknowledge():  # asking for more acknowledges the previous batch
+            if self.options.mode is ConsumerMode.RESUMABLE and self.options.auto_commit:
+                self._commit_async()
         q = self.queue
         while not q:
             if self not in r.members:
@@ -217,9 +232,7 @@ class GroupMember(Consumer):
             await r.pump(self)
         n = min(max_messages, len(q))
         out = [q.popleft() for _ in range(n)]
-        r.store(out)
-        if self.options.mode is ConsumerMode.RESUMABLE and self.options.auto_commit:
-            self._commit_async()
+        self.unacked = out  # stored (and committed) once the application asks for more
         return out
 
     def _commit_async(self) -> None:
@@ -232,8 +245,10 @@ class GroupMember(Consumer):
         return (await self.next_batch(1))[0]
 
     async def commit(self) -> None:
-        """Commit the stored offsets of the group's delivered messages (synchronously)."""
+        """Acknowledge the batch held, then commit the stored offsets of the group's
+        delivered messages (synchronously)."""
         kafka = self._reader.streamer.kafka
+        self._acknowledge()
 
         def commit() -> None:
             try:

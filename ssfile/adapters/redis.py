@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BackendError, EncodeError, StreamError, UsageError
-from ..format.records import check_stream_key
+from ..format.records import check_producer_key
 from ..streamer.api import Consumer, Producer, Streamer
 from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
 from ..streamer.uri import StreamUrl
@@ -262,7 +262,7 @@ class RedisStreamer(Streamer):
     # ---- the Streamer API ---------------------------------------------------------------------
 
     async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        check_stream_key(stream_key, allow_empty=False)
+        check_producer_key(stream_key)
         if (
             isinstance(shard_id, bool)
             or not isinstance(shard_id, int)

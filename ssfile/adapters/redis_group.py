@@ -2,10 +2,11 @@
 
 One reader per (group, keys, mode) in a streamer, under one Redis consumer name, reads
 ``XREADGROUP ... >`` and deals the messages to the local members round robin by a dispatch
-counter.  Delivered entries are acknowledged by a background ``XACK`` batch
-(``auto_commit``) or at ``commit()``.  The reader first re-reads its own pending entries
-(``XREADGROUP ... 0``: a Resumable restart gets back what it had not committed), and does
-so again after a lost connection.  LoadBalanced readers take over entries pending for
+counter.  A batch handed to the application is acknowledged (a background ``XACK`` batch)
+when that member asks for the next batch (``auto_commit``) or at ``commit()``; until then its
+entries stay pending, so a killed consumer gets them again (at-least-once).  The reader
+first re-reads its own pending entries (``XREADGROUP ... 0``: a Resumable restart gets back
+what it had not acknowledged), and does so again after a lost connection.  LoadBalanced readers take over entries pending for
 ``claim_idle_ms`` at other consumers (``XAUTOCLAIM``): failover from dead members.
 """
 
@@ -34,6 +35,8 @@ class GroupMember(Consumer):
         self.uncommitted: list[tuple[str, bytes]] = []
 
     async def next_batch(self, max_messages: int = 1000) -> list[Message]:
+        if self.uncommitted and self.options.auto_commit:
+            self._r.acknowledge(self)  # asking for more acknowledges the previous batch
         while not self.queue:
             if self not in self._r.members:
                 raise StreamEnded("this consumer has left its group")
@@ -216,16 +219,18 @@ class GroupReader:
     # ---- acknowledging ------------------------------------------------------------------------
 
     def delivered(self, member: GroupMember, items: list[tuple[str, bytes]]) -> None:
-        if self.options.auto_commit:
-            for rkey, eid in items:
-                self._ack(rkey, eid)
-        else:
-            member.uncommitted.extend(items)
+        """Entries handed to the application: acknowledged only when it asks for the next
+        batch (``auto_commit``) or commits; until then they stay pending (at-least-once)."""
+        member.uncommitted.extend(items)
 
-    async def commit(self, member: GroupMember) -> None:
+    def acknowledge(self, member: GroupMember) -> None:
+        """Queue the XACK of everything delivered to ``member`` (sent in the background)."""
         for rkey, eid in member.uncommitted:
             self._ack(rkey, eid)
         member.uncommitted.clear()
+
+    async def commit(self, member: GroupMember) -> None:
+        self.acknowledge(member)
         await self.flush_acks()
 
     def _ack(self, rkey: str, entry_id: bytes) -> None:

@@ -13,6 +13,8 @@ Rules (spec/streamer.md, "stdio"), upstream's unless said otherwise:
   number and skipped (``on_invalid="skip"``, the default) or ends every consumer with a
   :class:`~ssfile.lines.LineError` after the messages read before it (``on_invalid="fatal"``).
   Upstream aborts the process.
+* A failed write to stdout (disk full...) raises :class:`~ssfile.errors.WriteFailed`
+  naming how many whole lines the output holds, and every later send/flush raises it too.
 * Producers print ``[timestamp | key | sequence | shard] payload`` with millisecond
   timestamps (upstream prints whole seconds and no shard; its parser reads ours).  The
   sequence is a per-key counter from 0 shared by all producers of the process.  Payloads
@@ -31,9 +33,9 @@ from collections import deque
 from collections.abc import Sequence
 from typing import IO
 
-from ..errors import EncodeError, StreamError
+from ..errors import EncodeError, StreamError, WriteFailed
 from ..format.constants import BROADCAST_KEY
-from ..format.records import check_stream_key
+from ..format.records import check_producer_key
 from ..lines import LineError, format_line, parse_line
 from ..streamer.api import Consumer, Producer, Receipt, StreamEnded, Streamer
 from ..streamer.groups import choose
@@ -119,6 +121,9 @@ class StdioStreamer(Streamer):
         self._in_seq: dict[tuple[str, int], int] = {}
         self._out_seq: dict[str, int] = {}
         self._out: list[str] = []
+        self._out_bytes = 0  # written to stdout so far
+        self._out_lines = 0
+        self._failed: WriteFailed | None = None
         self._lineno = 0
         self._eof = False
         self._batches: asyncio.Queue[list[bytes] | None] | None = None
@@ -220,6 +225,8 @@ class StdioStreamer(Streamer):
     # ---- output ------------------------------------------------------------------------
 
     def _produce(self, key: str, shard: int, payload: bytes) -> Message:
+        if self._failed is not None:
+            raise self._failed.again()
         seq = self._out_seq.get(key, 0)
         ts = _now_ms()
         try:
@@ -236,16 +243,51 @@ class StdioStreamer(Streamer):
         return msg
 
     def _flush(self) -> None:
+        """Write the queued lines.  A failed write (disk full...) raises WriteFailed naming
+        how many whole lines the output holds, and so does every later send and flush; a
+        closed pipe (BrokenPipeError) is left to the caller, as before."""
+        if self._failed is not None:
+            raise self._failed.again()
         if self._out:
             data = ("\n".join(self._out) + "\n").encode("utf-8")
             self._out.clear()
-            self._stdout.write(data)
+            try:
+                self._write(data)
+            except BrokenPipeError:
+                raise
+            except OSError as err:
+                name = getattr(self._stdout, "name", None)
+                where = name if isinstance(name, str) else "<stdout>"
+                self._failed = WriteFailed(
+                    where, err, self._out_bytes, self._out_lines, action="lines"
+                )
+                raise self._failed.again() from err
         self._stdout.flush()
+
+    def _write(self, data: bytes) -> None:
+        """Hand ``data`` to the OS through the file descriptor when there is one (so nothing
+        stays buffered after a failure, to fail again at exit), counting what was written."""
+        try:
+            fd = self._stdout.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = None
+        if fd is None:
+            self._stdout.write(data)
+            self._out_bytes += len(data)
+            self._out_lines += data.count(b"\n")
+            return
+        self._stdout.flush()
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            self._out_bytes += n
+            self._out_lines += view[:n].tobytes().count(b"\n")
+            view = view[n:]
 
     # ---- streamer ----------------------------------------------------------------------
 
     async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        return StdioProducer(self, check_stream_key(stream_key, allow_empty=False), shard_id)
+        return StdioProducer(self, check_producer_key(stream_key), shard_id)
 
     async def create_consumer(
         self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
@@ -263,7 +305,7 @@ class StdioStreamer(Streamer):
         try:
             self._flush()
         except (BrokenPipeError, ValueError):
-            pass
+            pass  # a failed write (WriteFailed) is raised: the output is missing lines
         for c in self._consumers:
             c.closed = True
 

@@ -173,13 +173,7 @@ class _Salvage:
         if self.writer is None:
             return
         if self.eos_ts is not None:
-            self.writer.write(
-                K.EOS_PAYLOAD,
-                stream_key=K.INTERNAL_KEY,
-                shard_id=0,
-                sequence=0,
-                timestamp=self.eos_ts,
-            )
+            self.writer.write_eos(timestamp=self.eos_ts)
             self.report.eos = True
         self.writer.close(eos=False)
 

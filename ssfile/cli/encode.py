@@ -17,7 +17,8 @@ that is not UTF-8, contains a newline or starts with whitespace (the parser drop
 whitespace), so such messages cannot be encoded from lines.
 
 A line ``[... | SEA_STREAMER_INTERNAL ...] EOS`` is an end-of-stream message: it is written
-as the file's EOS, and any line after it is an error.  Otherwise the file ends with an EOS
+as the file's EOS, and any line after it is an error.  Any other line with that reserved key
+is an invalid line (it would write an EOS frame, or a frame no reader expects, mid-file).  Otherwise the file ends with an EOS
 written at close, unless ``--no-eos``.
 
 Errors: an invalid line stops the encoding with ``line N: <reason>`` on stderr and exit 1;
@@ -34,7 +35,7 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from .. import open as ss_open
-from ..errors import UsageError
+from ..errors import EncodeError, UsageError
 from ..format import constants as K
 from ..lines import LineError, parse_line
 from ..timefmt import parse_time
@@ -147,5 +148,11 @@ def _write_line(writer, raw: bytes, number: int) -> bool:  # type: ignore[no-unt
     ts, key, seq, shard, payload = parse_line(text, line=number)
     data = payload.encode("utf-8")
     key = K.BROADCAST_KEY if key is None else key
-    writer.write(data, stream_key=key, shard_id=shard or 0, sequence=seq, timestamp=ts)
-    return key == K.INTERNAL_KEY and data == K.EOS_PAYLOAD
+    if key == K.INTERNAL_KEY and data == K.EOS_PAYLOAD:
+        writer.write_eos(timestamp=ts)
+        return True
+    try:
+        writer.write(data, stream_key=key, shard_id=shard or 0, sequence=seq, timestamp=ts)
+    except EncodeError as err:  # the reserved key, a value out of range: name the line
+        raise LineError(str(err), line=number) from None
+    return False

@@ -30,6 +30,7 @@ from .fast import build_beacon_fast, build_frame_fast
 _FRAME_FIXED = K.FRAME_FIXED
 _MAX_PAYLOAD = K.MAX_PAYLOAD
 _SEPARATOR = K.SEPARATOR
+_INTERNAL_BYTES = K.INTERNAL_KEY.encode("ascii")
 #: ``_FRAME_PACKS[k][n]``: a cached whole-frame ``pack`` for a k-byte key, n-byte payload
 _FRAME_PACKS: tuple[dict[int, Callable[..., bytes]], ...] = tuple({} for _ in range(256))
 
@@ -120,13 +121,27 @@ class Encoder:
             self._emit(b"", 0)
 
     def key_bytes(self, key: str) -> bytes:
+        """The bytes of a message's stream key (cached), or :class:`EncodeError` for an
+        invalid key or the reserved ``SEA_STREAMER_INTERNAL`` (spec 2.3), which only the
+        end-of-stream frame carries (:meth:`end_of_stream`)."""
         kb = self._keys.get(key)
         if kb is None:
+            if key == K.INTERNAL_KEY:
+                raise EncodeError(
+                    f"stream key {key!r} is reserved for the end-of-stream frame "
+                    "and cannot carry messages"
+                )
             kb = self._keys[key] = check_stream_key(key).encode("ascii")
         return kb
 
+    def _marker_key(self, key: str) -> bytes:
+        """key_bytes, also for the EOS frame's pair (a beacon may cut the EOS frame)."""
+        return _INTERNAL_BYTES if key == K.INTERNAL_KEY else self.key_bytes(key)
+
     def encode(self, key: str, shard: int, seq: int, ts: int, payload: bytes) -> int:
-        """Append one frame (and any beacons it reaches); returns its payload checksum."""
+        """Append one frame (and any beacons it reaches); returns its payload checksum.
+        :class:`EncodeError` (nothing written) for a value the format cannot hold or the
+        reserved key ``SEA_STREAMER_INTERNAL``."""
         if _ENCODE_FRAME is not None:
             # the common case in C; None (nothing changed) for anything the code below must do
             got = _ENCODE_FRAME(
@@ -200,27 +215,34 @@ class Encoder:
     def _beacon(self, remaining: int) -> None:
         chosen = []
         if self._nm and self.streams:
-            pairs = sorted(self.streams, key=lambda p: (self.key_bytes(p[0]), p[1]))
+            pairs = sorted(self.streams, key=lambda p: (self._marker_key(p[0]), p[1]))
             start = self.markers_emitted % len(pairs)
             chosen = (pairs[start:] + pairs)[: min(len(pairs), self._nm)]
         markers = []
         for key, shard in chosen:
             st = self.streams[(key, shard)]
-            markers.append((self.key_bytes(key), shard, st.sequence, st.timestamp_ms, st.running))
+            markers.append((self._marker_key(key), shard, st.sequence, st.timestamp_ms, st.running))
         data = build_beacon_fast(remaining, markers)
         self._buf += data
         self.offset += len(data)
         self.markers_emitted = (self.markers_emitted + len(markers)) & 0xFFFFFFFF
 
     def end_of_stream(self, ts: int) -> None:
-        """Append the EOS frame (key SEA_STREAMER_INTERNAL, shard 0, seq 0, payload EOS)."""
-        self.encode(K.INTERNAL_KEY, 0, 0, ts, K.EOS_PAYLOAD)
+        """Append the EOS frame (key SEA_STREAMER_INTERNAL, shard 0, seq 0, payload EOS).
+
+        The reserved key is known to the key cache only during this call, so :meth:`encode`
+        refuses it for every other frame (and the C path always hands it back)."""
+        self._keys[K.INTERNAL_KEY] = _INTERNAL_BYTES
+        try:
+            self.encode(K.INTERNAL_KEY, 0, 0, ts, K.EOS_PAYLOAD)
+        finally:
+            del self._keys[K.INTERNAL_KEY]
 
 
 #: the C twin of Encoder.encode's common case (ssfile/_speedups.c), None without it
 _ENCODE_FRAME = None
 if _speedups is not None:
-    _speedups.configure_encoder(StreamState, MAX_TIMESTAMP_MS, _MAX_PAYLOAD)
+    _speedups.configure_encoder(StreamState, MAX_TIMESTAMP_MS, _MAX_PAYLOAD, _INTERNAL_BYTES)
     _ENCODE_FRAME = _speedups.encode_frame
 
 __all__ = ["Encoder", "StreamState"]

@@ -12,11 +12,18 @@ session would have produced (see spec/ss-format.md, "Appending"):
 
 One writer per file at a time: the writer holds an exclusive ``flock`` and a second one
 fails with :class:`~ssfile.errors.SSError` instead of corrupting the file.
+
+A failed write (disk full, I/O error) or fsync raises :class:`~ssfile.errors.WriteFailed`
+and the writer refuses every further write, flush and EOS (spec/ss-format.md, "The writer
+after a failed write"): the file holds every byte handed to the OS before the failure and at
+most a torn tail, which appending or ``repair`` removes.  Bytes not yet written stay in the
+buffer, so an interrupted write (Ctrl-C) is simply continued by the next flush.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import fcntl
 import os
 import time
@@ -24,7 +31,14 @@ import time
 from ..codec.decoder import Decoder
 from ..codec.encoder import Encoder, StreamState
 from ..codec.events import EndOfStream
-from ..errors import ChecksumMismatch, EncodeError, FormatError, SSError, TruncatedError
+from ..errors import (
+    ChecksumMismatch,
+    EncodeError,
+    FormatError,
+    SSError,
+    TruncatedError,
+    WriteFailed,
+)
 from ..format import constants as K
 from ..format.crc import crc16_bytes, running_update
 from ..format.records import Beacon, FileHeader
@@ -101,6 +115,26 @@ def scan_for_append(path: str) -> tuple[FileHeader, int, dict[tuple[str, int], S
     return header, append_at, streams, markers
 
 
+def _complete_messages(header: FileHeader | None, start: int, data: bytes) -> int:
+    """Messages (EOS excluded) that end within ``data``, the bytes written from ``start`` (a
+    record boundary) in a write that then failed; 0 if that cannot be told."""
+    if header is None or not data:
+        return 0
+    dec = Decoder(start_offset=start, header=header) if start else Decoder()
+    out: list[object] = []
+    try:
+        dec.feed(bytes(data))
+        dec.read_events(out)
+    except FormatError:  # the torn record at the end (or anything unexpected): stop there
+        pass
+    return sum(1 for ev in out if type(ev) is Message)
+
+
+def _messages(enc: Encoder) -> int:
+    """Messages the encoder has written (the appended-to file's included), EOS excluded."""
+    return sum(st.count for (key, _), st in enc.streams.items() if key != K.INTERNAL_KEY)
+
+
 def _track(streams: dict[tuple[str, int], StreamState], msg: Message) -> None:
     key = (msg.stream_key, msg.shard_id)
     st = streams.get(key)
@@ -139,6 +173,11 @@ class Writer:
         self._fsync = fsync
         self._buffer_size = buffer_size
         self._closed = False
+        self._ended = False  # the EOS frame is encoded: nothing may follow it
+        self._failed: WriteFailed | None = None  # set by the first failed write or fsync
+        self._synced = 0  # with fsync=True: the file offset the last fsync covered
+        self._synced_messages = 0  # and the messages before it
+        self._durable = 0  # messages wholly handed to the OS (a lower bound after a failure)
         flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if mode == "x" else 0)
         fd = os.open(self.path, flags, 0o644)
         try:
@@ -149,8 +188,10 @@ class Writer:
         self._fd = fd
         try:
             self._enc = self._setup(mode, beacon_interval, file_name, created_at)
+            self._durable = _messages(self._enc)
             self._enc.start()
             self._write_out()
+            self._synced, self._synced_messages = self._enc.offset, self._durable
         except BaseException:
             os.close(fd)
             self._closed = True
@@ -207,8 +248,8 @@ class Writer:
         file (1 for a new one).  ``timestamp=None``: now.  Timestamps are int milliseconds or
         datetimes (naive means UTC) and are stored with millisecond precision.
         """
-        if self._closed:
-            raise SSError(f"{self.path}: writer is closed")
+        if self._closed or self._failed is not None or self._ended:
+            self._refuse()
         if not isinstance(payload, bytes):
             if isinstance(payload, (bytearray, memoryview)):
                 payload = bytes(payload)
@@ -227,36 +268,111 @@ class Writer:
             self._write_out()
         return sequence
 
+    def _refuse(self) -> None:
+        if self._failed is not None:
+            raise self._again()
+        if self._closed:
+            raise SSError(f"{self.path}: writer is closed")
+        raise SSError(f"{self.path}: the end-of-stream frame is written; nothing may follow it")
+
+    def _again(self) -> WriteFailed:
+        assert self._failed is not None
+        return self._failed.again()
+
+    @property
+    def failed(self) -> WriteFailed | None:
+        """The failure that stopped this writer, or None."""
+        return self._failed
+
+    def _fail(self, err: OSError, offset: int, messages: int, action: str) -> WriteFailed:
+        self._failed = WriteFailed(self.path, err, offset, messages, action=action)
+        return self._failed
+
     def _write_out(self) -> None:
-        data = self._enc.take()
+        """Hand the encoder's buffer to the OS.  Written bytes leave the buffer as they go, so
+        nothing is ever skipped: after an exception the rest is still there (and, after an
+        OSError, the writer refuses to go on, see WriteFailed)."""
+        if self._failed is not None:
+            raise self._again()
+        enc = self._enc
+        buf = enc.buffer
+        if not buf:
+            return
+        fd = self._fd
+        start = enc.offset - len(buf)
+        data = bytes(buf)  # a copy: the buffer itself is never exported (it must stay resizable)
         view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+        done = 0
+        try:
+            while done < len(data):
+                n = os.write(fd, view[done:])
+                if n <= 0:  # never for a regular file; do not loop forever
+                    raise OSError(errno.EIO, "write() wrote nothing")
+                done += n
+        except OSError as err:
+            durable = self._durable + _complete_messages(enc.header, start, data[:done])
+            raise self._fail(err, start + done, durable, "write") from err
+        finally:
+            del buf[:done]  # what the OS has; the rest stays (KeyboardInterrupt: next flush)
+        self._durable = _messages(enc)
 
     def flush(self) -> None:
-        """Hand everything written so far to the OS (and fsync if asked)."""
+        """Hand everything written so far to the OS (and fsync if asked).
+        Raises :class:`~ssfile.errors.WriteFailed` if that failed now or before."""
         self._write_out()
         if self._fsync:
+            self._sync()
+
+    def _sync(self) -> None:
+        try:
             os.fsync(self._fd)
+        except OSError as err:
+            # after a failed fsync the kernel may have dropped the dirty pages: only what an
+            # earlier fsync covered is known to be on disk, and retrying cannot tell
+            raise self._fail(err, self._synced, self._synced_messages, "fsync") from err
+        self._synced = self._enc.offset
+        self._synced_messages = self._durable
 
     def close(self, *, eos: bool | None = None) -> None:
-        """Write the EOS frame (unless ``eos=False`` or the writer says so), flush, close."""
+        """Write the EOS frame (unless ``eos=False`` or the writer says so), flush, close.
+
+        Always releases the file; raises :class:`~ssfile.errors.WriteFailed` if the writer
+        failed (now or before): its data did not all reach the file."""
         if self._closed:
             return
         try:
-            if self.eos if eos is None else eos:
-                self._enc.end_of_stream(now_ms())
-            self.flush()
+            if self._failed is None:
+                if (self.eos if eos is None else eos) and not self._ended:
+                    self.write_eos()
+                self.flush()
         finally:
             self._closed = True
             os.close(self._fd)
+        if self._failed is not None:
+            raise self._again()
+
+    def write_eos(self, *, timestamp: int | _dt.datetime | None = None) -> None:
+        """Write the end-of-stream frame now (``timestamp``: default now).  Nothing may be
+        written after it; :meth:`close` then writes no second one.  This is the only way to
+        write the reserved key ``SEA_STREAMER_INTERNAL`` (spec 2.3)."""
+        if self._closed or self._failed is not None or self._ended:
+            self._refuse()
+        self._enc.end_of_stream(now_ms() if timestamp is None else to_ms(timestamp))
+        self._ended = True
 
     def __enter__(self) -> Writer:
         return self
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        self.close(eos=False if exc_type is not None else None)
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:
+            self.close(eos=False)
+        except WriteFailed as err:
+            # never hide the exception that ended the block: the failure to close rides on it
+            if not (isinstance(exc, WriteFailed) and exc.path == err.path):
+                exc.add_note(f"and then: {err}")
 
     def __repr__(self) -> str:
         return f"<ssfile.Writer {self.path!r} interval={self._enc.interval}>"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..errors import EncodeError
 from ..types import format_timestamp, ms_to_datetime
-from .constants import MAX_STREAM_KEY_LEN
+from .constants import INTERNAL_KEY, MAX_STREAM_KEY_LEN
 
 _KEY_RE = re.compile(r"[A-Za-z0-9._\-]*\Z")
 
@@ -26,6 +26,16 @@ def check_stream_key(key: str, *, allow_empty: bool = True) -> str:
         raise EncodeError(
             f"invalid stream key {key!r}: valid pattern is [a-zA-Z0-9._-]{{{low},249}}"
         )
+    return key
+
+
+def check_producer_key(key: str) -> str:
+    """``key`` if a producer may send to it: a valid, non-empty key other than the reserved
+    ``SEA_STREAMER_INTERNAL`` (spec 2.3: it carries only the end-of-stream frame; every
+    backend refuses it, since sea-streamer reserves it everywhere)."""
+    check_stream_key(key, allow_empty=False)
+    if key == INTERNAL_KEY:
+        raise EncodeError(f"stream key {key!r} is reserved for the end-of-stream frame")
     return key
 
 

@@ -23,36 +23,43 @@ from .options import ConsumerOptions
 
 class Receipt:
     """What ``Producer.send`` returns: await it (or call :meth:`result`) for the message header
-    (a :class:`~ssfile.types.Message` with the payload the backend stored)."""
+    (a :class:`~ssfile.types.Message` with the payload the backend stored).
+
+    It resolves only once the backend has the message (the file backend: handed to the OS);
+    if storing failed it raises that error (e.g. :class:`~ssfile.errors.WriteFailed`).
+    :meth:`result` before that raises ``asyncio.InvalidStateError``."""
 
     __slots__ = ("_value", "_future", "_fields")
 
     def __init__(
         self,
         value: Message | None = None,
-        future: asyncio.Future[Message] | None = None,
+        future: asyncio.Future[Any] | None = None,
         *,
         fields: tuple[str, int, int, int, bytes] | None = None,
     ) -> None:
         self._value = value
-        self._future = future
+        self._future = future  # with fields: resolves (to anything) once they are stored
         self._fields = fields  # a header known at send time, made a Message only if asked
 
     def done(self) -> bool:
         return self._future is None or self._future.done()
 
     def result(self) -> Message:
-        if self._value is None and self._fields is not None:
-            self._value = Message(*self._fields)
         if self._value is not None:
             return self._value
-        assert self._future is not None
-        return self._future.result()
+        if self._future is not None:
+            got = self._future.result()  # raises while pending, or the failure
+            if self._fields is None:
+                return got  # type: ignore[no-any-return]
+        assert self._fields is not None
+        self._value = Message(*self._fields)
+        return self._value
 
     def __await__(self) -> Generator[Any, None, Message]:
-        if self._future is None:
-            return self.result()
-        return (yield from self._future.__await__())
+        if self._future is not None:
+            yield from self._future.__await__()
+        return self.result()
 
 
 class Producer(abc.ABC):

@@ -12,8 +12,12 @@ Rules (spec/streamer.md):
 * Groups (LoadBalanced, Resumable) are per process: the members of a group share one
   reader; a message goes to ``members[sequence mod n]`` at dispatch time; a member that
   leaves hands its undelivered messages back to the others (nothing lost or duplicated).
-* Resumable consumers commit the position of the last message delivered to the group into
-  ``<file>.offsets.sqlite`` beside the file and resume after it on restart.
+* Resumable consumers are at-least-once: a batch counts as processed when the application asks
+  for the next one (or calls ``commit()``); the group's position (the
+  earliest message not yet processed, else just after the last one delivered) is then stored
+  in ``<file>.offsets.sqlite`` beside the file, and a restart resumes there.  A crash repeats
+  at most the unacknowledged batches, never skips a message; ``close()`` acknowledges nothing
+  (a member's last batch goes back to the other members of its group).
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ import sqlite3
 from collections import deque
 from collections.abc import Sequence
 
-from ..errors import SSError, StreamError
+from ..errors import SSError, StreamError, WriteFailed
 from ..file.writer import Writer, now_ms
-from ..format.records import check_stream_key
+from ..format.records import check_producer_key
 from ..types import Message
 from .api import Consumer, Producer, Receipt, StreamEnded, Streamer
 from .file_tail import FileTail
@@ -38,10 +42,18 @@ _writers: dict[str, _SharedWriter] = {}
 
 
 class _SharedWriter:
+    """One writer per file and process, a background flusher, and the receipts waiting for it.
+
+    The messages sent since the last flush share one future (``waiting``); it resolves when a
+    flush has handed them all to the OS.  A failed write (disk full...) stops the writer
+    (:class:`~ssfile.errors.WriteFailed`): the waiting receipts fail with that error, and so
+    does every later ``send``/``flush``/``end``.  The flusher never dies with an exception."""
+
     def __init__(self, path: str, beacon_interval: int | None) -> None:
         self.writer = Writer(path, "a", beacon_interval=beacon_interval)
         self.users = 0
         self.ended = False
+        self.waiting: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def ensure_flusher(self) -> None:
@@ -49,17 +61,58 @@ class _SharedWriter:
             self._task = asyncio.get_running_loop().create_task(self._flush_loop())
 
     async def _flush_loop(self) -> None:
-        while not self.ended:
+        while not self.ended and self.writer.failed is None:
             await asyncio.sleep(FLUSH_EVERY)
-            if not self.ended and self.writer._enc.pending:
-                self.writer.flush()
+            if not self.ended and self.waiting is not None:
+                try:
+                    self.flush()
+                except WriteFailed:
+                    return  # the receipts have the error; send/flush raise it from now on
+
+    def write(self, payload: bytes, key: str, shard: int, ts: int, seq: int | None) -> Receipt:
+        try:
+            seq = self.writer.write(
+                payload, stream_key=key, shard_id=shard, timestamp=ts, sequence=seq
+            )
+        except WriteFailed as err:  # a full buffer was written out, and that failed
+            self._settle(err)
+            raise
+        fut = self.waiting
+        if fut is None:
+            fut = self.waiting = asyncio.get_running_loop().create_future()
+        return Receipt(future=fut, fields=(key, shard, seq, ts, payload))
+
+    def flush(self) -> None:
+        """Hand everything sent to the OS and resolve the waiting receipts (or fail them)."""
+        try:
+            self.writer.flush()
+        except WriteFailed as err:
+            self._settle(err)
+            raise
+        self._settle(None)
+
+    def _settle(self, err: WriteFailed | None) -> None:
+        fut, self.waiting = self.waiting, None
+        if fut is None or fut.done():
+            return
+        if err is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(err)
+            fut.exception()  # the receipts raise it when asked; no "never retrieved" log
 
     def close(self, eos: bool) -> None:
-        if not self.ended:
-            self.ended = True
+        if self.ended:
+            return
+        self.ended = True
+        if self._task is not None:
+            self._task.cancel()
+        try:
             self.writer.close(eos=eos)
-            if self._task is not None:
-                self._task.cancel()
+        except WriteFailed as err:
+            self._settle(err)
+            raise
+        self._settle(None)
 
 
 class FileProducer(Producer):
@@ -74,19 +127,13 @@ class FileProducer(Producer):
         self, payload: bytes, *, timestamp: int | None = None, sequence: int | None = None
     ) -> Receipt:
         """``timestamp`` (ms, default now) and ``sequence`` (default: the next one) may be
-        chosen, e.g. to record another backend's messages with their own headers."""
+        chosen, e.g. to record another backend's messages with their own headers.  The
+        receipt resolves once the message is handed to the OS (within ~10 ms)."""
         shared = self._shared
         if shared.ended:
             raise StreamError("producer ended: the file's writer was ended")
         ts = now_ms() if timestamp is None else timestamp
-        seq = shared.writer.write(
-            payload,
-            stream_key=self.stream_key,
-            shard_id=self.shard_id,
-            timestamp=ts,
-            sequence=sequence,
-        )
-        return Receipt(fields=(self.stream_key, self.shard_id, seq, ts, payload))
+        return shared.write(payload, self.stream_key, self.shard_id, ts, sequence)
 
     def last_sequence(self) -> int | None:
         info = self._shared.writer.stream_info(self.stream_key, self.shard_id)
@@ -94,7 +141,9 @@ class FileProducer(Producer):
 
     async def flush(self) -> None:
         if not self._shared.ended:
-            self._shared.writer.flush()
+            self._shared.flush()
+        elif self._shared.writer.failed is not None:
+            raise self._shared.writer.failed.again()
 
     async def end(self) -> None:
         self._shared.close(eos=True)
@@ -129,11 +178,18 @@ class _Dispatcher:
             return True
 
     def leave(self, consumer: FileConsumer) -> None:
+        """Hand what ``consumer`` got and did not acknowledge (its last batch, if Resumable)
+        and what it was not given yet to the other members, in file order."""
         self.members.remove(consumer)
-        for m in consumer.queue:
+        back = consumer.unacked
+        for m in [*back, *consumer.queue]:
             if self.members:
                 choose(self.members, m.sequence).queue.append(m)
+        if back and self.members:
+            for c in self.members:
+                c.queue = deque(sorted(c.queue, key=lambda m: m.offset))
         consumer.queue.clear()
+        consumer.unacked = []
         if not self.members:
             self.tail.close()
 
@@ -152,8 +208,21 @@ class FileConsumer(Consumer):
         self.options = options
         self.queue: deque[Message] = deque()
         self.last: Message | None = None
+        #: Resumable: the batch the application has and has not yet acknowledged (by asking
+        #: for the next batch, or commit())
+        self.unacked: list[Message] = []
+
+    def outstanding(self) -> Message | None:
+        """The earliest message this consumer got but the application has not acknowledged."""
+        if self.unacked:
+            return self.unacked[0]
+        return self.queue[0] if self.queue else None
 
     async def next_batch(self, max_messages: int = 1000) -> list[Message]:
+        if self.unacked:  # asking for more acknowledges the previous batch
+            self.unacked = []
+            if self.options.auto_commit:
+                self._streamer._commit(self.options.group, self._d)  # type: ignore[arg-type]
         while not self.queue:
             if self not in self._d.members:
                 raise StreamEnded("this consumer has left its group")
@@ -164,18 +233,19 @@ class FileConsumer(Consumer):
         n = min(max_messages, len(q))
         out = [q.popleft() for _ in range(n)]
         self.last = out[-1]
-        if self.options.mode is ConsumerMode.RESUMABLE and self.options.auto_commit:
-            self._streamer._commit(self.options.group, self.last)  # type: ignore[arg-type]
+        if self.options.mode is ConsumerMode.RESUMABLE:
+            self.unacked = out  # committed only once the application asks for more
         return out
 
     async def next(self) -> Message:
         return (await self.next_batch(1))[0]
 
     async def commit(self) -> None:
+        """Acknowledge every message delivered so far and store the group's position."""
         if self.options.mode is not ConsumerMode.RESUMABLE:
             raise StreamError("you cannot commit on a non-resumable consumer")
-        if self.last is not None:
-            self._streamer._commit(self.options.group, self.last)  # type: ignore[arg-type]
+        self.unacked = []
+        self._streamer._commit(self.options.group, self._d)  # type: ignore[arg-type]
 
     async def seek(self, timestamp: object) -> None:
         """Continue at the first message of this consumer's keys with timestamp >= ``timestamp``
@@ -220,6 +290,7 @@ class FileConsumer(Consumer):
         there and drop messages until the first one ``accept`` takes."""
         self._solo()
         self.queue.clear()
+        self.unacked = []
         tail = self._d.tail
         start: str | tuple[int, bool] = "earliest"
         if locate is not None:
@@ -243,7 +314,7 @@ class FileConsumer(Consumer):
                     return
 
     async def close(self) -> None:
-        if self in self._d.members:
+        if self in self._d.members:  # an unacknowledged batch goes back to the group
             self._d.leave(self)
 
 
@@ -257,7 +328,7 @@ class FileStreamer(Streamer):
         self._db: sqlite3.Connection | None = None
 
     async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        check_stream_key(stream_key, allow_empty=False)
+        check_producer_key(stream_key)
         key = os.path.realpath(self.path)
         shared = _writers.get(key)
         if shared is None or shared.ended:
@@ -280,7 +351,7 @@ class FileStreamer(Streamer):
             if options.mode is ConsumerMode.RESUMABLE:
                 committed = self._committed(group)  # type: ignore[arg-type]
                 if committed is not None:
-                    start = (committed, True)
+                    start = committed
             await tail.start(start)
             d = _Dispatcher(tail, keys, options.shards)
             if group:
@@ -297,39 +368,65 @@ class FileStreamer(Streamer):
             self._db = sqlite3.connect(self.path + ".offsets.sqlite")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS positions (grp TEXT PRIMARY KEY, "
-                "offset INTEGER NOT NULL, sequence INTEGER, stream_key TEXT)"
+                "offset INTEGER NOT NULL, sequence INTEGER, stream_key TEXT, "
+                "inclusive INTEGER NOT NULL DEFAULT 0)"
             )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(positions)")}
+            if "inclusive" not in columns:  # a position stored before issue 12: resume after
+                self._db.execute(
+                    "ALTER TABLE positions ADD COLUMN inclusive INTEGER NOT NULL DEFAULT 0"
+                )
         return self._db
 
-    def _commit(self, group: str, last: Message) -> None:
+    def _commit(self, group: str, d: _Dispatcher) -> None:
+        """Store where the group resumes: at the earliest message a member got and the
+        application has not acknowledged (so a crash repeats it, never skips it), else just
+        after the last message the members delivered."""
+        pending = [m for m in (c.outstanding() for c in d.members) if m is not None]
+        if pending:
+            at, inclusive = min(pending, key=lambda m: m.offset), 1
+        else:
+            lasts = [c.last for c in d.members if c.last is not None]
+            if not lasts:
+                return
+            at, inclusive = max(lasts, key=lambda m: m.offset), 0
         db = self._connect_db()
         db.execute(
-            "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)",
-            (group, last.offset, last.sequence, last.stream_key),
+            "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?)",
+            (group, at.offset, at.sequence, at.stream_key, inclusive),
         )
         db.commit()
 
-    def _committed(self, group: str) -> int | None:
+    def _committed(self, group: str) -> tuple[int, bool] | None:
+        """(offset, skip the message there) to resume the group at, or None."""
         row = (
             self._connect_db()
-            .execute("SELECT offset FROM positions WHERE grp = ?", (group,))
+            .execute("SELECT offset, inclusive FROM positions WHERE grp = ?", (group,))
             .fetchone()
         )
-        return None if row is None else int(row[0])
+        return None if row is None else (int(row[0]), not row[1])
 
     async def disconnect(self) -> None:
+        """Close every consumer and producer; a writer that failed (or fails now, flushing)
+        raises its :class:`~ssfile.errors.WriteFailed` after everything is closed."""
+        failure: WriteFailed | None = None
         for c in self._consumers:
             await c.close()
         for p in self._producers:
             shared = p._shared
             shared.users -= 1
             if shared.users <= 0:
-                shared.close(eos=False)
+                try:
+                    shared.close(eos=False)
+                except WriteFailed as err:
+                    failure = failure or err
         self._producers.clear()
         self._consumers.clear()
         if self._db is not None:
             self._db.close()
             self._db = None
+        if failure is not None:
+            raise failure
 
 
 def connect_file(path: str, **options: object) -> FileStreamer:

@@ -38,16 +38,34 @@ class _Loop:
         self.loop.close()
 
 
+class SyncReceipt:
+    """A :class:`Receipt` for scripts: :meth:`result` waits until the backend has stored the
+    message (or raises why it could not)."""
+
+    def __init__(self, loop: _Loop, inner: Receipt) -> None:
+        self._loop = loop
+        self._inner = inner
+
+    def done(self) -> bool:
+        return self._inner.done()
+
+    def result(self) -> Message:
+        async def _wait() -> Message:
+            return await self._inner
+
+        return self._loop.run(_wait())  # type: ignore[no-any-return]
+
+
 class SyncProducer:
     def __init__(self, loop: _Loop, inner: Producer) -> None:
         self._loop = loop
         self._inner = inner
 
-    def send(self, payload: bytes) -> Receipt:
+    def send(self, payload: bytes) -> SyncReceipt:
         async def _send() -> Receipt:
             return self._inner.send(payload)
 
-        return self._loop.run(_send())  # type: ignore[no-any-return]
+        return SyncReceipt(self._loop, self._loop.run(_send()))
 
     def flush(self) -> None:
         self._loop.run(self._inner.flush())
