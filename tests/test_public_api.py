@@ -2,6 +2,11 @@
 
 import datetime as dt
 import inspect
+import os
+import subprocess
+import sys
+
+import pytest
 
 import ssfile
 
@@ -17,6 +22,9 @@ PUBLIC = [
     "BadMagic",
     "Beacon",
     "ChecksumMismatch",
+    "ConsumerMode",
+    "ConsumerOptions",
+    "connect",  # issue 14: the streamer's entry points at the top level
     "DEFAULT_BEACON_INTERVAL",
     "EncodeError",
     "EndOfStream",
@@ -121,3 +129,70 @@ def test_demo_runs(tmp_path, capsys):
 
     assert main(["demo", str(tmp_path), "--messages", "2000"]) == 0
     assert "recorded 2000 messages" in capsys.readouterr().out
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(out.split())
+
+
+def test_import_ssfile_loads_almost_nothing():
+    """``import ssfile`` is the errors and the facade; the rest loads on first use."""
+    loaded = _loaded_after("import ssfile")
+    assert {m for m in loaded if m.startswith("ssfile")} == {"ssfile", "ssfile.errors"}
+    for heavy in ("numpy", "pandas", "construct", "asyncio", "ssfile.check", "ssfile.streamer"):
+        assert heavy not in loaded, heavy
+
+
+def test_lazy_names_resolve_to_their_modules():
+    from ssfile.check import verify
+    from ssfile.file.reader import Reader
+    from ssfile.streamer import ConsumerMode, ConsumerOptions, connect
+
+    assert (ssfile.verify, ssfile.Reader) == (verify, Reader)
+    assert (ssfile.connect, ssfile.ConsumerOptions, ssfile.ConsumerMode) == (
+        connect,
+        ConsumerOptions,
+        ConsumerMode,
+    )
+    assert set(ssfile.__all__) <= set(dir(ssfile))
+    try:
+        ssfile.no_such_name  # noqa: B018
+    except AttributeError as err:
+        assert "no_such_name" in str(err)
+    else:
+        raise AssertionError("no AttributeError")
+
+
+def test_a_cli_command_loads_only_its_own_module():
+    """``ssfile cat`` parses its arguments without the checker, the streamer or asyncio."""
+    loaded = _loaded_after("from ssfile.cli import build_parser; build_parser(['cat'])")
+    assert "ssfile.cli.cat" in loaded
+    for other in ("ssfile.cli.verify", "ssfile.cli.relay", "ssfile.check", "asyncio", "numpy"):
+        assert other not in loaded, other
+    loaded = _loaded_after("from ssfile.cli import build_parser; build_parser(['--help'])")
+    assert {"ssfile.cli.cat", "ssfile.cli.verify", "ssfile.cli.relay"} <= loaded
+
+
+def test_version_names_the_codec(capsys):
+    from ssfile.cli import main
+    from ssfile.codec.accel import speedups
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    codec = "C accelerator" if speedups is not None else "pure Python"
+    assert capsys.readouterr().out.strip() == f"ssfile {ssfile.__version__} (codec: {codec})"
+    forced = subprocess.run(
+        [sys.executable, "-m", "ssfile", "--version"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SSFILE_PURE": "1"},
+    )
+    assert forced.stdout.strip() == f"ssfile {ssfile.__version__} (codec: pure Python)"
