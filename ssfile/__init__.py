@@ -35,7 +35,9 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .check import Diagnosis, repair, verify
+    from .check.diagnosis import Diagnosis
+    from .check.repair import repair
+    from .check.verify import verify
     from .codec.events import EndOfStream
     from .export.arrays import to_numpy
     from .export.frame import to_pandas

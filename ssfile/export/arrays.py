@@ -50,7 +50,7 @@ class Columns:
             return bytes(self.payload[i])
         if self.payload_buffer is None:
             raise ValueError("no payloads: call with payload=True")
-        return self.payload_buffer[self.payload_offsets[i] : self.payload_offsets[i + 1]].tobytes()
+        return self.payload_buffer[self.payload_offsets[i] : self.payload_offsets[i + 1]].tobytes()  # type: ignore[no-any-return]  # numpy via _deps
 
     def payloads(self) -> list[bytes]:
         return [self.payload_at(i) for i in range(len(self))] if len(self) else []

@@ -273,7 +273,7 @@ class FileStreamer(Streamer):
     ) -> Consumer:
         keys, options = consumer_request(stream_keys, options)
         group = options.group
-        d = self._groups.get((group, keys)) if group else None  # type: ignore[arg-type]
+        d = self._groups.get((group, keys)) if group else None
         if d is None or not d.members:
             tail = FileTail(self.path, follow=options.follow)
             start: str | tuple[int, bool] = options.auto_stream_reset
