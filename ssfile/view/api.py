@@ -1,7 +1,7 @@
 """The viewer's JSON API as pure handlers: ``Api.handle(route, query) -> dict``.
 
 No HTTP here: the server maps ``GET /api/<route>?<query>`` to :meth:`Api.handle` and an
-:class:`ApiError` to a 4xx response.  The API is documented in ``viewer/README.md``.
+:class:`ApiError` to a 4xx response.  The API is documented in ``static/README.md``.
 """
 
 from __future__ import annotations
