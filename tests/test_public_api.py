@@ -181,6 +181,8 @@ def test_a_cli_command_loads_only_its_own_module():
         assert other not in loaded, other
     loaded = _loaded_after("from ssfile.cli import build_parser; build_parser(['--help'])")
     assert {"ssfile.cli.cat", "ssfile.cli.verify", "ssfile.cli.relay"} <= loaded
+    loaded = _loaded_after("from ssfile.cli import build_parser; build_parser(['--version'])")
+    assert not {m for m in loaded if m.startswith("ssfile.cli.")}
 
 
 def test_version_names_the_codec(capsys):

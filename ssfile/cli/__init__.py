@@ -48,8 +48,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    wanted = _command_in(argv)
-    for name in [wanted] if wanted else COMMANDS:
+    for name in _commands_for(argv):
         try:
             module = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as err:
@@ -60,13 +59,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _command_in(argv: Sequence[str] | None) -> str | None:
-    """The subcommand ``argv`` names before any option (the top level has only --help and
-    --version), or None: then every command is loaded (``ssfile --help``, a typo)."""
+def _commands_for(argv: Sequence[str] | None) -> list[str]:
+    """The subcommand modules to load: the one ``argv`` names first (the top level has only
+    --help and --version, no option taking a value), none for ``--version``, else all
+    (``ssfile --help``, a typo: the usage lists them)."""
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in COMMANDS:
-        return args[0]
-    return None
+        return [args[0]]
+    if args and args[0] == "--version":
+        return []
+    return COMMANDS
 
 
 def version_text() -> str:
