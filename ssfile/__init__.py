@@ -6,15 +6,18 @@ with ssfile.open("rec.ss") as r:
 
 with ssfile.open("out.ss", "w", beacon_interval=1024) as w:
     w.write(b"payload", stream_key="clock")
+
+``import ssfile`` loads only this module and the errors: every other public name is
+imported on first use (module ``__getattr__``), so a one-shot command pays only for what
+it touches (tests/test_public_api.py pins what stays unloaded).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, overload
 
-from .check import Diagnosis, repair, verify
-from .codec.events import EndOfStream
 from .errors import (
     BackendError,
     BadMagic,
@@ -31,28 +34,95 @@ from .errors import (
     UsageError,
     WriteFailed,
 )
-from .export.arrays import to_numpy  # numpy/pandas are imported only when these are called
-from .export.frame import to_pandas
-from .export.stats import stats
-from .file.aio import AsyncReader, aopen
-from .file.follow import FollowError
-from .file.reader import Reader
-from .file.slice import Slice
-from .file.writer import Writer
-from .format.constants import DEFAULT_BEACON_INTERVAL
-from .format.records import Beacon, FileHeader, Marker, MessageHeader
-from .types import Message
+
+if TYPE_CHECKING:
+    from .check.diagnosis import Diagnosis
+    from .check.repair import repair
+    from .check.verify import verify
+    from .codec.events import EndOfStream
+    from .export.arrays import to_numpy
+    from .export.frame import to_pandas
+    from .export.stats import stats
+    from .file.aio import AsyncReader, aopen
+    from .file.follow import FollowError
+    from .file.reader import Reader
+    from .file.slice import Slice
+    from .file.writer import Writer
+    from .format.constants import DEFAULT_BEACON_INTERVAL
+    from .format.records import Beacon, FileHeader, Marker, MessageHeader
+    from .streamer import ConsumerMode, ConsumerOptions, connect
+    from .types import Message
 
 __version__ = "0.1.0"
 
+#: public name -> the module that defines it, imported on first access
+_LAZY = {
+    "Diagnosis": "check",
+    "repair": "check",
+    "verify": "check",
+    "EndOfStream": "codec.events",
+    "to_numpy": "export.arrays",  # numpy/pandas are imported only when these are called
+    "to_pandas": "export.frame",
+    "stats": "export.stats",
+    "AsyncReader": "file.aio",
+    "aopen": "file.aio",
+    "FollowError": "file.follow",
+    "Reader": "file.reader",
+    "Slice": "file.slice",
+    "Writer": "file.writer",
+    "DEFAULT_BEACON_INTERVAL": "format.constants",
+    "Beacon": "format.records",
+    "FileHeader": "format.records",
+    "Marker": "format.records",
+    "MessageHeader": "format.records",
+    "ConsumerMode": "streamer.options",
+    "ConsumerOptions": "streamer.options",
+    "connect": "streamer.registry",
+    "Message": "types",
+}
 
-def open(path: str | os.PathLike[str] | BinaryIO, mode: str = "r", **options: Any) -> Any:  # noqa: A001
-    """Open a ``.ss`` file: ``"r"`` gives a :class:`Reader`; ``"w"``, ``"x"``, ``"a"`` a :class:`Writer`."""
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ssfile' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+_ReadMode = Literal["r", "rb"]
+_WriteMode = Literal["w", "x", "a", "wb", "xb", "ab"]
+
+
+@overload
+def open(  # noqa: A001
+    path: str | os.PathLike[str] | BinaryIO, mode: _ReadMode = "r", **options: Any
+) -> Reader: ...
+@overload
+def open(path: str | os.PathLike[str], mode: _WriteMode, **options: Any) -> Writer: ...  # noqa: A001
+@overload
+def open(  # noqa: A001
+    path: str | os.PathLike[str] | BinaryIO, mode: str, **options: Any
+) -> Reader | Writer: ...
+def open(  # noqa: A001
+    path: str | os.PathLike[str] | BinaryIO, mode: str = "r", **options: Any
+) -> Reader | Writer:
+    """Open a ``.ss`` file: ``"r"`` gives a :class:`Reader`; ``"w"``, ``"x"``, ``"a"`` a
+    :class:`Writer` (keyword options go to their constructors)."""
     if mode in ("r", "rb"):
+        from .file.reader import Reader
+
         return Reader(path, **options)
     if mode in ("w", "x", "a", "wb", "xb", "ab"):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError("writers need a path")
+        from .file.writer import Writer
+
         return Writer(path, mode[0], **options)
     raise ValueError(f"mode must be 'r', 'w', 'x' or 'a', not {mode!r}")
 
@@ -69,6 +139,8 @@ __all__ = [
     "BadMagic",
     "Beacon",
     "ChecksumMismatch",
+    "ConsumerMode",
+    "ConsumerOptions",
     "DEFAULT_BEACON_INTERVAL",
     "EncodeError",
     "EndOfStream",
@@ -89,6 +161,7 @@ __all__ = [
     "WriteFailed",
     "Writer",
     "__version__",
+    "connect",
     "open",
     "stats",
     "to_numpy",

@@ -32,7 +32,7 @@ ARGS = [
 ARTIFACTS = pathlib.Path(__file__).resolve().parent.parent / "test-artifacts" / "view"
 T0 = 1_700_000_000_000
 STREAMS = ("orders", "prices", "logs")
-PAD_LEFT, PAD_RIGHT = 44, 8  # the timeline's plot margins (viewer/app.js PAD)
+PAD_LEFT, PAD_RIGHT = 44, 8  # the timeline's plot margins (ssfile/view/static/app.js PAD)
 WAIT_MS = 15_000
 
 

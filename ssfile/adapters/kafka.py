@@ -212,7 +212,7 @@ class KafkaStreamer(Streamer):
 
     # ---- the Streamer API -------------------------------------------------------------------
 
-    async def create_producer(self, stream_key: str, *, shard_id: int | None = 0) -> Producer:  # type: ignore[override]
+    async def create_producer(self, stream_key: str, *, shard_id: int | None = 0) -> Producer:
         check_producer_key(stream_key)
         if shard_id is not None and (
             isinstance(shard_id, bool) or not isinstance(shard_id, int) or not 0 <= shard_id < 2**31

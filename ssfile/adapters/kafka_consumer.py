@@ -98,7 +98,7 @@ class KafkaConsumer(Consumer):
 
     async def _marks(self) -> list[tuple[int, int]]:
         s = self._streamer
-        return await self._fetcher.call(
+        return await self._fetcher.call(  # type: ignore[no-any-return]
             watermarks,
             self._fetcher.client,
             s.kafka,

@@ -67,8 +67,8 @@ class Fetcher:
         out = Fetched()
         try:
             records = self.client.consume(max_messages, timeout)
-        except self.kafka.KafkaException as err:
-            raise backend_error(self.where, err, "consume") from err
+        except self.kafka.KafkaException as exc:
+            raise backend_error(self.where, exc, "consume") from exc
         prefix = self.prefix
         append = out.messages.append
         keys: dict[str, str] = {}

@@ -287,7 +287,7 @@ class GroupMember(Consumer):
     async def _marks(self, parts: list[tuple[str, int]]) -> list[tuple[int, int]]:
         r = self._reader
         s = r.streamer
-        return await r.fetcher.call(
+        return await r.fetcher.call(  # type: ignore[no-any-return]
             watermarks, r.fetcher.client, s.kafka, parts, s.options.timeout, s.where
         )
 

@@ -153,8 +153,8 @@ class RealTimeConsumer(Consumer):
         return [
             k
             for k, p in self._pos.items()
-            if self._end[k] is not None and id_tuple(p) < self._end[k]
-        ]  # type: ignore[operator]
+            if self._end[k] is not None and id_tuple(p) < self._end[k]  # type: ignore[operator]
+        ]
 
     async def next_batch(self, max_messages: int = 1000) -> list[Message]:
         while not self._queue:

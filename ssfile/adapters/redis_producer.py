@@ -114,8 +114,8 @@ class RedisProducer(Producer):
                 head = self._head
                 packed = b"".join([b"%s$%d\r\n%s\r\n" % (head, len(p), p) for p in batch.payloads])
                 await self._round_trip(packed, n, batch.replies)
-        except Exception as err:
-            batch.replies += [err] * (n - len(batch.replies))
+        except Exception as exc:
+            batch.replies += [exc] * (n - len(batch.replies))
         if self._failed is None:
             err = next((r for r in batch.replies if isinstance(r, BaseException)), None)
             if err is not None:
@@ -171,7 +171,9 @@ class RedisProducer(Producer):
             self._ended = True
 
 
-async def _read_replies(conn: Any, n: int, out: list[Any], response_error: type) -> None:
+async def _read_replies(
+    conn: Any, n: int, out: list[Any], response_error: type[BaseException]
+) -> None:
     """Read ``n`` replies into ``out`` (an error reply is kept as its exception)."""
     for _ in range(n):
         try:

@@ -114,9 +114,9 @@ class RedisSource:
         """The streams of ``key``: every ``key:N`` stream (by N), else the plain key as shard 0."""
         found = {}
         for name in self._retrying(lambda: list(self._scan(f"{_glob_escape(key)}:*"))):
-            shard = redis_map.shard_of(name, key)
-            if shard is not None:
-                found[shard] = name.decode() if isinstance(name, bytes) else name
+            number = redis_map.shard_of(name, key)
+            if number is not None:
+                found[number] = name.decode() if isinstance(name, bytes) else name
         if not found:
             kind = self._type(key)
             if kind == "none":
@@ -160,7 +160,7 @@ class RedisSource:
 
     def page(self, redis_key: str, start: str, end: str, count: int) -> list[Any]:
         """Raw ``XRANGE key start end COUNT count``: ``[[id, [field, value, ...]], ...]``."""
-        return self._retrying(
+        return self._retrying(  # type: ignore[no-any-return]
             lambda: self._node(redis_key).execute_command(
                 "XRANGE", redis_key, start, end, "COUNT", count
             )
@@ -218,7 +218,7 @@ def open_source(uri: RedisUri, *, retry_for: float = 15.0, timeout: float = 10.0
     from redis.retry import Retry
 
     host, port = uri.nodes[0]
-    common = dict(
+    common: dict[str, Any] = dict(
         username=uri.username,
         password=uri.password,
         ssl=uri.tls,
@@ -237,7 +237,7 @@ def open_source(uri: RedisUri, *, retry_for: float = 15.0, timeout: float = 10.0
     from redis.cluster import ClusterNode, RedisCluster
 
     try:
-        cluster = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in uri.nodes], **common)
+        cluster = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in uri.nodes], **common)  # type: ignore[no-untyped-call]
     except redis.exceptions.RedisError as err:
         raise BackendError(f"redis://{uri.where}: cluster: {_one_line(err)}") from err
     return RedisSource(uri, None, cluster, retry_for)

@@ -113,6 +113,16 @@ class Diagnosis:
     def unreadable_bytes(self) -> int:
         return sum(end - start for start, end in self.unreadable)
 
+    def __repr__(self) -> str:
+        from ..display import diagnosis_repr
+
+        return diagnosis_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..display import diagnosis_html
+
+        return diagnosis_html(self)
+
     def exit_code(self, strict: bool = False) -> int:
         """0 clean, 1 problems (with ``strict``, warnings too), 2 not a ``.ss`` file at all."""
         if not self.readable:

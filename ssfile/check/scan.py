@@ -58,7 +58,7 @@ def scan(layout: Layout, start: int) -> Iterator[object]:
                 continue
             yield BadBeaconItem(b)
             found: tuple[int | None, list[BeaconRead]] | None = find_next(layout, pos + 1)
-            if b.reason == "eof" and found[0] is None:
+            if b.reason == "eof" and found is not None and found[0] is None:
                 yield GapItem(pos, size, "file ends inside a beacon", True, "torn-beacon")
                 return
             reason = f"damaged beacon: {b.reason}"

@@ -39,16 +39,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``argv`` naming a command, only that command's module is
+    imported (a one-shot ``ssfile cat`` does not load the checker, the streamer, asyncio...)."""
     parser = _Parser(
         prog="ssfile", description="Read, write, seek, verify and replay SeaStreamer .ss files."
     )
-    parser.add_argument("--version", action="version", version=f"ssfile {__version__}")
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMANDS:
+    for name in _commands_for(argv):
         try:
             module = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as err:
@@ -59,8 +59,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _commands_for(argv: Sequence[str] | None) -> list[str]:
+    """The subcommand modules to load: the one ``argv`` names first (the top level has only
+    --help and --version, no option taking a value), none for ``--version``, else all
+    (``ssfile --help``, a typo: the usage lists them)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in COMMANDS:
+        return [args[0]]
+    if args and args[0] == "--version":
+        return []
+    return COMMANDS
+
+
+def version_text() -> str:
+    """``ssfile --version``: the version and the codec in use."""
+    from .. import __version__
+    from ..codec.accel import speedups
+
+    codec = "C accelerator" if speedups is not None else "pure Python"
+    return f"ssfile {__version__} (codec: {codec})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)

@@ -59,7 +59,7 @@ def _path(args: argparse.Namespace) -> str:
     path = args.path or args.file_opt
     if not path:
         raise UsageError("a FILE to decode is required")
-    return path
+    return str(path)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -145,7 +145,7 @@ def _count(s: Summary, events: list[object]) -> None:
     add = s.add
     for ev in events:
         if type(ev) is msg_type:
-            add(ev)  # type: ignore[arg-type]
+            add(ev)
         elif type(ev) is Beacon:
             s.beacons += 1
         elif type(ev) is EndOfStream:

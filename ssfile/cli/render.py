@@ -248,7 +248,7 @@ class NdjsonRenderer(_Renderer):
         for ev in events:
             kind = type(ev)
             if kind is Message or kind is EndOfStream:
-                msg = ev.message if kind is EndOfStream else ev  # type: ignore[attr-defined]
+                msg: Message = ev.message if kind is EndOfStream else ev  # type: ignore[attr-defined,assignment]
                 out.append(message_json(msg, self.header_only, self.stamp).encode("utf-8") + b"\n")
                 if self.beacon is not None and self.beacon.index != self.printed:
                     out.append(self.beacon_line())
@@ -315,17 +315,17 @@ class LogRenderer(_Renderer):
                 if type(ev) is msg_type:
                     msg = ev
                 elif type(ev) is Beacon:
-                    self.beacon = ev  # type: ignore[assignment]
-                    index = ev.index  # type: ignore[attr-defined]
+                    self.beacon = ev
+                    index = ev.index
                     continue
                 elif type(ev) is EndOfStream:
-                    msg = ev.message  # type: ignore[attr-defined]
+                    msg = ev.message
                     self.ended = True
                 else:
                     if type(ev) is FileHeader:
-                        out.append(self.header_line(ev))  # type: ignore[arg-type]
+                        out.append(self.header_line(ev))
                     continue
-                ms = msg.timestamp_ms  # type: ignore[attr-defined]
+                ms = msg.timestamp_ms
                 if ms != last_ms:
                     last_ms = ms
                     into = ms - second_ms
@@ -335,18 +335,18 @@ class LogRenderer(_Renderer):
                         second_ms = ms - ms % 1000
                         second = self._second(second_ms)
                         stamp = second + fractions[ms - second_ms]
-                key = keys.get(msg.stream_key) or self._key(msg.stream_key)  # type: ignore[attr-defined]
-                shard = shards.get(msg.shard_id) or self._shard(msg.shard_id)  # type: ignore[attr-defined]
+                key = keys.get(msg.stream_key) or self._key(msg.stream_key)
+                shard = shards.get(msg.shard_id) or self._shard(msg.shard_id)
                 if header_only:
-                    extend((stamp, key, b"%d" % msg.sequence, shard))  # type: ignore[attr-defined]
+                    extend((stamp, key, b"%d" % msg.sequence, shard))
                 else:
-                    payload = msg.payload  # type: ignore[attr-defined]
+                    payload = msg.payload
                     if not payload.isascii():
                         try:
                             payload.decode("utf-8")
                         except UnicodeDecodeError:
                             payload = BINARY_BLOB
-                    extend((stamp, key, b"%d" % msg.sequence, shard, payload, b"\n"))  # type: ignore[attr-defined]
+                    extend((stamp, key, b"%d" % msg.sequence, shard, payload, b"\n"))
                 if index != printed:
                     out.append(self.beacon_line())
                     printed = index

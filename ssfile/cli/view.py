@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be 0..65535, not {args.port}")
     if not (viewer_dir() / "index.html").is_file():
         raise UsageError(
-            f"the viewer's files are missing ({viewer_dir()}): run from a source "
-            "checkout (pip install -e .) or set SSFILE_VIEWER_DIR"
+            f"the viewer's files are missing ({viewer_dir()}): reinstall ssfile "
+            "or set SSFILE_VIEWER_DIR"
         )
     try:
         server = ViewServer(os.path.abspath(args.path), args.port)

@@ -28,7 +28,7 @@ def load() -> ModuleType | None:
         return None
     if getattr(mod, "ABI_VERSION", None) != ABI_VERSION:
         return None
-    return mod
+    return mod  # type: ignore[no-any-return]  # the C extension is untyped
 
 
 speedups = load()

@@ -158,7 +158,7 @@ class Encoder:
             )
             if got is not None:
                 self.offset, crc = got
-                return crc
+                return crc  # type: ignore[no-any-return]  # from the C accelerator
         kb = self._keys.get(key)
         if kb is None:
             kb = self.key_bytes(key)

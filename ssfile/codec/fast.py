@@ -8,12 +8,16 @@ the schema's parse/build on fixtures and on hypothesis-generated records.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from ..errors import FieldError, TruncatedError
 from ..format import constants as K
 from ..format.records import Beacon, Marker, MessageHeader, is_valid_stream_key
 from ..format.schema import BEACON_HEAD_FMT, FRAME_FIXED_FMT, FRAME_TRAILER_FMT, MARKER_FIXED_FMT
 from ..types import MAX_TIMESTAMP_MS
+
+if TYPE_CHECKING:
+    import mmap
 
 FRAME_FIXED = struct.Struct(FRAME_FIXED_FMT)  # shard, seq, ts, payload length
 MARKER_FIXED = struct.Struct(MARKER_FIXED_FMT)  # shard, seq, ts, running checksum
@@ -26,7 +30,7 @@ FRAME_TRAILER = struct.Struct(FRAME_TRAILER_FMT)  # checksum, separator
 BEACON_HEAD_SIZE = BEACON_HEAD.size  # 6
 
 
-def beacon_size_at(buf: bytes, pos: int) -> int | None:
+def beacon_size_at(buf: bytes | memoryview | mmap.mmap, pos: int) -> int | None:
     """Size of the beacon starting at ``buf[pos]``, or None if ``buf`` ends inside it."""
     end = len(buf)
     if pos + BEACON_HEAD_SIZE > end:

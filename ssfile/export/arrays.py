@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..format.records import FileHeader
 from . import _deps, jsonflat
 from .columns import scan
 from .seeking import bounds
 from .timeargs import TimeArg, selection
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 @dataclass
@@ -45,20 +49,30 @@ class Columns:
     def __len__(self) -> int:
         return len(self.stream_codes)
 
+    def __repr__(self) -> str:
+        from ..display import columns_repr
+
+        return columns_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..display import columns_html
+
+        return columns_html(self)
+
     def payload_at(self, i: int) -> bytes:
         if self.payload is not None:
             return bytes(self.payload[i])
         if self.payload_buffer is None:
             raise ValueError("no payloads: call with payload=True")
-        return self.payload_buffer[self.payload_offsets[i] : self.payload_offsets[i + 1]].tobytes()
+        return self.payload_buffer[self.payload_offsets[i] : self.payload_offsets[i + 1]].tobytes()  # type: ignore[no-any-return]  # numpy via _deps
 
     def payloads(self) -> list[bytes]:
         return [self.payload_at(i) for i in range(len(self))] if len(self) else []
 
-    def stream_key(self) -> Any:
+    def stream_key(self) -> npt.NDArray[np.object_]:
         """The stream key of every message (an object array of str)."""
         np = _deps.numpy()
-        return np.array(self.stream_keys, dtype=object)[self.stream_codes]
+        return np.array(self.stream_keys, dtype=object)[self.stream_codes]  # type: ignore[no-any-return]
 
 
 def _codes(np: Any, codes: Any, keys: list[str]) -> tuple[Any, list[str]]:

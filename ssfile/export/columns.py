@@ -218,7 +218,7 @@ class _Scanner:
         for i in hits.tolist():
             p = int(pstart[i])
             if win[p : p + 3].tobytes() == K.EOS_PAYLOAD:
-                return i
+                return int(i)
         return None
 
     def _check(

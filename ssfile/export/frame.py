@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _deps
 from .arrays import Columns, to_numpy
 from .timeargs import TimeArg
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def columns_to_frame(cols: Columns, *, payload: bool = True) -> Any:
@@ -49,7 +52,7 @@ def to_pandas(
     *,
     check_crc: bool = True,
     tolerate_truncation: bool = False,
-) -> Any:
+) -> pd.DataFrame:
     """Read the messages of ``path`` into a :class:`pandas.DataFrame`, one row per message
     in file order (columns: see :func:`columns_to_frame`).
 

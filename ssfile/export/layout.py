@@ -11,6 +11,7 @@ does that); only their sizes are needed.
 from __future__ import annotations
 
 import bisect
+import mmap
 from dataclasses import dataclass
 
 from ..codec.fast import beacon_size_at
@@ -64,7 +65,7 @@ class Layout:
         return out
 
 
-def scan_layout(buf: bytes | memoryview, path: str | None = None) -> Layout:
+def scan_layout(buf: bytes | memoryview | mmap.mmap, path: str | None = None) -> Layout:
     """Parse the header of ``buf`` (a whole file, e.g. an mmap) and locate every segment."""
     header = parse_file_header(bytes(buf[: K.HEADER_SIZE]), 0)
     interval = header.beacon_interval

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _deps
 from .arrays import to_numpy
 from .frame import columns_to_frame
 from .timeargs import TimeArg
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
 
 GROUP = ["stream_key", "shard_id"]
 
@@ -29,20 +33,30 @@ class Stats:
     start and end.  ``frame``: the header columns everything was computed from.
     """
 
-    streams: Any
-    gaps: Any
-    frame: Any
+    streams: pd.DataFrame
+    gaps: pd.DataFrame
+    frame: pd.DataFrame
 
-    def counts(self, interval: str = "1s") -> Any:
+    def __repr__(self) -> str:
+        from ..display import stats_repr
+
+        return stats_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..display import stats_html
+
+        return stats_html(self)
+
+    def counts(self, interval: str = "1s") -> pd.DataFrame:
         """Messages per ``interval`` (a pandas frequency such as ``"100ms"``, ``"1min"``),
         one column per stream key, indexed by the interval start."""
         return resample_counts(self.frame, interval)
 
-    def plot_rate(self, interval: str = "1s", ax: Any = None) -> Any:
+    def plot_rate(self, interval: str = "1s", ax: Any = None) -> Axes:
         """Plot messages per second per stream (needs ``pip install 'ssfile[plot]'``)."""
         from .plot import plot_rate
 
-        return plot_rate(self.counts(interval), interval, ax=ax)
+        return plot_rate(self.counts(interval), interval, ax=ax)  # type: ignore[no-any-return]
 
 
 def stats(

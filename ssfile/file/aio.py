@@ -71,7 +71,7 @@ class AsyncReader:
         """The next batch of messages (possibly empty); None at the end."""
         if self._done:
             return None
-        batch = await self._call(next_messages, self._reader)
+        batch: list[Message] | None = await self._call(next_messages, self._reader)
         if batch is None:
             self._done = True
         return batch

@@ -265,6 +265,12 @@ class Reader:
     def __repr__(self) -> str:
         return f"<ssfile.Reader {self.path!r} interval={self.header.beacon_interval}>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the header and a streams table (ssfile/display.py)."""
+        from ..display import reader_html
+
+        return reader_html(self)
+
 
 def _positions_of_others(types: list[type], msg_type: type) -> list[int]:
     """Sorted indices of the entries of ``types`` that are not ``msg_type`` (C-speed scans)."""

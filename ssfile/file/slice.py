@@ -24,7 +24,7 @@ Semantics (the same for the API and ``ssfile cat``):
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..codec.events import EndOfStream
@@ -57,8 +57,8 @@ def next_messages(reader: Reader) -> list[Message] | None:
                 reader.last_beacon = ev
             elif isinstance(ev, EndOfStream):
                 reader.ended = True
-                return [m for m in batch[:i] if type(m) is msg_type]  # type: ignore[misc]
-    return msgs  # type: ignore[return-value]
+                return [m for m in batch[:i] if type(m) is msg_type]
+    return msgs
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class Slice:
         for batch in self.batches(reader, seek=seek):
             yield from batch
 
-    def _filter(self):  # type: ignore[no-untyped-def]
+    def _filter(self) -> Callable[[Message], bool]:
         keys = frozenset(self.streams)
         shard = self.shard
         if self.from_seq is not None and shard is None:

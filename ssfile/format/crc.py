@@ -6,6 +6,8 @@ installed, else the pure-Python table below.  Both are tested equal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 POLY = 0xC867
 INIT = 0xFFFF
 
@@ -32,12 +34,12 @@ def crc16_py(data: bytes | bytearray | memoryview, initial: int = INIT) -> int:
     return crc
 
 
-def _load_fast():  # type: ignore[no-untyped-def]
+def _load_fast() -> Callable[..., int] | None:
     try:
         from fastcrc import crc16 as _fast
     except ImportError:
         return None
-    fn = _fast.cdma2000
+    fn: Callable[..., int] = _fast.cdma2000
     if fn(b"123456789") != 0x4C06:  # pragma: no cover - a broken build
         return None
     return fn

@@ -135,7 +135,7 @@ def parse_file_header(data: bytes, offset: int = 0) -> FileHeader:
 def build_file_header(header: FileHeader) -> bytes:
     n = len(header.file_name.encode("utf-8"))
     padding = bytes(K.HEADER_SIZE - 17 - n) + bytes([K.SEPARATOR])
-    return FileHeaderLayout.build(
+    return FileHeaderLayout.build(  # type: ignore[no-any-return]  # construct is untyped
         dict(
             magic=K.MAGIC,
             version=K.VERSION,
@@ -166,7 +166,7 @@ def parse_frame(data: bytes, offset: int = 0) -> tuple[MessageHeader, bytes, int
 
 
 def build_frame(header: MessageHeader, payload: bytes, checksum: int) -> bytes:
-    return MessageFrameLayout.build(
+    return MessageFrameLayout.build(  # type: ignore[no-any-return]  # construct is untyped
         dict(
             header=dict(
                 stream_key=header.stream_key,
@@ -195,7 +195,7 @@ def parse_beacon(data: bytes, offset: int, index: int) -> Beacon:
 
 
 def build_beacon(remaining: int, markers: tuple[Marker, ...] | list[Marker]) -> bytes:
-    return BeaconLayout.build(
+    return BeaconLayout.build(  # type: ignore[no-any-return]  # construct is untyped
         dict(
             remaining_messages_bytes=remaining,
             markers=[

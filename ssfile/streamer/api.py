@@ -7,6 +7,22 @@ await producer.flush(); await producer.end()
 consumer = await streamer.create_consumer(["clock"], ConsumerOptions(...))
 msg = await consumer.next()                   # also: async for msg in consumer
 await streamer.disconnect()
+
+Streamers, producers and consumers are async context managers:
+
+async with await ssfile.connect(uri) as streamer:          # exit: disconnect()
+    async with await streamer.create_producer("clock") as producer:   # exit: flush()
+        producer.send(b"tick")
+    async with await streamer.create_consumer(["clock"]) as consumer:  # exit: close()
+        async for msg in consumer: ...
+
+``connect``, ``create_producer`` and ``create_consumer`` are coroutines (a backend may
+talk to its server first), so what is entered is the awaited value: ``async with await``.
+(An object both awaitable and enterable, as aiohttp's ``session.get``, would let the
+``await`` go, but then these would no longer be coroutines: ``asyncio.create_task`` would
+refuse them and every backend's signature would change; one word is cheaper.)  A
+producer's exit flushes but does not ``end()`` the stream: on a file, ``end()`` writes the
+end-of-stream frame for every producer of that file, a decision to take explicitly.
 """
 
 from __future__ import annotations
@@ -14,7 +30,7 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncIterator, Generator, Sequence
-from typing import Any
+from typing import Any, Self
 
 from ..errors import StreamError
 from ..types import Message
@@ -89,6 +105,13 @@ class Producer(abc.ABC):
     async def end(self) -> None:
         """Flush and end the stream (the file backend writes an end-of-stream frame)."""
 
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Flush (everything sent is stored, or the error is raised); the stream goes on."""
+        await self.flush()
+
 
 class Consumer(abc.ABC):
     stream_keys: tuple[str, ...]
@@ -117,6 +140,12 @@ class Consumer(abc.ABC):
     async def close(self) -> None:
         """Leave the group (if any) and release resources."""
         return None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate()
@@ -147,7 +176,7 @@ class Streamer(abc.ABC):
     @abc.abstractmethod
     async def disconnect(self) -> None: ...
 
-    async def __aenter__(self) -> Streamer:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -187,7 +187,7 @@ class _Dispatcher:
                 choose(self.members, m.sequence).queue.append(m)
         if back and self.members:
             for c in self.members:
-                c.queue = deque(sorted(c.queue, key=lambda m: m.offset))
+                c.queue = deque(sorted(c.queue, key=lambda m: m.offset or 0))
         consumer.queue.clear()
         consumer.unacked = []
         if not self.members:
@@ -344,7 +344,7 @@ class FileStreamer(Streamer):
     ) -> Consumer:
         keys, options = consumer_request(stream_keys, options)
         group = options.group
-        d = self._groups.get((group, keys)) if group else None  # type: ignore[arg-type]
+        d = self._groups.get((group, keys)) if group else None
         if d is None or not d.members:
             tail = FileTail(self.path, follow=options.follow)
             start: str | tuple[int, bool] = options.auto_stream_reset
@@ -384,12 +384,12 @@ class FileStreamer(Streamer):
         after the last message the members delivered."""
         pending = [m for m in (c.outstanding() for c in d.members) if m is not None]
         if pending:
-            at, inclusive = min(pending, key=lambda m: m.offset), 1
+            at, inclusive = min(pending, key=lambda m: m.offset or 0), 1
         else:
             lasts = [c.last for c in d.members if c.last is not None]
             if not lasts:
                 return
-            at, inclusive = max(lasts, key=lambda m: m.offset), 0
+            at, inclusive = max(lasts, key=lambda m: m.offset or 0), 0
         db = self._connect_db()
         db.execute(
             "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?)",

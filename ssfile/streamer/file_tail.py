@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import cast
 
 from ..codec.decoder import Decoder
 from ..codec.events import EndOfStream
@@ -67,7 +68,7 @@ class FileTail:
             self._restart(0, False)
             await self.drain()
         else:
-            offset, skip_first = where  # type: ignore[misc]
+            offset, skip_first = cast("tuple[int, bool]", where)
             self._restart(offset, skip_first)
 
     def _restart(self, offset: int, skip_first: bool) -> None:

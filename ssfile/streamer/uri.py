@@ -8,9 +8,12 @@ list.  ``stdio://`` has the single node ``.``; ``file://`` has one node, the pat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ..errors import UsageError
 from ..format.records import is_valid_stream_key
+
+_Options = TypeVar("_Options")
 
 SCHEMES = ("file", "stdio", "redis", "rediss", "kafka")
 
@@ -100,8 +103,8 @@ def _check_host_port(node: str, text: str) -> None:
 
 
 def backend_arguments(
-    url: StreamUrl | str, options_type: type, options: dict[str, object]
-) -> tuple[StreamUrl, object]:
+    url: StreamUrl | str, options_type: type[_Options], options: dict[str, object]
+) -> tuple[StreamUrl, _Options]:
     """What a backend's ``connect(url, **options)`` starts with: the parsed URL and its options
     dataclass; an unknown option is a :class:`UsageError` naming the scheme."""
     if isinstance(url, str):

@@ -6,5 +6,5 @@
 * :mod:`.api`      the JSON API as pure handlers: (route, query) -> dict or ApiError;
 * :mod:`.server`   the loopback HTTP server: token, Host check, static whitelist.
 
-The page itself (HTML, CSS, JavaScript) lives in ``viewer/`` at the top of the repository.
+The page itself (HTML, CSS, JavaScript) is package data in ``static/`` (served from memory).
 """

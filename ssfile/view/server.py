@@ -4,20 +4,22 @@
   ``localhost`` with our port (a page elsewhere cannot reach us by DNS rebinding);
 * every request carries the random token: ``?token=`` in the URL (the page itself, its
   assets) or the ``X-SSFile-Token`` header (the page's API calls);
-* static files come from a whitelist read from ``viewer/`` at start-up (no path ever
-  reaches the file system); the only data file is the one given;
+* static files come from a whitelist read from the package's ``static/`` at start-up (no
+  path ever reaches the file system); the only data file is the one given;
 * anything else is a 4xx with a JSON body ``{"error": "..."}``.
 """
 
 from __future__ import annotations
 
 import hmac
+import importlib.resources
 import json
 import os
 import pathlib
 import secrets
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources.abc import Traversable
 from urllib.parse import parse_qs, urlsplit
 
 from .api import Api, ApiError
@@ -42,18 +44,18 @@ SECURITY_HEADERS = {
 }
 
 
-def viewer_dir() -> pathlib.Path:
-    """The page's files: ``$SSFILE_VIEWER_DIR``, else ``viewer/`` beside the ``ssfile`` package
-    (a source checkout or an editable install)."""
+def viewer_dir() -> Traversable:
+    """The page's files: ``$SSFILE_VIEWER_DIR``, else the package data ``ssfile/view/static``
+    (through importlib.resources: a wheel, an editable install or a checkout alike)."""
     env = os.environ.get("SSFILE_VIEWER_DIR")
-    return pathlib.Path(env) if env else pathlib.Path(__file__).resolve().parents[2] / "viewer"
+    return pathlib.Path(env) if env else importlib.resources.files("ssfile.view") / "static"
 
 
-def load_static(directory: pathlib.Path, token: str) -> dict[str, tuple[str, bytes]]:
+def load_static(directory: Traversable, token: str) -> dict[str, tuple[str, bytes]]:
     """URL path -> (content type, body) for every servable file directly in ``directory``."""
     files: dict[str, tuple[str, bytes]] = {}
-    for entry in sorted(directory.iterdir()):
-        kind = STATIC_TYPES.get(entry.suffix)
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        kind = STATIC_TYPES.get(os.path.splitext(entry.name)[1])
         if kind is None or not entry.is_file():
             continue
         body = entry.read_bytes()
@@ -78,7 +80,7 @@ class ViewServer(ThreadingHTTPServer):
         port: int = 0,
         *,
         token: str | None = None,
-        static_dir: pathlib.Path | None = None,
+        static_dir: Traversable | None = None,
         jobs: JobBoard | None = None,
         log: bool = False,
     ) -> None:
