@@ -1,4 +1,9 @@
-"""Timestamp text: upstream's formats, ISO 8601 and epoch milliseconds.  Pure functions."""
+"""Timestamp text: upstream's formats, ISO 8601 and epoch milliseconds.  Pure functions.
+
+Formatting is total (spec/ss-format.md 2.2): a value outside ``[0, MAX_TIMESTAMP_MS]`` is
+text ``<out of range: N ms>`` (:func:`format_timestamp`) and JSON ``null``
+(:func:`timestamp_json`, always next to the raw integer); it never raises.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,18 @@ import re
 from .errors import UsageError
 from .types import MAX_TIMESTAMP_MS, UTC, datetime_to_ms, format_timestamp
 
-__all__ = ["format_timestamp", "parse_upstream", "parse_time"]
+__all__ = ["format_timestamp", "in_range", "parse_upstream", "parse_time", "timestamp_json"]
+
+
+def in_range(ms: int) -> bool:
+    """Whether ``ms`` is a timestamp a ``.ss`` file can hold (0 .. 9999-12-31T23:59:59.999)."""
+    return 0 <= ms <= MAX_TIMESTAMP_MS
+
+
+def timestamp_json(ms: int) -> str | None:
+    """The JSON value for a timestamp: its text, or None (``null``) when out of range."""
+    return format_timestamp(ms) if 0 <= ms <= MAX_TIMESTAMP_MS else None
+
 
 # upstream TIMESTAMP_FORMAT (and the stdio one without fraction): no zone, UTC
 _UPSTREAM = re.compile(r"([+-]?\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?\Z")

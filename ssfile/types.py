@@ -26,7 +26,12 @@ def datetime_to_ms(value: _dt.datetime) -> int:
 
 
 def format_timestamp(ms: int) -> str:
-    """Upstream's TIMESTAMP_FORMAT: ``YYYY-MM-DDTHH:MM:SS.F`` with the shortest exact fraction."""
+    """Upstream's TIMESTAMP_FORMAT: ``YYYY-MM-DDTHH:MM:SS.F`` with the shortest exact fraction.
+
+    Total: a value outside ``[0, MAX_TIMESTAMP_MS]`` (never read from a valid file) gives
+    ``<out of range: N ms>`` instead of raising."""
+    if not 0 <= ms <= MAX_TIMESTAMP_MS:
+        return f"<out of range: {ms} ms>"
     secs, milli = divmod(ms, 1000)
     days, rem = divmod(secs, 86_400)
     date = _dt.date.fromordinal(719_163 + days)  # 719163 = date(1970,1,1).toordinal()

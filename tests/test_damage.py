@@ -194,7 +194,7 @@ def check_repair_output(tmp_path, damaged, name="x"):
     src = where / f"{name}-damaged.ss"
     dst = where / f"{name}-repaired.ss"
     src.write_bytes(damaged)
-    report = repair(src, dst)
+    report = repair(src, dst, as_version_1=True)  # a damaged version byte is damage here
     if not report.written:
         assert not dst.exists()
         assert report.exit_code == 2

@@ -90,18 +90,18 @@ class Vector:
     # ---- the file header (spec table "File header") --------------------------------------
 
     def file_header(self, *, magic: bytes = b"Ss", version: int = 1, name: bytes | None = None,
-                    padding: bytes | None = None) -> None:
+                    padding: bytes | None = None, created_at: int = T0) -> None:
         raw = self.file_name.encode() if name is None else name
         self.put("magic", magic)
         self.put("version", u8(version))
         self.put(f"file_name ({len(raw)} bytes)", short_string(raw))
-        self.put("created_at", u64(T0))
+        self.put("created_at", u64(created_at))
         self.put("beacon_interval", u32(self.interval))
         if padding is None:
             padding = bytes(112 - len(raw) - 1) + u8(CR) if len(raw) < 112 else b""
         if padding:
             self.put(f"padding ({len(padding)} bytes)", padding)
-        self.header = {"file_name": raw.decode(errors="replace"), "created_at_ms": T0,
+        self.header = {"file_name": raw.decode(errors="replace"), "created_at_ms": created_at,
                        "beacon_interval": self.interval}
         if self.offset == self.interval:            # I == 128: a beacon right after the header
             self.beacon(0, cut=None)
@@ -504,7 +504,16 @@ def file_name_not_utf8() -> Vector:
     v = Vector("file-name-not-utf8", "the file name bytes are not UTF-8", interval=1024)
     v.file_header(name=b"\xff\xfe.ss")
     v.header = None
-    v.fail("FieldError", 0)
+    v.fail("FieldError", 4)
+    return v
+
+
+def created_at_out_of_range() -> Vector:
+    v = Vector("created-at-out-of-range", "the header's created_at is 2^63 - 1 ms, far beyond "
+               "9999-12-31T23:59:59.999Z: the error names the field", interval=1024)
+    v.file_header(created_at=(1 << 63) - 1)
+    v.header = None
+    v.fail("FieldError", 4 + len(v.file_name))
     return v
 
 
@@ -512,7 +521,8 @@ VECTORS = [header_only, one_message, eos, interval_128, splice_one, splice_two, 
            beacon_on_boundary, ends_on_boundary, empty_payload, empty_key, bad_magic, bad_version,
            bad_crc, truncated_frame, truncated_beacon, truncated_spliced, file_name_112,
            file_name_113, interval_too_small, eos_then_frames, ignored_bytes, bad_stream_key,
-           timestamp_out_of_range, truncated_header, bad_marker_key, file_name_not_utf8]
+           timestamp_out_of_range, truncated_header, bad_marker_key, file_name_not_utf8,
+           created_at_out_of_range]
 
 
 def render() -> dict[str, str]:

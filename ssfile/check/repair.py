@@ -5,6 +5,13 @@ and every frame read whole is written to ``dst`` in file order through the ordin
 with its original stream, shard, sequence and timestamp and the original header fields.
 Frames with a bad checksum are dropped (default) or kept.  The EOS is written last when the
 source had one (messages hidden after it become visible).  ``dst`` is never the source.
+
+The header (spec/ss-format.md, "Repair"): a source whose header was not read as written (bad
+magic, a version byte other than 1 read as version 1, an invalid field, an interval or name
+length rebuilt from the beacons) is repaired with the fields that could be read (or
+defaults), and the report counts it as loss.  A source that starts with ``Ss`` and another
+version byte is refused (:class:`~ssfile.errors.UnsupportedVersion`) unless
+``as_version_1=True``: repair never guesses another version's layout.
 """
 
 from __future__ import annotations
@@ -12,14 +19,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..errors import UsageError
+from ..errors import UnsupportedVersion, UsageError
 from ..file.writer import Writer
 from ..format import constants as K
-from ..types import MAX_TIMESTAMP_MS
+from ..types import MAX_TIMESTAMP_MS, format_timestamp
 from .diagnosis import Diagnosis
 from .layout import OK, FrameRead
 from .scan import GapItem
 from .verify import mapped, verify_bytes
+
+#: diagnosis codes that mean the header was not read as written
+HEADER_CODES = frozenset(
+    {"bad-magic", "bad-version", "truncated-header", "bad-header", "bad-interval"}
+)
 
 
 @dataclass(slots=True)
@@ -37,11 +49,23 @@ class RepairReport:
     lost_ranges: list[tuple[int, int]] = field(default_factory=list)
     torn_messages: int = 0
     streams: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: the output's header fields (file name, created_at ms, beacon interval) once written
+    header: tuple[str, int, int] | None = None
+
+    @property
+    def header_problems(self) -> list[str]:
+        """The source header's errors: non-empty when it was not read as written."""
+        return [
+            f"{p.message} at offset {p.offset}"
+            for p in self.diagnosis.sorted_problems()
+            if p.severity == "error" and p.code in HEADER_CODES
+        ]
 
     @property
     def lost(self) -> bool:
         return bool(
-            self.lost_ranges
+            self.header_problems
+            or self.lost_ranges
             or self.torn_messages
             or self.kept_bad_checksum
             or self.dropped_bad_checksum
@@ -79,6 +103,15 @@ class RepairReport:
             )
         for (key, shard), what in sorted(self.diagnosis.lost_streams.items()):
             out.append(f"  affected: {key!r} shard {shard}: {what}")
+        problems = self.header_problems
+        if problems:
+            out.append("lost: the header was not read as written: " + "; ".join(problems))
+            if self.header is not None:
+                name, created, interval = self.header
+                out.append(
+                    f"  the output's header: file name {name!r}, created at "
+                    f"{format_timestamp(created)}, beacon interval {interval}"
+                )
         out.append("nothing lost" if not self.lost else "recovered with loss")
         return out
 
@@ -92,6 +125,7 @@ class RepairReport:
             "dropped_bad_checksum": self.dropped_bad_checksum,
             "torn_messages": self.torn_messages,
             "lost_ranges": [list(r) for r in self.lost_ranges],
+            "header_problems": self.header_problems,
             "lost": self.lost,
             "streams": [
                 {"stream_key": k, "shard_id": s, "messages": n}
@@ -131,6 +165,7 @@ class _Salvage:
 
     def start(self, diag: Diagnosis) -> None:
         name, created, interval = _output_header(diag, self.report.src)
+        self.report.header = (name, created, interval)
         self.writer = Writer(
             self.report.dst,
             self.mode,
@@ -193,21 +228,38 @@ def _check_paths(src: str, dst: str, overwrite: bool) -> str:
     return "w"
 
 
+def _refuse_other_version(buf: bytes, src: str) -> None:
+    if len(buf) >= 3 and bytes(buf[:2]) == K.MAGIC and buf[2] != K.VERSION:
+        raise UnsupportedVersion(
+            f"format version {buf[2]} is not {K.VERSION}: repair does not guess the layout of "
+            "another version (if only this byte is damaged, repair it as version 1 with "
+            "--as-version-1)",
+            2,
+            path=src,
+        )
+
+
 def repair(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
     keep_bad_checksum: bool = False,
     overwrite: bool = False,
+    as_version_1: bool = False,
 ) -> RepairReport:
     """Salvage ``src`` into a new file ``dst``; returns what was recovered and lost.
 
     Raises :class:`~ssfile.errors.UsageError` if ``dst`` is ``src`` (also through a link) or
-    exists and ``overwrite`` is False.  Nothing is written when nothing is recoverable.
+    exists and ``overwrite`` is False, and :class:`~ssfile.errors.UnsupportedVersion` if
+    ``src`` starts with ``Ss`` and a version byte other than 1, unless ``as_version_1`` (for
+    a damaged version byte; the report then counts the header as lost).  Nothing is written
+    when nothing is recoverable.
     """
     src, dst = os.fspath(src), os.fspath(dst)
     mode = _check_paths(src, dst, overwrite)
     with mapped(src) as buf:
+        if not as_version_1:
+            _refuse_other_version(buf, src)
         report = RepairReport(src, dst, Diagnosis(src, len(buf)))
         sink = _Salvage(report, keep_bad_checksum, mode)
         try:

@@ -12,7 +12,7 @@ stderr naming the file and the absolute offset):
   (stream key, timestamp), or a torn last record (upstream exits 0 on truncation with only
   a log warning; we report it, since the tail of the file is lost to the reader);
 * 2: bad usage, or the input is not a readable ``.ss`` file at all (cannot be opened, bad
-  magic or version, header cut short).
+  magic or version, header cut short or with an invalid field such as ``created_at``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ CHUNK = 1 << 20
 
 EPILOG = """exit status: 0 printed to the end (EOS, or a clean end of a file without EOS);
 1 checksum mismatch, invalid field or truncated last record (lines before it stay printed);
-2 bad usage or not a readable .ss file (bad magic/version, short header, cannot open)."""
+2 bad usage or not a readable .ss file (bad magic/version, short or invalid header, cannot
+open)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

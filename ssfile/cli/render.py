@@ -33,7 +33,8 @@ from json.encoder import encode_basestring as json_string  # serde_json escapes 
 
 from ..codec.events import EndOfStream
 from ..format.records import Beacon, FileHeader
-from ..types import Message, format_timestamp
+from ..timefmt import in_range
+from ..types import MAX_TIMESTAMP_MS, Message, format_timestamp
 
 BINARY_BLOB = b"<BINARY BLOB>"
 MAX_DEPTH = 127  # serde_json's recursion limit: 128 nested containers fail
@@ -155,10 +156,16 @@ def payload_json(payload: bytes) -> str:
 # ---- records as upstream's JSON -------------------------------------------------------------
 
 
+def _time_json(ms: int, stamp: Callable[[int], str] = format_timestamp) -> str:
+    """A timestamp as a JSON value: the quoted text, or ``null`` when out of range (a value
+    no valid file holds; upstream cannot print it either).  Never raises."""
+    return f'"{stamp(ms)}"' if in_range(ms) else "null"
+
+
 def header_json(header: FileHeader) -> str:
     return (
         f'{{"file_name":{json_string(header.file_name)},'
-        f'"created_at":"{format_timestamp(header.created_at_ms)}",'
+        f'"created_at":{_time_json(header.created_at_ms)},'
         f'"beacon_interval":{header.beacon_interval}}}'
     )
 
@@ -168,7 +175,7 @@ def message_header_json(
 ) -> str:
     return (
         f'{{"stream_key":{json_string(key)},"shard_id":{shard},"sequence":{seq},'
-        f'"timestamp":"{stamp(ts_ms)}"}}'
+        f'"timestamp":{_time_json(ts_ms, stamp)}}}'
     )
 
 
@@ -331,6 +338,8 @@ class LogRenderer(_Renderer):
                     into = ms - second_ms
                     if 0 <= into < 1000:  # same second as the previous stamp: the common case
                         stamp = second + fractions[into]
+                    elif not 0 <= ms <= MAX_TIMESTAMP_MS:  # no valid file holds it: say so
+                        stamp = b"[" + format_timestamp(ms).encode() + b" | "
                     else:
                         second_ms = ms - ms % 1000
                         second = self._second(second_ms)

@@ -3,7 +3,8 @@
 ``--drop-bad-checksum`` (default) or ``--keep-bad-checksum`` decides what happens to frames
 whose payload CRC fails.  Never writes in place; refuses an existing OUT unless ``--force``
 (and always refuses OUT that is FILE, also through a link).  Exit 0 nothing lost, 3
-recovered with loss, 2 nothing recoverable (or bad usage).
+recovered with loss (a header not read as written counts as loss), 2 nothing recoverable,
+a file of another format version (refused unless ``--as-version-1``), or bad usage.
 """
 
 from __future__ import annotations
@@ -13,10 +14,25 @@ import json
 import sys
 
 from ..check import repair
+from ..errors import UnsupportedVersion
+from . import EXIT_USAGE
+from .verify import first_problem
+
+EPILOG = """exit status: 0 every message recovered and the header read as written; 3 recovered
+with loss: unreadable bytes, dropped or kept bad-checksum messages, a torn last message, or a
+header that was not read as written (bad magic, version byte, invalid field, interval rebuilt
+from the beacons: the report names each); 2 nothing recoverable (no output), bad usage, or a
+file starting with Ss and a format version other than 1 (refused: repair does not guess a
+newer layout; --as-version-1 reads it as version 1 when only that byte is damaged)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("repair", help="salvage every intact message into a new valid file")
+    p = sub.add_parser(
+        "repair",
+        help="salvage every intact message into a new valid file",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("file", help="the damaged .ss file (never modified)")
     p.add_argument("-o", "--output", required=True, help="the new file to write")
     crc = p.add_mutually_exclusive_group()
@@ -34,11 +50,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists (never FILE)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--as-version-1",
+        action="store_true",
+        help="read a file whose version byte is not 1 as version 1 (a damaged byte; exit 3)",
+    )
     p.set_defaults(run=run, keep_bad=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    report = repair(args.file, args.output, keep_bad_checksum=args.keep_bad, overwrite=args.force)
+    try:
+        report = repair(
+            args.file,
+            args.output,
+            keep_bad_checksum=args.keep_bad,
+            overwrite=args.force,
+            as_version_1=args.as_version_1,
+        )
+    except UnsupportedVersion as err:
+        print(f"ssfile repair: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         json.dump(report.to_json_dict(), sys.stdout)
         sys.stdout.write("\n")
@@ -46,5 +77,9 @@ def run(args: argparse.Namespace) -> int:
         for line in report.lines():
             print(line)
     if not report.written:
-        print(f"ssfile repair: error: {args.file}: nothing recoverable", file=sys.stderr)
+        print(
+            f"ssfile repair: error: {args.file}: nothing recoverable: "
+            f"{first_problem(report.diagnosis)}",
+            file=sys.stderr,
+        )
     return report.exit_code

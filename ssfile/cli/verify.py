@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from ..check import verify
+from ..check import Diagnosis, verify
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,6 +23,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(run=run)
 
 
+def first_problem(diag: Diagnosis) -> str:
+    """The first error (else warning) with its offset, for a one-line error message."""
+    problems = diag.sorted_problems()
+    errors = [p for p in problems if p.severity == "error"] or problems
+    if not errors:
+        return f"no header and no frame found in bytes [0, {diag.size}) at offset 0"
+    return f"{errors[0].message} at offset {errors[0].offset}"
+
+
 def run(args: argparse.Namespace) -> int:
     diag = verify(args.file)
     if args.json:
@@ -30,7 +39,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         if not diag.readable:
-            print(f"ssfile verify: error: {args.file}: not a .ss file", file=sys.stderr)
+            print(
+                f"ssfile verify: error: {args.file}: not a .ss file: {first_problem(diag)}",
+                file=sys.stderr,
+            )
         print(f"{args.file}:")
         for p in diag.sorted_problems():
             print(f"  {p}")

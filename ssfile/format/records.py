@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import EncodeError
-from ..types import format_timestamp, ms_to_datetime
+from ..timefmt import timestamp_json
+from ..types import ms_to_datetime
 from .constants import INTERNAL_KEY, MAX_STREAM_KEY_LEN
 
 _KEY_RE = re.compile(r"[A-Za-z0-9._\-]*\Z")
@@ -53,9 +54,12 @@ class FileHeader:
         return ms_to_datetime(self.created_at_ms)
 
     def to_json_dict(self) -> dict[str, object]:
+        """``created_at`` is null when the raw value (``created_at_ms``) is out of range."""
+        ms = self.created_at_ms
         return {
             "file_name": self.file_name,
-            "created_at": format_timestamp(self.created_at_ms),
+            "created_at": timestamp_json(ms),
+            "created_at_ms": ms,
             "beacon_interval": self.beacon_interval,
         }
 

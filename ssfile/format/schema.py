@@ -121,13 +121,23 @@ def parse_file_header(data: bytes, offset: int = 0) -> FileHeader:
             f"truncated header ({len(data)} of {K.HEADER_SIZE} bytes)", offset + len(data)
         )
     try:
+        bytes(data[4 : 4 + data[3]]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise FieldError("invalid UTF-8 in header file name", offset + 4) from None
+    try:
         h = FileHeaderLayout.parse(bytes(data[: K.HEADER_SIZE]))
     except Exception as err:  # construct raises many types; one choke point
         raise _wrap(err, "file header", offset) from err
+    n = data[3]
+    if h.created_at > MAX_TIMESTAMP_MS:
+        raise FieldError(
+            f"header created_at {h.created_at} is beyond the largest timestamp {MAX_TIMESTAMP_MS}",
+            offset + 4 + n,
+        )
     if h.beacon_interval < K.MIN_BEACON_INTERVAL:
         raise FieldError(
             f"beacon interval {h.beacon_interval} is below {K.MIN_BEACON_INTERVAL}",
-            offset + 12 + len(h.file_name.encode()),
+            offset + 12 + n,
         )
     return FileHeader(h.file_name, h.created_at, h.beacon_interval)
 
