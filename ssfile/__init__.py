@@ -10,11 +10,10 @@ with ssfile.open("out.ss", "w", beacon_interval=1024) as w:
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .check import Diagnosis, repair, verify
-from .codec.events import EndOfStream
 from .errors import (
     BackendError,
     BadMagic,
@@ -30,17 +29,58 @@ from .errors import (
     UnsupportedVersion,
     UsageError,
 )
-from .export.arrays import to_numpy  # numpy/pandas are imported only when these are called
-from .export.frame import to_pandas
-from .export.stats import stats
-from .file.aio import AsyncReader, aopen
-from .file.follow import FollowError
-from .file.reader import Reader
-from .file.slice import Slice
-from .file.writer import Writer
-from .format.constants import DEFAULT_BEACON_INTERVAL
-from .format.records import Beacon, FileHeader, Marker, MessageHeader
 from .types import Message
+
+if TYPE_CHECKING:
+    from .check import Diagnosis, repair, verify
+    from .codec.events import EndOfStream
+    from .export.arrays import to_numpy
+    from .export.frame import to_pandas
+    from .export.stats import stats
+    from .file.aio import AsyncReader, aopen
+    from .file.follow import FollowError
+    from .file.reader import Reader
+    from .file.slice import Slice
+    from .file.writer import Writer
+    from .format.constants import DEFAULT_BEACON_INTERVAL
+    from .format.records import Beacon, FileHeader, Marker, MessageHeader
+
+#: public name -> the module that defines it, imported on first use: ``import ssfile`` stays
+#: cheap (the ``ssfile`` command starts, and answers Ctrl-C, before the codec is loaded)
+_LAZY = {
+    "Diagnosis": "check",
+    "repair": "check",
+    "verify": "check",
+    "EndOfStream": "codec.events",
+    "to_numpy": "export.arrays",  # numpy/pandas are imported only when these are called
+    "to_pandas": "export.frame",
+    "stats": "export.stats",
+    "AsyncReader": "file.aio",
+    "aopen": "file.aio",
+    "FollowError": "file.follow",
+    "Reader": "file.reader",
+    "Slice": "file.slice",
+    "Writer": "file.writer",
+    "DEFAULT_BEACON_INTERVAL": "format.constants",
+    "Beacon": "format.records",
+    "FileHeader": "format.records",
+    "Marker": "format.records",
+    "MessageHeader": "format.records",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ssfile' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 
@@ -48,10 +88,14 @@ __version__ = "0.1.0"
 def open(path: str | os.PathLike[str] | BinaryIO, mode: str = "r", **options: Any) -> Any:  # noqa: A001
     """Open a ``.ss`` file: ``"r"`` gives a :class:`Reader`; ``"w"``, ``"x"``, ``"a"`` a :class:`Writer`."""
     if mode in ("r", "rb"):
+        from .file.reader import Reader
+
         return Reader(path, **options)
     if mode in ("w", "x", "a", "wb", "xb", "ab"):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError("writers need a path")
+        from .file.writer import Writer
+
         return Writer(path, mode[0], **options)
     raise ValueError(f"mode must be 'r', 'w', 'x' or 'a', not {mode!r}")
 

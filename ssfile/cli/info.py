@@ -22,6 +22,7 @@ from ..errors import ChecksumMismatch, FormatError, TruncatedError, UsageError
 from ..format.records import Beacon, FileHeader
 from ..types import Message, format_timestamp
 from . import EXIT_OK, EXIT_PROBLEMS
+from .inputs import require_seekable
 
 CHUNK = 1 << 20
 
@@ -238,6 +239,7 @@ def to_text(info: dict[str, object]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_seekable(args.path, "info")
     with open(args.path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         bar = _progress(size)

@@ -1,9 +1,11 @@
 """``ssfile repair FILE -o OUT``: write a new valid file with every intact message.
 
 ``--drop-bad-checksum`` (default) or ``--keep-bad-checksum`` decides what happens to frames
-whose payload CRC fails.  Never writes in place; refuses an existing OUT unless ``--force``
-(and always refuses OUT that is FILE, also through a link).  Exit 0 nothing lost, 3
-recovered with loss, 2 nothing recoverable (or bad usage).
+whose payload CRC fails.  Never writes in place: OUT is written under a temporary name and
+renamed into place when complete (spec/cli.md, "Outputs"), so Ctrl-C or an error leaves an
+existing OUT as it was.  Refuses an existing OUT unless ``--force`` and always refuses OUT
+that is FILE, also through a link.  Exit 0 nothing lost, 3 recovered with loss, 2 nothing
+recoverable (or bad usage), 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,10 +15,20 @@ import json
 import sys
 
 from ..check import repair
+from ..file.output import NewFile
+from .inputs import require_seekable
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("repair", help="salvage every intact message into a new valid file")
+    p = sub.add_parser(
+        "repair",
+        help="salvage every intact message into a new valid file",
+        description="Write every intact message of FILE into a new valid file OUT.",
+        epilog="OUT is written under a temporary name and renamed into place when complete: "
+        "Ctrl-C or an error leaves an existing OUT unchanged.  OUT is never FILE (also "
+        "through a link).  exit status: 0 nothing lost; 3 recovered with loss; 2 nothing "
+        "recoverable, bad usage, OUT exists without --force or is FILE; 130 Ctrl-C.",
+    )
     p.add_argument("file", help="the damaged .ss file (never modified)")
     p.add_argument("-o", "--output", required=True, help="the new file to write")
     crc = p.add_mutually_exclusive_group()
@@ -38,7 +50,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
-    report = repair(args.file, args.output, keep_bad_checksum=args.keep_bad, overwrite=args.force)
+    require_seekable(args.file, "repair")
+    with NewFile(args.output, inputs=[args.file], overwrite=args.force) as out:
+        report = repair(args.file, out.path, keep_bad_checksum=args.keep_bad, overwrite=True)
+        if report.written:
+            out.commit()
+        else:
+            out.discard()
+    report.dst = args.output
     if args.json:
         json.dump(report.to_json_dict(), sys.stdout)
         sys.stdout.write("\n")
