@@ -120,14 +120,19 @@ def entry() -> None:
     Ctrl-C at any moment exits 130 without a traceback: while the modules load and the
     arguments are parsed, while a command runs (each command closes its outputs on the way
     out: a file keeps every message written, a temporary file is removed), and while the
-    interpreter shuts down (a second interrupt there exits at once).
+    interpreter shuts down (at once).  The console script enters through ``_ssfile_cli.py``,
+    which covers the loading of this package too.
     """
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # `cmd &`: stays ignored
     try:
+        if not ignored:  # the console script exited at once while loading (_ssfile_cli.py)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         code = main()
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     try:
-        signal.signal(signal.SIGINT, _exit_now)
+        if not ignored:
+            signal.signal(signal.SIGINT, _exit_now)
         sys.stdout.flush()
     except BrokenPipeError:
         _drop_stdout()

@@ -15,7 +15,7 @@ import json
 import sys
 
 from ..check import repair
-from ..file.output import NewFile
+from ..file.output import NewFile, named
 from .inputs import require_seekable
 
 
@@ -52,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     require_seekable(args.file, "repair")
     with NewFile(args.output, inputs=[args.file], overwrite=args.force) as out:
-        report = repair(args.file, out.path, keep_bad_checksum=args.keep_bad, overwrite=True)
+        with named(args.output):
+            report = repair(args.file, out.path, keep_bad_checksum=args.keep_bad, overwrite=True)
         if report.written:
             out.commit()
         else:
