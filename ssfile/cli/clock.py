@@ -31,7 +31,12 @@ def parse_duration(text: str) -> float:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("clock", help='send {"tick": N} messages to a stream (a demo generator)')
+    p = sub.add_parser(
+        "clock",
+        help='send {"tick": N} messages to a stream (a demo generator)',
+        epilog="A file:// stream is created or appended to in place.  Ctrl-C stops it after "
+        "writing every tick sent (exit 130).",
+    )
     p.add_argument("--stream", required=True, metavar="URI", help="e.g. stdio:///clock")
     p.add_argument(
         "--interval",

@@ -115,14 +115,17 @@ class NewFile:
         self.existed = st is not None
         self.done = False
         directory, name = os.path.split(self.real)
+        while True:
+            path = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                continue
+            except OSError as err:  # no such directory, no permission: say it of the target
+                err.filename = self.target
+                raise
+            break
         with named(self.target):
-            while True:
-                path = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
-                try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-                except FileExistsError:
-                    continue
-                break
             self.path = path
             try:
                 if st is not None:
@@ -149,6 +152,12 @@ class NewFile:
         finally:
             os.close(fd)
 
+    def _of_target(self, err: BaseException) -> BaseException:
+        """An error about the temporary file or the rename, told of the target."""
+        if isinstance(err, OSError) and err.filename in (None, self.path):
+            err.filename, err.filename2 = self.target, None
+        return err
+
     def commit(self) -> None:
         """fsync the new file and rename it over the target (atomically)."""
         if self.done:
@@ -157,9 +166,9 @@ class NewFile:
             try:
                 self._sync()
                 os.replace(self.path, self.real)
-            except BaseException:
+            except BaseException as err:
                 self.discard()
-                raise
+                raise self._of_target(err)
         self.done = True
         self._sync_directory()
 
@@ -175,9 +184,9 @@ class NewFile:
             except FileExistsError:
                 self.discard()
                 return False
-            except BaseException:
+            except BaseException as err:
                 self.discard()
-                raise
+                raise self._of_target(err)
         self.discard()
         self._sync_directory()
         return True
