@@ -183,9 +183,14 @@ def test_repair_writes_atomically(tmp_path, monkeypatch, capsys):
     assert out.read_bytes() == b"precious" and temporaries(tmp_path) == []
 
 
-def test_decode_and_cat_refuse_appending_to_their_input(rec):
+def test_readers_refuse_appending_to_their_input(rec):
     path, before = rec
-    for command in (["decode", str(path)], ["cat", str(path), "--format", "raw"]):
+    for command in (
+        ["decode", str(path)],
+        ["cat", str(path), "--format", "raw"],
+        ["info", str(path)],
+        ["verify", str(path)],
+    ):
         with open(path.parent / "hard.ss", "ab") as out:
             got = subprocess.run(
                 [*SSFILE, *command], stdout=out, stderr=subprocess.PIPE, timeout=60

@@ -6,10 +6,11 @@ The processes run the installed console script with ``python -S``: the interpret
 start-up (``site`` and the editable install's import hook, 10-40 ms here) runs before any
 code of ours can, so it is left out; ``PYTHONPATH`` gives what ``site`` would add.  A
 SIGINT that arrives before any code of ours runs -- before the interpreter has installed its
-handler (the process dies of the signal, returncode -2, no output) or while it is still
-locating the entry module named by the console script (about a millisecond; it prints a
-``KeyboardInterrupt`` traceback whose only frame is that import line) -- is the interpreter's
-behaviour: it is accepted for the first 50 ms only, and counted.  A shell reports both as 130.
+handler (the process dies of the signal, returncode -2, no output), while it sets up its
+streams or while it is still locating the entry module named by the console script (it
+prints its own ``KeyboardInterrupt`` with no frame of ours, and may even carry on: then a
+second SIGINT must stop it) -- is the interpreter's behaviour (:func:`interpreter_starting`):
+it is accepted for the first 50 ms only, and counted.
 
 Latency (SIGINT to exit) is printed per command (``pytest -s``); it is not asserted beyond
 the generous ``TIMEOUT_S`` (the issue asks for one second).
@@ -17,6 +18,7 @@ the generous ``TIMEOUT_S`` (the issue asks for one second).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import random
@@ -67,38 +69,71 @@ def moments(name: str) -> list[float]:
     ]
 
 
-def interrupt(proc: subprocess.Popen, delay: float) -> tuple[int, bytes, float]:  # type: ignore[type-arg]
-    """SIGINT ``delay`` s after the start; (returncode, stderr, seconds from SIGINT to exit)."""
+def interrupt(proc: subprocess.Popen, delay: float) -> tuple[int, bytes, float | None]:  # type: ignore[type-arg]
+    """SIGINT ``delay`` s after the start; (returncode, stderr, seconds from SIGINT to exit).
+
+    The interpreter itself may swallow a SIGINT that comes while it starts (it prints the
+    ``KeyboardInterrupt`` and carries on); then, for an early SIGINT only, a second one is
+    sent, which must work, and the latency is None."""
     time.sleep(delay)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=TIMEOUT_S)
+        return proc.returncode, err, time.monotonic() - sent
     except subprocess.TimeoutExpired:
+        if delay < 0.05:
+            proc.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                _, err = proc.communicate(timeout=TIMEOUT_S)
+                assert interpreter_frames_only(err), err
+                return proc.returncode, err, None
         proc.kill()
         _, err = proc.communicate()
         pytest.fail(f"still running {TIMEOUT_S} s after SIGINT (sent at {delay:.3f} s): {err!r}")
-    return proc.returncode, err, time.monotonic() - sent
 
 
-def before_our_first_line(err: bytes) -> bool:
-    """A ``KeyboardInterrupt`` whose every frame is the console script's own line that imports
-    our entry module: the interpreter was still locating it (~1 ms), none of our code had
-    run.  (Once ``_ssfile_cli.py`` runs its first line, Ctrl-C is ours.)"""
-    frames = re.findall(rb'^  File "([^"]*)"', err, re.MULTILINE)
-    return (
-        err.startswith(b"Traceback")
-        and err.rstrip().endswith(b"KeyboardInterrupt")
-        and frames == [os.fsencode(SCRIPT)]
-    )
+def _import_line() -> int:
+    """The console script's line that imports our entry module."""
+    lines = SCRIPT.read_text().splitlines()
+    return next(n for n, line in enumerate(lines, 1) if "import entry" in line)
 
 
-def check_interrupted(name: str, delay: float, code: int, err: bytes) -> bool:
+def interpreter_frames_only(err: bytes) -> bool:
+    """``err`` is the interpreter's own report of a ``KeyboardInterrupt`` while it started (a
+    traceback, or "Fatal Python error" while it sets up its streams), whose frames are all
+    the interpreter's: frozen or standard-library modules, or the console script up to its line
+    that imports our entry module (while it was compiled, or the module located).  No frame
+    of ours."""
+    if b"KeyboardInterrupt" not in err:
+        return False
+    script = os.fsencode(SCRIPT)
+    for name, line in re.findall(rb'File "([^"]*)", line (\d+)', err):
+        if name == script:
+            if int(line) > _import_line():  # line 0: still compiling it
+                return False
+        elif name.startswith(os.fsencode(ROOT)):  # our package or _ssfile_cli.py
+            return False
+    return True
+
+
+def interpreter_starting(code: int, err: bytes) -> bool:
+    """The SIGINT came while the interpreter was starting, before any code of ours ran: it
+    died of the signal before installing its handler (nothing printed), or it reported the
+    interrupt itself (:func:`interpreter_frames_only`)."""
+    if code == -signal.SIGINT and err == b"":
+        return True
+    return err.rstrip().endswith(b"KeyboardInterrupt") and interpreter_frames_only(err)
+
+
+def check_interrupted(
+    name: str, delay: float, code: int, err: bytes, latency: float | None
+) -> bool:
     """Exit 130 without a traceback; True if the SIGINT came before any code of ours ran."""
-    if code == -signal.SIGINT:
-        # before any code of ours ran: killed before the interpreter installed its handler
-        # (nothing printed), or while it was locating our entry module; a shell reports 130
-        assert delay < 0.05 and (err == b"" or before_our_first_line(err)), (name, delay, err)
+    if latency is None:  # the interpreter swallowed the first SIGINT; the second one worked
+        assert code == 130, (name, delay, code, err)
+        return True
+    if delay < 0.05 and interpreter_starting(code, err):
         return True
     assert b"Traceback" not in err and b"Exception" not in err, (name, delay, err)
     assert code == 130, (name, delay, code, err)
@@ -112,10 +147,11 @@ def interrupt_at_moments(name: str, make, after=None) -> None:  # type: ignore[n
     early = 0
     for i, delay in enumerate(moments(name)):
         code, err, latency = interrupt(make(i), delay)
-        early += check_interrupted(name, delay, code, err)
+        early += check_interrupted(name, delay, code, err, latency)
         if after is not None:
             after(i)
-        latencies.append(latency)
+        if latency is not None:
+            latencies.append(latency)
     print(
         f"\n{name}: SIGINT -> exit: max {max(latencies) * 1000:.0f} ms, "
         f"mean {sum(latencies) / len(latencies) * 1000:.0f} ms over {len(latencies)}"

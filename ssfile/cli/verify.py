@@ -12,6 +12,7 @@ import json
 import sys
 
 from ..check import verify
+from ..file.output import STDOUT, refuse_same
 from .inputs import require_seekable
 
 
@@ -31,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     require_seekable(args.file, "verify")
+    refuse_same(STDOUT, [args.file])  # `>> FILE` would append text to the file
     diag = verify(args.file)
     if args.json:
         json.dump(diag.to_json_dict(), sys.stdout)
