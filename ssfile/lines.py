@@ -22,9 +22,11 @@ says, so extensions never change the meaning of a line upstream accepts.  Timest
 lie in 1970-01-01 .. 9999-12-31 (what a file can hold).
 
 Payload of a meta-line: from the first non-whitespace character after ``]`` to the end of
-the line; trailing whitespace and a ``\\r`` stay (only the caller's one trailing ``\\n`` is
-removed).  If everything after ``]`` is whitespace, the payload is that whitespace, unchanged
-(upstream's quirk).  A raw line is a payload with every field missing.
+the line; trailing whitespace stays.  The caller removes the line end first
+(:func:`strip_line_end`: one ``\\n`` or ``\\r\\n``, so CRLF input gives the same payloads
+as LF input; upstream keeps the ``\\r``, which we do not copy).  If everything after ``]``
+is whitespace, the payload is that whitespace, unchanged (upstream's quirk).  A raw line is
+a payload with every field missing.
 """
 
 from __future__ import annotations
@@ -68,6 +70,13 @@ class Line(NamedTuple):
 
 class LineError(UsageError):
     """A line that does not follow the grammar; ``reason`` says why, ``line`` where."""
+
+
+def strip_line_end(raw: bytes) -> bytes:
+    """``raw`` without its line end: one trailing ``\\r\\n`` or ``\\n`` (a lone ``\\r`` stays)."""
+    if raw.endswith(b"\n"):
+        return raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+    return raw
 
 
 def parse_line(text: str, *, line: int | None = None, extended: bool = True) -> Line:

@@ -86,10 +86,10 @@ def test_defaults_key_shard_sequence_time_and_eos(tmp_path, capsys):
     assert before <= header.created_at_ms <= after
 
 
-def test_one_newline_stripped_carriage_return_kept(tmp_path, capsys):
+def test_line_end_lf_or_crlf_stripped_other_carriage_returns_kept(tmp_path, capsys):
     out = tmp_path / "cr.ss"
-    assert encode(capsys, out, b"[k] a\r\n[k]\r\n\n[k] last")[0] == 0
-    assert [m.payload for m in read(out)[1]] == [b"a\r", b"\r", b"", b"last"]
+    assert encode(capsys, out, b"[k] a\r\n[k]\r\n\n[k] b\r\r\n[k] c\rd\n[k] last\r")[0] == 0
+    assert [m.payload for m in read(out)[1]] == [b"a", b"", b"", b"b\r", b"c\rd", b"last\r"]
 
 
 def test_header_options_and_no_eos(tmp_path, capsys):

@@ -196,18 +196,21 @@ def test_file_producer_filling_a_disk(small_tmpfs, caplog):
     assert len(on_disk) < len(outcomes)
 
 
-@pytest.mark.parametrize("command", ["relay", "encode"])
-def test_cli_on_a_full_disk_says_what_is_safe(small_tmpfs, tmp_path, command):
-    """One line on stderr naming the file, the error and how many messages are on disk;
-    exit 1; the file has at most a torn tail and holds exactly that many messages."""
-    lines = b"".join(b"[k] payload-%05d-%s\n" % (i, b"." * 80) for i in range(8000))
+def full_disk_lines() -> bytes:
+    return b"".join(b"[k] payload-%05d-%s\n" % (i, b"." * 80) for i in range(8000))
+
+
+def test_cli_relay_on_a_full_disk_says_what_is_safe(small_tmpfs, tmp_path):
+    """A recording written in place (relay): one line on stderr naming the file, the error and
+    how many messages are on disk; exit 1; the file has at most a torn tail and holds exactly
+    that many messages."""
     out = small_tmpfs / "out.ss"
-    args = {
-        "relay": ["relay", "--input", "stdio:///k", "--output", f"file://{out}/k"],
-        "encode": ["encode", str(out)],
-    }[command]
+    args = ["relay", "--input", "stdio:///k", "--output", f"file://{out}/k"]
     got = subprocess.run(
-        [sys.executable, "-m", "ssfile", *args], input=lines, capture_output=True, timeout=120
+        [sys.executable, "-m", "ssfile", *args],
+        input=full_disk_lines(),
+        capture_output=True,
+        timeout=120,
     )
     err = got.stderr.decode()
     assert got.returncode == 1 and len(err.strip().splitlines()) == 1, err
@@ -215,6 +218,22 @@ def test_cli_on_a_full_disk_says_what_is_safe(small_tmpfs, tmp_path, command):
     assert_at_most_a_torn_tail(out)
     intact = ssfile.verify(out).intact_messages
     assert f"before that offset ({intact})" in err and intact > 1000
+
+
+def test_cli_encode_on_a_full_disk_leaves_no_partial_file(small_tmpfs):
+    """A new file (encode) is whole or absent: on a full disk one line naming the target and
+    the error, a non-zero exit, no output and no temporary file left behind."""
+    out = small_tmpfs / "out.ss"
+    got = subprocess.run(
+        [sys.executable, "-m", "ssfile", "encode", str(out)],
+        input=full_disk_lines(),
+        capture_output=True,
+        timeout=120,
+    )
+    err = got.stderr.decode()
+    assert got.returncode != 0 and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and f"{out}: No space left on device" in err
+    assert os.listdir(small_tmpfs) == []
 
 
 def test_stdio_producer_on_a_full_disk(small_tmpfs):

@@ -9,7 +9,10 @@ Rules (spec/streamer.md, "stdio"), upstream's unless said otherwise:
   (upstream sets it to the sequence itself, so the next message repeats it -- not copied).
 * Groups: consumers of a group split the messages by ``sequence mod members`` (members in
   join order, recomputed per message, so they may join and leave at any time).
-* An invalid line (bad meta block, invalid UTF-8) is reported on stderr with its line
+* Line ends: ``\\n`` or ``\\r\\n`` (the ``\\r`` of a CRLF line end is not payload; upstream
+  keeps it).
+* An invalid line (bad meta block, invalid UTF-8, no sequence number given where the
+  counter is past 2^64-1 after a line with sequence 2^64-1) is reported on stderr with its line
   number and skipped (``on_invalid="skip"``, the default) or ends every consumer with a
   :class:`~ssfile.lines.LineError` after the messages read before it (``on_invalid="fatal"``).
   Upstream aborts the process.
@@ -40,7 +43,7 @@ from ..lines import LineError, format_line, parse_line
 from ..streamer.api import Consumer, Producer, Receipt, StreamEnded, Streamer
 from ..streamer.groups import choose
 from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
-from ..types import Message
+from ..types import MAX_U64, Message
 
 BATCH_LINES = 1024
 
@@ -150,6 +153,8 @@ class StdioStreamer(Streamer):
                     lines = (pending + chunk).split(b"\n")
                     pending = lines.pop()
                     if lines:
+                        if b"\r" in chunk:  # CRLF line ends: the \r is not payload
+                            lines = [x[:-1] if x.endswith(b"\r") else x for x in lines]
                         loop.call_soon_threadsafe(queue.put_nowait, lines)
             except (OSError, ValueError):
                 pass
@@ -189,13 +194,7 @@ class StdioStreamer(Streamer):
                 raise LineError(f"invalid UTF-8 at byte {err.start}", line=self._lineno) from None
             parsed = parse_line(text, line=self._lineno)
         except LineError as err:
-            self.invalid_lines += 1
-            if self._on_invalid == "fatal":
-                for c in self._consumers:
-                    c.error = err
-                self._eof = True
-                return
-            print(f"ssfile: stdin line {self._lineno} skipped: {err.reason}", file=self._stderr)
+            self._invalid(err)
             return
         key = parsed.stream_key
         shard = parsed.shard_id or 0
@@ -203,10 +202,29 @@ class StdioStreamer(Streamer):
         seq = parsed.sequence
         if seq is None:
             seq = self._in_seq.get(counter_key, 0)
+            if seq > MAX_U64:
+                self._invalid(
+                    LineError(
+                        f"no sequence number left after {MAX_U64} for stream "
+                        f"{counter_key[0]!r} shard {shard}: give the sequence explicitly",
+                        line=self._lineno,
+                    )
+                )
+                return
         self._in_seq[counter_key] = seq + 1
         ts = parsed.timestamp_ms if parsed.timestamp_ms is not None else _now_ms()
         msg = Message(key or BROADCAST_KEY, shard, seq, ts, parsed.payload.encode("utf-8"))
         self._dispatch(msg, broadcast=key is None)
+
+    def _invalid(self, err: LineError) -> None:
+        """An invalid line: reported and skipped, or the end of every consumer (fatal)."""
+        self.invalid_lines += 1
+        if self._on_invalid == "fatal":
+            for c in self._consumers:
+                c.error = err
+            self._eof = True
+            return
+        print(f"ssfile: stdin line {self._lineno} skipped: {err.reason}", file=self._stderr)
 
     def _dispatch(self, msg: Message, *, broadcast: bool) -> None:
         groups: dict[str, list[StdioConsumer]] = {}

@@ -42,7 +42,7 @@ def verify_bytes(buf: bytes, path: str | None = None, sink: Sink | None = None) 
     diag.header = hc.header
     diag.scan_interval = hc.scan_interval
     if hc.scan_interval is None:
-        diag.readable = hc.magic_ok
+        diag.readable = False  # no whole header (an empty file too): not a .ss file to read
         return diag
     if sink is not None:
         sink.start(diag)

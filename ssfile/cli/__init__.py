@@ -2,7 +2,8 @@
 
 Exit codes (every command): 0 success; 1 the input has problems (a format error, a
 verify finding); 2 bad usage or an input that is not a readable ``.ss`` file at all;
-3 completed with data loss (repair).  Errors are one line on stderr, never a traceback.
+3 completed with data loss (repair); 130 interrupted (Ctrl-C, at any moment, start-up
+included).  Errors are one line on stderr, never a traceback.  Outputs: see spec/cli.md.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -31,6 +33,7 @@ COMMANDS = [
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOSS = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process Ctrl-C stopped
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,11 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except BrokenPipeError:
         # the reader of our stdout went away (| head): not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _drop_stdout()
         return EXIT_OK
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except UsageError as err:
         print(f"ssfile {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -102,12 +104,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ssfile {args.command}: error: {err}", file=sys.stderr)
         return EXIT_PROBLEMS
     except OSError as err:
-        print(
-            f"ssfile {args.command}: error: {err.filename or ''}: {err.strerror or err}",
-            file=sys.stderr,
-        )
+        print(f"ssfile {args.command}: error: {describe_os_error(err)}", file=sys.stderr)
         return EXIT_USAGE
 
 
-def entry() -> None:  # pragma: no cover - console script shim
-    sys.exit(main())
+def describe_os_error(err: OSError) -> str:
+    """``PATH: reason`` (both paths of a rename); never an empty name: an error without a
+    file name (the places that know it add it, see :func:`ssfile.file.output.named`) is
+    shown as its reason alone."""
+    reason = err.strerror or str(err)
+    if err.filename is None:
+        return reason
+    if getattr(err, "filename2", None) is not None:
+        return f"{err.filename} -> {err.filename2}: {reason}"
+    return f"{err.filename}: {reason}"
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing written later (the final flush at exit)
+    fails again on a pipe whose reader has gone."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    os._exit(EXIT_INTERRUPTED)
+
+
+def entry() -> None:
+    """The ``ssfile`` console script and ``python -m ssfile``.
+
+    Ctrl-C at any moment exits 130 without a traceback: while the modules load and the
+    arguments are parsed, while a command runs (each command closes its outputs on the way
+    out: a file keeps every message written, a temporary file is removed), and while the
+    interpreter shuts down (at once).  The console script enters through ``_ssfile_cli.py``,
+    which covers the loading of this package too.
+    """
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # `cmd &`: stays ignored
+    try:
+        if not ignored:  # the console script exited at once while loading (_ssfile_cli.py)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        code = main()
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    try:
+        if not ignored:
+            signal.signal(signal.SIGINT, _exit_now)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    except (OSError, ValueError):
+        pass
+    sys.exit(code)

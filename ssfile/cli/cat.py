@@ -16,10 +16,12 @@ import argparse
 import sys
 
 from ..errors import FormatError, UsageError
+from ..file.output import STDOUT, refuse_same
 from ..file.reader import Reader
 from ..file.slice import Slice
 from ..timefmt import parse_time
 from . import EXIT_OK
+from .inputs import require_seekable
 from .render import make_renderer
 
 EPILOG = """--until T stops before the first selected message stamped at or after T.
@@ -119,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         from_seq=args.from_seq,
         limit=args.limit,
     )
+    require_seekable(args.path, "cat")
+    refuse_same(STDOUT, [args.path])  # `>> FILE` would feed cat its own output
     render = _writer(args.format)
     out = sys.stdout.buffer
     lines: list[bytes] = []

@@ -1,5 +1,7 @@
 """``ssfile clock --stream URI [--interval 100ms] [--count N]``: a demo generator sending
-``{"tick": N}`` (N from 0) to the stream key of URI."""
+``{"tick": N}`` (N from 0) to the stream key of URI.
+
+Ctrl-C stops it (exit 130) after writing every tick sent so far."""
 
 from __future__ import annotations
 
@@ -9,10 +11,13 @@ import json
 import re
 
 from ..errors import UsageError
+from ..file.output import check_in_place
 from ..streamer import connect, parse_stream_url
+from .options import positive_int
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m)\Z")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+YIELD_EVERY = 1024
 
 
 def parse_duration(text: str) -> float:
@@ -26,14 +31,25 @@ def parse_duration(text: str) -> float:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("clock", help='send {"tick": N} messages to a stream (a demo generator)')
+    p = sub.add_parser(
+        "clock",
+        help='send {"tick": N} messages to a stream (a demo generator)',
+        epilog="A file:// stream is created or appended to in place.  Ctrl-C stops it after "
+        "writing every tick sent (exit 130).",
+    )
     p.add_argument("--stream", required=True, metavar="URI", help="e.g. stdio:///clock")
     p.add_argument(
         "--interval",
         default="100ms",
         help="time between ticks (default 100ms; 0s = as fast as possible)",
     )
-    p.add_argument("--count", type=int, default=None, help="stop after N ticks (default: forever)")
+    p.add_argument(
+        "--count",
+        type=positive_int,
+        metavar="N",
+        default=None,
+        help="stop after N ticks (default: forever)",
+    )
     p.set_defaults(run=run)
 
 
@@ -42,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if len(url.stream_keys) != 1:
         raise UsageError(f"--stream {args.stream!r}: expected exactly one stream key")
     interval = parse_duration(args.interval)
+    if url.scheme == "file":
+        check_in_place(url.path)
     try:
         return asyncio.run(_clock(url, interval, args.count))
     except KeyboardInterrupt:
@@ -59,6 +77,11 @@ async def _clock(url, interval: float, count: int | None) -> int:  # type: ignor
             if interval > 0:
                 await producer.flush()
                 await asyncio.sleep(interval)
+            elif n % YIELD_EVERY == 0:
+                # as fast as possible, but let the loop run: buffered ticks are written and
+                # Ctrl-C (asyncio cancels this task) is seen within milliseconds
+                await producer.flush()
+                await asyncio.sleep(0)
         await producer.flush()
     finally:
         await streamer.disconnect()

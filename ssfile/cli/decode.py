@@ -12,7 +12,12 @@ stderr naming the file and the absolute offset):
   (stream key, timestamp), or a torn last record (upstream exits 0 on truncation with only
   a log warning; we report it, since the tail of the file is lost to the reader);
 * 2: bad usage, or the input is not a readable ``.ss`` file at all (cannot be opened, bad
-  magic or version, header cut short or with an invalid field such as ``created_at``).
+  magic or version, header cut short or with an invalid field such as ``created_at``), or
+  stdout is the input file (``>> FILE``);
+* 130: Ctrl-C.
+
+FILE may be a FIFO or a device (it is read as a stream); for a FIFO without a writer yet,
+decode says on stderr that it waits.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from typing import BinaryIO
 
 from ..codec.decoder import Decoder
 from ..errors import FormatError, UsageError
+from ..file.output import STDIN, STDOUT, named, refuse_same
 from . import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from .inputs import say_if_waiting
 from .render import make_renderer
 
 CHUNK = 1 << 20
@@ -31,7 +38,8 @@ CHUNK = 1 << 20
 EPILOG = """exit status: 0 printed to the end (EOS, or a clean end of a file without EOS);
 1 checksum mismatch, invalid field or truncated last record (lines before it stay printed);
 2 bad usage or not a readable .ss file (bad magic/version, short or invalid header, cannot
-open)."""
+open); 130 Ctrl-C.  FILE may be a FIFO (read as a stream; decode says when it waits for a
+writer)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -66,7 +74,10 @@ def _path(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     path = _path(args)
     if path == "-":
+        refuse_same(STDOUT, [STDIN])
         return decode_stream(sys.stdin.buffer, "<stdin>", args.format, args.header_only)
+    refuse_same(STDOUT, [path])
+    say_if_waiting(path, "decode")
     with open(path, "rb") as f:
         return decode_stream(f, path, args.format, args.header_only)
 
@@ -89,19 +100,22 @@ def decode_stream(source: BinaryIO, name: str, fmt: str, header_only: bool) -> i
         if events:
             lines.clear()
             ended = renderer.render(events, lines)
-            out.write(b"".join(lines))
+            with named(STDOUT):
+                out.write(b"".join(lines))
             if ended:
                 break
         elif not more:
             break
         else:
-            data = source.read(CHUNK)
+            with named(name):
+                data = source.read(CHUNK)
             if data:
                 dec.feed(data)
             else:
                 dec.feed_eof()
                 more = False
-    out.flush()
+    with named(STDOUT):
+        out.flush()
     return EXIT_OK
 
 

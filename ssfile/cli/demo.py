@@ -8,24 +8,35 @@ import os
 import random
 
 from .. import open as ss_open
+from ..file.output import NewFile, named
 from ..types import format_timestamp
+from .options import positive_int
 
 STREAMS = {"clock": 1, "orders": 3, "sensors": 2}
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("demo", help="record a demo stream, inspect it and seek in it")
+    p = sub.add_parser(
+        "demo",
+        help="record a demo stream, inspect it and seek in it",
+        epilog="DIR/demo.ss is written under a temporary name and renamed into place when "
+        "complete (an existing one is replaced; Ctrl-C leaves it unchanged).",
+    )
     p.add_argument("dir", nargs="?", default="demo-out", help="where to write demo.ss")
-    p.add_argument("--messages", type=int, default=20_000)
+    p.add_argument(
+        "--messages", type=positive_int, default=20_000, help="how many (default %(default)s)"
+    )
     p.set_defaults(run=run)
 
 
-def record(path: str, n: int, seed: int = 7) -> None:
-    """A deterministic demo: clock ticks, orders over 3 shards, sensors over 2, 4 KiB beacons."""
+def record(path: str, n: int, seed: int = 7, file_name: str | None = None) -> None:
+    """A deterministic demo: clock ticks, orders over 3 shards, sensors over 2, 4 KiB beacons.
+
+    ``file_name``: the name in the header (default: ``path``'s name)."""
     rng = random.Random(seed)
     keys = [(k, s) for k, shards in STREAMS.items() for s in range(shards)]
-    with ss_open(path, "w", beacon_interval=4096, created_at=START_MS) as w:
+    with ss_open(path, "w", beacon_interval=4096, created_at=START_MS, file_name=file_name) as w:
         for i in range(n):
             key, shard = keys[rng.randrange(len(keys))]
             ts = START_MS + i * 50
@@ -44,9 +55,11 @@ def run(args: argparse.Namespace) -> int:
     from .info import summarise, to_json, to_text
     from .render import make_renderer
 
-    os.makedirs(args.dir, exist_ok=True)
     path = os.path.join(args.dir, "demo.ss")
-    record(path, args.messages)
+    with named(args.dir):
+        os.makedirs(args.dir, exist_ok=True)
+    with NewFile(path) as out, named(path):
+        record(out.path, args.messages, file_name="demo.ss")
     print(
         f"== recorded {args.messages} messages over {sum(STREAMS.values())} (stream, shard) pairs "
         f"into {path}\n"

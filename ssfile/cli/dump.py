@@ -3,6 +3,8 @@
 Range ``[--since, --until)`` (since inclusive, until exclusive, at millisecond precision; see
 ssfile/adapters/redis_dump.py for how this differs from upstream's redis-streams-dump).
 Rerunning with the same output resumes: only entries missing from the file are appended.
+The output is written in place (spec/cli.md, "Outputs"): a kill or Ctrl-C leaves every
+message written so far and at most a torn tail, which the next run drops and resumes after.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 from ..adapters import redis_dump, redis_map, redis_source
 from ..adapters._optional import require
 from ..errors import UsageError
+from ..file.output import check_in_place, named
 from ..timefmt import parse_time
+from .options import non_negative_seconds, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="dump Redis Streams into a .ss file (resumable)",
         description="Dump every shard of Redis stream KEY into a .ss file. An existing "
         "output file is resumed: only what it is missing is appended.",
+        epilog="The output is written in place: Ctrl-C (exit 130) or a kill keeps every "
+        "message written so far; rerun to resume.",
     )
     p.add_argument("uri", metavar="redis://HOST:PORT/KEY[,KEY...]")
     p.add_argument("-o", "--output", required=True, help="the .ss file (created, or resumed)")
@@ -44,14 +50,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument(
         "--page-size",
-        type=_positive,
+        type=positive_int,
         default=redis_dump.PAGE_SIZE,
         metavar="N",
         help="entries per XRANGE (default %(default)s)",
     )
     p.add_argument(
         "--retry-for",
-        type=float,
+        type=non_negative_seconds,
         default=15.0,
         metavar="SECONDS",
         help="keep retrying a lost connection or a failover this long (default %(default)s)",
@@ -65,12 +71,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(run=run)
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
-    return int(text)
-
-
 def run(args: argparse.Namespace) -> int:
     uri = redis_source.parse_redis_uri(args.uri)
     opts = redis_dump.DumpOptions(
@@ -82,13 +82,15 @@ def run(args: argparse.Namespace) -> int:
     )
     if opts.since_ms is not None and opts.until_ms is not None and opts.since_ms > opts.until_ms:
         raise UsageError(f"--since {args.since} is after --until {args.until}")
+    check_in_place(args.output)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = _Bar(show)
     source = redis_source.open_source(uri, retry_for=args.retry_for)
     try:
-        stats = redis_dump.dump(
-            source, uri.keys, args.output, opts, progress=bar.update, on_plan=bar.start
-        )
+        with named(args.output):
+            stats = redis_dump.dump(
+                source, uri.keys, args.output, opts, progress=bar.update, on_plan=bar.start
+            )
     finally:
         bar.close()
         source.close()

@@ -3,8 +3,8 @@
 Each input line (from ``--input FILE`` or stdin) is one message,
 ``[timestamp | stream_key | sequence | shard_id] payload`` with any of upstream's shapes
 (see :mod:`ssfile.lines`; timestamps in upstream's format, ISO 8601 with a zone, or
-``@epoch_ms``).  Exactly one trailing ``\\n`` is removed from each line; a ``\\r`` before it
-stays in the payload, as upstream's stdio reader does.  Lines must be UTF-8.
+``@epoch_ms``).  The line end is removed from each line: one ``\\n`` or ``\\r\\n`` (CRLF input
+gives the same payloads as LF input; upstream keeps the ``\\r``).  Lines must be UTF-8.
 
 Missing fields: key ``broadcast``; shard 0; timestamp = now; sequence = one more than the
 largest so far for that (key, shard) in this file, starting at 1 -- the rule of upstream's
@@ -21,25 +21,34 @@ as the file's EOS, and any line after it is an error.  Any other line with that 
 is an invalid line (it would write an EOS frame, or a frame no reader expects, mid-file).  Otherwise the file ends with an EOS
 written at close, unless ``--no-eos``.
 
-Errors: an invalid line stops the encoding with ``line N: <reason>`` on stderr and exit 1;
-the output stays a valid ``.ss`` holding every message before that line and has no EOS
-(like an interrupted recording; ``ssfile.open(path, "a")`` can continue it).  Bad options
-or an unreadable input: exit 2, before anything is written.
+Output (spec/cli.md, "Outputs"): the file is written under a temporary name beside OUT and
+renamed to OUT only when the input has been read to its end, so an existing OUT is never
+damaged: on Ctrl-C or any error it is left as it was.  OUT may not be the input file (also
+through a link, or as stdin).
+
+Errors: an invalid line stops the encoding with ``line N: <reason>`` on stderr and exit 1.
+If OUT did not exist, it is created holding every message before that line, without EOS
+(like an interrupted recording; ``ssfile.open(path, "a")`` can continue it); an existing OUT
+is left unchanged.  Bad options or an unreadable input: exit 2, before anything is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
 from typing import BinaryIO
 
 from .. import open as ss_open
 from ..errors import EncodeError, UsageError
+from ..file.output import STDIN, NewFile, named
 from ..format import constants as K
-from ..lines import LineError, parse_line
+from ..lines import LineError, parse_line, strip_line_end
 from ..timefmt import parse_time
+from ..types import MAX_U64
 from . import EXIT_OK, EXIT_PROBLEMS
+from .inputs import say_if_waiting
 
 EPILOG = """line format: [timestamp | stream_key | sequence | shard_id] payload
   shapes: [ts] [ts | key] [ts | key | seq] [ts | key | seq | shard] [key] [key | seq]
@@ -47,8 +56,11 @@ EPILOG = """line format: [timestamp | stream_key | sequence | shard_id] payload
   timestamp: 2024-05-01T10:00:00.123 (UTC), ISO 8601 with a zone, or @epoch_ms
   (a bare number is a stream key, as in upstream's stdio format).
 defaults: key broadcast, shard 0, timestamp now, sequence = previous + 1 (from 1).
-exit status: 0 ok; 1 invalid input line (the file keeps every message before it, no EOS);
-2 bad options or unreadable input."""
+output: written to a temporary file renamed to OUT at the end; Ctrl-C or an error
+leaves an existing OUT unchanged.  OUT may not be the input (also through a link).
+exit status: 0 ok; 1 invalid input line (a new OUT keeps every message before it, no EOS;
+an existing OUT is left unchanged); 2 bad options, unreadable input, OUT is the input;
+130 Ctrl-C."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -59,7 +71,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("output", metavar="OUT.ss", help="the .ss file to create (overwritten)")
+    p.add_argument(
+        "output", metavar="OUT.ss", help="the .ss file to create (replaced at the end if it exists)"
+    )
     p.add_argument(
         "--input", metavar="FILE", default="-", help="read lines from FILE (default stdin)"
     )
@@ -96,49 +110,68 @@ def _check_options(args: argparse.Namespace) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     created_at = _check_options(args)
+    source_name = STDIN if args.input == "-" else args.input
     if args.input == "-":
-        return encode_lines(sys.stdin.buffer, args, created_at)
-    with open(args.input, "rb") as source:
-        return encode_lines(source, args, created_at)
+        source = sys.stdin.buffer
+    else:
+        say_if_waiting(args.input, "encode")
+        source = open(args.input, "rb")  # noqa: SIM115 - closed below
+    try:
+        with NewFile(args.output, inputs=[source_name]) as out:
+            return encode_lines(source, args, created_at, out)
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
 
 
 def encode_lines(
-    source: BinaryIO | Iterable[bytes], args: argparse.Namespace, created_at: int | None
+    source: BinaryIO | Iterable[bytes],
+    args: argparse.Namespace,
+    created_at: int | None,
+    out: NewFile,
 ) -> int:
-    """Write every line of ``source`` to ``args.output``; return the exit code."""
-    writer = ss_open(
-        args.output,
-        "w",
-        beacon_interval=args.beacon_interval,
-        file_name=args.file_name,
-        created_at=created_at,
-        eos=not args.no_eos,
-    )
+    """Write every line of ``source`` to ``out`` (for ``args.output``); return the exit code."""
+    with named(args.output):
+        writer = ss_open(
+            out.path,
+            "w",
+            beacon_interval=args.beacon_interval,
+            file_name=os.path.basename(args.output) if args.file_name is None else args.file_name,
+            created_at=created_at,
+            eos=not args.no_eos,
+        )
     eos_line = 0
     try:
-        for number, raw in enumerate(source, 1):
-            if eos_line:
-                raise LineError(
-                    f"input continues after the end-of-stream message on line {eos_line}",
-                    line=number,
-                )
-            if _write_line(writer, raw, number):
-                eos_line = number
+        with named(args.output):
+            for number, raw in enumerate(source, 1):
+                if eos_line:
+                    raise LineError(
+                        f"input continues after the end-of-stream message on line {eos_line}",
+                        line=number,
+                    )
+                if _write_line(writer, raw, number):
+                    eos_line = number
     except LineError as err:
-        writer.close(eos=False)
-        print(f"ssfile encode: error: {args.output}: {err}", file=sys.stderr)
+        with named(args.output):
+            writer.close(eos=False)
+        kept = (
+            ""
+            if out.commit_if_new()
+            else f" (nothing written: {args.output} already existed and is left unchanged)"
+        )
+        print(f"ssfile encode: error: {args.output}: {err}{kept}", file=sys.stderr)
         return EXIT_PROBLEMS
     except BaseException:
         writer.close(eos=False)
         raise
-    writer.close(eos=False if eos_line else None)
+    with named(args.output):
+        writer.close(eos=False if eos_line else None)
     return EXIT_OK
 
 
 def _write_line(writer, raw: bytes, number: int) -> bool:  # type: ignore[no-untyped-def]
     """Write one input line; True if it was the end-of-stream message."""
-    if raw.endswith(b"\n"):
-        raw = raw[:-1]
+    raw = strip_line_end(raw)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -154,5 +187,12 @@ def _write_line(writer, raw: bytes, number: int) -> bool:  # type: ignore[no-unt
     try:
         writer.write(data, stream_key=key, shard_id=shard or 0, sequence=seq, timestamp=ts)
     except EncodeError as err:  # the reserved key, a value out of range: name the line
+        last = writer.stream_info(key, shard or 0)
+        if seq is None and last is not None and last[0] >= MAX_U64:
+            reason = (
+                f"no sequence number left after {MAX_U64} for stream {key!r} shard {shard or 0}:"
+                " give the sequence explicitly"
+            )
+            raise LineError(reason, line=number) from None
         raise LineError(str(err), line=number) from None
     return False

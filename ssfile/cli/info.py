@@ -19,9 +19,11 @@ from typing import BinaryIO
 from ..codec.decoder import Decoder
 from ..codec.events import EndOfStream
 from ..errors import ChecksumMismatch, FormatError, TruncatedError, UsageError
+from ..file.output import STDOUT, refuse_same
 from ..format.records import Beacon, FileHeader
 from ..types import Message, format_timestamp
 from . import EXIT_OK, EXIT_PROBLEMS
+from .inputs import require_seekable
 
 CHUNK = 1 << 20
 
@@ -238,6 +240,8 @@ def to_text(info: dict[str, object]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_seekable(args.path, "info")
+    refuse_same(STDOUT, [args.path])  # `>> FILE` would append text to the recording
     with open(args.path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         bar = _progress(size)

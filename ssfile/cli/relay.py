@@ -12,6 +12,11 @@ a message whose sequence is not above the last one of its (key, shard) already t
 duplicate and is skipped: recording again into the same file adds only what is new.
 Several input keys into one output key: sequences would collide, so the file numbers them.
 
+Output: a file output is created or appended to in place, so that it stays readable live
+and resumable (spec/cli.md, "Outputs"): a kill leaves at most a torn tail, which the next
+append drops.  The output file is never the input file (whatever the stream keys), nor the
+file stdin reads; a stdio output is never the input file.
+
 Ending: when the input ends (EOS, end of stdin, end of a file with ``--no-follow``) the
 output is ended too (a file gets its EOS).  Ctrl-C, ``--count`` and a closed output pipe
 stop early; everything received so far is flushed, and no EOS is written.
@@ -24,13 +29,23 @@ import asyncio
 import sys
 
 from ..errors import UsageError
+from ..file.output import STDIN, STDOUT, Endpoint, check_in_place, refuse_same
 from ..streamer import ConsumerOptions, StreamEnded, connect, parse_stream_url
 from ..streamer.api import Producer
+from ..streamer.uri import StreamUrl
 from ..timefmt import parse_time
+from .options import positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("relay", help="forward messages from one backend to another")
+    p = sub.add_parser(
+        "relay",
+        help="forward messages from one backend to another",
+        description="Forward messages from the input stream to the output stream.",
+        epilog="A file:// output is created or appended to in place (readable live, "
+        "resumable; a kill leaves at most a torn tail).  It may not be the input file, nor "
+        "the file on stdin.  Ctrl-C stops after writing everything received (exit 130).",
+    )
     p.add_argument(
         "--input", required=True, metavar="URI", help="e.g. stdio:///clock or file:///a.ss/clock"
     )
@@ -53,7 +68,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="keep each message's shard and timestamp (and sequence, into a file; "
         "messages already in the output file are skipped)",
     )
-    p.add_argument("--count", type=int, default=None, help="stop after N messages")
+    p.add_argument(
+        "--count", type=positive_int, metavar="N", default=None, help="stop after N messages"
+    )
     p.set_defaults(run=run)
 
 
@@ -64,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {args.output!r}: expected at most one stream key")
     if src == dst and src.scheme != "stdio":
         raise UsageError("--input and --output are the same stream")
+    check_outputs(src, dst)
     offset = args.offset or ("start" if src.scheme in ("file", "stdio") else "end")
     seek_to = None
     if offset not in ("start", "end"):
@@ -75,6 +93,20 @@ def run(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 130
+
+
+def check_outputs(src: StreamUrl, dst: StreamUrl) -> None:
+    """A file output is written in place (spec/cli.md, "Outputs") and is never the input
+    file (any stream keys) or stdin; a stdio output is never the input file."""
+    inputs: list[Endpoint] = []
+    if src.scheme == "file":
+        inputs.append(src.path)
+    elif src.scheme == "stdio":
+        inputs.append(STDIN)
+    if dst.scheme == "file":
+        check_in_place(dst.path, inputs)
+    elif dst.scheme == "stdio":
+        refuse_same(STDOUT, inputs)
 
 
 async def _relay(src, dst, reset, seek_to, follow, count, keep=False) -> int:  # type: ignore[no-untyped-def]
@@ -113,6 +145,7 @@ async def _relay(src, dst, reset, seek_to, follow, count, keep=False) -> int:  #
                 n += 1
                 if count is not None and n >= count:
                     break
+            await asyncio.sleep(0)  # an input that is always ready must not starve Ctrl-C
     finally:
         try:
             for p in producers.values():

@@ -1,10 +1,12 @@
 """``ssfile repair FILE -o OUT``: write a new valid file with every intact message.
 
 ``--drop-bad-checksum`` (default) or ``--keep-bad-checksum`` decides what happens to frames
-whose payload CRC fails.  Never writes in place; refuses an existing OUT unless ``--force``
-(and always refuses OUT that is FILE, also through a link).  Exit 0 nothing lost, 3
-recovered with loss (a header not read as written counts as loss), 2 nothing recoverable,
-a file of another format version (refused unless ``--as-version-1``), or bad usage.
+whose payload CRC fails.  Never writes in place: OUT is written under a temporary name and
+renamed into place when complete (spec/cli.md, "Outputs"), so Ctrl-C or an error leaves an
+existing OUT as it was.  Refuses an existing OUT unless ``--force`` and always refuses OUT
+that is FILE, also through a link.  Exit 0 nothing lost, 3 recovered with loss (a header not
+read as written counts as loss), 2 nothing recoverable, a file of another format version
+(refused unless ``--as-version-1``), or bad usage, 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,21 +17,28 @@ import sys
 
 from ..check import repair
 from ..errors import UnsupportedVersion
+from ..file.output import NewFile, named
 from . import EXIT_USAGE
+from .inputs import require_seekable
 from .verify import first_problem
 
-EPILOG = """exit status: 0 every message recovered and the header read as written; 3 recovered
+EPILOG = """OUT is written under a temporary name and renamed into place when complete: Ctrl-C
+or an error leaves an existing OUT unchanged.  OUT is never FILE (also through a link).
+
+exit status: 0 every message recovered and the header read as written; 3 recovered
 with loss: unreadable bytes, dropped or kept bad-checksum messages, a torn last message, or a
 header that was not read as written (bad magic, version byte, invalid field, interval rebuilt
-from the beacons: the report names each); 2 nothing recoverable (no output), bad usage, or a
-file starting with Ss and a format version other than 1 (refused: repair does not guess a
-newer layout; --as-version-1 reads it as version 1 when only that byte is damaged)."""
+from the beacons: the report names each); 2 nothing recoverable (no output), bad usage, OUT
+exists without --force or is FILE, or a file starting with Ss and a format version other than
+1 (refused: repair does not guess a newer layout; --as-version-1 reads it as version 1 when
+only that byte is damaged); 130 Ctrl-C."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "repair",
         help="salvage every intact message into a new valid file",
+        description="Write every intact message of FILE into a new valid file OUT.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -59,17 +68,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        report = repair(
-            args.file,
-            args.output,
-            keep_bad_checksum=args.keep_bad,
-            overwrite=args.force,
-            as_version_1=args.as_version_1,
-        )
-    except UnsupportedVersion as err:
-        print(f"ssfile repair: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    require_seekable(args.file, "repair")
+    with NewFile(args.output, inputs=[args.file], overwrite=args.force) as out:
+        try:
+            with named(args.output):
+                report = repair(
+                    args.file,
+                    out.path,
+                    keep_bad_checksum=args.keep_bad,
+                    overwrite=True,
+                    as_version_1=args.as_version_1,
+                )
+        except UnsupportedVersion as err:
+            out.discard()
+            print(f"ssfile repair: error: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        if report.written:
+            out.commit()
+        else:
+            out.discard()
+    report.dst = args.output
     if args.json:
         json.dump(report.to_json_dict(), sys.stdout)
         sys.stdout.write("\n")

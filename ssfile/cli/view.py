@@ -1,7 +1,8 @@
 """``ssfile view FILE [--port N] [--no-browser]``: the local web viewer.
 
 Starts a server on 127.0.0.1 (see :mod:`ssfile.view.server`), prints the URL with its
-random token, opens it in the browser unless ``--no-browser``, and serves until Ctrl-C.
+random token, opens it in the browser unless ``--no-browser``, and serves until Ctrl-C
+(exit 130, as every command interrupted by Ctrl-C).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import os
 import sys
 
 from ..errors import FormatError, UsageError
-from . import EXIT_OK
+from . import EXIT_INTERRUPTED
 
 EPILOG = """The server listens on 127.0.0.1 only and every request needs the token in the
-printed URL.  Damaged and growing files open too.  exit status: 0 stopped with Ctrl-C;
-2 no such file, or the port is taken."""
+printed URL.  Damaged and growing files open too.  A connection idle for 30 s is closed.
+exit status: 130 stopped with Ctrl-C; 2 no such file, not a regular file, or the port is
+taken."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -83,4 +85,4 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     print("ssfile view: stopped", file=sys.stderr)
-    return EXIT_OK
+    return EXIT_INTERRUPTED  # serving ends only with Ctrl-C

@@ -6,7 +6,10 @@
   assets) or the ``X-SSFile-Token`` header (the page's API calls);
 * static files come from a whitelist read from the package's ``static/`` at start-up (no
   path ever reaches the file system); the only data file is the one given;
-* anything else is a 4xx with a JSON body ``{"error": "..."}``.
+* anything else is a 4xx with a JSON body ``{"error": "..."}``;
+* a connection that sends nothing for ``idle_timeout`` seconds (default
+  :data:`IDLE_TIMEOUT_S`; an unauthenticated client that connects and waits, or an idle
+  keep-alive connection) is closed, so that no client holds a thread for long.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ STATIC_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 MAX_URL = 8192
+IDLE_TIMEOUT_S = 30.0
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -83,7 +87,9 @@ class ViewServer(ThreadingHTTPServer):
         static_dir: Traversable | None = None,
         jobs: JobBoard | None = None,
         log: bool = False,
+        idle_timeout: float = IDLE_TIMEOUT_S,
     ) -> None:
+        self.idle_timeout = idle_timeout
         self.token = token or secrets.token_urlsafe(24)
         self.static = load_static(static_dir or viewer_dir(), self.token)
         self.jobs = jobs or JobBoard(path)
@@ -102,6 +108,12 @@ class ViewServer(ThreadingHTTPServer):
         super().server_close()
         self.jobs.close()
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that timed out or went away mid-response: one log line, no traceback."""
+        if self.log:
+            err = sys.exc_info()[1]
+            sys.stderr.write(f"ssfile view: {client_address}: {type(err).__name__}: {err}\n")
+
 
 class Handler(BaseHTTPRequestHandler):
     server: ViewServer
@@ -111,6 +123,10 @@ class Handler(BaseHTTPRequestHandler):
         True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
     )
     sys_version = ""
+
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout  # type: ignore[misc]  # per connection: every read and write
+        super().setup()
 
     # ---- responses ----------------------------------------------------------------------------
 
