@@ -619,9 +619,6 @@ def test_in_a_real_process(tmp_path, argv, data, code):
 # ---- found here, fixed on another branch -------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 12 item 8, other branch: verify on an empty file exits 1, not 2"
-)
 def test_verify_on_an_empty_file_exits_2(tmp_path):
     path = tmp_path / "empty.ss"
     path.write_bytes(b"")
