@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import ssfile
 from ssfile.check import repair, verify, verify_bytes
-from ssfile.check.layout import OK, FrameRead
+from ssfile.codec.layout import OK, FrameRead
 from ssfile.codec.decoder import decode_bytes
 from ssfile.codec.events import EndOfStream
 from ssfile.format.records import Beacon

@@ -16,8 +16,8 @@ from ..format import constants as K
 from ..format.records import FileHeader
 from ..types import MAX_TIMESTAMP_MS
 from .diagnosis import Diagnosis
-from .layout import EOF, OK, Layout, read_beacon
-from .resync import find_next
+from ..codec.layout import EOF, OK, Layout, read_beacon
+from ..codec.resync import find_next
 
 #: how far a candidate interval is test-read when the header's value is in doubt
 PROBE_BYTES = 1 << 20
@@ -155,7 +155,7 @@ def _score(buf: bytes, interval: int) -> int:
 def _sound(buf: bytes, at: int, interval: int) -> bool:
     """A beacon at ``at`` with both separators right (evidence, not just tolerance)."""
     b = read_beacon(buf, at, interval)
-    return b.ok and b.lead_ok
+    return b.ok and b.lead_ok and b.term_ok
 
 
 def _beacons_fit(buf: bytes, interval: int) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from ..file.writer import Writer
 from ..format import constants as K
 from ..types import MAX_TIMESTAMP_MS
 from .diagnosis import Diagnosis
-from .layout import OK, FrameRead
+from ..codec.layout import OK, FrameRead
 from .scan import GapItem
 from .verify import mapped, verify_bytes
 

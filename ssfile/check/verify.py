@@ -12,7 +12,7 @@ from ..format import constants as K
 from .checker import Checker
 from .diagnosis import Diagnosis
 from .header import check_header
-from .layout import Layout
+from ..codec.layout import Layout
 from .scan import scan
 
 
