@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 import ssfile
 from ssfile.check import repair, verify, verify_bytes
-from ssfile.codec.layout import OK, FrameRead
 from ssfile.codec.decoder import decode_bytes
 from ssfile.codec.events import EndOfStream
+from ssfile.codec.layout import OK, FrameRead
 from ssfile.format.records import Beacon
 from ssfile.types import Message
 

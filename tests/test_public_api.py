@@ -17,6 +17,7 @@ PUBLIC = [
     "BadMagic",
     "Beacon",
     "ChecksumMismatch",
+    "DamageWarning",  # issue 12: on_damage="skip"
     "DEFAULT_BEACON_INTERVAL",
     "EncodeError",
     "EndOfStream",

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..codec.layout import OK, SEP, BeaconRead, FrameRead
 from ..format import constants as K
 from ..format.crc import INIT, running_update
 from ..format.records import Marker
 from .diagnosis import Diagnosis
-from ..codec.layout import OK, SEP, BeaconRead, FrameRead
 from .restart import restart_explains, seeded_without_frames
 from .scan import BadBeaconItem, BeaconItem, GapItem
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..codec.layout import OK, BeaconRead, FrameRead, Layout
+from ..codec.layout import OK, BeaconRead, Layout
 from ..codec.resync import recover
 
 

@@ -32,6 +32,8 @@ from .fast import (
     decode_key,
     parse_beacon_fast,
 )
+from .layout import Layout
+from .resync import recover
 
 _COMPACT_AT = 1 << 20
 _HEAD_UNPACK = tuple(h.unpack_from for h in FRAME_HEADS)  # by key length
@@ -162,9 +164,25 @@ class Decoder:
                 and not (self._ended and self._stop_at_eos)
             ):
                 # stuck at the end with bytes that do not form a whole record
-                self._error = TruncatedError(self._truncation_reason(), self.offset)
+                self._error = self._stuck_error()
                 self._fatal = True
                 raise self._error
+
+    def _stuck_error(self) -> FormatError:
+        """A record the data ends inside: a torn tail (:class:`TruncatedError`) only if no
+        intact record follows its start; else damage (a bad length, a wrong count)."""
+        if self.header is not None:
+            start = self.offset
+            data = bytes(self._buf[self._pos :])
+            resume = recover(Layout(data, self.interval, start), start).resume
+            if resume is not None:
+                what = "beacon" if start % self.interval == 0 else "message frame"
+                return FormatError(
+                    f"damaged {what}: it runs past the end of the file, but intact data "
+                    f"follows at offset {resume}",
+                    start,
+                )
+        return TruncatedError(self._truncation_reason(), self.offset)
 
     def _truncation_reason(self) -> str:
         if self.header is None:
@@ -301,9 +319,17 @@ class Decoder:
         )
 
     def _beacon_at(self, pos: int, absolute: int) -> Beacon | None:
-        size = beacon_size_at(self._buf, pos)
+        buf, interval = self._buf, self.interval
+        size = beacon_size_at(buf, pos)
         if size is None:
-            return None
+            if pos + 6 > len(buf) or K.BEACON_FIXED + buf[pos + 5] * K.MARKER_FIXED < interval:
+                return None
+            size = K.BEACON_FIXED + buf[pos + 5] * K.MARKER_FIXED
+        if size >= interval:  # beacons never cut beacons (spec 5.2)
+            raise FieldError(
+                f"beacon of {size} bytes or more does not fit the beacon interval {interval}",
+                absolute,
+            )
         beacon = parse_beacon_fast(self._buf, pos, absolute, absolute // self.interval)
         self.last_beacon = beacon
         return beacon

@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .fast import BEACON_HEAD, BEACON_HEAD_SIZE, FRAME_FIXED, FRAME_FIXED_SIZE, MARKER_FIXED
 from ..format import constants as K
 from ..format.crc import crc16, crc16_bytes
 from ..format.records import Beacon, Marker, MessageHeader
 from ..types import MAX_TIMESTAMP_MS
+from .fast import BEACON_HEAD, BEACON_HEAD_SIZE, FRAME_FIXED, FRAME_FIXED_SIZE, MARKER_FIXED
 
 SEP = K.SEPARATOR
 KEY_BYTES = re.compile(rb"[A-Za-z0-9._\-]*\Z")

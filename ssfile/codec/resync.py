@@ -45,9 +45,7 @@ def _jump(layout: Layout, beacon: BeaconRead, limit: int) -> int | None:
     return target if layout.plausible(target) else None
 
 
-def _candidate_pure(
-    buf: bytes, start: int, stop: int, seg: int, size: int, can_cross: bool
-) -> int:
+def _candidate_pure(buf: bytes, start: int, stop: int, seg: int, size: int, can_cross: bool) -> int:
     """The first buffer index in ``[start, stop)`` that passes the cheap test, or -1.
 
     ``seg``: where the interval ends (or the data, if sooner); ``size``: the end of the
