@@ -16,6 +16,12 @@ interval by interval:
 
 :func:`recover` is what a scan does with a record that does not read: how much is damaged
 and where reading resumes.  It never moves backwards, so a message is never read twice.
+
+The payload checksum does not cover a frame's key, shard, sequence or timestamp, so a frame
+whose key was zeroed can read as a plausible frame of the empty key (its fixed fields and
+payload are still there).  A candidate with an empty key is therefore taken only when the
+byte before it is 0x0D, the terminator of the record before (writers never originate an
+empty key; spec 2.3).
 """
 
 from __future__ import annotations
@@ -94,7 +100,9 @@ def _scan_segment(layout: Layout, start: int, stop: int) -> int | None:
         q = candidate(buf, q, stop - base, seg - base, size - base, can_cross)
         if q < 0:
             return None
-        if layout.plausible(q + base) is not None:
+        # an empty key right after zeroed bytes is usually a damaged frame's own fixed fields
+        # and payload (the CRC covers only the payload): only trusted after a terminator
+        if (buf[q] or buf[q - 1] == SEP) and layout.plausible(q + base) is not None:
             return q + base
         q += 1
 

@@ -90,7 +90,10 @@ def skip_damage(reader: Reader, err: FormatError, *, wait: bool = True) -> bool:
     stop = end if r.resume is None else r.resume
     reader.damage.append((start, stop - start))
     reader.damage_errors.append(err)
-    warnings.warn(DamageWarning([(start, stop - start)], [err.reason], reader.path), stacklevel=2)
+    if reader._warn_damage:
+        warnings.warn(
+            DamageWarning([(start, stop - start)], [err.reason], reader.path), stacklevel=2
+        )
     if r.resume is None:  # nothing readable up to the end of the data
         reader._dec = Decoder(start_offset=max(end, 1), header=header)
         reader._dec.feed_eof()

@@ -58,6 +58,7 @@ class Reader:
         self.damage: list[tuple[int, int]] = []
         self.damage_errors: list[FormatError] = []
         self._at_end = False
+        self._warn_damage = True  # False: the caller reports self.damage itself (ssfile info)
         if isinstance(source, (str, os.PathLike)):
             self.path: str | None = os.fspath(source)
             self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
