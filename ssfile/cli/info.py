@@ -190,9 +190,7 @@ def to_json(path: str, s: Summary) -> dict[str, object]:
         "bytes_after_eos": s.size - s.end_offset if s.eos_offset is not None else 0,
         "torn_tail_bytes": s.size - s.torn_tail_offset if s.torn_tail_offset is not None else 0,
         "checksum_errors": s.checksum_errors,
-        "damaged_ranges": [
-            {"offset": off, "length": n, "reason": why} for off, n, why in s.damage
-        ],
+        "damaged_ranges": [{"offset": off, "length": n, "reason": why} for off, n, why in s.damage],
         "damaged_bytes": sum(n for _, n, _ in s.damage),
         "error": s.error,
     }

@@ -255,16 +255,16 @@ class Decoder:
                     if p0 > seg_end:
                         break
                     _, raw_key, shard, seq, ts, length = heads[k](buf, pos)
-                    p1 = p0 + length
-                    if p1 + 3 > seg_end:
-                        break
-                    key = keys.get(raw_key)
+                    key = keys.get(raw_key)  # checked before waiting for the payload
                     if key is None:
                         key = keys[raw_key] = decode_key(raw_key, base + pos)
                     if ts > max_ts:
                         raise FieldError(
                             f"timestamp {ts} out of range in message frame", base + pos
                         )
+                    p1 = p0 + length
+                    if p1 + 3 > seg_end:
+                        break
                     payload = buf[p0:p1]
                     msg = Message(key, shard, seq, ts, payload, base + pos)
                     pos = p1 + 3
@@ -372,14 +372,14 @@ class Decoder:
             return None
         head, pos = got
         shard, seq, ts, length = FRAME_FIXED.unpack_from(head, k)
+        key = self._keys.get(head[:k]) or decode_key(head[:k], absolute)
+        if ts > MAX_TIMESTAMP_MS:
+            raise FieldError(f"timestamp {ts} out of range in message frame", absolute)
         got = self._gather(pos, length + 3, events)
         if got is None:
             self.last_beacon = saved
             return None
         tail, pos = got
-        key = self._keys.get(head[:k]) or decode_key(head[:k], absolute)
-        if ts > MAX_TIMESTAMP_MS:
-            raise FieldError(f"timestamp {ts} out of range in message frame", absolute)
         stored = (tail[length] << 8) | tail[length + 1]
         return events, pos, Message(key, shard, seq, ts, tail[:length], absolute), stored
 

@@ -98,13 +98,17 @@ def scan_layout(buf: bytes | memoryview, path: str | None = None) -> Layout:
 
 
 def check_torn(buf: bytes, interval: int, offset: int, path: str | None) -> None:
-    """Raise if the record at ``offset``, cut by the end of the file, is followed by intact
-    data: then it is damage, not a torn tail (the same search as the reader's)."""
-    resume = recover(_Checked(buf, interval), offset).resume
-    if resume is not None:
+    """Raise unless the record at ``offset`` is a torn tail: a whole record cut by the end of
+    the file with nothing intact after it (the reader's test, :func:`recover`).  A record
+    that does not read (bad key, timestamp or beacon) or is followed by intact data is
+    damage."""
+    r = recover(_Checked(buf, interval), offset)
+    if r.resume is not None:
         raise FormatError(
             f"damaged record: it runs past the end of the file, but intact data follows at "
-            f"offset {resume}",
+            f"offset {r.resume}",
             offset,
             path=path,
         )
+    if r.kind == "damage":
+        raise FormatError(f"damaged record: {r.reason}", offset, path=path)

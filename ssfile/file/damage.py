@@ -69,7 +69,10 @@ def _recover_mapped(reader: Reader, start: int, wait: bool) -> tuple[Recovery, i
 
 def skip_damage(reader: Reader, err: FormatError, *, wait: bool = True) -> bool:
     """Skip the damage ``err`` reports; True when reading resumes, False if it runs to the end."""
-    start = err.offset if err.offset is not None else reader._dec.offset
+    # a beacon that fails inside a frame it cuts names itself; the damage starts at the frame
+    # (the decoder stays on the record it could not read)
+    at = reader._dec.offset
+    start = at if err.offset is None else min(err.offset, at)
     header = reader._dec.header
     assert header is not None
     got = _recover_mapped(reader, start, wait)
