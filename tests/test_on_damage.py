@@ -476,3 +476,45 @@ def test_resync_finds_the_same_frames_through_garbage_both_ways(tmp_path):
     )
     assert pure.stdout.strip() == str(found), pure.stderr
     assert all(q is not None for q in found[:3])
+
+
+# ---- the file streamer's consumers -------------------------------------------------------------
+
+
+def test_file_consumers_skip_damage(tmp_path):
+    from ssfile.streamer import ConsumerOptions, connect
+
+    data = bytearray(big_file(tmp_path / "b.ss", n=3000, interval=4096))
+    frames, _, _ = frame_ranges(bytes(data))
+    data[frames[400][0] + 5 : frames[400][0] + 60] = bytes(55)
+    data[frames[2500][0]] = 0xFF  # an impossible key length
+    path = tmp_path / "stream.ss"
+    path.write_bytes(bytes(data))
+    want = oracle(bytes(data))
+
+    async def consume(on_damage):
+        streamer = await connect(f"file://{path}", on_damage=on_damage)
+        try:
+            c = await streamer.create_consumer(
+                ["alpha", "beta", "gamma.1"],
+                ConsumerOptions(auto_stream_reset="earliest", follow=False),
+            )
+            got = []
+            try:
+                while True:
+                    got.extend(await c.next_batch())
+            except ssfile.StreamError:
+                pass  # the stream has ended
+            return got
+        finally:
+            await streamer.disconnect()
+
+    with pytest.warns(ssfile.DamageWarning) as caught:
+        got = asyncio.run(consume("skip"))
+    assert rows(got) == want
+    assert len(caught) == 2
+    with pytest.raises(ssfile.FormatError) as err:
+        asyncio.run(consume("raise"))
+    assert err.value.offset == frames[400][0]
+    with pytest.raises(ValueError, match="on_damage"):
+        asyncio.run(connect(f"file://{path}", on_damage="drop"))

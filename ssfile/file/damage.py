@@ -29,36 +29,39 @@ if TYPE_CHECKING:
     from .reader import Reader
 
 
-def _mapped(reader: Reader) -> mmap.mmap | None:
-    """A read-only map of the whole file as it is now, or None (not a mappable file)."""
+def recover_in_file(fd: int, interval: int, start: int) -> tuple[Recovery, int] | None:
+    """:func:`recover` over a read-only map of the file ``fd`` as it is now: (what it found,
+    the file size then); None if ``fd`` is not a regular, non-empty file that maps."""
     try:
-        fd = reader._file.fileno()
         st = os.fstat(fd)
-    except (AttributeError, OSError, ValueError):
+    except OSError:
         return None
     if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
         return None
     try:
-        return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        m = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):
         return None
+    try:
+        layout = Layout(m, interval)  # type: ignore[arg-type]
+        r = recover(layout, start)
+        return r, layout.size
+    finally:
+        m.close()
 
 
 def _recover_mapped(reader: Reader, start: int, wait: bool) -> tuple[Recovery, int] | None:
     """Search a map of the file; with a follower (and ``wait``) wait for growth while the
     damage runs to the current end.  None: the source cannot be mapped."""
-    interval = reader._dec.interval
+    try:
+        fd = reader._file.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
     while True:
-        m = _mapped(reader)
-        if m is None:
+        got = recover_in_file(fd, reader._dec.interval, start)
+        if got is None:
             return None
-        try:
-            layout = Layout(m, interval)
-            r = recover(layout, start)
-            end = layout.size
-        finally:
-            del layout
-            m.close()
+        r, end = got
         follower = reader._follower
         if r.resume is not None or follower is None or not wait:
             return r, end
@@ -105,4 +108,4 @@ def skip_damage(reader: Reader, err: FormatError, *, wait: bool = True) -> bool:
     return True
 
 
-__all__ = ["skip_damage"]
+__all__ = ["recover_in_file", "skip_damage"]
