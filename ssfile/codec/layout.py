@@ -10,8 +10,10 @@ failed, so a scanner can decide between "damage" and "torn tail".  Used by ``ver
 
 from __future__ import annotations
 
+import mmap
 import re
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from ..format import constants as K
 from ..format.crc import crc16, crc16_bytes
@@ -20,6 +22,8 @@ from ..types import MAX_TIMESTAMP_MS
 from .fast import BEACON_HEAD, BEACON_HEAD_SIZE, FRAME_FIXED, FRAME_FIXED_SIZE, MARKER_FIXED
 
 SEP = K.SEPARATOR
+#: what the reads take: a whole file's bytes, a map of it, or a piece of it
+Buffer: TypeAlias = bytes | bytearray | memoryview | mmap.mmap
 KEY_BYTES = re.compile(rb"[A-Za-z0-9._\-]*\Z")
 
 # frame read outcomes
@@ -71,7 +75,7 @@ class FrameRead:
         return crc16(self.payload)
 
 
-def read_beacon(buf: bytes, at: int, interval: int, base: int = 0) -> BeaconRead:
+def read_beacon(buf: Buffer, at: int, interval: int, base: int = 0) -> BeaconRead:
     """Parse and bounds-check the beacon at absolute ``at`` (a multiple of ``interval``);
     ``buf[0]`` is the byte at absolute offset ``base``.
 
@@ -87,7 +91,7 @@ def read_beacon(buf: bytes, at: int, interval: int, base: int = 0) -> BeaconRead
 
 
 def _read_beacon(
-    buf: bytes, at: int, interval: int
+    buf: Buffer, at: int, interval: int
 ) -> str | tuple[int, tuple[Marker, ...], int, int, int]:
     """The beacon at buffer index ``at``: (remaining, markers, size, lead, terminator)
     or why there is none (``"eof"``: the data ends inside it)."""
@@ -129,7 +133,7 @@ class Layout:
     offset :attr:`size` (reads past it say ``EOF``).  Every position is absolute.
     """
 
-    def __init__(self, buf: bytes, interval: int, base: int = 0) -> None:
+    def __init__(self, buf: Buffer, interval: int, base: int = 0) -> None:
         self.buf = buf
         self.base = base
         self.size = base + len(buf)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .accel import speedups as _speedups
-from .layout import BAD_CRC, EOF, KEY_BYTES, OK, SEP, BeaconRead, FrameRead, Layout
+from .layout import BAD_CRC, EOF, KEY_BYTES, OK, SEP, BeaconRead, Buffer, FrameRead, Layout
 
 _MAX_KEY = 249
 #: the C twin of :func:`_candidate_pure`, None without the accelerator or with SSFILE_PURE=1
@@ -51,7 +51,9 @@ def _jump(layout: Layout, beacon: BeaconRead, limit: int) -> int | None:
     return target if layout.plausible(target) else None
 
 
-def _candidate_pure(buf: bytes, start: int, stop: int, seg: int, size: int, can_cross: bool) -> int:
+def _candidate_pure(
+    buf: Buffer, start: int, stop: int, seg: int, size: int, can_cross: bool
+) -> int:
     """The first buffer index in ``[start, stop)`` that passes the cheap test, or -1.
 
     ``seg``: where the interval ends (or the data, if sooner); ``size``: the end of the
@@ -61,7 +63,7 @@ def _candidate_pure(buf: bytes, start: int, stop: int, seg: int, size: int, can_
     """
     key_ok = KEY_BYTES.match
     if not can_cross:
-        last = buf.rfind(b"\r", start, seg)
+        last = buf.rfind(b"\r", start, seg)  # type: ignore[union-attr]  # bytes or mmap here
         stop = min(stop, last - 30)  # a frame is at least 32 bytes, its last one 0x0D
     for q in range(start, stop):
         k = buf[q]
@@ -82,7 +84,7 @@ def _candidate_pure(buf: bytes, start: int, stop: int, seg: int, size: int, can_
     return -1
 
 
-def candidate(buf: bytes, start: int, stop: int, seg: int, size: int, can_cross: bool) -> int:
+def candidate(buf: Buffer, start: int, stop: int, seg: int, size: int, can_cross: bool) -> int:
     """:func:`_candidate_pure`, in C when the accelerator is there (same result)."""
     if _CANDIDATE is not None:
         return _CANDIDATE(buf, start, stop, seg, size, can_cross)  # type: ignore[no-any-return]

@@ -35,12 +35,13 @@ def reader_scan(
         if start is not None:
             reader._restart(start, 0)  # a frame start found by a seek
         for m in reader:
-            if stop is not None and m.offset >= stop:
+            offset = m.offset if m.offset is not None else 0  # always set by the reader
+            if stop is not None and offset >= stop:
                 break
             code = codes.setdefault(m.stream_key, len(codes))
             if not _selected(select, m.stream_key, m.shard_id, m.timestamp_ms):
                 continue
-            rows.append((code, m.shard_id, m.sequence, m.timestamp_ms, m.offset))
+            rows.append((code, m.shard_id, m.sequence, m.timestamp_ms, offset))
             payloads.append(m.payload)
         header, ended, torn, damage = (
             reader.header,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+from ..codec.layout import Buffer, read_beacon
 from ..codec.layout import Layout as _Checked
-from ..codec.layout import read_beacon
 from ..codec.resync import recover
 from ..errors import FormatError
 from ..format import constants as K
@@ -97,7 +97,7 @@ def scan_layout(buf: bytes | memoryview, path: str | None = None) -> Layout:
     return Layout(header, size, phys, logical, length, torn, bad)
 
 
-def check_torn(buf: bytes, interval: int, offset: int, path: str | None) -> None:
+def check_torn(buf: Buffer, interval: int, offset: int, path: str | None) -> None:
     """Raise unless the record at ``offset`` is a torn tail: a whole record cut by the end of
     the file with nothing intact after it (the reader's test, :func:`recover`).  A record
     that does not read (bad key, timestamp or beacon) or is followed by intact data is

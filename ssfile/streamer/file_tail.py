@@ -136,6 +136,7 @@ class FileTail:
                     self._check_replaced()
                     await self._idle()
                 dec = self._dec
+                assert dec is not None
                 continue
             if out:
                 msgs = []
@@ -169,6 +170,7 @@ class FileTail:
                         raise err.with_path(self.path)
                     self._skip(err)
                     dec = self._dec
+                    assert dec is not None
                     continue
                 if not out:
                     self.ended = True
