@@ -6,6 +6,9 @@
  *   encode_frame  the encoder's common case, a frame that ends before the next beacon
  *                 (ssfile/codec/encoder.py, Encoder.encode).
  *
+ * and one twin of a search: resync_candidate, the cheap test that picks positions worth a
+ * full read after damage (ssfile/codec/resync.py, _candidate_pure; same result).
+ *
  * Both do the common case only.  Anything else (a frame cut by a beacon or by the end of the
  * data, a key not seen yet, a bad timestamp, a checksum mismatch, the EOS frame, an argument
  * out of range) is handed back to the Python code untouched: scan_frames stops before that
@@ -460,6 +463,89 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* ---- resync: the next position worth a full read after damage ----------------------------
+ *
+ * resync_candidate(buf, start, stop, seg, size, can_cross) -> index or -1, exactly as
+ * _candidate_pure in ssfile/codec/resync.py: the first q in [start, stop) whose byte is a key
+ * length <= 249 followed by key bytes of [A-Za-z0-9._-] (up to seg), and whose declared frame
+ * fits the data and, when it ends inside the segment, ends with 0x0D; a frame whose head runs
+ * past seg is possible only when can_cross.  Without can_cross, positions after the last 0x0D
+ * of the segment (less 30) cannot hold a frame and are not looked at. */
+
+static int key_byte[256];
+
+static void
+key_bytes_init(void)
+{
+    for (int c = 0; c < 256; c++)
+        key_byte[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                      || c == '.' || c == '_' || c == '-';
+}
+
+static PyObject *
+resync_candidate(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "resync_candidate takes 6 arguments");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]), stop = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t seg = PyLong_AsSsize_t(args[3]), size = PyLong_AsSsize_t(args[4]);
+    int can_cross = PyObject_IsTrue(args[5]);
+    if (PyErr_Occurred() || can_cross < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    const unsigned char *b = view.buf;
+    Py_ssize_t n = view.len, found = -1;
+    if (seg > n)
+        seg = n;
+    if (size > n)
+        size = n;
+    if (start < 0)
+        start = 0;
+    if (!can_cross) {
+        Py_ssize_t last = seg - 1;
+        while (last >= start && b[last] != SEPARATOR)
+            last--;
+        if (last < start)
+            last = -1;
+        if (stop > last - 30)
+            stop = last - 30;
+    }
+    if (stop > n)
+        stop = n;
+    for (Py_ssize_t q = start; q < stop; q++) {
+        unsigned k = b[q];
+        if (k > 249)
+            continue;
+        Py_ssize_t fixed = q + 1 + k;
+        if (fixed + HEAD_FIXED > seg) {
+            if (!can_cross)
+                continue;
+        } else {
+            const unsigned char *l = b + fixed + 24;
+            uint64_t length = ((uint64_t)l[0] << 24) | ((uint64_t)l[1] << 16) | ((uint64_t)l[2] << 8) | l[3];
+            Py_ssize_t end = fixed + 31 + (Py_ssize_t)length;
+            if (end > size || (end <= seg && b[end - 1] != SEPARATOR))
+                continue;
+        }
+        Py_ssize_t key_end = fixed < seg ? fixed : seg;
+        Py_ssize_t j = q + 1;
+        while (j < key_end && key_byte[b[j]])
+            j++;
+        if (j < key_end)
+            continue;
+        found = q;
+        break;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(found);
+}
+
 /* ---- module ------------------------------------------------------------------------------- */
 
 static PyObject *
@@ -484,6 +570,8 @@ static PyMethodDef methods[] = {
     {"encode_frame", (PyCFunction)(void (*)(void))encode_frame, METH_FASTCALL,
      "encode_frame(buf, keys, streams, key, shard, seq, ts, payload, offset, interval)"
      " -> (new offset, crc) or None"},
+    {"resync_candidate", (PyCFunction)(void (*)(void))resync_candidate, METH_FASTCALL,
+     "resync_candidate(buf, start, stop, seg, size, can_cross) -> index or -1"},
     {"crc16", py_crc16, METH_VARARGS, "crc16(data, initial=0xFFFF): CRC-16/CDMA2000"},
     {NULL, NULL, 0, NULL},
 };
@@ -497,6 +585,7 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     crc_make_table();
+    key_bytes_init();
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "ABI_VERSION", ABI_VERSION) < 0)
         Py_CLEAR(m);

@@ -150,3 +150,42 @@ class MissingDependency(SSError, ImportError):
         self.module = module
         self.extra = extra
         super().__init__(f"{module} is not installed: pip install 'ssfile[{extra}]'")
+
+
+class DamageWarning(UserWarning):
+    """A reader with ``on_damage="skip"`` skipped damaged bytes and read on past them.
+
+    One warning per skipped range, when the reader skips it.  ``ranges``: the skipped
+    ``(offset, length)`` byte ranges (absolute offsets), ``reasons`` what was wrong with
+    each, ``path`` the file (or None); ``bytes`` is the total length.
+    """
+
+    def __init__(
+        self, ranges: list[tuple[int, int]], reasons: list[str], path: str | None = None
+    ) -> None:
+        self.ranges = list(ranges)
+        self.reasons = list(reasons)
+        self.path = path
+        super().__init__(self._render())
+
+    @property
+    def bytes(self) -> int:
+        return sum(n for _, n in self.ranges)
+
+    def _render(self) -> str:
+        file = f"{self.path}: " if self.path else ""
+        parts = [
+            f"{off}..{off + n} ({n} bytes): {why}"
+            for (off, n), why in zip(self.ranges, self.reasons)
+        ]
+        return f"{file}skipped damaged bytes at offset " + "; ".join(parts)
+
+
+ON_DAMAGE = ("raise", "skip")
+
+
+def check_on_damage(value: object) -> str:
+    """``value`` if it is an allowed ``on_damage`` (else ValueError naming the allowed ones)."""
+    if value not in ON_DAMAGE:
+        raise ValueError(f"on_damage must be 'raise' or 'skip', not {value!r}")
+    return value

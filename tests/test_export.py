@@ -267,7 +267,9 @@ def test_truncated_tail(tmp_path, cut):
     assert cols.torn_tail == tolerated[2]
 
 
-def test_a_corrupt_length_is_a_torn_frame_without_reading_the_rest(tmp_path, monkeypatch):
+def test_a_corrupt_length_is_damage_without_reading_the_rest(tmp_path, monkeypatch):
+    """A length that runs past the end while intact frames follow is damage (issue 12), not
+    a torn tail: tolerate_truncation does not hide it."""
     msgs = mixed_messages(2000, 6)
     data = bytearray(encode_file(1 << 20, msgs, eos=False))
     path = tmp_path / "len.ss"
@@ -277,7 +279,12 @@ def test_a_corrupt_length_is_a_torn_frame_without_reading_the_rest(tmp_path, mon
     data[offsets[5] + 1 + k + 24] = 0x7F  # payload length of message 5: about 2 GB
     path.write_bytes(bytes(data))
     expected = reader_rows(path)
-    assert isinstance(expected, ssfile.TruncatedError) and expected.offset == offsets[5]
+    assert isinstance(expected, ssfile.FormatError) and expected.offset == offsets[5]
+    assert not isinstance(expected, ssfile.TruncatedError)
+    assert "intact data follows" in str(expected)
+    with pytest.raises(ssfile.FormatError) as err:
+        ssfile.to_numpy(path, tolerate_truncation=True)
+    assert err.value.offset == offsets[5] and not isinstance(err.value, ssfile.TruncatedError)
     sizes = []
     real = columns._Scanner._assemble
     monkeypatch.setattr(

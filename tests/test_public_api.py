@@ -28,6 +28,7 @@ PUBLIC = [
     "ConsumerMode",
     "ConsumerOptions",
     "connect",  # issue 14: the streamer's entry points at the top level
+    "DamageWarning",  # issue 12: on_damage="skip"
     "DEFAULT_BEACON_INTERVAL",
     "EncodeError",
     "EndOfStream",

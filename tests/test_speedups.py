@@ -418,6 +418,7 @@ CORE_SUITES = [
     "tests/test_append.py",
     "tests/test_fast_path.py",
     "tests/test_bad_input.py",
+    "tests/test_on_damage.py",  # resync: the pure candidate test (issue 12)
 ]
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..codec.layout import OK, SEP, BeaconRead, FrameRead
 from ..format import constants as K
 from ..format.crc import INIT, running_update
 from ..format.records import Marker
 from .diagnosis import Diagnosis
-from .layout import OK, SEP, BeaconRead, FrameRead
 from .restart import restart_explains, seeded_without_frames
 from .scan import BadBeaconItem, BeaconItem, GapItem
 
@@ -177,6 +177,12 @@ class Checker:
                 "beacon-separator",
                 b.offset,
                 "beacon does not start with 0x0D (upstream does not check it)",
+            )
+        if not read.term_ok:
+            d.warning(
+                "beacon-separator",
+                b.offset + b.size - 1,
+                "beacon does not end with 0x0D (upstream does not check it)",
             )
         if len(b.markers) > self.markers_expected:
             d.warning(

@@ -12,12 +12,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from ..codec.layout import EOF, OK, Layout, read_beacon
+from ..codec.resync import find_next
 from ..format import constants as K
 from ..format.records import FileHeader
 from ..types import MAX_TIMESTAMP_MS
 from .diagnosis import Diagnosis
-from .layout import EOF, OK, Layout, read_beacon
-from .resync import find_next
 
 #: how far a candidate interval is test-read when the header's value is in doubt
 PROBE_BYTES = 1 << 20
@@ -155,7 +155,7 @@ def _score(buf: bytes, interval: int) -> int:
 def _sound(buf: bytes, at: int, interval: int) -> bool:
     """A beacon at ``at`` with both separators right (evidence, not just tolerance)."""
     b = read_beacon(buf, at, interval)
-    return b.ok and b.lead_ok
+    return b.ok and b.lead_ok and b.term_ok
 
 
 def _beacons_fit(buf: bytes, interval: int) -> tuple[int, int]:
@@ -165,12 +165,23 @@ def _beacons_fit(buf: bytes, interval: int) -> tuple[int, int]:
     return sum(1 for m in marks if _sound(buf, m, interval)), len(marks)
 
 
+def _leads(buf: bytes, start: int, end: int) -> list[int]:
+    """The offsets in ``[start, end)`` holding 0x0D: only there can a sound beacon start
+    (found with ``find``, not a Python step per byte)."""
+    out = []
+    at = buf.find(b"\r", start, end)
+    while at >= 0:
+        out.append(at)
+        at = buf.find(b"\r", at + 1, end)
+    return out
+
+
 def _beacon_candidates(buf: bytes) -> list[tuple[int, int, float]]:
     """Intervals whose boundaries (in the probed range) hold sound beacons, best first:
     most sound beacons, then highest share of sound boundaries: (interval, beacons, share).
     A damaged beacon or two does not hide the interval."""
     end = min(len(buf), PROBE_BYTES)
-    sound = {at for at in range(K.MIN_BEACON_INTERVAL, end) if _sound(buf, at, end)}
+    sound = {at for at in _leads(buf, K.MIN_BEACON_INTERVAL, end) if _sound(buf, at, end)}
     scored = []
     for cand in sound | {
         at // 2 for at in sound if at % 2 == 0 and at // 2 >= K.MIN_BEACON_INTERVAL

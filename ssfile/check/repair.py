@@ -19,12 +19,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..codec.layout import OK, FrameRead
 from ..errors import UnsupportedVersion, UsageError
 from ..file.writer import Writer
 from ..format import constants as K
 from ..types import MAX_TIMESTAMP_MS, format_timestamp
 from .diagnosis import Diagnosis
-from .layout import OK, FrameRead
 from .scan import GapItem
 from .verify import mapped, verify_bytes
 

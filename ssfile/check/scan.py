@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .layout import BAD_CRC, EOF, OK, SEP, BeaconRead, FrameRead, Layout
-from .resync import confirms_end, find_next
+from ..codec.layout import OK, BeaconRead, Layout
+from ..codec.resync import recover
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,49 +57,22 @@ def scan(layout: Layout, start: int) -> Iterator[object]:
                 pos += b.beacon.size  # type: ignore[union-attr]
                 continue
             yield BadBeaconItem(b)
-            found: tuple[int | None, list[BeaconRead]] | None = find_next(layout, pos + 1)
-            if b.reason == "eof" and found is not None and found[0] is None:
-                yield GapItem(pos, size, "file ends inside a beacon", True, "torn-beacon")
-                return
-            reason = f"damaged beacon: {b.reason}"
-            cut = False
         else:
             f = layout.read_frame(pos)
             if f.status == OK:
                 yield f
                 pos = f.end
                 continue
-            found = None
-            cut = f.status == EOF
-            if f.status == BAD_CRC and f.separator == SEP:
-                found = find_next(layout, pos + 1, f.end)
-                if found[0] is None and confirms_end(layout, f.end):
-                    yield f
-                    pos = f.end
-                    continue
-                if found[0] is None:
-                    rest = find_next(layout, f.end)
-                    found = (rest[0], found[1] + rest[1])
-            reason = _frame_reason(f)
-        if found is None:
-            found = find_next(layout, pos + 1)
-        q, met = found
-        kind = "torn-frame" if q is None and cut else "damage"
-        yield GapItem(pos, size if q is None else q, reason, q is None, kind)
-        for b in met:
+        r = recover(layout, pos)
+        if r.frame is not None:  # a bad checksum, but the frame's extent is confirmed
+            yield r.frame
+            pos = r.frame.end
+            continue
+        q = r.resume
+        torn = q is None
+        yield GapItem(pos, size if q is None else q, r.reason, torn, r.kind)
+        for b in r.met:
             yield BeaconItem(b, None)
         if q is None:
             return
         pos = q
-
-
-def _frame_reason(f: FrameRead) -> str:
-    if f.status == "eof":
-        return f"file ends inside a frame ({f.reason})"
-    if f.status == "bad-beacon":
-        return f"frame cut by a damaged beacon ({f.reason})"
-    if f.status == BAD_CRC:
-        return "no plausible frame here (checksum and separator both wrong, or frames inside it)"
-    if f.status == OK:
-        return f"frame separator is {f.separator:#04x}"
-    return f"no valid frame here ({f.reason})"

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
+from ..codec.layout import Layout
 from ..format import constants as K
 from .checker import Checker
 from .diagnosis import Diagnosis
 from .header import check_header
-from .layout import Layout
 from .scan import scan
 
 

@@ -14,20 +14,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
-from ..errors import FormatError, UsageError
+from ..errors import ON_DAMAGE, DamageWarning, FormatError, UsageError
 from ..file.output import STDOUT, refuse_same
 from ..file.reader import Reader
 from ..file.slice import Slice
 from ..timefmt import parse_time
-from . import EXIT_OK
+from . import EXIT_OK, EXIT_PROBLEMS
 from .inputs import require_seekable
 from .render import make_renderer
 
 EPILOG = """--until T stops before the first selected message stamped at or after T.
 With --follow, cat waits for messages appended by a writer until an EOS frame (or ^C).
+--on-damage skip prints every intact message past damaged bytes (the resync verify uses)
+and reports each skipped range on stderr.
 exit status: 0 ok; 1 the file has a problem (lines before it stay printed; a torn last
-record is one); 2 bad usage or not a readable .ss file."""
+record is one; so is damage skipped with --on-damage skip); 2 bad usage or not a readable
+.ss file."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -70,6 +74,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "-f",
         action="store_true",
         help="keep printing messages appended to the file, until its EOS",
+    )
+    p.add_argument(
+        "--on-damage",
+        choices=ON_DAMAGE,
+        default="raise",
+        help="at damaged bytes: stop with an error (raise, default) or skip to the next "
+        "intact record, reporting the range on stderr (skip; exit status 1)",
     )
     p.set_defaults(run=run)
 
@@ -126,13 +137,34 @@ def run(args: argparse.Namespace) -> int:
     render = _writer(args.format)
     out = sys.stdout.buffer
     lines: list[bytes] = []
-    with open_reader(args.path, follow=args.follow) as reader:
+    reported = 0
+    with (
+        warnings.catch_warnings(),
+        open_reader(args.path, follow=args.follow, on_damage=args.on_damage) as reader,
+    ):
+        warnings.simplefilter("ignore", DamageWarning)  # reported below, one line each
         for batch in spec.batches(reader):
             if batch:
                 lines.clear()
                 render(batch, lines)
                 out.write(b"".join(lines))
+            if len(reader.damage) > reported:
+                out.flush()
+                reported = report_damage(args.path, reader, reported)
             if args.follow:
                 out.flush()
-    out.flush()
-    return EXIT_OK
+        out.flush()
+        reported = report_damage(args.path, reader, reported)
+    return EXIT_PROBLEMS if reported else EXIT_OK
+
+
+def report_damage(path: str, reader: Reader, done: int) -> int:
+    """Print the damaged ranges ``reader`` skipped since the first ``done``; the new count."""
+    for (offset, n), err in zip(reader.damage[done:], reader.damage_errors[done:]):
+        print(
+            f"ssfile cat: {path}: skipped damaged bytes at offset {offset}..{offset + n} "
+            f"({n} bytes): {err.reason}",
+            file=sys.stderr,
+        )
+    sys.stderr.flush()
+    return len(reader.damage)

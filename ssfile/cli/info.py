@@ -13,13 +13,14 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ..codec.decoder import Decoder
 from ..codec.events import EndOfStream
-from ..errors import ChecksumMismatch, FormatError, TruncatedError, UsageError
+from ..errors import ChecksumMismatch, FormatError, UsageError
 from ..file.output import STDOUT, refuse_same
+from ..file.reader import Reader
 from ..format.records import Beacon, FileHeader
 from ..types import Message, format_timestamp
 from . import EXIT_OK, EXIT_PROBLEMS
@@ -27,8 +28,10 @@ from .inputs import require_seekable
 
 CHUNK = 1 << 20
 
-EPILOG = """exit status: 0 ok; 1 the file has checksum mismatches, a torn tail or an invalid
-record (what was read before it is still reported); 2 not a readable .ss file."""
+EPILOG = """Damaged bytes are read past (the resync verify uses): every intact message is
+counted, and each damaged range is listed with its offset and length.
+exit status: 0 ok; 1 the file has checksum mismatches, damaged ranges or a torn tail;
+2 not a readable .ss file."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -65,6 +68,8 @@ class Summary:
     torn_tail_offset: int | None = None
     checksum_errors: int = 0
     error: str | None = None
+    #: damaged ranges read past: (offset, length, what was wrong at the offset)
+    damage: list[tuple[int, int, str]] = field(default_factory=list)
     streams: dict[tuple[str, int], StreamStats] = field(default_factory=dict)
 
     def add(self, msg: Message) -> None:
@@ -99,50 +104,52 @@ def _progress(size: int):  # type: ignore[no-untyped-def]
     )
 
 
+class _Counted:
+    """The file, with reads reported to a progress bar (by position: a resync seeks)."""
+
+    def __init__(self, f: BinaryIO, progress: object) -> None:
+        self._f = f
+        self._progress = progress
+        self._seen = 0
+        self.name = getattr(f, "name", None)
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        if self._progress is not None:
+            here = self._f.tell()
+            if here > self._seen:
+                self._progress.update(here - self._seen)  # type: ignore[attr-defined]
+                self._seen = here
+        return data
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._f, name)
+
+
 def summarise(f: BinaryIO, size: int, progress: object = None) -> Summary:
-    """Read the whole file; format errors end the summary (recorded, not raised), except a
-    header that is not a .ss header, which raises."""
+    """Read the whole file, past damage (``on_damage="skip"``: every intact message is
+    counted, every damaged range listed); a torn tail ends it.  A header that is not a .ss
+    header raises."""
     s = Summary(size)
-    dec = Decoder(check_crc=True)
-    out: list[object] = []
-    at_eof = False
-    while True:
-        out.clear()
-        try:
-            dec.read_events(out)
-        except ChecksumMismatch:
-            s.checksum_errors += 1  # the bad frame is consumed; go on
-            continue
-        except TruncatedError as err:
-            if dec.header is None:
-                raise
-            s.torn_tail_offset = err.offset
-            break
-        except FormatError as err:
-            if dec.header is None:
-                raise
-            s.error = err.reason + (f" at offset {err.offset}" if err.offset is not None else "")
-            break
-        if out:
-            _count(s, out)
-            if s.eos_offset is not None:
-                break
-            continue
-        if at_eof:
-            break
-        data = f.read(CHUNK)
-        if data:
-            dec.feed(data)
-            if progress is not None:
-                progress.update(len(data))  # type: ignore[attr-defined]
-        else:
-            dec.feed_eof()
-            at_eof = True
-    s.end_offset = dec.offset
+    with Reader(
+        _Counted(f, progress),  # type: ignore[arg-type]
+        tolerate_truncation=True,
+        on_damage="skip",
+        chunk_size=CHUNK,
+    ) as reader:
+        reader._warn_damage = False  # listed in the summary instead
+        s.header = reader.header
+        _count(s, reader.events())
+        s.end_offset = reader.offset
+        s.torn_tail_offset = reader.torn_tail
+        s.damage = [
+            (off, n, err.reason) for (off, n), err in zip(reader.damage, reader.damage_errors)
+        ]
+        s.checksum_errors = sum(isinstance(e, ChecksumMismatch) for e in reader.damage_errors)
     return s
 
 
-def _count(s: Summary, events: list[object]) -> None:
+def _count(s: Summary, events: Iterable[object]) -> None:
     msg_type = Message
     add = s.add
     for ev in events:
@@ -185,6 +192,8 @@ def to_json(path: str, s: Summary) -> dict[str, object]:
         "bytes_after_eos": s.size - s.end_offset if s.eos_offset is not None else 0,
         "torn_tail_bytes": s.size - s.torn_tail_offset if s.torn_tail_offset is not None else 0,
         "checksum_errors": s.checksum_errors,
+        "damaged_ranges": [{"offset": off, "length": n, "reason": why} for off, n, why in s.damage],
+        "damaged_bytes": sum(n for _, n, _ in s.damage),
         "error": s.error,
     }
 
@@ -204,7 +213,12 @@ def to_text(info: dict[str, object]) -> str:
         + (f" ({info['bytes_after_eos']} bytes after it)" if info["bytes_after_eos"] else ""),
         f"torn tail:        {info['torn_tail_bytes']} bytes",
         f"checksum errors:  {info['checksum_errors']}",
+        f"damaged:          {len(info['damaged_ranges'])} ranges, "  # type: ignore[arg-type]
+        f"{info['damaged_bytes']} bytes (messages after them are counted)",
     ]
+    for d in info["damaged_ranges"]:  # type: ignore[attr-defined]
+        end = d["offset"] + d["length"]
+        lines.append(f"  at offset {d['offset']}..{end} ({d['length']} bytes): {d['reason']}")
     if info["error"]:
         lines.append(f"error:            {info['error']}")
     rows = [
@@ -257,5 +271,5 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(info, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(to_text(info))
-    problems = s.checksum_errors or s.torn_tail_offset is not None or s.error
+    problems = s.checksum_errors or s.torn_tail_offset is not None or s.error or s.damage
     return EXIT_PROBLEMS if problems else EXIT_OK

@@ -32,6 +32,8 @@ from .fast import (
     decode_key,
     parse_beacon_fast,
 )
+from .layout import Layout
+from .resync import recover
 
 _COMPACT_AT = 1 << 20
 _HEAD_UNPACK = tuple(h.unpack_from for h in FRAME_HEADS)  # by key length
@@ -162,9 +164,25 @@ class Decoder:
                 and not (self._ended and self._stop_at_eos)
             ):
                 # stuck at the end with bytes that do not form a whole record
-                self._error = TruncatedError(self._truncation_reason(), self.offset)
+                self._error = self._stuck_error()
                 self._fatal = True
                 raise self._error
+
+    def _stuck_error(self) -> FormatError:
+        """A record the data ends inside: a torn tail (:class:`TruncatedError`) only if no
+        intact record follows its start; else damage (a bad length, a wrong count)."""
+        if self.header is not None:
+            start = self.offset
+            data = bytes(self._buf[self._pos :])
+            resume = recover(Layout(data, self.interval, start), start).resume
+            if resume is not None:
+                what = "beacon" if start % self.interval == 0 else "message frame"
+                return FormatError(
+                    f"damaged {what}: it runs past the end of the file, but intact data "
+                    f"follows at offset {resume}",
+                    start,
+                )
+        return TruncatedError(self._truncation_reason(), self.offset)
 
     def _truncation_reason(self) -> str:
         if self.header is None:
@@ -237,16 +255,16 @@ class Decoder:
                     if p0 > seg_end:
                         break
                     _, raw_key, shard, seq, ts, length = heads[k](buf, pos)
-                    p1 = p0 + length
-                    if p1 + 3 > seg_end:
-                        break
-                    key = keys.get(raw_key)
+                    key = keys.get(raw_key)  # checked before waiting for the payload
                     if key is None:
                         key = keys[raw_key] = decode_key(raw_key, base + pos)
                     if ts > max_ts:
                         raise FieldError(
                             f"timestamp {ts} out of range in message frame", base + pos
                         )
+                    p1 = p0 + length
+                    if p1 + 3 > seg_end:
+                        break
                     payload = buf[p0:p1]
                     msg = Message(key, shard, seq, ts, payload, base + pos)
                     pos = p1 + 3
@@ -301,9 +319,17 @@ class Decoder:
         )
 
     def _beacon_at(self, pos: int, absolute: int) -> Beacon | None:
-        size = beacon_size_at(self._buf, pos)
+        buf, interval = self._buf, self.interval
+        size = beacon_size_at(buf, pos)
         if size is None:
-            return None
+            if pos + 6 > len(buf) or K.BEACON_FIXED + buf[pos + 5] * K.MARKER_FIXED < interval:
+                return None
+            size = K.BEACON_FIXED + buf[pos + 5] * K.MARKER_FIXED
+        if size >= interval:  # beacons never cut beacons (spec 5.2)
+            raise FieldError(
+                f"beacon of {size} bytes or more does not fit the beacon interval {interval}",
+                absolute,
+            )
         beacon = parse_beacon_fast(self._buf, pos, absolute, absolute // self.interval)
         self.last_beacon = beacon
         return beacon
@@ -346,14 +372,14 @@ class Decoder:
             return None
         head, pos = got
         shard, seq, ts, length = FRAME_FIXED.unpack_from(head, k)
+        key = self._keys.get(head[:k]) or decode_key(head[:k], absolute)
+        if ts > MAX_TIMESTAMP_MS:
+            raise FieldError(f"timestamp {ts} out of range in message frame", absolute)
         got = self._gather(pos, length + 3, events)
         if got is None:
             self.last_beacon = saved
             return None
         tail, pos = got
-        key = self._keys.get(head[:k]) or decode_key(head[:k], absolute)
-        if ts > MAX_TIMESTAMP_MS:
-            raise FieldError(f"timestamp {ts} out of range in message frame", absolute)
         stored = (tail[length] << 8) | tail[length + 1]
         return events, pos, Message(key, shard, seq, ts, tail[:length], absolute), stored
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import check_on_damage
 from ..format.records import FileHeader
 from . import _deps, jsonflat
 from .columns import scan
@@ -45,6 +46,8 @@ class Columns:
     json: dict[str, Any] = field(default_factory=dict)
     ended: bool = False
     torn_tail: int | None = None
+    #: damaged ``(offset, length)`` ranges skipped with ``on_damage="skip"``
+    damage: list[tuple[int, int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.stream_codes)
@@ -97,6 +100,7 @@ def to_numpy(
     *,
     check_crc: bool = True,
     tolerate_truncation: bool = False,
+    on_damage: str = "raise",
 ) -> Columns:
     """Read the messages of ``path`` into numpy columns (see :class:`Columns`).
 
@@ -106,7 +110,11 @@ def to_numpy(
     payloads into :attr:`Columns.json` (object arrays).  ``check_crc`` verifies every
     payload checksum (vectorised; ``False`` is faster).  Errors are those of
     :class:`ssfile.Reader`, with the file offset; the EOS frame ends the data.
+    ``on_damage="skip"``: go past damaged bytes as :class:`ssfile.Reader` does (the rows are
+    exactly its messages; :attr:`Columns.damage` lists the skipped ranges, and a
+    :class:`~ssfile.errors.DamageWarning` is emitted for each).
     """
+    check_on_damage(on_damage)
     np = _deps.numpy()
     select = selection(streams, shards, since, until)
     mode = {True: "buffer", False: None, "buffer": "buffer", "bytes": "bytes"}.get(payload, "?")
@@ -115,7 +123,11 @@ def to_numpy(
     if json:
         mode = "bytes"  # expanded rows need their bytes; see the rule in jsonflat
     start, stop = bounds(
-        path, select.since_ms, select.until_ms, tolerate_truncation=tolerate_truncation
+        path,
+        select.since_ms,
+        select.until_ms,
+        tolerate_truncation=tolerate_truncation,
+        on_damage=on_damage,
     )
     got = scan(
         path,
@@ -125,6 +137,7 @@ def to_numpy(
         start=start,
         stop=stop,
         tolerate_truncation=tolerate_truncation,
+        on_damage=on_damage,
     )
     c = got.columns
     codes, keys = _codes(np, c["code"], got.keys)
@@ -138,6 +151,7 @@ def to_numpy(
         c["offset"],
         ended=got.ended,
         torn_tail=got.torn_tail,
+        damage=got.damage,
     )
     if mode == "buffer":
         out.payload_buffer = np.concatenate(got.payloads) if got.payloads else np.zeros(0, np.uint8)

@@ -23,7 +23,7 @@ from ..format.records import FileHeader
 from ..types import MAX_TIMESTAMP_MS
 from . import _deps
 from .frames import FIXED, KeyTable, Window
-from .layout import Layout, scan_layout
+from .layout import Layout, check_torn, scan_layout
 from .vcrc import payload_crcs
 
 WINDOW = 4 << 20
@@ -40,6 +40,7 @@ class Scan:
     payloads: list[Any] = field(default_factory=list)  # per window: buffer pieces or bytes lists
     ended: bool = False
     torn_tail: int | None = None
+    damage: list[tuple[int, int]] = field(default_factory=list)  # skipped (offset, length)
 
 
 @dataclass
@@ -62,9 +63,14 @@ def scan(
     stop: int | None = None,
     tolerate_truncation: bool = False,
     window: int = WINDOW,
+    on_damage: str = "raise",
 ) -> Scan:
     """Scan ``path``.  ``payload``: None, ``"buffer"`` (uint8 pieces) or ``"bytes"``.
-    ``start``/``stop``: physical frame offsets bounding the scan (from a seek)."""
+    ``start``/``stop``: physical frame offsets bounding the scan (from a seek).
+
+    ``on_damage="skip"``: a file the vectorised scan finds damaged is read again with
+    :class:`ssfile.Reader` (``on_damage="skip"``), so the rows are exactly the messages the
+    reader yields, and the reader's :class:`~ssfile.errors.DamageWarning` is emitted."""
     np = _deps.numpy()
     name = os.fspath(path)
     with open(name, "rb") as f:
@@ -77,9 +83,15 @@ def scan(
             np, mm, name, payload, check_crc, select or Selection(), tolerate_truncation, window
         ).run(start, stop)
     except FormatError as err:
-        raise err if err.path else err.with_path(name)
+        if on_damage != "skip" or isinstance(err, TruncatedError):
+            raise err if err.path else err.with_path(name)
     finally:
         mm.close()
+    from .damaged import reader_scan
+
+    return reader_scan(
+        np, name, payload, check_crc, select or Selection(), start, stop, tolerate_truncation
+    )
 
 
 def payload_bytes(np: Any, win: Any, starts: Any, lengths: Any) -> Any:
@@ -154,6 +166,8 @@ class _Scanner:
                 )
                 break
         else:
+            if not self.ended and stop is None and lay.bad_beacon is not None:
+                self._torn(lay.bad_beacon[0], "")
             if not self.ended and stop is None and lay.torn_beacon is not None:
                 self._torn(
                     lay.torn_beacon,
@@ -162,6 +176,10 @@ class _Scanner:
         return self._finish()
 
     def _torn(self, offset: int, reason: str) -> None:
+        bad = self.layout.bad_beacon
+        if bad is not None:  # the logical stream stops at a damaged beacon, not at the end
+            raise FormatError(f"damaged beacon: {bad[1]}", bad[0], path=self.path)
+        check_torn(self.mm, self.layout.header.beacon_interval, offset, self.path)
         if not self.tolerate:
             raise TruncatedError(reason, offset, path=self.path)
         self.torn = offset

@@ -37,6 +37,7 @@ def columns_to_frame(cols: Columns, *, payload: bool = True) -> Any:
         "file_name": cols.header.file_name,
         "ended": cols.ended,
         "torn_tail": cols.torn_tail,
+        "damage": list(cols.damage),
     }
     return frame
 
@@ -52,11 +53,13 @@ def to_pandas(
     *,
     check_crc: bool = True,
     tolerate_truncation: bool = False,
+    on_damage: str = "raise",
 ) -> pd.DataFrame:
     """Read the messages of ``path`` into a :class:`pandas.DataFrame`, one row per message
     in file order (columns: see :func:`columns_to_frame`).
 
-    Arguments as :func:`ssfile.to_numpy`.  ``payload=True`` adds a ``payload`` column of
+    Arguments as :func:`ssfile.to_numpy` (``on_damage="skip"``: ``frame.attrs["ssfile"]
+    ["damage"]`` lists the skipped ranges).  ``payload=True`` adds a ``payload`` column of
     bytes.  ``json=True`` adds one ``payload.<dotted.path>`` column per JSON field; with it
     the ``payload`` column keeps only the payloads that are not JSON objects (None for
     the expanded rows) -- the full rule is in :mod:`ssfile.export.jsonflat`.
@@ -72,5 +75,6 @@ def to_pandas(
         json,
         check_crc=check_crc,
         tolerate_truncation=tolerate_truncation,
+        on_damage=on_damage,
     )
     return columns_to_frame(cols, payload=payload)

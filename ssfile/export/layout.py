@@ -4,8 +4,8 @@ A ``.ss`` file is the 128-byte header, then frames written back to back, physica
 every multiple of the beacon interval by a beacon.  Beacon sizes are computable from their
 marker count and key lengths, so one pass over the beacons (not the frames) tells where
 every segment of frame bytes lives.  Concatenating the segments gives the *logical* stream
-in which frames are contiguous.  Beacon markers are not validated here (``ssfile verify``
-does that); only their sizes are needed.
+in which frames are contiguous.  Each beacon is read as the reader reads it (markers
+validated, and it must fit its interval); the segments stop at a damaged one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import bisect
 import mmap
 from dataclasses import dataclass
 
-from ..codec.fast import beacon_size_at
+from ..codec.layout import Buffer, read_beacon
+from ..codec.layout import Layout as _Checked
+from ..codec.resync import recover
 from ..errors import FormatError
 from ..format import constants as K
 from ..format.records import FileHeader
@@ -32,6 +34,9 @@ class Layout:
     logical: list[int]
     length: list[int]
     torn_beacon: int | None  # physical offset of a beacon cut by the end of the file
+    #: (offset, reason) of a damaged beacon: the segments stop there (a scan that reaches
+    #: it raises; one that ends at an EOS before it does not)
+    bad_beacon: tuple[int, str] | None = None
 
     @property
     def total(self) -> int:
@@ -72,12 +77,17 @@ def scan_layout(buf: bytes | memoryview | mmap.mmap, path: str | None = None) ->
     size = len(buf)
     phys, logical, length = [K.HEADER_SIZE], [0], [min(interval, size) - K.HEADER_SIZE]
     torn = None
+    bad = None
     at = interval
     while at < size:
-        got = beacon_size_at(buf, at)
-        if got is None:
-            torn = at
+        b = read_beacon(buf, at, interval)
+        if b.beacon is None:
+            if b.reason == "eof":
+                torn = at
+            else:
+                bad = (at, b.reason)
             break
+        got = b.beacon.size
         start, end = at + got, min(at + interval, size)
         if start > end:
             raise FormatError(f"beacon of {got} bytes overruns the next beacon", at, path=path)
@@ -85,4 +95,21 @@ def scan_layout(buf: bytes | memoryview | mmap.mmap, path: str | None = None) ->
         phys.append(start)
         length.append(end - start)
         at += interval
-    return Layout(header, size, phys, logical, length, torn)
+    return Layout(header, size, phys, logical, length, torn, bad)
+
+
+def check_torn(buf: Buffer, interval: int, offset: int, path: str | None) -> None:
+    """Raise unless the record at ``offset`` is a torn tail: a whole record cut by the end of
+    the file with nothing intact after it (the reader's test, :func:`recover`).  A record
+    that does not read (bad key, timestamp or beacon) or is followed by intact data is
+    damage."""
+    r = recover(_Checked(buf, interval), offset)
+    if r.resume is not None:
+        raise FormatError(
+            f"damaged record: it runs past the end of the file, but intact data follows at "
+            f"offset {r.resume}",
+            offset,
+            path=path,
+        )
+    if r.kind == "damage":
+        raise FormatError(f"damaged record: {r.reason}", offset, path=path)

@@ -21,11 +21,14 @@ def bounds(
     until_ms: int | None,
     *,
     tolerate_truncation: bool = False,
+    on_damage: str = "raise",
 ) -> tuple[int | None, int | None]:
     """Physical offsets ``(start, stop)`` of the frames to scan (None: the file's edge)."""
     if since_ms is None and until_ms is None:
         return None, None
-    with Reader(path, check_crc=False, tolerate_truncation=tolerate_truncation) as reader:
+    with Reader(
+        path, check_crc=False, tolerate_truncation=tolerate_truncation, on_damage=on_damage
+    ) as reader:
         start = stop = None
         if since_ms is not None:
             first = reader.seek_time(since_ms)

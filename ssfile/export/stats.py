@@ -69,6 +69,7 @@ def stats(
     top_gaps: int = 10,
     check_crc: bool = True,
     tolerate_truncation: bool = False,
+    on_damage: str = "raise",
 ) -> Stats:
     """Statistics of ``path`` (see :class:`Stats`); filters as :func:`ssfile.to_numpy`."""
     cols = to_numpy(
@@ -80,6 +81,7 @@ def stats(
         payload=False,
         check_crc=check_crc,
         tolerate_truncation=tolerate_truncation,
+        on_damage=on_damage,
     )
     frame = columns_to_frame(cols, payload=False)
     return Stats(per_stream(frame), largest_gaps(frame, top_gaps), frame)

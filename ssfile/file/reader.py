@@ -10,10 +10,11 @@ from typing import BinaryIO
 
 from ..codec.decoder import Decoder
 from ..codec.events import EndOfStream
-from ..errors import FormatError, TruncatedError
+from ..errors import FormatError, TruncatedError, check_on_damage
 from ..format import constants as K
 from ..format.records import Beacon, FileHeader
 from ..types import Message
+from .damage import skip_damage
 
 CHUNK = 1 << 20
 #: events per batch taken from the decoder: small enough that a batch's messages die young
@@ -30,7 +31,16 @@ class Reader:
     frame simply ends (``ended`` stays False).  A file cut inside a record raises
     :class:`~ssfile.errors.TruncatedError` (with the offset where the torn record starts)
     after every complete message has been yielded; with ``tolerate_truncation=True`` the
-    iteration ends cleanly instead and :attr:`torn_tail` holds that offset.
+    iteration ends cleanly instead and :attr:`torn_tail` holds that offset.  That forgives
+    only a torn tail: a record that runs past the end while intact data follows it is damage.
+
+    Damage (a record that does not read: bad key, timestamp, checksum, beacon) raises a
+    :class:`~ssfile.errors.FormatError` naming its offset (``on_damage="raise"``, the
+    default).  With ``on_damage="skip"`` the reader resumes at the next record that reads
+    (the search ``verify`` and ``repair`` use, spec section 7.5), warns with a
+    :class:`~ssfile.errors.DamageWarning` per skipped range and records it in :attr:`damage`
+    (``(offset, length)``; the errors in :attr:`damage_errors`); every intact message is
+    yielded once, in file order.  The file header itself must read.
     """
 
     def __init__(
@@ -41,7 +51,14 @@ class Reader:
         tolerate_truncation: bool = False,
         chunk_size: int = CHUNK,
         follow: bool = False,
+        on_damage: str = "raise",
     ) -> None:
+        self._skip_damage = check_on_damage(on_damage) == "skip"
+        #: skipped damaged ranges, ``(offset, length)``, in file order (``on_damage="skip"``)
+        self.damage: list[tuple[int, int]] = []
+        self.damage_errors: list[FormatError] = []
+        self._at_end = False
+        self._warn_damage = True  # False: the caller reports self.damage itself (ssfile info)
         if isinstance(source, (str, os.PathLike)):
             self.path: str | None = os.fspath(source)
             self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
@@ -86,6 +103,8 @@ class Reader:
 
     def _fill(self) -> bool:
         """Feed one chunk; False at end of input."""
+        if self._at_end:
+            return False
         data = self._file.read(self._chunk)
         if not data:
             if self._follower is not None and self._follower.wait():
@@ -109,6 +128,11 @@ class Reader:
                 self.torn_tail = err.offset
                 return out
             except FormatError as err:
+                if self._skip_damage and not self._at_end and dec.header is not None:
+                    skip_damage(self, err)
+                    dec = self._dec
+                    more = True
+                    continue
                 raise err.with_path(self.path) if self.path else err
             if out or not more:
                 return out
@@ -246,6 +270,7 @@ class Reader:
         self._current = None
         self.ended = False
         self.torn_tail = None
+        self._at_end = False
 
     @property
     def offset(self) -> int:

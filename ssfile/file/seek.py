@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ..codec.events import EndOfStream
 from ..codec.fast import beacon_size_at, parse_beacon_fast
-from ..errors import FormatError, SeekError
+from ..errors import FieldError, FormatError, SeekError, TruncatedError
 from ..format import constants as K
 from ..format.records import Beacon, FileHeader
 from ..types import Message, datetime_to_ms
+from .damage import skip_damage
 from .index import SequenceTarget, Target, TimeTarget, find_start
 
 if TYPE_CHECKING:
@@ -40,11 +41,15 @@ class FileBeacons:
 
     Beacons are read on demand (one small read each) and cached.  ``bytes_read`` counts the
     bytes this object has read.  An incomplete last beacon (a file cut inside it, or one
-    being written) reads as an empty beacon, which decides nothing.
+    being written) reads as an empty beacon, which decides nothing; so does a damaged one
+    when ``damaged_ok`` (a reader with ``on_damage="skip"``), else it raises.
     """
 
-    def __init__(self, f: BinaryIO, header: FileHeader, size: int) -> None:
+    def __init__(
+        self, f: BinaryIO, header: FileHeader, size: int, damaged_ok: bool = False
+    ) -> None:
         self._f = f
+        self._damaged_ok = damaged_ok
         self.interval = header.beacon_interval
         self.size = size
         self.bytes_read = 0
@@ -75,7 +80,14 @@ class FileBeacons:
             size = beacon_size_at(data, 0)
         if size is None:
             return Beacon(offset, index, 0, (), 0)  # incomplete: decides nothing
-        return parse_beacon_fast(data, 0, offset, index)
+        try:
+            if size >= self.interval:
+                raise FieldError(f"beacon of {size} bytes does not fit its interval", offset)
+            return parse_beacon_fast(data, 0, offset, index)
+        except FormatError:
+            if not self._damaged_ok:
+                raise
+            return Beacon(offset, index, 0, (), 0)  # damaged: decides nothing
 
 
 def to_ms(when: int | _dt.datetime) -> int:
@@ -95,7 +107,7 @@ def _seekable(reader: Reader) -> BinaryIO:
 
 def beacons_of(reader: Reader) -> FileBeacons:
     f = _seekable(reader)
-    return FileBeacons(f, reader.header, file_size(f))
+    return FileBeacons(f, reader.header, file_size(f), reader._skip_damage)
 
 
 def start_at_beacon(reader: Reader, beacons: FileBeacons, index: int) -> None:
@@ -202,6 +214,14 @@ def seek_end(reader: Reader) -> None:
         try:
             dec.read_events(out)
         except FormatError as err:
+            if reader._skip_damage and not reader._at_end and not isinstance(err, TruncatedError):
+                if reader._follower is not None and err.offset is not None:
+                    reader._restart(err.offset, 0)  # the iteration skips it, waiting if need be
+                    return
+                if not skip_damage(reader, err, wait=False):
+                    return
+                dec, f = reader._dec, reader._file
+                continue
             raise err.with_path(reader.path) if reader.path else err
         if out:
             for ev in out:

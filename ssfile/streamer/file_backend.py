@@ -28,7 +28,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Sequence
 
-from ..errors import SSError, StreamError, WriteFailed
+from ..errors import SSError, StreamError, WriteFailed, check_on_damage
 from ..file.writer import Writer, now_ms
 from ..format.records import check_producer_key
 from ..types import Message
@@ -296,7 +296,7 @@ class FileConsumer(Consumer):
         if locate is not None:
             from ..file.reader import Reader
 
-            with Reader(tail.path, tolerate_truncation=True) as r:
+            with Reader(tail.path, tolerate_truncation=True, on_damage=tail.on_damage) as r:
                 found = await asyncio.to_thread(locate, r)
             if found is None:
                 start = "latest"  # nothing there yet: wait for new messages
@@ -319,8 +319,11 @@ class FileConsumer(Consumer):
 
 
 class FileStreamer(Streamer):
-    def __init__(self, path: str, *, beacon_interval: int | None = None) -> None:
+    def __init__(
+        self, path: str, *, beacon_interval: int | None = None, on_damage: str = "raise"
+    ) -> None:
         self.path = path
+        self._on_damage = check_on_damage(on_damage)  # consumers: spec/ss-format.md 7.5
         self._beacon_interval = beacon_interval
         self._groups: dict[tuple[str, tuple[str, ...]], _Dispatcher] = {}
         self._producers: list[FileProducer] = []
@@ -346,7 +349,7 @@ class FileStreamer(Streamer):
         group = options.group
         d = self._groups.get((group, keys)) if group else None
         if d is None or not d.members:
-            tail = FileTail(self.path, follow=options.follow)
+            tail = FileTail(self.path, follow=options.follow, on_damage=self._on_damage)
             start: str | tuple[int, bool] = options.auto_stream_reset
             if options.mode is ConsumerMode.RESUMABLE:
                 committed = self._committed(group)  # type: ignore[arg-type]

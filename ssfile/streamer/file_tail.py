@@ -4,17 +4,24 @@
 Starting points: ``"earliest"`` (the first frame), ``"latest"`` (after the last complete
 frame present now), or ``(offset, skip_first)`` (a committed position: the frame at
 ``offset``, skipping it when it was already delivered).
+
+Damage raises (``on_damage="raise"``), or with ``on_damage="skip"`` is read past as
+:class:`ssfile.Reader` does (the same search; a :class:`~ssfile.errors.DamageWarning` per
+range, listed in :attr:`FileTail.damage`).  A damaged range reaching the current end of a
+followed file is waited through until later data shows where it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from typing import cast
 
 from ..codec.decoder import Decoder
 from ..codec.events import EndOfStream
-from ..errors import FormatError, SSError, TruncatedError
+from ..errors import DamageWarning, FormatError, SSError, TruncatedError, check_on_damage
+from ..file.damage import recover_in_file
 from ..format import constants as K
 from ..format.records import FileHeader
 from ..format.schema import parse_file_header
@@ -25,9 +32,11 @@ MAX_SLEEP = 0.02
 
 
 class FileTail:
-    def __init__(self, path: str, *, follow: bool = True) -> None:
+    def __init__(self, path: str, *, follow: bool = True, on_damage: str = "raise") -> None:
         self.path = path
         self.follow = follow
+        self.on_damage = check_on_damage(on_damage)
+        self.damage: list[tuple[int, int]] = []
         self.header: FileHeader | None = None
         self.ended = False
         self._fd: int | None = None
@@ -119,6 +128,17 @@ class FileTail:
             except TruncatedError:
                 if not self.follow:
                     raise
+            except FormatError as err:
+                if self.on_damage != "skip":
+                    raise err.with_path(self.path)
+                if not self._skip(err):  # the damage reaches the current end: wait for more
+                    if not wait:
+                        return []
+                    self._check_replaced()
+                    await self._idle()
+                dec = self._dec
+                assert dec is not None
+                continue
             if out:
                 msgs = []
                 for ev in out:
@@ -146,6 +166,13 @@ class FileTail:
                     dec.read_events(out)
                 except TruncatedError as err:
                     raise err.with_path(self.path)
+                except FormatError as err:
+                    if self.on_damage != "skip":
+                        raise err.with_path(self.path)
+                    self._skip(err)
+                    dec = self._dec
+                    assert dec is not None
+                    continue
                 if not out:
                     self.ended = True
                     return []
@@ -154,6 +181,28 @@ class FileTail:
                 return []
             self._check_replaced()
             await self._idle()
+
+    def _skip(self, err: FormatError) -> bool:
+        """Resume after the damage ``err`` names; False if (following) it reaches the end
+        of the data for now.  Without following, damage to the end ends the stream."""
+        assert self._dec is not None and self._fd is not None and self.header is not None
+        at = self._dec.offset
+        start = at if err.offset is None else min(err.offset, at)
+        got = recover_in_file(self._fd, self.header.beacon_interval, start)
+        if got is None:  # not a regular file any more
+            raise err.with_path(self.path)
+        r, end = got
+        if r.resume is None and self.follow:
+            return False
+        stop = end if r.resume is None else r.resume
+        self.damage.append((start, stop - start))
+        warnings.warn(DamageWarning([(start, stop - start)], [err.reason], self.path), stacklevel=3)
+        self._dec = Decoder(start_offset=stop, header=self.header)
+        self._pos = stop
+        if r.resume is None:
+            self._dec.feed_eof()
+            self.ended = True
+        return True
 
     def close(self) -> None:
         if self._fd is not None:

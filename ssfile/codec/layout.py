@@ -1,22 +1,29 @@
 """Checked reads over the bytes of a possibly damaged file: beacons and frames at any offset.
 
-Pure functions over a bytes-like buffer (``bytes`` or an ``mmap``) and absolute offsets.
-Nothing here trusts a length field without bounds-checking it against the file, and every
-read says why it failed, so the scanner can decide between "damage" and "torn tail".
+Pure functions over a bytes-like buffer (``bytes``, a ``memoryview`` or an ``mmap``) holding
+the file from absolute offset ``base`` to its end, and absolute offsets.  Nothing here trusts
+a length field without bounds-checking it against the data, and every read says why it
+failed, so a scanner can decide between "damage" and "torn tail".  Used by ``verify``/
+``repair`` (ssfile/check/) and by the readers' ``on_damage="skip"`` (through
+:mod:`ssfile.codec.resync`).
 """
 
 from __future__ import annotations
 
+import mmap
 import re
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
-from ..codec.fast import BEACON_HEAD, BEACON_HEAD_SIZE, FRAME_FIXED, FRAME_FIXED_SIZE, MARKER_FIXED
 from ..format import constants as K
 from ..format.crc import crc16, crc16_bytes
 from ..format.records import Beacon, Marker, MessageHeader
 from ..types import MAX_TIMESTAMP_MS
+from .fast import BEACON_HEAD, BEACON_HEAD_SIZE, FRAME_FIXED, FRAME_FIXED_SIZE, MARKER_FIXED
 
 SEP = K.SEPARATOR
+#: what the reads take: a whole file's bytes, a map of it, or a piece of it
+Buffer: TypeAlias = bytes | bytearray | memoryview | mmap.mmap
 KEY_BYTES = re.compile(rb"[A-Za-z0-9._\-]*\Z")
 
 # frame read outcomes
@@ -31,6 +38,7 @@ class BeaconRead:
     beacon: Beacon | None
     reason: str = ""
     lead_ok: bool = True
+    term_ok: bool = True
 
     @property
     def ok(self) -> bool:
@@ -67,54 +75,68 @@ class FrameRead:
         return crc16(self.payload)
 
 
-def read_beacon(buf: bytes, at: int, interval: int) -> BeaconRead:
-    """Parse and bounds-check the beacon at ``at`` (a multiple of ``interval``)."""
+def read_beacon(buf: Buffer, at: int, interval: int, base: int = 0) -> BeaconRead:
+    """Parse and bounds-check the beacon at absolute ``at`` (a multiple of ``interval``);
+    ``buf[0]`` is the byte at absolute offset ``base``.
+
+    The terminator is not required to be 0x0D (readers ignore it, spec 7.2): ``term_ok``
+    says whether it is.  The beacon must fit its interval (spec 5.2)."""
+    got = _read_beacon(buf, at - base, interval)
+    if isinstance(got, str):
+        return BeaconRead(at, None, got)
+    remaining, markers, bsize, lead, term = got
+    return BeaconRead(
+        at, Beacon(at, at // interval, remaining, markers, bsize), "", lead == SEP, term == SEP
+    )
+
+
+def _read_beacon(
+    buf: Buffer, at: int, interval: int
+) -> str | tuple[int, tuple[Marker, ...], int, int, int]:
+    """The beacon at buffer index ``at``: (remaining, markers, size, lead, terminator)
+    or why there is none (``"eof"``: the data ends inside it)."""
     size = len(buf)
     last = at + interval - 1  # a beacon always leaves room in its interval
     if at + BEACON_HEAD_SIZE > size:
-        return BeaconRead(at, None, "eof")
+        return "eof"
     lead, remaining, count = BEACON_HEAD.unpack_from(buf, at)
     if K.BEACON_FIXED + count * K.MARKER_FIXED >= interval:
-        return BeaconRead(at, None, f"{count} markers cannot fit in the interval {interval}")
+        return f"{count} markers cannot fit in the interval {interval}"
     p = at + BEACON_HEAD_SIZE
     markers = []
     for _ in range(count):
         if p >= size:
-            return BeaconRead(at, None, "eof")
+            return "eof"
         k = buf[p]
         end = p + K.MARKER_FIXED + k
         if end >= last:
-            return BeaconRead(at, None, f"beacon does not fit the interval {interval}")
+            return f"beacon does not fit the interval {interval}"
         if end > size:
-            return BeaconRead(at, None, "eof")
+            return "eof"
         raw = bytes(buf[p + 1 : p + 1 + k])
         if k > K.MAX_STREAM_KEY_LEN or not KEY_BYTES.match(raw):
-            return BeaconRead(at, None, f"invalid stream key {raw!r} in a marker at {p}")
+            return f"invalid stream key {raw!r} in a marker"
         shard, seq, ts, running = MARKER_FIXED.unpack_from(buf, p + 1 + k)
         if ts > MAX_TIMESTAMP_MS:
-            return BeaconRead(at, None, f"marker timestamp {ts} out of range at {p}")
+            return f"marker timestamp {ts} out of range"
         markers.append(Marker(MessageHeader(raw.decode("ascii"), shard, seq, ts), running))
         p = end
     if p >= size:
-        return BeaconRead(at, None, "eof")
-    if buf[p] != SEP:
-        return BeaconRead(
-            at, None, f"no 0x0D terminator after {count} markers (byte {buf[p]:#04x} at {p})"
-        )
-    bsize = p + 1 - at
-    if bsize >= interval:
-        return BeaconRead(at, None, f"beacon of {bsize} bytes does not fit the interval {interval}")
-    return BeaconRead(
-        at, Beacon(at, at // interval, remaining, tuple(markers), bsize), "", lead == SEP
-    )
+        return "eof"
+    return remaining, tuple(markers), p + 1 - at, lead, buf[p]
 
 
 class Layout:
-    """A file's bytes with its beacon interval: boundaries, cached beacons, logical reads."""
+    """A file's bytes with its beacon interval: boundaries, cached beacons, logical reads.
 
-    def __init__(self, buf: bytes, interval: int) -> None:
+    ``buf`` holds the file from absolute offset ``base`` to the end of the data, absolute
+    offset :attr:`size` (reads past it say ``EOF``).  Every position is absolute.
+    """
+
+    def __init__(self, buf: Buffer, interval: int, base: int = 0) -> None:
         self.buf = buf
-        self.size = len(buf)
+        self.base = base
+        self.size = base + len(buf)
         self.interval = interval
         self._beacons: dict[int, BeaconRead] = {}
         self._keys: dict[bytes, str] = {}
@@ -128,7 +150,7 @@ class Layout:
     def beacon(self, at: int) -> BeaconRead:
         got = self._beacons.get(at)
         if got is None:
-            got = self._beacons[at] = read_beacon(self.buf, at, self.interval)
+            got = self._beacons[at] = read_beacon(self.buf, at, self.interval, self.base)
         return got
 
     def gather(
@@ -140,7 +162,7 @@ class Layout:
         recorded with that count (the caller turns it into the expected remaining bytes).
         """
         parts = []
-        buf = self.buf
+        buf, base = self.buf, self.base
         while True:
             if self.is_boundary(pos):
                 b = self.beacon(pos)
@@ -151,7 +173,7 @@ class Layout:
             take = min(n, self.next_boundary(pos) - pos)
             if pos + take > self.size:
                 return EOF
-            parts.append(bytes(buf[pos : pos + take]))
+            parts.append(bytes(buf[pos - base : pos - base + take]))
             pos += take
             n -= take
             done += take
@@ -159,42 +181,39 @@ class Layout:
                 return b"".join(parts), pos
 
     def advance(self, pos: int, n: int) -> int | None:
-        """The position ``n`` logical bytes after ``pos`` (None if the file ends first)."""
-        got = self._skip(pos, n)
-        if isinstance(got, str):
-            return None
-        return got[1]
-
-    def _skip(self, pos: int, n: int) -> tuple[bytes, int] | str:
+        """The position ``n`` logical bytes after ``pos`` (None if the data ends first or a
+        damaged beacon is in the way)."""
         while n:
             if self.is_boundary(pos):
                 b = self.beacon(pos)
                 if not b.ok:
-                    return EOF if b.reason == "eof" else BAD_BEACON
+                    return None
                 pos += b.beacon.size  # type: ignore[union-attr]
             take = min(n, self.next_boundary(pos) - pos)
             if pos + take > self.size:
-                return EOF
+                return None
             pos += take
             n -= take
-        return b"", pos
+        return pos
 
     def read_frame(self, pos: int) -> FrameRead:
         """Read the frame at ``pos`` (not a boundary), checking every bound and the CRC."""
-        buf = self.buf
+        buf, base = self.buf, self.base
         seg_end = min(self.next_boundary(pos), self.size)
-        k = buf[pos]
+        if pos >= self.size:
+            return FrameRead(EOF, pos, reason="cut at the key length")
+        k = buf[pos - base]
         fixed = pos + 1 + k
         if fixed + FRAME_FIXED_SIZE <= seg_end:
-            shard, seq, ts, length = FRAME_FIXED.unpack_from(buf, fixed)
+            shard, seq, ts, length = FRAME_FIXED.unpack_from(buf, fixed - base)
             p0 = fixed + FRAME_FIXED_SIZE
             if p0 + length + 3 <= seg_end:
-                raw = bytes(buf[pos + 1 : fixed])
-                payload = bytes(buf[p0 : p0 + length])
-                tail = p0 + length
+                raw = bytes(buf[pos + 1 - base : fixed - base])
+                payload = bytes(buf[p0 - base : p0 - base + length])
+                tail = p0 + length - base
                 return self._finish(
                     pos,
-                    tail + 3,
+                    p0 + length + 3,
                     raw,
                     shard,
                     seq,
