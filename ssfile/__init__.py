@@ -31,11 +31,13 @@ from .errors import (
     UsageError,
 )
 from .export.arrays import to_numpy  # numpy/pandas are imported only when these are called
+from .export.arrow import to_arrow  # pyarrow too
 from .export.frame import to_pandas
 from .export.stats import stats
 from .file.aio import AsyncReader, aopen
 from .file.follow import FollowError
 from .file.reader import Reader
+from .file.remote import is_url, open_reader
 from .file.slice import Slice
 from .file.writer import Writer
 from .format.constants import DEFAULT_BEACON_INTERVAL
@@ -46,8 +48,13 @@ __version__ = "0.1.0"
 
 
 def open(path: str | os.PathLike[str] | BinaryIO, mode: str = "r", **options: Any) -> Any:  # noqa: A001
-    """Open a ``.ss`` file: ``"r"`` gives a :class:`Reader`; ``"w"``, ``"x"``, ``"a"`` a :class:`Writer`."""
+    """Open a ``.ss`` file: ``"r"`` gives a :class:`Reader`; ``"w"``, ``"x"``, ``"a"`` a :class:`Writer`.
+
+    For reading, ``path`` may be an fsspec URL (``s3://``, ``http(s)://`` ...; the ``remote``
+    extra) with ``storage_options=`` for fsspec: seeks fetch only the ranges they need."""
     if mode in ("r", "rb"):
+        if is_url(path):
+            return open_reader(path, **options)  # type: ignore[arg-type]
         return Reader(path, **options)
     if mode in ("w", "x", "a", "wb", "xb", "ab"):
         if not isinstance(path, (str, os.PathLike)):
@@ -89,6 +96,7 @@ __all__ = [
     "__version__",
     "open",
     "stats",
+    "to_arrow",
     "to_numpy",
     "to_pandas",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..format.records import FileHeader
-from . import _deps, jsonflat
+from . import _deps, jsonflat, many, sources
 from .columns import scan
 from .seeking import bounds
 from .timeargs import TimeArg, selection
@@ -41,6 +41,10 @@ class Columns:
     json: dict[str, Any] = field(default_factory=dict)
     ended: bool = False
     torn_tail: int | None = None
+    # several files (a glob or a list, see ssfile.export.many): ``file_codes`` index ``files``
+    files: list[str] | None = None
+    file_codes: Any = None
+    file_info: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.stream_codes)
@@ -54,6 +58,13 @@ class Columns:
 
     def payloads(self) -> list[bytes]:
         return [self.payload_at(i) for i in range(len(self))] if len(self) else []
+
+    def file(self) -> Any:
+        """The file of every message (an object array of str; None for a single file)."""
+        if self.files is None:
+            return None
+        np = _deps.numpy()
+        return np.array(self.files, dtype=object)[self.file_codes]
 
     def stream_key(self) -> Any:
         """The stream key of every message (an object array of str)."""
@@ -73,7 +84,7 @@ def _codes(np: Any, codes: Any, keys: list[str]) -> tuple[Any, list[str]]:
 
 
 def to_numpy(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | list[str | os.PathLike[str]],
     streams: str | Iterable[str] | None = None,
     shards: int | Iterable[int] | None = None,
     since: TimeArg = None,
@@ -83,6 +94,7 @@ def to_numpy(
     *,
     check_crc: bool = True,
     tolerate_truncation: bool = False,
+    storage_options: dict[str, Any] | None = None,
 ) -> Columns:
     """Read the messages of ``path`` into numpy columns (see :class:`Columns`).
 
@@ -92,8 +104,35 @@ def to_numpy(
     payloads into :attr:`Columns.json` (object arrays).  ``check_crc`` verifies every
     payload checksum (vectorised; ``False`` is faster).  Errors are those of
     :class:`ssfile.Reader`, with the file offset; the EOS frame ends the data.
+
+    ``path`` may also be an fsspec URL (``s3://``, ``http(s)://``, ``memory://`` ...; the
+    ``remote`` extra, ``storage_options`` go to fsspec), a glob, or a list of these: rows
+    follow the sorted file list, then file order, and a glob or a list adds the ``file``
+    column (:attr:`Columns.files`; see :mod:`ssfile.export.sources`).
     """
     np = _deps.numpy()
+    resolved = sources.resolve(path, storage_options)
+    if resolved is not None:
+        names = [src.name for src in resolved.files]
+        parts = list(
+            many.each(
+                resolved,
+                lambda one: to_numpy(
+                    one,
+                    streams,
+                    shards,
+                    since,
+                    until,
+                    payload,
+                    json,
+                    check_crc=check_crc,
+                    tolerate_truncation=tolerate_truncation,
+                ),
+            )
+        )
+        if resolved.many:
+            return many.merge(parts, names)
+        return parts[0][1]
     select = selection(streams, shards, since, until)
     mode = {True: "buffer", False: None, "buffer": "buffer", "bytes": "bytes"}.get(payload, "?")
     if mode == "?":
