@@ -38,7 +38,17 @@ LAZY_UPWARD = {
     ("ssfile.streamer.registry", "ssfile.adapters"),
 }
 
-OPTIONAL = {"redis", "confluent_kafka", "numpy", "pandas", "aiofiles", "playwright", "pyarrow", "fsspec", "s3fs"}
+OPTIONAL = {
+    "redis",
+    "confluent_kafka",
+    "numpy",
+    "pandas",
+    "aiofiles",
+    "playwright",
+    "pyarrow",
+    "fsspec",
+    "s3fs",
+}
 
 
 def module_name(path: pathlib.Path) -> str:

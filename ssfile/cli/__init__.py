@@ -22,6 +22,7 @@ COMMANDS = [
     "encode",
     "info",
     "cat",
+    "convert",
     "verify",
     "repair",
     "dump",

@@ -3,9 +3,10 @@
 :class:`RangeFile` is a seekable binary file whose every ``read(n)`` is one ranged request
 for exactly those bytes (``fs.cat_file(path, start, end)``), so a :class:`~ssfile.Reader`
 on it fetches what it asks for and nothing more: a seek reads a few kilobytes per beacon
-it visits, then scans about one interval.  The first block read from offset 0 (the
-reader's first chunk: header and first interval) is kept, because the seek's check of the
-first interval asks for those bytes again.  ``requests`` and ``bytes_fetched`` count what
+it visits, then scans about one interval.  One exception: a read at offset 0 (the reader's
+first chunk, which only needs the 128-byte header) returns at most :data:`HEAD` bytes -- a
+short read, as raw files may give -- and those bytes are kept, because a seek's check of
+the first interval asks for them again.  ``requests`` and ``bytes_fetched`` count what
 went over the wire.  fsspec (the ``remote`` extra) is imported only when a URL is opened.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from ..errors import MissingDependency
 
+HEAD = 4096
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 
 
@@ -83,6 +85,9 @@ class RangeFile(io.RawIOBase):
         stop = self.size if n is None or n < 0 else min(self.size, start + n)
         if start >= stop:
             return b""
+        if start == 0 and not self._head:
+            stop = min(stop, HEAD)
+            self._head = self._fetch(0, stop)
         head = self._head
         if stop <= len(head):
             data = head[start:stop]
@@ -90,8 +95,6 @@ class RangeFile(io.RawIOBase):
             data = head[start:] + self._fetch(len(head), stop)
         else:
             data = self._fetch(start, stop)
-            if start == 0:
-                self._head = data
         self.pos = start + len(data)
         return data
 
