@@ -1,6 +1,7 @@
 import pathlib
 
 import pytest
+from remote_servers import http_files, s3, s3_endpoint  # noqa: F401
 from servers import (
     private_redis,  # noqa: F401
 )

@@ -125,10 +125,10 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
-        self.wfile.write(body)
-        with self.server.lock:
+        with self.server.lock:  # counted before the client can see the body
             self.server.requests += 1
             self.server.bytes_sent += len(body)
+        self.wfile.write(body)
 
 
 @pytest.fixture()
