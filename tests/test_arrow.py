@@ -297,3 +297,11 @@ def test_chunked_scan_yields_many_chunks(tmp_path):
         np.concatenate([c.columns["offset"] for c in chunks]),
         [r[4] for r in reader_rows(path)],
     )
+
+
+def test_a_file_named_like_a_glob_is_read_as_itself(tmp_path):
+    path = write(tmp_path / "rec[1].ss", n=7)
+    write(tmp_path / "rec1.ss", n=3)
+    assert ssfile.to_arrow(str(path)).num_rows == 7
+    assert "file" not in ssfile.to_pandas(str(path)).columns
+    assert ssfile.to_arrow([str(path)]).column("file").to_pylist() == [str(path)] * 7

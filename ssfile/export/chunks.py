@@ -7,7 +7,8 @@ chunk (a boundary the frame parser found, never a guess from a beacon), keeps ev
 of the windows it parsed, and the next run starts there.  Stream key codes index the same
 growing key list in every chunk.  Errors, the EOS and a torn tail behave as in
 :func:`~ssfile.export.columns.scan`: they surface in the chunk where they are met, after
-the chunks before it were yielded.
+the chunks before it were yielded.  Pages of the memory map already scanned are released
+after each chunk, so the resident size does not grow with the file either.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from . import _deps
 from .columns import _COLUMNS, WINDOW, Scan, Selection, _Scanner
 
 CHUNK_BYTES = 32 << 20
+
+
+def _release(mm: mmap.mmap, upto: int) -> None:
+    """Unmap the pages before ``upto`` from this process (they stay in the page cache): a
+    file read through a memory map otherwise counts whole in the process's RSS."""
+    upto -= upto % mmap.PAGESIZE
+    if upto > 0 and hasattr(mmap, "MADV_DONTNEED"):
+        mm.madvise(mmap.MADV_DONTNEED, 0, upto)
 
 
 class _Chunked(_Scanner):
@@ -76,6 +85,7 @@ def scan_chunks(
                 got = scanner.run(lay.to_physical(pos), lay.to_physical(pos + chunk_bytes))
             yield got
             pos = scanner.next_pos
+            _release(mm, lay.to_physical(pos))
             if last or scanner.ended or got.torn_tail is not None:
                 return
     except FormatError as err:

@@ -26,7 +26,7 @@ from ..timefmt import parse_time
 from ..types import MAX_U64
 from . import _deps
 
-BATCH_ROWS = 65536
+BATCH_ROWS = 16384
 
 
 class BadInput(SSError):

@@ -64,7 +64,8 @@ def resolve(source: Any, storage_options: dict[str, Any] | None = None) -> Resol
 
 
 def _is_glob(item: Any) -> bool:
-    return isinstance(item, str) and _glob.has_magic(item)
+    """A string with glob characters that is not the name of an existing local file."""
+    return isinstance(item, str) and _glob.has_magic(item) and not os.path.exists(item)
 
 
 def _expand(item: str | os.PathLike[str], storage_options: dict[str, Any] | None) -> list[Source]:
@@ -78,7 +79,7 @@ def _expand(item: str | os.PathLike[str], storage_options: dict[str, Any] | None
             raise FileNotFoundError(2, "no file matches the glob", text)
         return [Source(fs.unstrip_protocol(m), m, fs) for m in matches]
     local = local_path(text) or text
-    if not _glob.has_magic(local):
+    if not _glob.has_magic(local) or os.path.exists(local):
         return [Source(text, local)]
     matches = sorted(m for m in _glob.glob(local, recursive=True) if os.path.isfile(m))
     if not matches:
