@@ -1,10 +1,10 @@
 import pathlib
 
 import pytest
-from remote_servers import http_files, s3, s3_endpoint  # noqa: F401
-from servers import (
-    private_redis,  # noqa: F401
-)
+
+# The server fixtures (redis_addr, cluster_client, kafka_bootstrap, ...) live in tests/servers.py;
+# S3 (moto) and the HTTP range server in tests/remote_servers.py.
+pytest_plugins = ["servers", "remote_servers"]
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GOLDEN = ROOT.parent / "shared" / "golden"
