@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .check.verify import verify
     from .codec.events import EndOfStream
     from .export.arrays import to_numpy
+    from .export.arrow import to_arrow
     from .export.frame import to_pandas
     from .export.stats import stats
     from .file.aio import AsyncReader, aopen
@@ -62,6 +63,7 @@ _LAZY = {
     "repair": "check",
     "verify": "check",
     "EndOfStream": "codec.events",
+    "to_arrow": "export.arrow",  # pyarrow too
     "to_numpy": "export.arrays",  # numpy/pandas are imported only when these are called
     "to_pandas": "export.frame",
     "stats": "export.stats",
@@ -114,8 +116,18 @@ def open(  # noqa: A001
     path: str | os.PathLike[str] | BinaryIO, mode: str = "r", **options: Any
 ) -> Reader | Writer:
     """Open a ``.ss`` file: ``"r"`` gives a :class:`Reader`; ``"w"``, ``"x"``, ``"a"`` a
-    :class:`Writer` (keyword options go to their constructors)."""
+    :class:`Writer` (keyword options go to their constructors).
+
+    For reading, ``path`` may be an fsspec URL (``s3://``, ``http(s)://`` ...; the ``remote``
+    extra) with ``storage_options=`` for fsspec: seeks fetch only the ranges they need."""
     if mode in ("r", "rb"):
+        from .file.remote import is_url
+
+        if is_url(path):
+            from .file.remote import open_reader
+
+            reader: Reader = open_reader(path, **options)  # type: ignore[arg-type]
+            return reader
         from .file.reader import Reader
 
         return Reader(path, **options)
@@ -166,6 +178,7 @@ __all__ = [
     "connect",
     "open",
     "stats",
+    "to_arrow",
     "to_numpy",
     "to_pandas",
 ]

@@ -2,8 +2,9 @@ import pathlib
 
 import pytest
 
-# The server fixtures (redis_addr, cluster_client, kafka_bootstrap, ...) live in tests/servers.py.
-pytest_plugins = ["servers"]
+# The server fixtures (redis_addr, cluster_client, kafka_bootstrap, ...) live in tests/servers.py;
+# S3 (moto) and the HTTP range server in tests/remote_servers.py.
+pytest_plugins = ["servers", "remote_servers"]
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GOLDEN = ROOT.parent / "shared" / "golden"

@@ -39,7 +39,17 @@ LAZY_UPWARD = {
     ("ssfile.streamer.registry", "ssfile.adapters"),
 }
 
-OPTIONAL = {"redis", "confluent_kafka", "numpy", "pandas", "aiofiles", "playwright"}
+OPTIONAL = {
+    "redis",
+    "confluent_kafka",
+    "numpy",
+    "pandas",
+    "aiofiles",
+    "playwright",
+    "pyarrow",
+    "fsspec",
+    "s3fs",
+}
 
 
 def module_name(path: pathlib.Path) -> str:

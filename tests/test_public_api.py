@@ -51,6 +51,7 @@ PUBLIC = [
     "__version__",
     "open",
     "stats",
+    "to_arrow",  # issue 13: Arrow tables
     "to_numpy",
     "to_pandas",
 ]

@@ -24,6 +24,7 @@ COMMANDS = [
     "encode",
     "info",
     "cat",
+    "convert",
     "verify",
     "repair",
     "dump",

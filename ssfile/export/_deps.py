@@ -27,3 +27,7 @@ def pandas() -> ModuleType:
 
 def pyplot() -> ModuleType:
     return _load("matplotlib.pyplot", "plot")
+
+
+def pyarrow() -> ModuleType:
+    return _load("pyarrow", "arrow")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import check_on_damage
 from ..format.records import FileHeader
-from . import _deps, jsonflat
+from . import _deps, jsonflat, many, sources
 from .columns import scan
 from .seeking import bounds
 from .timeargs import TimeArg, selection
@@ -48,6 +48,10 @@ class Columns:
     torn_tail: int | None = None
     #: damaged ``(offset, length)`` ranges skipped with ``on_damage="skip"``
     damage: list[tuple[int, int]] = field(default_factory=list)
+    # several files (a glob or a list, see ssfile.export.many): ``file_codes`` index ``files``
+    files: list[str] | None = None
+    file_codes: Any = None
+    file_info: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.stream_codes)
@@ -72,6 +76,13 @@ class Columns:
     def payloads(self) -> list[bytes]:
         return [self.payload_at(i) for i in range(len(self))] if len(self) else []
 
+    def file(self) -> npt.NDArray[np.object_] | None:
+        """The file of every message (an object array of str; None for a single file)."""
+        if self.files is None:
+            return None
+        np = _deps.numpy()
+        return np.array(self.files, dtype=object)[self.file_codes]  # type: ignore[no-any-return]
+
     def stream_key(self) -> npt.NDArray[np.object_]:
         """The stream key of every message (an object array of str)."""
         np = _deps.numpy()
@@ -90,7 +101,7 @@ def _codes(np: Any, codes: Any, keys: list[str]) -> tuple[Any, list[str]]:
 
 
 def to_numpy(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | list[str | os.PathLike[str]],
     streams: str | Iterable[str] | None = None,
     shards: int | Iterable[int] | None = None,
     since: TimeArg = None,
@@ -101,6 +112,7 @@ def to_numpy(
     check_crc: bool = True,
     tolerate_truncation: bool = False,
     on_damage: str = "raise",
+    storage_options: dict[str, Any] | None = None,
 ) -> Columns:
     """Read the messages of ``path`` into numpy columns (see :class:`Columns`).
 
@@ -113,9 +125,38 @@ def to_numpy(
     ``on_damage="skip"``: go past damaged bytes as :class:`ssfile.Reader` does (the rows are
     exactly its messages; :attr:`Columns.damage` lists the skipped ranges, and a
     :class:`~ssfile.errors.DamageWarning` is emitted for each).
+
+    ``path`` may also be an fsspec URL (``s3://``, ``http(s)://``, ``memory://`` ...; the
+    ``remote`` extra, ``storage_options`` go to fsspec), a glob, or a list of these: rows
+    follow the sorted file list, then file order, and a glob or a list adds the ``file``
+    column (:attr:`Columns.files`; see :mod:`ssfile.export.sources`).
     """
     check_on_damage(on_damage)
     np = _deps.numpy()
+    resolved = sources.resolve(path, storage_options)
+    if resolved is not None:
+        names = [src.name for src in resolved.files]
+        parts = list(
+            many.each(
+                resolved,
+                lambda one: to_numpy(
+                    one,
+                    streams,
+                    shards,
+                    since,
+                    until,
+                    payload,
+                    json,
+                    check_crc=check_crc,
+                    tolerate_truncation=tolerate_truncation,
+                    on_damage=on_damage,
+                ),
+            )
+        )
+        merged: Columns = many.merge(parts, names) if resolved.many else parts[0][1]
+        return merged
+    if isinstance(path, list):
+        raise TypeError("a list of sources needs the many-file path (ssfile.export.sources)")
     select = selection(streams, shards, since, until)
     mode = {True: "buffer", False: None, "buffer": "buffer", "bytes": "bytes"}.get(payload, "?")
     if mode == "?":
