@@ -7,8 +7,12 @@ once (nothing is open yet), then hands over to :func:`ssfile.cli.entry`, which t
 back as ``KeyboardInterrupt`` for the command to close its outputs.
 """
 
-import _signal  # built in, like posix: importing them costs nothing
-from posix import _exit  # not os: a Ctrl-C may come while os itself is still loading
+import _signal  # built in, like posix/nt: importing them costs nothing
+
+try:  # not os: a Ctrl-C may come while os itself is still loading
+    from posix import _exit
+except ImportError:  # Windows
+    from nt import _exit  # type: ignore[no-redef]
 
 
 def _interrupted_while_starting(signum, frame):  # type: ignore[no-untyped-def]
