@@ -37,7 +37,8 @@ if NO_HIREDIS:
 
 import redis  # noqa: E402
 
-from ssfile.adapters import redis_dump, redis_source  # noqa: E402
+from ssfile.adapters.redis import dumper as redis_dump  # noqa: E402
+from ssfile.adapters.redis import source as redis_source  # noqa: E402
 
 DATA = os.path.join(HERE, "data")
 PAGE = 5000

@@ -13,7 +13,8 @@ import pytest
 from servers import kill_cluster_node, restore_cluster
 
 import ssfile
-from ssfile.adapters import redis_dump, redis_source
+from ssfile.adapters.redis import dumper as redis_dump
+from ssfile.adapters.redis import source as redis_source
 from ssfile.cli import main
 from ssfile.errors import BackendError
 

@@ -1,7 +1,7 @@
 """``ssfile dump redis://HOST:PORT/KEY --output F.ss``: record Redis Streams into a ``.ss`` file.
 
 Range ``[--since, --until)`` (since inclusive, until exclusive, at millisecond precision; see
-ssfile/adapters/redis_dump.py for how this differs from upstream's redis-streams-dump).
+ssfile/adapters/redis/dumper.py for how this differs from upstream's redis-streams-dump).
 Rerunning with the same output resumes: only entries missing from the file are appended.
 The output is written in place (spec/cli.md, "Outputs"): a kill or Ctrl-C leaves every
 message written so far and at most a torn tail, which the next run drops and resumes after.
@@ -13,8 +13,10 @@ import argparse
 import sys
 from typing import Any
 
-from ..adapters import redis_dump, redis_map, redis_source
 from ..adapters._optional import require
+from ..adapters.redis import dumper as redis_dump
+from ..adapters.redis import mapping as redis_map
+from ..adapters.redis import source as redis_source
 from ..errors import UsageError
 from ..file.output import check_in_place, named
 from ..timefmt import parse_time

@@ -9,7 +9,7 @@ is kept, so iterating the reader yields it first.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from ..codec.events import EndOfStream
 from ..codec.fast import beacon_size_at, parse_beacon_fast
@@ -19,8 +19,26 @@ from ..format.records import Beacon, FileHeader
 from ..types import Message, datetime_to_ms
 from .index import SequenceTarget, Target, TimeTarget, find_start
 
-if TYPE_CHECKING:
-    from .reader import Reader
+
+class Reader(Protocol):
+    """What seeking uses of a :class:`~ssfile.file.reader.Reader` (a protocol, so that this
+    module, which reader.py imports, does not import reader.py back: no import cycle)."""
+
+    path: str | None
+    header: FileHeader
+    ended: bool
+    last_beacon: Beacon | None
+    seek_bytes: int
+    _file: BinaryIO
+    _dec: Any
+    _chunk: int
+    _events: list[object]
+    _index: int
+
+    def _restart(self, offset: int, skip: int) -> None: ...
+
+    def _batch(self) -> list[object]: ...
+
 
 HEAD_READ = 4096  # one page: most beacons fit
 MAX_BEACON = 7 + 255 * K.MAX_MARKER_SIZE  # 255 markers with 255-byte keys

@@ -1,24 +1,12 @@
-"""The ``redis://`` streamer backend on redis-py's asyncio client (imported lazily).
+"""The connection of a ``redis://`` streamer (redis-py's asyncio client, imported lazily):
+one server or a Redis Cluster, and what producers and consumers share -- commands with
+retries, per-slot multi-stream reads, shard discovery, one-line errors.
 
-Rules (spec/streamer.md, "Redis"); the mapping is :mod:`.redis_map` (upstream's, notes §9):
-* Stream key ``K``, shard 0 is the Redis stream ``K``; shard N is ``K:N``.  A consumer reads
-  every ``K:N`` stream if any exists, else ``K`` (as upstream).  So that a producer never
-  writes where consumers do not look, a shard-0 producer writes ``K:0`` when ``K:N`` streams
-  exist, and a producer of shard N > 0 is refused while the plain stream ``K`` exists.
-* Producers: ``send`` queues; a background task writes the queue with pipelined
-  ``XADD K * msg PAYLOAD`` (up to ``produce_batch`` per round trip) and resolves each receipt
-  to the header parsed from the returned id.  ``flush`` awaits the queue; ``end`` flushes and
-  closes the producer.  Redis has no end-of-stream mark (upstream writes none either).
-* Consumers (:mod:`.redis_consumer`): RealTime with paged ``XREAD``, groups with
-  ``XREADGROUP`` + batched ``XACK`` + ``XAUTOCLAIM`` failover.  ``follow=False`` consumers
-  end where the streams ended when they started (RealTime) or when the group has nothing
-  left to read (groups): that is how a Redis stream "ends".
-* Connecting asks the URI's first node ``INFO cluster``: a Redis Cluster node switches to
-  redis-py's asyncio ``RedisCluster`` (every node of the URI is a startup node).  There,
-  multi-stream reads are split per hash slot (:meth:`RedisStreamer.read_streams`), producers
-  use the cluster pipeline, and topology errors (failover, ``MOVED``, ``CLUSTERDOWN``) are
-  transient: retried for ``retry_for`` seconds.  Credentials, database and tuning are connect
-  options (as upstream, the URI carries none).
+Connecting asks the URI's first node ``INFO cluster``: a Redis Cluster node switches to
+redis-py's asyncio ``RedisCluster`` (every node of the URI is a startup node).  There,
+multi-stream reads are split per hash slot (:meth:`RedisConnection.read_streams`), and
+topology errors (failover, ``MOVED``, ``CLUSTERDOWN``) are transient: retried for
+``retry_for`` seconds.  The streamer API on top is :mod:`.streamer`.
 """
 
 from __future__ import annotations
@@ -28,16 +16,15 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
-from ..errors import BackendError, EncodeError, StreamError, UsageError
-from ..format.records import check_producer_key
-from ..streamer.api import Consumer, Producer, Streamer
-from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
-from ..streamer.uri import StreamUrl
-from . import redis_map
-from ._optional import require
-from .redis_source import SCAN_COUNT, _glob_escape, _one_line, _parse_node
+from ...errors import BackendError, UsageError
+from ...streamer.api import Consumer
+from ...streamer.options import ConsumerMode, ConsumerOptions
+from ...streamer.uri import StreamUrl
+from .._optional import require
+from . import mapping
+from .source import SCAN_COUNT, _glob_escape, _one_line, _parse_node
 
 RAW_REPLIES = ("XREAD", "XREADGROUP", "XRANGE", "XREVRANGE", "XAUTOCLAIM", "XCLAIM", "TYPE")
 
@@ -50,7 +37,7 @@ class RedisOptions:
     password: str | None = None
     db: int = 0
     key_prefix: str = ""  # prepended to every Redis key (namespacing; not in messages)
-    field_rule: str = "auto"  # entry fields -> payloads (redis_map.FIELD_RULES)
+    field_rule: str = "auto"  # entry fields -> payloads (mapping.FIELD_RULES)
     timeout: float = 5.0  # connect / command timeout, seconds
     retry_for: float = 30.0  # how long consumers retry a lost connection, seconds
     block_ms: int = 1000  # XREAD/XREADGROUP BLOCK while following
@@ -71,7 +58,9 @@ class StreamRef:
     redis_key: str
 
 
-class RedisStreamer(Streamer):
+class RedisConnection:
+    """A connected server or cluster; :class:`~.streamer.RedisStreamer` adds the streamer API."""
+
     def __init__(self, client: Any, where: str, options: RedisOptions) -> None:
         self.client = client
         self.where = where
@@ -85,13 +74,13 @@ class RedisStreamer(Streamer):
         self._healed = 0.0
 
     @classmethod
-    async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> RedisStreamer:
-        from ..streamer.uri import backend_arguments
+    async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> Self:
+        from ...streamer.uri import backend_arguments
 
         url, options = backend_arguments(url, RedisOptions, kwargs)
-        if options.field_rule not in redis_map.FIELD_RULES:
+        if options.field_rule not in mapping.FIELD_RULES:
             raise UsageError(
-                f"field_rule must be one of {redis_map.FIELD_RULES}, not {options.field_rule!r}"
+                f"field_rule must be one of {mapping.FIELD_RULES}, not {options.field_rule!r}"
             )
         aioredis = require("redis.asyncio", "redis")
         from redis.asyncio.retry import Retry
@@ -239,7 +228,7 @@ class RedisStreamer(Streamer):
             async for name in self.client.scan_iter(
                 match=f"{_glob_escape(base)}:*", count=SCAN_COUNT
             ):
-                shard = redis_map.shard_of(name, base)
+                shard = mapping.shard_of(name, base)
                 if shard is not None:
                     found[shard] = name.decode() if isinstance(name, bytes) else name
         except self.redis.exceptions.RedisError as err:
@@ -259,45 +248,6 @@ class RedisStreamer(Streamer):
                 f"redis://{self.where}: key {redis_key!r} is not a stream (it is a {kind})"
             )
 
-    # ---- the Streamer API ---------------------------------------------------------------------
-
-    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        check_producer_key(stream_key)
-        if (
-            isinstance(shard_id, bool)
-            or not isinstance(shard_id, int)
-            or not 0 <= shard_id <= redis_map.MAX_U64
-        ):
-            raise EncodeError(f"shard id must be an integer 0..2^64-1, not {shard_id!r}")
-        refs = await self.discover(stream_key)
-        sharded = refs[0].redis_key != self.redis_key(stream_key)
-        if shard_id == 0:
-            redis_key = self.redis_key(stream_key, 0 if sharded else None)
-        else:
-            if not sharded and await self.call("EXISTS", refs[0].redis_key):
-                raise StreamError(
-                    f"redis://{self.where}: stream {refs[0].redis_key!r} is unsharded "
-                    f"(it exists as a plain stream); writing shard {shard_id} to "
-                    f"'{refs[0].redis_key}:{shard_id}' would hide it from consumers"
-                )
-            redis_key = self.redis_key(stream_key, shard_id)
-        await self.check_type(redis_key)
-        from .redis_producer import RedisProducer
-
-        p = RedisProducer(self, stream_key, shard_id, redis_key)
-        self._producers.append(p)
-        return p
-
-    async def create_consumer(
-        self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
-    ) -> Consumer:
-        from .redis_consumer import create_consumer
-
-        keys, options = consumer_request(stream_keys, options)
-        consumer = await create_consumer(self, keys, options)
-        self._consumers.append(consumer)
-        return consumer
-
     def member_name(self, options: ConsumerOptions) -> str:
         """The Redis consumer name of this process's members of a group: ``consumer_id`` if
         given; else Resumable: the group name (stable, so a restart finds its pending
@@ -307,17 +257,6 @@ class RedisStreamer(Streamer):
         if options.mode is ConsumerMode.RESUMABLE:
             return str(options.group)
         return f"{options.group}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-    async def disconnect(self) -> None:
-        try:
-            for p in list(self._producers):
-                await p.flush()
-        finally:
-            for c in list(self._consumers):
-                await c.close()
-            self._producers.clear()
-            self._consumers.clear()
-            await self.client.aclose()
 
 
 def CLUSTER_TRANSIENT(exc: Any) -> tuple[type, ...]:
@@ -332,7 +271,7 @@ def CLUSTER_TRANSIENT(exc: Any) -> tuple[type, ...]:
     )
 
 
-async def _connect_cluster(s: RedisStreamer, seeds: list[tuple[str, int]], tls: bool) -> Any:
+async def _connect_cluster(s: RedisConnection, seeds: list[tuple[str, int]], tls: bool) -> Any:
     """A redis.asyncio RedisCluster from ``seeds`` (any node of the cluster will do)."""
     from redis.asyncio.cluster import ClusterNode, RedisCluster
     from redis.asyncio.retry import Retry

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BackendError, EncodeError, UsageError
-from . import redis_map
-from ._optional import require
+from ...errors import BackendError, EncodeError, UsageError
+from .._optional import require
+from . import mapping
 
 DEFAULT_PORT = 6379
 SCAN_COUNT = 1000
@@ -51,7 +51,7 @@ def parse_redis_uri(text: str) -> RedisUri:
         raise UsageError(f"{text!r}: no stream key after the last '/'")
     for key in keys:
         try:
-            redis_map.check_stream_key(key)
+            mapping.check_stream_key(key)
         except EncodeError as err:
             raise UsageError(f"{text!r}: {err}") from None
     user = password = None
@@ -114,7 +114,7 @@ class RedisSource:
         """The streams of ``key``: every ``key:N`` stream (by N), else the plain key as shard 0."""
         found = {}
         for name in self._retrying(lambda: list(self._scan(f"{_glob_escape(key)}:*"))):
-            number = redis_map.shard_of(name, key)
+            number = mapping.shard_of(name, key)
             if number is not None:
                 found[number] = name.decode() if isinstance(name, bytes) else name
         if not found:

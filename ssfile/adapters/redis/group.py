@@ -16,12 +16,12 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from ..errors import BackendError, StreamError
-from ..streamer.api import Consumer, StreamEnded
-from ..streamer.options import ConsumerMode, ConsumerOptions
-from ..types import Message
-from .redis import RedisStreamer, StreamRef
-from .redis_consumer import after_sequence, after_time, to_messages
+from ...errors import BackendError, StreamError
+from ...streamer.api import Consumer, StreamEnded
+from ...streamer.options import ConsumerMode, ConsumerOptions
+from ...types import Message
+from .connection import RedisConnection, StreamRef
+from .consumer import after_sequence, after_time, to_messages
 
 
 class GroupMember(Consumer):
@@ -68,7 +68,7 @@ class GroupMember(Consumer):
 class GroupReader:
     """This streamer's reader of one consumer group (see the module doc)."""
 
-    def __init__(self, s: RedisStreamer, options: ConsumerOptions, refs: list[StreamRef]) -> None:
+    def __init__(self, s: RedisConnection, options: ConsumerOptions, refs: list[StreamRef]) -> None:
         self._s = s
         self.group = str(options.group)
         self.options = options
