@@ -82,9 +82,7 @@ def xread_loop(client: redis.Redis, key: str) -> int:
 def engine(port: int, key: str, out: str) -> int:
     if os.path.exists(out):
         os.remove(out)
-    source = redis_source.open_source(
-        redis_source.parse_redis_uri(f"redis://127.0.0.1:{port}/{key}")
-    )
+    source = redis_source.open_source(f"redis://127.0.0.1:{port}/{key}")
     try:
         return redis_dump.dump(source, [key], out, redis_dump.DumpOptions(page_size=PAGE)).messages
     finally:

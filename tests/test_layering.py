@@ -21,6 +21,7 @@ RANKS = {
     "ssfile.errors": 0,
     "ssfile.timefmt": 0,
     "ssfile.lines": 0,
+    "ssfile.redact": 0,  # secrets masked in every message: imports nothing internal
     "ssfile.display": 0,  # repr/HTML of results: duck-typed, imports only types/errors
     "ssfile._speedups": 0,  # the C accelerator (ssfile/_speedups.c): imports nothing internal
     "ssfile.format": 1,

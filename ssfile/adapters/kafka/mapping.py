@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import BackendError, UsageError
+from ...redact import redact
 from ...streamer.uri import StreamUrl
 
 #: librdkafka settings of every client (connect options may override them)
@@ -55,7 +56,7 @@ def one_line(err: BaseException | Any) -> str:
     """A KafkaError / KafkaException / anything as one line of text."""
     inner = err.args[0] if isinstance(err, Exception) and err.args else err
     text = inner.str() if hasattr(inner, "str") and callable(inner.str) else str(inner)
-    return " ".join(text.split()) or type(err).__name__
+    return redact(" ".join(text.split()) or type(err).__name__)
 
 
 def backend_error(where: str, err: BaseException | Any, what: str = "") -> BackendError:

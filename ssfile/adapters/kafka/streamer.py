@@ -3,7 +3,9 @@
 Rules (spec/streamer.md, "Kafka"); the mapping is :mod:`.mapping` (upstream's, notes §10):
 topic -> stream key, partition -> shard, offset -> sequence, record timestamp -> timestamp.
 
-* ``kafka://h1:p1,h2:p2/`` gives the bootstrap servers.  Connecting checks that a broker
+* ``kafka://[user:password@]h1:p1,h2:p2/topics?name=value`` gives the bootstrap servers,
+  ``sasl.username``/``sasl.password`` and librdkafka properties; so do ``SSFILE_KAFKA_*``,
+  ``settings=`` and ``config=`` (ssfile/streamer/settings.py).  Connecting checks that a broker
   answers (metadata) within ``timeout`` seconds, else a one-line ``BackendError``.
 * Producers (:mod:`.producer`) write to partition ``shard_id`` (``None``: librdkafka's
   partitioner) and create a missing topic (``partitions`` partitions, at least shard + 1);
@@ -26,11 +28,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import BackendError, EncodeError, StreamError
+from ...errors import BackendError, EncodeError, StreamError, UsageError
 from ...format.records import check_producer_key
+from ...redact import redact, remember
 from ...streamer.api import Consumer, Producer, Streamer
 from ...streamer.options import ConsumerMode, ConsumerOptions, consumer_request
-from ...streamer.uri import StreamUrl
+from ...streamer.settings import resolve
+from ...streamer.uri import StreamUrl, is_secret
 from .._optional import require
 from . import mapping
 from .consumer import KafkaConsumer
@@ -41,6 +45,25 @@ from .thread import ClientThread
 
 log = logging.getLogger("ssfile.kafka")
 log.addHandler(logging.NullHandler())  # librdkafka's own log lines: only if the app logs
+
+
+class _Redacting(logging.Filter):
+    """librdkafka's log lines with every known secret masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+log.addFilter(_Redacting())
+
+
+def _librdkafka_value(value: Any) -> Any:
+    """A setting for librdkafka: TOML booleans and numbers as the text it parses."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, (int, float)) else value
 
 
 @dataclass(frozen=True)
@@ -55,9 +78,11 @@ class KafkaOptions:
     delivery_timeout: float = 30.0  # a record not delivered by then fails (message.timeout.ms)
     poll_timeout: float = 0.2  # a consumer waits this long per fetch
     read_batch: int = 1000  # messages per fetch
-    config: Mapping[str, Any] = field(default_factory=dict)  # every client
+    config: Mapping[str, Any] = field(default_factory=dict, repr=False)  # every client
     producer_config: Mapping[str, Any] = field(default_factory=dict)  # the producer
     consumer_config: Mapping[str, Any] = field(default_factory=dict)  # every consumer
+    #: librdkafka properties from the URL, the environment and ``settings=`` (below ``config``)
+    settings: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 class KafkaStreamer(Streamer):
@@ -82,12 +107,21 @@ class KafkaStreamer(Streamer):
 
     @classmethod
     async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> KafkaStreamer:
-        from ...streamer.uri import backend_arguments
-
-        url, options = backend_arguments(url, KafkaOptions, kwargs)
+        url, options = resolve(url, KafkaOptions, kwargs)
+        for name, value in options.config.items():
+            if is_secret(name):
+                remember(str(value))
         kafka = require("confluent_kafka", "kafka")
         admin = require("confluent_kafka.admin", "kafka")
-        streamer = cls(kafka, admin, url, options)
+        _check_sasl(url, {**options.settings, **options.config})
+        try:
+            streamer = cls(kafka, admin, url, options)
+        except (kafka.KafkaException, ValueError, TypeError) as err:
+            # librdkafka refuses a setting (unknown property, invalid value): its own message
+            raise UsageError(
+                f"kafka://{mapping.bootstrap_servers(url)}: client settings: "
+                f"{mapping.one_line(err)}"
+            ) from None
         try:
             await streamer.run(_reachable, url.nodes, options.timeout)
             await streamer.run(streamer.admin.list_topics, None, options.timeout)
@@ -102,6 +136,7 @@ class KafkaStreamer(Streamer):
             "bootstrap.servers": self.where,
             "logger": log,
         }
+        conf.update({k: _librdkafka_value(v) for k, v in self.options.settings.items()})
         conf.update(self.options.config)
         conf.update(extra or {})
         return conf
@@ -316,6 +351,19 @@ class KafkaStreamer(Streamer):
             await self.run(self.metadata.close)
         finally:
             self._pool.stop()
+
+
+def _check_sasl(url: StreamUrl, conf: Mapping[str, Any]) -> None:
+    """Credentials given while ``security.protocol`` is not a SASL one would be ignored by
+    librdkafka without a word (and the client would connect unauthenticated): refuse."""
+    given = [k for k in ("sasl.username", "sasl.password") if k in conf]
+    protocol = str(conf.get("security.protocol", "plaintext"))
+    if given and not protocol.lower().startswith("sasl"):
+        raise UsageError(
+            f"kafka://{mapping.bootstrap_servers(url)}: {' and '.join(given)} given but "
+            f"security.protocol is {protocol!r}: librdkafka would not use them "
+            "(set security.protocol=SASL_SSL or SASL_PLAINTEXT, and sasl.mechanism)"
+        )
 
 
 def _reachable(nodes: Sequence[str], timeout: float) -> None:

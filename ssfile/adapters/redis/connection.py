@@ -21,32 +21,20 @@ from typing import Any, Self
 from ...errors import BackendError, UsageError
 from ...streamer.api import Consumer
 from ...streamer.options import ConsumerMode, ConsumerOptions
+from ...streamer.settings import resolve
 from ...streamer.uri import StreamUrl
 from .._optional import require
 from . import mapping
-from .source import SCAN_COUNT, _glob_escape, _one_line, _parse_node
+from .client import (
+    RedisOptions,
+    backend_error,
+    client_kwargs,
+    node_address,
+    transient_errors,
+)
+from .source import SCAN_COUNT, _glob_escape
 
 RAW_REPLIES = ("XREAD", "XREADGROUP", "XRANGE", "XREVRANGE", "XAUTOCLAIM", "XCLAIM", "TYPE")
-
-
-@dataclass(frozen=True)
-class RedisOptions:
-    """Connect options (keyword arguments of ``connect``)."""
-
-    username: str | None = None
-    password: str | None = None
-    db: int = 0
-    key_prefix: str = ""  # prepended to every Redis key (namespacing; not in messages)
-    field_rule: str = "auto"  # entry fields -> payloads (mapping.FIELD_RULES)
-    timeout: float = 5.0  # connect / command timeout, seconds
-    retry_for: float = 30.0  # how long consumers retry a lost connection, seconds
-    block_ms: int = 1000  # XREAD/XREADGROUP BLOCK while following
-    read_batch: int = 1000  # COUNT of XREAD (RealTime)
-    group_batch: int = 100  # COUNT of XREADGROUP / XAUTOCLAIM
-    produce_batch: int = 1000  # XADDs per pipeline round trip
-    claim_idle_ms: int = 30000  # LoadBalanced: claim entries pending this long elsewhere
-    ack_interval: float = 0.05  # background XACK batching, seconds
-    consumer_id: str | None = None  # group members' Redis consumer name (default: see spec)
 
 
 @dataclass
@@ -70,14 +58,12 @@ class RedisConnection:
         self._consumers: list[Consumer] = []
         self._groups: dict[tuple[str, tuple[str, ...], ConsumerMode], Any] = {}
         self.cluster = False  # True: ``client`` is a redis.asyncio.cluster.RedisCluster
-        self._tls = False
+        self.url: StreamUrl | None = None  # set for a cluster (to connect again)
         self._healed = 0.0
 
     @classmethod
     async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> Self:
-        from ...streamer.uri import backend_arguments
-
-        url, options = backend_arguments(url, RedisOptions, kwargs)
+        url, options = resolve(url, RedisOptions, kwargs)
         if options.field_rule not in mapping.FIELD_RULES:
             raise UsageError(
                 f"field_rule must be one of {mapping.FIELD_RULES}, not {options.field_rule!r}"
@@ -86,20 +72,18 @@ class RedisConnection:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        host, port = _parse_node(str(url), url.nodes[0])
+        host, port = node_address(url, url.nodes[0])
         where = f"{host}:{port}"
         client = aioredis.Redis(
             host=host,
             port=port,
             db=options.db,
-            username=options.username,
-            password=options.password,
-            ssl=url.scheme == "rediss",
             socket_connect_timeout=options.timeout,
             socket_timeout=options.timeout + options.block_ms / 1000,
             retry=Retry(NoBackoff(), 0),
-            protocol=2,
-        )  # RESP2: stream replies are plain lists
+            protocol=2,  # RESP2: stream replies are plain lists
+            **client_kwargs(url, options, aioredis.Redis),
+        )
         for name in RAW_REPLIES:
             client.response_callbacks.pop(name, None)
         streamer = cls(client, where, options)
@@ -110,34 +94,20 @@ class RedisConnection:
             raise streamer.error(err, "cannot connect") from err
         if int(info.get("cluster_enabled", 0)) == 1:
             await client.aclose()
-            seeds = [_parse_node(str(url), node) for node in url.nodes]
-            streamer.client = await _connect_cluster(streamer, seeds, url.scheme == "rediss")
+            seeds = [node_address(url, node) for node in url.nodes]
+            streamer.url = url
+            streamer.client = await _connect_cluster(streamer, seeds)
             streamer.cluster = True
-            streamer._tls = url.scheme == "rediss"
         return streamer
 
     # ---- helpers shared with the consumers ------------------------------------------------------
 
     def error(self, err: BaseException, what: str = "") -> BackendError:
         """A one-line BackendError naming the server (and ``what`` was being done)."""
-        prefix = f"{what}: " if what else ""
-        if isinstance(err, (ConnectionRefusedError, OSError)) and not str(err):
-            err = type(err)("connection failed")
-        return BackendError(f"redis://{self.where}: {prefix}{_one_line(err)}")
+        return backend_error(self.where, err, what, self.options.username)
 
     def is_transient(self, err: BaseException) -> bool:
-        exc = self.redis.exceptions
-        return isinstance(
-            err,
-            (
-                exc.ConnectionError,
-                exc.TimeoutError,
-                exc.BusyLoadingError,
-                ConnectionError,
-                asyncio.TimeoutError,
-                *CLUSTER_TRANSIENT(exc),
-            ),
-        )
+        return isinstance(err, transient_errors(self.redis.exceptions))
 
     async def read_streams(
         self,
@@ -193,7 +163,7 @@ class RedisConnection:
                 ):
                     raise
                 if not self.is_transient(err) or loop.time() >= deadline:
-                    raise self.error(err, str(args[0])) from err
+                    raise self.error(err, command_text(args)) from err
                 await asyncio.sleep(0.2)
                 await self.heal()
 
@@ -210,7 +180,7 @@ class RedisConnection:
         seeds = [(n.host, n.port) for n in old.nodes_manager.startup_nodes.values()]
         seeds += [(n.host, n.port) for n in old.nodes_manager.nodes_cache.values()]
         try:
-            self.client = await _connect_cluster(self, list(dict.fromkeys(seeds)), self._tls)
+            self.client = await _connect_cluster(self, list(dict.fromkeys(seeds)))
         except BackendError:
             return  # no node answers yet: keep trying with the old client
         await old.aclose()
@@ -259,34 +229,34 @@ class RedisConnection:
         return f"{options.group}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def CLUSTER_TRANSIENT(exc: Any) -> tuple[type, ...]:
-    """The redis-py errors of a cluster whose topology is moving (failover in progress)."""
-    return (
-        exc.ClusterDownError,
-        exc.TryAgainError,
-        exc.MovedError,
-        exc.AskError,
-        exc.SlotNotCoveredError,
-        exc.ClusterError,
-    )
+def command_text(args: Sequence[Any]) -> str:
+    """A command for an error message: its name and the keys it names (a permission error
+    then says which key was refused)."""
+    words = [w.decode() if isinstance(w, bytes) else str(w) for w in args]
+    name = words[0].upper() if words else ""
+    if name in ("XREAD", "XREADGROUP") and "STREAMS" in words:
+        after = words[words.index("STREAMS") + 1 :]
+        return f"{name} {','.join(after[: len(after) // 2])}"
+    if name in ("XGROUP", "XINFO") and len(words) > 2:
+        return " ".join(words[:3])
+    return " ".join(words[:2])
 
 
-async def _connect_cluster(s: RedisConnection, seeds: list[tuple[str, int]], tls: bool) -> Any:
+async def _connect_cluster(s: RedisConnection, seeds: list[tuple[str, int]]) -> Any:
     """A redis.asyncio RedisCluster from ``seeds`` (any node of the cluster will do)."""
     from redis.asyncio.cluster import ClusterNode, RedisCluster
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
     o = s.options
+    assert s.url is not None
     cluster = RedisCluster(
         startup_nodes=[ClusterNode(h, p) for h, p in seeds],
-        username=o.username,
-        password=o.password,
-        ssl=tls,
         socket_connect_timeout=o.timeout,
         socket_timeout=o.timeout + o.block_ms / 1000,
         retry=Retry(NoBackoff(), 0),
         protocol=2,
+        **client_kwargs(s.url, o, RedisCluster),
     )
     for name in RAW_REPLIES:
         cluster.response_callbacks.pop(name, None)

@@ -17,8 +17,10 @@ Rules (spec/streamer.md, "Redis"); the mapping is :mod:`.mapping` (upstream's, n
   redis-py's asyncio ``RedisCluster`` (every node of the URI is a startup node).  There,
   multi-stream reads are split per hash slot (:meth:`~.connection.RedisConnection.read_streams`), producers
   use the cluster pipeline, and topology errors (failover, ``MOVED``, ``CLUSTERDOWN``) are
-  transient: retried for ``retry_for`` seconds.  Credentials, database and tuning are connect
-  options (as upstream, the URI carries none).
+  transient: retried for ``retry_for`` seconds.
+* Credentials, database, TLS and client settings: in the URL
+  (``rediss://user:password@host/DB/keys?ssl_ca_certs=...``), the environment, ``settings=``
+  or connect options (ssfile/streamer/settings.py, .client); upstream's URI carries none.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from ...format.records import check_producer_key
 from ...streamer.api import Consumer, Producer, Streamer
 from ...streamer.options import ConsumerMode, ConsumerOptions, consumer_request
 from . import mapping
-from .connection import RedisConnection, RedisOptions, StreamRef
+from .client import RedisOptions
+from .connection import RedisConnection, StreamRef
 from .consumer import RealTimeConsumer
 from .group import GroupMember, GroupReader
 from .producer import RedisProducer
