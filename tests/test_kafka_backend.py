@@ -26,6 +26,7 @@ from kafka_helpers import (
     run,
     streamer,
 )
+from servers import kafka_client_config
 
 from ssfile.adapters.kafka import mapping as kafka_map
 from ssfile.errors import BackendError, EncodeError, StreamError, UsageError
@@ -52,7 +53,7 @@ def plain_read(bootstrap: str, topic: str, partitions: int) -> list[tuple[int, i
 
     c = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **kafka_client_config(bootstrap),
             "group.id": "plain-" + uuid.uuid4().hex,
             "enable.partition.eof": True,
             "enable.auto.commit": False,

@@ -23,6 +23,8 @@ def test_status_reports_every_server_running() -> None:
         "cluster: running",
         "noida: running",
         "redis: running",
+        "redis-auth: running",
+        "redis-tls: running",
         "tansu: running",
     ]
 
@@ -33,7 +35,7 @@ def test_start_again_keeps_the_running_servers() -> None:
     assert result.returncode == 0, result.stderr
     assert "already running" in result.stderr
     assert pids() == before
-    assert len(before) == 9  # redis, 6 cluster nodes, noida, tansu
+    assert len(before) == 11  # redis, redis-auth, redis-tls, 6 cluster nodes, noida, tansu
 
 
 @pytest.mark.parametrize("args", [("restart",), ("start", "mysql"), ()])

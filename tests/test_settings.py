@@ -177,3 +177,31 @@ def test_assignments_and_config_files(tmp_path):
         read_config(str(bad))
     with pytest.raises(UsageError, match="--config .*missing.toml"):
         read_config(str(tmp_path / "missing.toml"))
+
+
+def test_kafka_settings_from_the_url_and_environment_reach_librdkafka(monkeypatch):
+    """No broker needed: librdkafka refuses the settings when the clients are made, with its
+    own message (the local brokers offer no SASL or TLS to test a secured connection)."""
+    import asyncio
+
+    from ssfile.streamer import connect
+
+    def refused(url: str) -> str:
+        with pytest.raises(UsageError) as err:
+            asyncio.run(connect(url))
+        return str(err.value)
+
+    text = refused("kafka://127.0.0.1:1/?security.protocol=bogus-one")
+    assert "client settings: " in text
+    assert 'Invalid value "bogus-one" for configuration property "security.protocol"' in text
+    assert 'No such configuration property: "no.such.thing"' in refused(
+        "kafka://127.0.0.1:1/?no.such.thing=1"
+    )
+    monkeypatch.setenv("SSFILE_KAFKA_SECURITY_PROTOCOL", "bogus-two")
+    assert '"bogus-two" for configuration property "security.protocol"' in refused(
+        "kafka://127.0.0.1:1/"
+    )
+    monkeypatch.setenv("SSFILE_KAFKA_SECURITY_PROTOCOL", "plaintext")
+    assert "sasl.username and sasl.password given but security.protocol is 'plaintext'" in (
+        refused("kafka://me:some-pw-77@127.0.0.1:1/")
+    )
