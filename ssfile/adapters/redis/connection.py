@@ -32,6 +32,7 @@ from .client import (
     node_address,
     transient_errors,
 )
+from .retry import Backoff
 from .source import SCAN_COUNT, _glob_escape
 
 RAW_REPLIES = ("XREAD", "XREADGROUP", "XRANGE", "XREVRANGE", "XAUTOCLAIM", "XCLAIM", "TYPE")
@@ -151,9 +152,9 @@ class RedisConnection:
             await self.client.execute_command("EXISTS", key)
 
     async def call(self, *args: Any, retry: bool = True) -> Any:
-        """One command; transient failures are retried for ``retry_for`` seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (self.options.retry_for if retry else 0)
+        """One command; transient failures are retried (:mod:`.retry`) for ``retry_for``
+        seconds (``retry=False``: not at all)."""
+        backoff: Backoff | None = None
         while True:
             try:
                 return await self.client.execute_command(*args)
@@ -162,10 +163,23 @@ class RedisConnection:
                     err
                 ):
                     raise
-                if not self.is_transient(err) or loop.time() >= deadline:
+                if backoff is None:
+                    backoff = self.backoff(retry)
+                delay = backoff.delay(asyncio.get_running_loop().time())
+                if not self.is_transient(err) or delay is None:
                     raise self.error(err, command_text(args)) from err
-                await asyncio.sleep(0.2)
-                await self.heal()
+                await self.wait(delay)
+
+    def backoff(self, retry: bool = True) -> Backoff:
+        """The retries of an operation that has just failed (:mod:`.retry`)."""
+        now = asyncio.get_running_loop().time()
+        return Backoff(self.options.retry_for if retry else 0.0, now)
+
+    async def wait(self, delay: float) -> None:
+        """Between two attempts: sleep, then re-seed the cluster client (at most once a
+        second)."""
+        await asyncio.sleep(delay)
+        await self.heal()
 
     async def heal(self) -> None:
         """Cluster, after a transient error: at most once a second, replace the client by a

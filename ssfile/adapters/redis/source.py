@@ -19,6 +19,7 @@ from ...streamer.uri import StreamUrl
 from .._optional import require
 from . import mapping
 from .client import RedisOptions, backend_error, client_kwargs, node_address, transient_errors
+from .retry import Backoff
 
 SCAN_COUNT = 1000
 MAX_REDIS_SEQ = (1 << 64) - 1
@@ -137,18 +138,21 @@ class RedisSource:
         return client
 
     def _retrying(self, call: Any, what: str) -> Any:
-        """Run ``call``; retry transient failures for ``retry_for`` seconds, then fail clearly
-        (any other error, e.g. a permission refused, at once)."""
+        """Run ``call``; retry transient failures (:mod:`.retry`) for ``retry_for`` seconds,
+        then fail clearly (any other error, e.g. a permission refused, at once)."""
         exc = self._redis.exceptions
         transient = transient_errors(exc)
-        deadline = time.monotonic() + self.retry_for
+        backoff: Backoff | None = None
         while True:
             try:
                 return call()
             except transient as err:
-                if time.monotonic() >= deadline:
+                if backoff is None:
+                    backoff = Backoff(self.retry_for, time.monotonic())
+                delay = backoff.delay(time.monotonic())
+                if delay is None:
                     raise self._error(err, what) from err
-                time.sleep(0.2)
+                time.sleep(delay)
                 self._refresh()
             except exc.RedisError as err:
                 raise self._error(err, what) from err
