@@ -37,7 +37,8 @@ if NO_HIREDIS:
 
 import redis  # noqa: E402
 
-from ssfile.adapters import redis_dump, redis_source  # noqa: E402
+from ssfile.adapters.redis import dumper as redis_dump  # noqa: E402
+from ssfile.adapters.redis import source as redis_source  # noqa: E402
 
 DATA = os.path.join(HERE, "data")
 PAGE = 5000
@@ -81,9 +82,7 @@ def xread_loop(client: redis.Redis, key: str) -> int:
 def engine(port: int, key: str, out: str) -> int:
     if os.path.exists(out):
         os.remove(out)
-    source = redis_source.open_source(
-        redis_source.parse_redis_uri(f"redis://127.0.0.1:{port}/{key}")
-    )
+    source = redis_source.open_source(f"redis://127.0.0.1:{port}/{key}")
     try:
         return redis_dump.dump(source, [key], out, redis_dump.DumpOptions(page_size=PAGE)).messages
     finally:

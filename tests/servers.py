@@ -6,6 +6,9 @@ tests run against servers elsewhere:
 
     SSFILE_TEST_REDIS=host:port            (default 127.0.0.1:6390)
     SSFILE_TEST_REDIS_CLUSTER=host:port    (default 127.0.0.1:7001, any node)
+    SSFILE_TEST_REDIS_AUTH=host:port       (default 127.0.0.1:6391: requirepass + ACL user)
+    SSFILE_TEST_REDIS_TLS=host:port        (default 127.0.0.1:6392: TLS only)
+    SSFILE_TEST_REDIS_TLS_CA=ca.crt        (default run/redis-tls/ca.crt)
     SSFILE_TEST_KAFKA=host:port[,...]      (default 127.0.0.1:19092, noida-db)
     SSFILE_TEST_KAFKA_TANSU=host:port      (default 127.0.0.1:19093, Tansu)
 """
@@ -205,7 +208,70 @@ def private_redis(tmp_path: pathlib.Path) -> Iterator[PrivateRedis]:
     server.kill()
 
 
+# ---- secured Redis servers (scripts/services: redis-auth, redis-tls) ---------------------------
+
+#: the credentials scripts/services gives the redis-auth server (loopback test servers only)
+REDIS_AUTH_PASSWORD = os.environ.get("SSFILE_TEST_REDIS_AUTH_PASSWORD", "ssfile-test-pw")
+REDIS_ACL_USER, REDIS_ACL_PASSWORD = os.environ.get(
+    "SSFILE_TEST_REDIS_ACL", "rec:rec-test-pw"
+).split(":", 1)
+REDIS_ACL_KEYS = "rec"  # the ACL user may use the keys rec*
+
+
+def redis_auth_node() -> str:
+    return os.environ.get("SSFILE_TEST_REDIS_AUTH", "127.0.0.1:6391")
+
+
+def redis_tls_node() -> str:
+    return os.environ.get("SSFILE_TEST_REDIS_TLS", "127.0.0.1:6392")
+
+
+def redis_tls_ca() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("SSFILE_TEST_REDIS_TLS_CA", RUN / "redis-tls" / "ca.crt"))
+
+
+@pytest.fixture(scope="session")
+def redis_auth_addr() -> str:
+    """host:port of the redis-server with a password and an ACL user, checked to answer."""
+    import redis
+
+    host, port = _addr("SSFILE_TEST_REDIS_AUTH", redis_auth_node())
+    _require("the password-protected redis-server", "redis-auth", host, port)
+    try:
+        redis.Redis(host=host, port=port, password=REDIS_AUTH_PASSWORD, socket_timeout=5).ping()
+    except redis.RedisError as err:
+        pytest.fail(
+            f"redis-auth on {host}:{port}: {err}: {HINT.format('redis-auth')}", pytrace=False
+        )
+    return f"{host}:{port}"
+
+
+@pytest.fixture(scope="session")
+def redis_tls_addr() -> str:
+    """host:port of the TLS-only redis-server (its CA: :func:`redis_tls_ca`), checked."""
+    import redis
+
+    host, port = _addr("SSFILE_TEST_REDIS_TLS", redis_tls_node())
+    _require("the TLS redis-server", "redis-tls", host, port)
+    try:
+        redis.Redis(
+            host=host, port=port, ssl=True, ssl_ca_certs=str(redis_tls_ca()), socket_timeout=5
+        ).ping()
+    except redis.RedisError as err:
+        pytest.fail(f"redis-tls on {host}:{port}: {err}: {HINT.format('redis-tls')}", pytrace=False)
+    return f"{host}:{port}"
+
+
 # ---- Kafka-protocol brokers ----------------------------------------------------------------
+
+
+def kafka_client_config(bootstrap: str) -> dict[str, str]:
+    """librdkafka settings of the tests' own confluent-kafka clients: the bootstrap servers
+    and ``SSFILE_KAFKA_*`` (as ssfile's own clients take them), so that the whole suite runs
+    against a secured cluster (README, "Connections")."""
+    from ssfile.streamer.settings import environment
+
+    return {"bootstrap.servers": bootstrap, **environment("kafka")}
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,9 @@ from kafka_helpers import (
     run,
     streamer,
 )
+from servers import kafka_client_config
 
-from ssfile.adapters import kafka_map
+from ssfile.adapters.kafka import mapping as kafka_map
 from ssfile.errors import BackendError, EncodeError, StreamError, UsageError
 from ssfile.streamer import ConsumerMode, ConsumerOptions, StreamEnded, connect, parse_stream_url
 
@@ -52,7 +53,7 @@ def plain_read(bootstrap: str, topic: str, partitions: int) -> list[tuple[int, i
 
     c = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **kafka_client_config(bootstrap),
             "group.id": "plain-" + uuid.uuid4().hex,
             "enable.partition.eof": True,
             "enable.auto.commit": False,
@@ -96,7 +97,7 @@ def header(m) -> tuple:
 def test_mapping_of_records():
     import confluent_kafka
 
-    from ssfile.adapters.kafka_fetch import Fetcher
+    from ssfile.adapters.kafka.fetch import Fetcher
 
     def record(ts, value, err=None):
         return SimpleNamespace(
@@ -434,7 +435,7 @@ def test_blocking_calls_never_run_on_the_event_loop(broker, monkeypatch):
     import confluent_kafka
     import confluent_kafka.admin
 
-    from ssfile.adapters import kafka as kafka_adapter
+    from ssfile.adapters.kafka import streamer as kafka_adapter
 
     calls: list[tuple[str, str]] = []
 

@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 from kafka_helpers import ROOT, PrivateNoida, brokers, free_port, ssfile_cli
+from servers import kafka_client_config
 
 import ssfile
 
@@ -28,7 +29,7 @@ def new_topic(bootstrap: str, partitions: int, topic: str | None = None) -> str:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic = topic or "relay-" + uuid.uuid4().hex[:10]
-    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the topic exists
+    admin = AdminClient(kafka_client_config(bootstrap))  # kept alive until the topic exists
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(10)
     return topic
 
@@ -39,7 +40,7 @@ def plain_produce(
     """Message i to partition i % partitions with timestamp t0 + i * step."""
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    p = Producer({**kafka_client_config(bootstrap), "enable.idempotence": True})
     for i, v in enumerate(payloads):
         p.produce(topic, v, partition=i % partitions, timestamp=t0 + i * step)
     assert p.flush(20) == 0
@@ -53,7 +54,7 @@ def plain_read(
 
     c = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **kafka_client_config(bootstrap),
             "group.id": "plain-" + uuid.uuid4().hex,
             "enable.auto.commit": False,
         }
@@ -195,7 +196,7 @@ def test_record_from_the_end(broker, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    p = Producer({"bootstrap.servers": broker})
+    p = Producer(kafka_client_config(broker))
     i, deadline = 0, time.monotonic() + 30
     while relay.poll() is None and time.monotonic() < deadline:  # until it has 5 new ones
         p.produce(topic, b"new%d" % i, partition=i % 2)

@@ -3,7 +3,10 @@
 * imports point downwards: types/errors <- format <- codec <- file <- streamer
   <- adapters/export <- cli (same-layer imports are fine);
 * ``construct`` is imported only in ssfile/format/;
-* optional third-party modules are imported only inside functions (or for type checking).
+* optional third-party modules are imported only inside functions (or for type checking);
+* no import cycles between the modules of ssfile/, counting every import (module level,
+  inside functions and for type checking): a cycle means two modules that cannot be
+  understood, tested or moved one without the other.
 """
 
 import ast
@@ -18,6 +21,7 @@ RANKS = {
     "ssfile.errors": 0,
     "ssfile.timefmt": 0,
     "ssfile.lines": 0,
+    "ssfile.redact": 0,  # secrets masked in every message: imports nothing internal
     "ssfile.display": 0,  # repr/HTML of results: duck-typed, imports only types/errors
     "ssfile._speedups": 0,  # the C accelerator (ssfile/_speedups.c): imports nothing internal
     "ssfile.format": 1,
@@ -28,8 +32,8 @@ RANKS = {
     "ssfile.adapters": 5,
     "ssfile.export": 5,
     "ssfile": 5.5,  # the public facade (ssfile/__init__.py): above every layer it re-exports
+    "ssfile.view": 5.8,  # the viewer: below the CLI that starts it (`ssfile view`)
     "ssfile.cli": 6,
-    "ssfile.view": 6,  # the viewer server uses cli.info's summary
     "ssfile.__main__": 7,
 }
 
@@ -165,3 +169,68 @@ def test_the_walker_sees_every_kind_of_import():
         ("redis", 9, True),
     ]
     assert RANKS[layer("ssfile.file.reader")] > RANKS[layer("ssfile.codec.probe")]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the ssfile modules it imports (every kind of import)."""
+    graph: dict[str, set[str]] = {}
+    for path in modules():
+        targets = graph.setdefault(module_name(path), set())
+        for target, _, _ in imports(path):
+            if target == "ssfile" or target.startswith("ssfile."):
+                targets.add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module, and self-imports
+    (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.get(root, ()))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in graph.get(node, ()):
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_finds_cycles():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}, "f": {"a"}}
+    assert sorted(cycles(graph)) == [["a", "b", "c"], ["e"]]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []

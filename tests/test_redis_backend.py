@@ -467,7 +467,7 @@ def test_wrong_port_and_bad_uris():
             ("redis:///k", "no node"),
             ("redis://127.0.0.1:99999/k", "bad port"),
             ("redis://h/bad key", "invalid stream key"),
-            ("redis://u:p@h:1/k", "bad host"),
+            ("redis://u:p@h:1/x/k", "expected a database number"),
         ]:
             with pytest.raises(UsageError, match=why):
                 await connect(bad)

@@ -13,7 +13,8 @@ import pytest
 from servers import kill_cluster_node, restore_cluster
 
 import ssfile
-from ssfile.adapters import redis_dump, redis_source
+from ssfile.adapters.redis import dumper as redis_dump
+from ssfile.adapters.redis import source as redis_source
 from ssfile.cli import main
 from ssfile.errors import BackendError
 
@@ -167,7 +168,7 @@ def test_interrupted_dump_resumes_without_duplicates(
 ) -> None:
     fill(redis_client, redis_key, 5000)
     out = tmp_path / "d.ss"
-    source = redis_source.open_source(redis_source.parse_redis_uri(uri(redis_addr, redis_key)))
+    source = redis_source.open_source(uri(redis_addr, redis_key))
     seen = []
 
     def interrupt(n: int) -> None:
@@ -231,10 +232,11 @@ def free_port() -> int:
 @pytest.mark.parametrize(
     "make_uri, code, message",
     [
-        (lambda a, k: f"http://{a[0]}:{a[1]}/{k}", 2, "is not a Redis URI"),
-        (lambda a, k: f"redis://{a[0]}:{a[1]}", 2, "no stream key"),
-        (lambda a, k: f"redis://{a[0]}:{a[1]}/", 2, "no stream key"),
-        (lambda a, k: f"redis://{a[0]}:99999/{k}", 2, "invalid port"),
+        (lambda a, k: f"http://{a[0]}:{a[1]}/{k}", 2, "unknown protocol 'http'"),
+        (lambda a, k: f"kafka://{a[0]}:{a[1]}/{k}", 2, "is not a Redis URL"),
+        (lambda a, k: f"redis://{a[0]}:{a[1]}", 2, "ending slash"),
+        (lambda a, k: f"redis://{a[0]}:{a[1]}/", 2, "names no stream key"),
+        (lambda a, k: f"redis://{a[0]}:99999/{k}", 2, "bad port"),
         (lambda a, k: f"redis://{a[0]}:{a[1]}/bad*key", 2, "invalid stream key"),
         (lambda a, k: f"redis://{a[0]}:{free_port()}/{k}", 1, "refused"),
         (lambda a, k: f"redis://{a[0]}:{a[1]}/{k}-missing", 1, "no stream"),
@@ -284,9 +286,7 @@ def test_server_killed_mid_dump_then_rerun_resumes(
     fill(client, "s", 6000)
     want = expected(client, "s", "s", 0)
     client.save()  # so the restarted server has the data again
-    source = redis_source.open_source(
-        redis_source.parse_redis_uri(f"redis://127.0.0.1:{private_redis.port}/s"), retry_for=0.3
-    )
+    source = redis_source.open_source(f"redis://127.0.0.1:{private_redis.port}/s", retry_for=0.3)
     out = tmp_path / "d.ss"
     pages = []
 
@@ -317,9 +317,7 @@ def test_server_restarted_mid_dump_within_retry_window(
     fill(client, "s", 3000)
     want = expected(client, "s", "s", 0)
     client.save()
-    source = redis_source.open_source(
-        redis_source.parse_redis_uri(f"redis://127.0.0.1:{private_redis.port}/s"), retry_for=10
-    )
+    source = redis_source.open_source(f"redis://127.0.0.1:{private_redis.port}/s", retry_for=10)
     out = tmp_path / "d.ss"
     pages = []
 
@@ -379,9 +377,7 @@ def test_master_failover_mid_dump_loses_and_duplicates_nothing(
     assert direct.execute_command("WAIT", 1, 10_000) >= 1  # the replica has every entry
     want = expected(direct, key, key, 0)
     # the hardest case: the only node named in the URI is the master that dies
-    source = redis_source.open_source(
-        redis_source.parse_redis_uri(uri((master.host, master.port), key)), retry_for=30
-    )
+    source = redis_source.open_source(uri((master.host, master.port), key), retry_for=30)
     out = tmp_path / "d.ss"
     pages = []
 

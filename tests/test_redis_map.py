@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ssfile.adapters import redis_map as rm
 from ssfile.adapters._optional import require
+from ssfile.adapters.redis import mapping as rm
 from ssfile.errors import EncodeError, MissingDependency
 
 # ---- ids ---------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ def test_status_reports_every_server_running() -> None:
     assert sorted(result.stdout.split("\n")[:-1]) == [
         "cluster: running",
         "noida: running",
+        "redis-auth: running",
+        "redis-tls: running",
         "redis: running",
         "s3: running",
         "tansu: running",
@@ -34,7 +36,7 @@ def test_start_again_keeps_the_running_servers() -> None:
     assert result.returncode == 0, result.stderr
     assert "already running" in result.stderr
     assert pids() == before
-    assert len(before) == 10  # redis, 6 cluster nodes, noida, tansu, s3
+    assert len(before) == 12  # redis, redis-auth, redis-tls, 6 cluster nodes, noida, tansu, s3
 
 
 @pytest.mark.parametrize("args", [("restart",), ("start", "mysql"), ()])

@@ -30,14 +30,16 @@ async def stdio_backend(tmp_path):
     return StdioStreamer(stdin=io.BytesIO(b""), stdout=io.BytesIO(), loopback=True)
 
 
-async def redis_backend(tmp_path, env="SSFILE_TEST_REDIS", default="127.0.0.1:6390"):
+async def redis_backend(
+    tmp_path, env="SSFILE_TEST_REDIS", default="127.0.0.1:6390", url="redis://{addr}/", prefix=""
+):
     import os
     import uuid
 
     # the test server (tests/servers.py); a fresh key prefix per streamer: fresh streams
     addr = os.environ.get(env, default).split(",")[0]
-    prefix = f"contract-{uuid.uuid4().hex[:12]}."
-    s = await connect(f"redis://{addr}/", key_prefix=prefix)
+    prefix = f"{prefix}contract-{uuid.uuid4().hex[:12]}."
+    s = await connect(url.format(addr=addr), key_prefix=prefix)
     disconnect = s.disconnect
 
     async def disconnect_and_delete():  # the tests end with disconnect: drop their streams
@@ -54,6 +56,32 @@ async def redis_cluster_backend(tmp_path):
     s = await redis_backend(tmp_path, "SSFILE_TEST_REDIS_CLUSTER", "127.0.0.1:7001")
     assert s.cluster  # really the cluster client
     return s
+
+
+async def redis_password_backend(tmp_path):
+    # redis-auth (scripts/services): the default user's password, given in the URL
+    from servers import REDIS_AUTH_PASSWORD, redis_auth_node
+
+    url = "redis://:" + REDIS_AUTH_PASSWORD + "@{addr}/"
+    return await redis_backend(tmp_path, "SSFILE_TEST_REDIS_AUTH", redis_auth_node(), url)
+
+
+async def redis_acl_backend(tmp_path):
+    # redis-auth: an ACL user allowed only keys rec*, so every stream is under "rec"
+    from servers import REDIS_ACL_KEYS, REDIS_ACL_PASSWORD, REDIS_ACL_USER, redis_auth_node
+
+    url = f"redis://{REDIS_ACL_USER}:{REDIS_ACL_PASSWORD}@" + "{addr}/"
+    return await redis_backend(
+        tmp_path, "SSFILE_TEST_REDIS_AUTH", redis_auth_node(), url, prefix=REDIS_ACL_KEYS
+    )
+
+
+async def rediss_backend(tmp_path):
+    # redis-tls: TLS only, the server's certificate checked against the test CA
+    from servers import redis_tls_ca, redis_tls_node
+
+    url = "rediss://{addr}/?ssl_ca_certs=" + str(redis_tls_ca())
+    return await redis_backend(tmp_path, "SSFILE_TEST_REDIS_TLS", redis_tls_node(), url)
 
 
 async def kafka_backend(tmp_path):
@@ -77,6 +105,9 @@ BACKENDS = {
     "stdio": stdio_backend,
     "redis": redis_backend,
     "redis_cluster": redis_cluster_backend,
+    "redis_password": redis_password_backend,
+    "redis_acl": redis_acl_backend,
+    "rediss": rediss_backend,
     "kafka": kafka_backend,
 }
 EARLIEST = ConsumerOptions(auto_stream_reset="earliest", follow=False)

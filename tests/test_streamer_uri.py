@@ -37,7 +37,7 @@ def test_parse(text, scheme, nodes, keys):
         ("redis:///a", "no node"),
         ("redis://h:99999/a", "bad port"),
         ("redis://h:1/bad key", "invalid stream key"),
-        ("kafka://h:1/stream?", "invalid stream key"),
+        ("kafka://h:1/str:eam", "invalid stream key"),
         ("file:///a", "no file path"),
     ],
 )

@@ -3,7 +3,8 @@
 Exit codes (every command): 0 success; 1 the input has problems (a format error, a
 verify finding); 2 bad usage or an input that is not a readable ``.ss`` file at all;
 3 completed with data loss (repair); 130 interrupted (Ctrl-C, at any moment, start-up
-included).  Errors are one line on stderr, never a traceback.  Outputs: see spec/cli.md.
+included).  Errors are one line on stderr, never a traceback, never a secret (passwords are
+masked: ssfile/redact.py).  Outputs: see spec/cli.md.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import FormatError, SSError, UsageError
+from ..redact import redact
 
 #: subcommand modules, in help order
 COMMANDS = [
@@ -96,16 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except UsageError as err:
-        print(f"ssfile {args.command}: error: {err}", file=sys.stderr)
+        print(redact(f"ssfile {args.command}: error: {err}"), file=sys.stderr)
         return EXIT_USAGE
     except FormatError as err:
-        print(f"ssfile {args.command}: error: {err}", file=sys.stderr)
+        print(redact(f"ssfile {args.command}: error: {err}"), file=sys.stderr)
         return EXIT_PROBLEMS
     except SSError as err:
-        print(f"ssfile {args.command}: error: {err}", file=sys.stderr)
+        print(redact(f"ssfile {args.command}: error: {err}"), file=sys.stderr)
         return EXIT_PROBLEMS
     except OSError as err:
-        print(f"ssfile {args.command}: error: {describe_os_error(err)}", file=sys.stderr)
+        print(redact(f"ssfile {args.command}: error: {describe_os_error(err)}"), file=sys.stderr)
         return EXIT_USAGE
 
 

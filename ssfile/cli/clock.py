@@ -13,6 +13,7 @@ import re
 from ..errors import UsageError
 from ..file.output import check_in_place
 from ..streamer import connect, parse_stream_url
+from . import client
 from .options import positive_int
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m)\Z")
@@ -50,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         default=None,
         help="stop after N ticks (default: forever)",
     )
+    client.add_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -60,14 +62,15 @@ def run(args: argparse.Namespace) -> int:
     interval = parse_duration(args.interval)
     if url.scheme == "file":
         check_in_place(url.path)
+    settings = client.settings(args, url.scheme)
     try:
-        return asyncio.run(_clock(url, interval, args.count))
+        return asyncio.run(_clock(url, interval, args.count, settings))
     except KeyboardInterrupt:
         return 130
 
 
-async def _clock(url, interval: float, count: int | None) -> int:  # type: ignore[no-untyped-def]
-    streamer = await connect(url)
+async def _clock(url, interval: float, count: int | None, settings=None) -> int:  # type: ignore[no-untyped-def]
+    streamer = await connect(url, **client.connect_options(url, settings))
     try:
         producer = await streamer.create_producer(url.stream_keys[0])
         n = 0

@@ -1,7 +1,7 @@
 """``ssfile dump redis://HOST:PORT/KEY --output F.ss``: record Redis Streams into a ``.ss`` file.
 
 Range ``[--since, --until)`` (since inclusive, until exclusive, at millisecond precision; see
-ssfile/adapters/redis_dump.py for how this differs from upstream's redis-streams-dump).
+ssfile/adapters/redis/dumper.py for how this differs from upstream's redis-streams-dump).
 Rerunning with the same output resumes: only entries missing from the file are appended.
 The output is written in place (spec/cli.md, "Outputs"): a kill or Ctrl-C leaves every
 message written so far and at most a torn tail, which the next run drops and resumes after.
@@ -13,11 +13,15 @@ import argparse
 import sys
 from typing import Any
 
-from ..adapters import redis_dump, redis_map, redis_source
 from ..adapters._optional import require
+from ..adapters.redis import dumper as redis_dump
+from ..adapters.redis import mapping as redis_map
+from ..adapters.redis import source as redis_source
 from ..errors import UsageError
 from ..file.output import check_in_place, named
+from ..streamer.uri import parse_stream_url
 from ..timefmt import parse_time
+from . import client
 from .options import non_negative_seconds, positive_int
 
 
@@ -30,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         epilog="The output is written in place: Ctrl-C (exit 130) or a kill keeps every "
         "message written so far; rerun to resume.",
     )
-    p.add_argument("uri", metavar="redis://HOST:PORT/KEY[,KEY...]")
+    p.add_argument("uri", metavar="redis[s]://[USER:PASSWORD@]HOST:PORT/[DB/]KEY[,KEY...]")
     p.add_argument("-o", "--output", required=True, help="the .ss file (created, or resumed)")
     p.add_argument(
         "--since",
@@ -58,9 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument(
         "--retry-for",
         type=non_negative_seconds,
-        default=15.0,
+        default=None,
         metavar="SECONDS",
-        help="keep retrying a lost connection or a failover this long (default %(default)s)",
+        help="keep retrying a lost connection or a failover this long (default 15)",
     )
     p.add_argument(
         "--progress",
@@ -68,11 +72,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
+    client.add_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    uri = redis_source.parse_redis_uri(args.uri)
+    url = parse_stream_url(args.uri, require_keys=True)
+    if url.scheme not in ("redis", "rediss"):
+        raise UsageError(f"{url} is not a Redis URL: expected redis://HOST:PORT/KEY")
+    settings = client.settings(args, url.scheme)
     opts = redis_dump.DumpOptions(
         since_ms=parse_time(args.since) if args.since else None,
         until_ms=parse_time(args.until) if args.until else None,
@@ -85,11 +93,17 @@ def run(args: argparse.Namespace) -> int:
     check_in_place(args.output)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = _Bar(show)
-    source = redis_source.open_source(uri, retry_for=args.retry_for)
+    given = {} if args.retry_for is None else {"retry_for": args.retry_for}
+    source = redis_source.open_source(url, **given, **client.connect_options(url, settings))
     try:
         with named(args.output):
             stats = redis_dump.dump(
-                source, uri.keys, args.output, opts, progress=bar.update, on_plan=bar.start
+                source,
+                list(url.stream_keys),
+                args.output,
+                opts,
+                progress=bar.update,
+                on_plan=bar.start,
             )
     finally:
         bar.close()

@@ -34,6 +34,7 @@ from ..streamer import ConsumerOptions, StreamEnded, connect, parse_stream_url
 from ..streamer.api import Producer
 from ..streamer.uri import StreamUrl
 from ..timefmt import parse_time
+from . import client
 from .options import positive_int
 
 
@@ -71,6 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument(
         "--count", type=positive_int, metavar="N", default=None, help="stop after N messages"
     )
+    client.add_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -87,9 +89,19 @@ def run(args: argparse.Namespace) -> int:
     if offset not in ("start", "end"):
         seek_to = parse_time(offset)
     reset = "latest" if offset == "end" else "earliest"
+    settings = client.settings(args, src.scheme, dst.scheme)
     try:
         return asyncio.run(
-            _relay(src, dst, reset, seek_to, not args.no_follow, args.count, args.keep_headers)
+            _relay(
+                src,
+                dst,
+                reset,
+                seek_to,
+                not args.no_follow,
+                args.count,
+                args.keep_headers,
+                settings,
+            )
         )
     except KeyboardInterrupt:
         return 130
@@ -109,9 +121,13 @@ def check_outputs(src: StreamUrl, dst: StreamUrl) -> None:
         refuse_same(STDOUT, inputs)
 
 
-async def _relay(src, dst, reset, seek_to, follow, count, keep=False) -> int:  # type: ignore[no-untyped-def]
-    inp = await connect(src)
-    out = await connect(dst)
+async def _relay(src, dst, reset, seek_to, follow, count, keep=False, settings=None) -> int:  # type: ignore[no-untyped-def]
+    inp = await connect(src, **client.connect_options(src, settings))
+    try:
+        out = await connect(dst, **client.connect_options(dst, settings))
+    except BaseException:
+        await inp.disconnect()
+        raise
     producers: dict[tuple[str, int], Producer] = {}
     # sequences are kept only where they cannot collide: each message keeps its key, or
     # one input key goes to the one output key

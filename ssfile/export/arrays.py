@@ -100,6 +100,58 @@ def _codes(np: Any, codes: Any, keys: list[str]) -> tuple[Any, list[str]]:
     return remap[codes], [keys[i] for i in used.tolist()]
 
 
+def join(parts: list[tuple[str, Columns]], names: list[str]) -> Columns:
+    """One :class:`Columns` from ``parts`` (name, Columns), with the ``file`` column."""
+    np = _deps.numpy()
+    keys: dict[str, int] = {}
+    for _name, cols in parts:
+        for key in cols.stream_keys:
+            keys.setdefault(key, len(keys))
+    code_type = many.smallest_int(np, len(keys))
+    codes = [
+        np.array([keys[k] for k in cols.stream_keys] or [0], dtype=code_type)[cols.stream_codes]
+        for _name, cols in parts
+    ]
+    file_codes = [
+        np.full(len(cols), names.index(name), dtype=many.smallest_int(np, len(names)))
+        for name, cols in parts
+    ]
+    first = parts[0][1] if parts else None
+    out = Columns(
+        first.header if first is not None else None,  # type: ignore[arg-type]
+        list(keys),
+        many.cat(np, codes, code_type),
+        many.cat(np, [c.shard_id for _n, c in parts], np.uint64),
+        many.cat(np, [c.sequence for _n, c in parts], np.uint64),
+        many.cat(np, [c.timestamp for _n, c in parts], "datetime64[ms]"),
+        many.cat(np, [c.offset for _n, c in parts], np.int64),
+        ended=all(c.ended for _n, c in parts),
+    )
+    out.files = list(names)
+    out.file_codes = many.cat(np, file_codes, many.smallest_int(np, len(names)))
+    out.file_info = [many.file_info(name, cols) for name, cols in parts]
+    if first is not None and first.payload_buffer is not None:
+        out.payload_buffer = many.cat(np, [c.payload_buffer for _n, c in parts], np.uint8)
+        sizes = [np.diff(c.payload_offsets) for _n, c in parts]
+        out.payload_offsets = np.concatenate([[0], np.cumsum(many.cat(np, sizes, np.int64))])
+        out.payload_offsets = out.payload_offsets.astype(np.int64)
+    if first is not None and first.payload is not None:
+        out.payload = many.cat(np, [c.payload for _n, c in parts], object)
+    fields: dict[str, None] = {}
+    for _name, cols in parts:
+        fields.update(dict.fromkeys(cols.json))
+    for name in fields:
+        out.json[name] = many.cat(
+            np,
+            [
+                c.json[name] if name in c.json else np.full(len(c), None, dtype=object)
+                for _n, c in parts
+            ],
+            object,
+        )
+    return out
+
+
 def to_numpy(
     path: str | os.PathLike[str] | list[str | os.PathLike[str]],
     streams: str | Iterable[str] | None = None,
@@ -153,7 +205,7 @@ def to_numpy(
                 ),
             )
         )
-        merged: Columns = many.merge(parts, names) if resolved.many else parts[0][1]
+        merged: Columns = join(parts, names) if resolved.many else parts[0][1]
         return merged
     if isinstance(path, list):
         raise TypeError("a list of sources needs the many-file path (ssfile.export.sources)")

@@ -14,43 +14,20 @@ from __future__ import annotations
 
 import mmap
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ChecksumMismatch, FieldError, FormatError, TruncatedError
 from ..format import constants as K
-from ..format.records import FileHeader
 from ..types import MAX_TIMESTAMP_MS
 from . import _deps
 from .frames import FIXED, KeyTable, Window
 from .layout import Layout, check_torn, scan_layout
+from .scan_types import Scan as Scan  # re-exported: the scan's result
+from .scan_types import Selection as Selection
 from .vcrc import payload_crcs
 
 WINDOW = 4 << 20
 _COLUMNS = ("code", "shard_id", "sequence", "timestamp_ms", "offset", "length")
-
-
-@dataclass
-class Scan:
-    """Raw scan output: int columns plus the stream key names (codes index ``keys``)."""
-
-    header: FileHeader
-    keys: list[str]
-    columns: dict[str, Any]
-    payloads: list[Any] = field(default_factory=list)  # per window: buffer pieces or bytes lists
-    ended: bool = False
-    torn_tail: int | None = None
-    damage: list[tuple[int, int]] = field(default_factory=list)  # skipped (offset, length)
-
-
-@dataclass
-class Selection:
-    """Which messages to keep: stream keys, shard ids, ``[since_ms, until_ms)``."""
-
-    streams: frozenset[str] | None = None
-    shards: frozenset[int] | None = None
-    since_ms: int | None = None
-    until_ms: int | None = None
 
 
 def scan(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..file.reader import Reader
-from .columns import Scan, Selection
+from .scan_types import Scan, Selection
 
 
 def reader_scan(

@@ -26,7 +26,7 @@ from ..codec.resync import Recovery, recover
 from ..errors import DamageWarning, FormatError
 
 if TYPE_CHECKING:
-    from .reader import Reader
+    from .reader_state import ReaderState as Reader
 
 
 def recover_in_file(fd: int, interval: int, start: int) -> tuple[Recovery, int] | None:

@@ -64,22 +64,29 @@ class Follower:
 
     def _check(self, position: int) -> bool:
         size = os.fstat(self._fd).st_size
-        if size < position:
-            raise FollowError(
-                f"{self._name()}: file was truncated while following "
-                f"(size {size} < {position} bytes already read)"
-            )
-        if self._path is not None:
-            try:
-                st = os.stat(self._path)
-            except FileNotFoundError:
-                raise FollowError(f"{self._name()}: file was removed while following") from None
-            if (st.st_dev, st.st_ino) != self._identity:
-                raise FollowError(f"{self._name()}: file was replaced while following")
+        check_same_file(self._path, self._identity, size, position)
         return size > position
 
-    def _name(self) -> str:
-        return self._path or "<file>"
+
+def check_same_file(path: str | None, identity: tuple[int, int], size: int, position: int) -> None:
+    """Raise :class:`FollowError` when a file being followed has shrunk below ``position``
+    (the bytes already read: truncated), or ``path`` now names another file or nothing
+    (replaced, removed).  ``identity`` is ``(st_dev, st_ino)`` of the file when opened,
+    ``size`` its size now (fstat of the open descriptor).  Shared by :class:`Follower` and the
+    streamer's file tail."""
+    name = path or "<file>"
+    if size < position:
+        raise FollowError(
+            f"{name}: file was truncated while following "
+            f"(size {size} < {position} bytes already read)"
+        )
+    if path is not None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise FollowError(f"{name}: file was removed while following") from None
+        if (st.st_dev, st.st_ino) != identity:
+            raise FollowError(f"{name}: file was replaced while following")
 
 
-__all__ = ["FollowError", "Follower", "MAX_SLEEP"]
+__all__ = ["FollowError", "Follower", "MAX_SLEEP", "check_same_file"]

@@ -9,7 +9,7 @@ is kept, so iterating the reader yields it first.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from ..codec.events import EndOfStream
 from ..codec.fast import beacon_size_at, parse_beacon_fast
@@ -19,9 +19,7 @@ from ..format.records import Beacon, FileHeader
 from ..types import Message, datetime_to_ms
 from .damage import skip_damage
 from .index import SequenceTarget, Target, TimeTarget, find_start
-
-if TYPE_CHECKING:
-    from .reader import Reader
+from .reader_state import ReaderState as Reader
 
 HEAD_READ = 4096  # one page: most beacons fit
 MAX_BEACON = 7 + 255 * K.MAX_MARKER_SIZE  # 255 markers with 255-byte keys

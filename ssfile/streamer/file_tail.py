@@ -22,6 +22,7 @@ from ..codec.decoder import Decoder
 from ..codec.events import EndOfStream
 from ..errors import DamageWarning, FormatError, SSError, TruncatedError, check_on_damage
 from ..file.damage import recover_in_file
+from ..file.follow import check_same_file
 from ..format import constants as K
 from ..format.records import FileHeader
 from ..format.schema import parse_file_header
@@ -103,17 +104,8 @@ class FileTail:
         await asyncio.sleep(self._sleep)
 
     def _check_replaced(self) -> None:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            raise SSError(f"{self.path}: the file was removed while being read") from None
-        if (st.st_dev, st.st_ino) != self._inode:
-            raise SSError(f"{self.path}: the file was replaced while being read")
-        if st.st_size < self._pos:
-            raise SSError(
-                f"{self.path}: the file was truncated to {st.st_size} bytes while being "
-                f"read at offset {self._pos}"
-            )
+        assert self._fd is not None and self._inode is not None
+        check_same_file(self.path, self._inode, os.fstat(self._fd).st_size, self._pos)
 
     async def read_batch(self, *, wait: bool = True) -> list[Message]:
         """The next messages (possibly []: only when ``wait`` is False or the stream ended)."""

@@ -22,11 +22,11 @@ async def connect(uri: str | StreamUrl, **options: Any) -> Streamer:
 
         return StdioStreamer(**options)
     if url.scheme in ("redis", "rediss"):
-        from ..adapters.redis import RedisStreamer
+        from ..adapters.redis.streamer import RedisStreamer
 
         return await RedisStreamer.connect(url, **options)
     if url.scheme == "kafka":
-        from ..adapters.kafka import KafkaStreamer
+        from ..adapters.kafka.streamer import KafkaStreamer
 
         return await KafkaStreamer.connect(url, **options)
     raise AssertionError(url.scheme)  # parse_stream_url only returns known schemes

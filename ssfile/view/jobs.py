@@ -26,7 +26,7 @@ from concurrent.futures import wait as futures_wait
 
 import ssfile
 
-from ..cli.info import summarise, to_json
+from ..file.summary import summarise, to_json
 from . import model
 
 JOBS = ("summary", "timeline", "integrity")

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from ..errors import StreamError
-from ..streamer.api import Consumer, StreamEnded
-from ..streamer.options import ConsumerOptions
-from ..types import Message
-from .kafka_fetch import Fetched, Fetcher
+from ...errors import StreamError
+from ...streamer.api import Consumer, StreamEnded
+from ...streamer.options import ConsumerOptions
+from ...types import Message
+from .fetch import Fetched, Fetcher
 
 Part = tuple[str, int]  # (stream key, partition)
 
@@ -56,7 +56,7 @@ def watermarks(
     client: Any, kafka: Any, parts: list[tuple[str, int]], timeout: float, where: str
 ) -> list[tuple[int, int]]:
     """(low, high) of each ``(topic, partition)``; runs in the consumer's thread."""
-    from .kafka_map import backend_error
+    from .mapping import backend_error
 
     out = []
     for topic, p in parts:
@@ -147,7 +147,7 @@ class KafkaConsumer(Consumer):
     async def seek(self, timestamp: Any) -> None:
         """Continue at the first message with timestamp >= ``timestamp`` in every partition
         (``offsets_for_times``); a partition with none continues at its end."""
-        from ..file.writer import to_ms
+        from ...file.writer import to_ms
 
         ms = to_ms(timestamp)
         s = self._streamer
@@ -189,7 +189,7 @@ def offsets_for_times(
     """The first offset with timestamp >= ``ms`` of each ``(topic, partition)`` (-1: none);
     runs in the consumer's thread.  The partitions must be distinct (noida-db answers a
     request naming one partition twice wrongly)."""
-    from .kafka_map import backend_error
+    from .mapping import backend_error
 
     try:
         found = client.offsets_for_times(

@@ -1,4 +1,4 @@
-"""Reading Redis Streams with redis-py (imported lazily): URIs, connections, shards, pages.
+"""Reading Redis Streams with redis-py (imported lazily): connections, shards, pages.
 
 A :class:`RedisSource` hides the difference between one server and a Redis Cluster (found
 with ``INFO cluster``).  Pages are read with raw ``XRANGE`` replies (no dict conversion, so
@@ -13,70 +13,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BackendError, EncodeError, UsageError
-from . import redis_map
-from ._optional import require
+from ...errors import BackendError
+from ...streamer.settings import resolve
+from ...streamer.uri import StreamUrl
+from .._optional import require
+from . import mapping
+from .client import RedisOptions, backend_error, client_kwargs, node_address, transient_errors
+from .retry import Backoff
 
-DEFAULT_PORT = 6379
 SCAN_COUNT = 1000
 MAX_REDIS_SEQ = (1 << 64) - 1
-
-
-@dataclass
-class RedisUri:
-    """``redis://[user:password@]host[:port][,host[:port]...]/key[,key...]``."""
-
-    nodes: list[tuple[str, int]]
-    keys: list[str]
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None
-    text: str = ""
-
-    @property
-    def where(self) -> str:
-        return ",".join(f"{h}:{p}" for h, p in self.nodes)
-
-
-def parse_redis_uri(text: str) -> RedisUri:
-    """Parse a dump source URI; any mistake is a one-line :class:`UsageError`."""
-    scheme, sep, rest = text.partition("://")
-    if not sep or scheme not in ("redis", "rediss"):
-        raise UsageError(f"{text!r} is not a Redis URI: expected redis://HOST:PORT/KEY")
-    if "/" not in rest:
-        raise UsageError(f"{text!r}: no stream key: expected redis://HOST:PORT/KEY")
-    hosts, _, keys_text = rest.rpartition("/")
-    keys = [k for k in keys_text.split(",") if k]
-    if not keys:
-        raise UsageError(f"{text!r}: no stream key after the last '/'")
-    for key in keys:
-        try:
-            redis_map.check_stream_key(key)
-        except EncodeError as err:
-            raise UsageError(f"{text!r}: {err}") from None
-    user = password = None
-    if "@" in hosts:
-        creds, _, hosts = hosts.rpartition("@")
-        user, _, password = creds.partition(":") if ":" in creds else ("", "", creds)
-    nodes = [_parse_node(text, node) for node in hosts.split(",") if node]
-    if not nodes:
-        raise UsageError(f"{text!r}: no host")
-    return RedisUri(nodes, keys, scheme == "rediss", user or None, password or None, text)
-
-
-def _parse_node(uri: str, node: str) -> tuple[str, int]:
-    if node.startswith("["):  # [ipv6]:port
-        host, _, port_text = node[1:].partition("]")
-        port_text = port_text[1:] if port_text.startswith(":") else port_text
-    else:
-        host, _, port_text = node.partition(":")
-    if not host:
-        raise UsageError(f"{uri!r}: empty host in {node!r}")
-    if not port_text:
-        return host, DEFAULT_PORT
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UsageError(f"{uri!r}: invalid port {port_text!r} (1..65535)")
-    return host, int(port_text)
+#: ``ssfile dump`` waits longer for a page of XRANGE than the streamer for one command
+DEFAULTS = {"timeout": 10.0, "retry_for": 15.0}
 
 
 @dataclass
@@ -92,11 +40,13 @@ class Shard:
 class RedisSource:
     """Read access to one server or cluster.  Use :func:`open_source`."""
 
-    def __init__(self, uri: RedisUri, client: Any, cluster: Any, retry_for: float) -> None:
-        self.uri = uri
+    def __init__(self, url: StreamUrl, options: RedisOptions, client: Any, cluster: Any) -> None:
+        self.url = url
+        self.options = options
+        self.where = ",".join(url.nodes)
         self._client = client  # redis.Redis (single server) or None
         self._cluster = cluster  # redis.cluster.RedisCluster or None
-        self.retry_for = retry_for
+        self.retry_for = options.retry_for
         self._redis = require("redis", "redis")
 
     @property
@@ -113,15 +63,16 @@ class RedisSource:
     def shards(self, key: str) -> list[Shard]:
         """The streams of ``key``: every ``key:N`` stream (by N), else the plain key as shard 0."""
         found = {}
-        for name in self._retrying(lambda: list(self._scan(f"{_glob_escape(key)}:*"))):
-            number = redis_map.shard_of(name, key)
+        pattern = f"{_glob_escape(key)}:*"
+        for name in self._retrying(lambda: list(self._scan(pattern)), f"SCAN {pattern}"):
+            number = mapping.shard_of(name, key)
             if number is not None:
                 found[number] = name.decode() if isinstance(name, bytes) else name
         if not found:
             kind = self._type(key)
             if kind == "none":
                 raise BackendError(
-                    f"redis://{self.uri.where}: no stream {key!r} "
+                    f"redis://{self.where}: no stream {key!r} "
                     f"(neither the key {key!r} nor any {key + ':N'!r} exists)"
                 )
             found[0] = key
@@ -130,7 +81,7 @@ class RedisSource:
             kind = self._type(shard.redis_key)
             if kind != "stream":
                 raise BackendError(
-                    f"redis://{self.uri.where}: key {shard.redis_key!r} "
+                    f"redis://{self.where}: key {shard.redis_key!r} "
                     f"is not a stream (it is a {kind})"
                 )
         return result
@@ -140,7 +91,9 @@ class RedisSource:
         return target.scan_iter(match=pattern, count=SCAN_COUNT)
 
     def _type(self, redis_key: str) -> str:
-        kind = self._retrying(lambda: self._node(redis_key).execute_command("TYPE", redis_key))
+        kind = self._retrying(
+            lambda: self._node(redis_key).execute_command("TYPE", redis_key), f"TYPE {redis_key}"
+        )
         return kind.decode() if isinstance(kind, bytes) else str(kind)
 
     # ---- reading -------------------------------------------------------------------------------
@@ -150,20 +103,27 @@ class RedisSource:
         reply = self._retrying(
             lambda: self._node(redis_key).execute_command(
                 "XREVRANGE", redis_key, "+", "-", "COUNT", 1
-            )
+            ),
+            f"XREVRANGE {redis_key}",
         )
         return _id_tuple(reply[0][0]) if reply else None
 
     def length(self, redis_key: str) -> int:
         """``XLEN``: entries now in the stream."""
-        return int(self._retrying(lambda: self._node(redis_key).execute_command("XLEN", redis_key)))
+        return int(
+            self._retrying(
+                lambda: self._node(redis_key).execute_command("XLEN", redis_key),
+                f"XLEN {redis_key}",
+            )
+        )
 
     def page(self, redis_key: str, start: str, end: str, count: int) -> list[Any]:
         """Raw ``XRANGE key start end COUNT count``: ``[[id, [field, value, ...]], ...]``."""
         return self._retrying(  # type: ignore[no-any-return]
             lambda: self._node(redis_key).execute_command(
                 "XRANGE", redis_key, start, end, "COUNT", count
-            )
+            ),
+            f"XRANGE {redis_key}",
         )
 
     def _node(self, redis_key: str) -> Any:
@@ -177,30 +137,28 @@ class RedisSource:
             client.response_callbacks.pop(name, None)
         return client
 
-    def _retrying(self, call: Any) -> Any:
-        """Run ``call``; retry transient failures for ``retry_for`` seconds, then fail clearly."""
+    def _retrying(self, call: Any, what: str) -> Any:
+        """Run ``call``; retry transient failures (:mod:`.retry`) for ``retry_for`` seconds,
+        then fail clearly (any other error, e.g. a permission refused, at once)."""
         exc = self._redis.exceptions
-        transient = (
-            exc.ConnectionError,
-            exc.TimeoutError,
-            exc.ClusterError,
-            exc.BusyLoadingError,
-            exc.MovedError,
-            exc.AskError,
-            exc.TryAgainError,
-            exc.ClusterDownError,
-        )
-        deadline = time.monotonic() + self.retry_for
+        transient = transient_errors(exc)
+        backoff: Backoff | None = None
         while True:
             try:
                 return call()
             except transient as err:
-                if time.monotonic() >= deadline:
-                    raise BackendError(f"redis://{self.uri.where}: {_one_line(err)}") from err
-                time.sleep(0.2)
+                if backoff is None:
+                    backoff = Backoff(self.retry_for, time.monotonic())
+                delay = backoff.delay(time.monotonic())
+                if delay is None:
+                    raise self._error(err, what) from err
+                time.sleep(delay)
                 self._refresh()
             except exc.RedisError as err:
-                raise BackendError(f"redis://{self.uri.where}: {_one_line(err)}") from err
+                raise self._error(err, what) from err
+
+    def _error(self, err: BaseException, what: str) -> BackendError:
+        return backend_error(self.where, err, what, self.options.username)
 
     def _refresh(self) -> None:
         if self._cluster is None:
@@ -211,36 +169,49 @@ class RedisSource:
             pass  # the topology is still moving: the next attempt retries
 
 
-def open_source(uri: RedisUri, *, retry_for: float = 15.0, timeout: float = 10.0) -> RedisSource:
-    """Connect (single server or cluster, auto-detected) or raise a one-line BackendError."""
+def open_source(url: StreamUrl | str, **kwargs: Any) -> RedisSource:
+    """Connect to ``url`` (a single server or a cluster, auto-detected) or raise a one-line
+    BackendError.  ``kwargs``: :class:`RedisOptions` fields and ``settings=``, taken as by
+    ``ssfile.connect`` (URL, environment, settings; see ssfile/streamer/settings.py)."""
     redis = require("redis", "redis")
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    host, port = uri.nodes[0]
+    url, options = resolve(url, RedisOptions, kwargs, defaults=DEFAULTS)
+    where = ",".join(url.nodes)
+    nodes = [node_address(url, n) for n in url.nodes]
+    host, port = nodes[0]
     common: dict[str, Any] = dict(
-        username=uri.username,
-        password=uri.password,
-        ssl=uri.tls,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
+        socket_timeout=options.timeout,
+        socket_connect_timeout=options.timeout,
     )
-    client = redis.Redis(host=host, port=port, retry=Retry(NoBackoff(), 0), **common)
+    client = redis.Redis(
+        host=host,
+        port=port,
+        db=options.db,
+        retry=Retry(NoBackoff(), 0),
+        **common,
+        **client_kwargs(url, options, redis.Redis),
+    )
     try:
         clustered = int(client.info("cluster").get("cluster_enabled", 0)) == 1
     except redis.exceptions.RedisError as err:
         client.close()
-        raise BackendError(f"redis://{uri.where}: {_one_line(err)}") from err
+        raise backend_error(where, err, "cannot connect", options.username) from err
     if not clustered:
-        return RedisSource(uri, client, None, retry_for)
+        return RedisSource(url, options, client, None)
     client.close()
     from redis.cluster import ClusterNode, RedisCluster
 
     try:
-        cluster = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in uri.nodes], **common)  # type: ignore[no-untyped-call]
+        cluster = RedisCluster(
+            startup_nodes=[ClusterNode(h, p) for h, p in nodes],  # type: ignore[no-untyped-call]
+            **common,
+            **client_kwargs(url, options, redis.Redis),
+        )
     except redis.exceptions.RedisError as err:
-        raise BackendError(f"redis://{uri.where}: cluster: {_one_line(err)}") from err
-    return RedisSource(uri, None, cluster, retry_for)
+        raise backend_error(where, err, "cluster", options.username) from err
+    return RedisSource(url, options, None, cluster)
 
 
 def _id_tuple(entry_id: bytes | str) -> tuple[int, int]:
@@ -251,8 +222,3 @@ def _id_tuple(entry_id: bytes | str) -> tuple[int, int]:
 
 def _glob_escape(key: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in key)
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text

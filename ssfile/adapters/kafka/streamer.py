@@ -1,15 +1,17 @@
 """The ``kafka://`` streamer backend on confluent-kafka (imported lazily; extra ``kafka``).
 
-Rules (spec/streamer.md, "Kafka"); the mapping is :mod:`.kafka_map` (upstream's, notes §10):
+Rules (spec/streamer.md, "Kafka"); the mapping is :mod:`.mapping` (upstream's, notes §10):
 topic -> stream key, partition -> shard, offset -> sequence, record timestamp -> timestamp.
 
-* ``kafka://h1:p1,h2:p2/`` gives the bootstrap servers.  Connecting checks that a broker
+* ``kafka://[user:password@]h1:p1,h2:p2/topics?name=value`` gives the bootstrap servers,
+  ``sasl.username``/``sasl.password`` and librdkafka properties; so do ``SSFILE_KAFKA_*``,
+  ``settings=`` and ``config=`` (ssfile/streamer/settings.py).  Connecting checks that a broker
   answers (metadata) within ``timeout`` seconds, else a one-line ``BackendError``.
-* Producers (:mod:`.kafka_producer`) write to partition ``shard_id`` (``None``: librdkafka's
+* Producers (:mod:`.producer`) write to partition ``shard_id`` (``None``: librdkafka's
   partitioner) and create a missing topic (``partitions`` partitions, at least shard + 1);
   a topic with too few partitions for the shard is grown (CreatePartitions).
-* RealTime consumers (:mod:`.kafka_consumer`) assign every partition by hand; LoadBalanced
-  and Resumable (:mod:`.kafka_group`) are Kafka consumer groups with commits.
+* RealTime consumers (:mod:`.consumer`) assign every partition by hand; LoadBalanced
+  and Resumable (:mod:`.group`) are Kafka consumer groups with commits.
   ``follow=False`` consumers end at the high watermarks they saw when they started.
 * Every blocking confluent-kafka call runs in a thread: metadata and admin calls in the
   streamer's thread, each consumer's calls in its own thread, delivery reports in the
@@ -26,21 +28,42 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BackendError, EncodeError, StreamError
-from ..format.records import check_producer_key
-from ..streamer.api import Consumer, Producer, Streamer
-from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
-from ..streamer.uri import StreamUrl
-from . import kafka_map
-from ._optional import require
-from .kafka_consumer import KafkaConsumer
-from .kafka_fetch import Fetcher
-from .kafka_group import GroupMember, GroupReader
-from .kafka_producer import KafkaProducer, ProducerClient
-from .kafka_thread import ClientThread
+from ...errors import BackendError, EncodeError, StreamError, UsageError
+from ...format.records import check_producer_key
+from ...redact import redact, remember
+from ...streamer.api import Consumer, Producer, Streamer
+from ...streamer.options import ConsumerMode, ConsumerOptions, consumer_request
+from ...streamer.settings import resolve
+from ...streamer.uri import StreamUrl, is_secret
+from .._optional import require
+from . import mapping
+from .consumer import KafkaConsumer
+from .fetch import Fetcher
+from .group import GroupMember, GroupReader
+from .producer import KafkaProducer, ProducerClient
+from .thread import ClientThread
 
 log = logging.getLogger("ssfile.kafka")
 log.addHandler(logging.NullHandler())  # librdkafka's own log lines: only if the app logs
+
+
+class _Redacting(logging.Filter):
+    """librdkafka's log lines with every known secret masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+log.addFilter(_Redacting())
+
+
+def _librdkafka_value(value: Any) -> Any:
+    """A setting for librdkafka: TOML booleans and numbers as the text it parses."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, (int, float)) else value
 
 
 @dataclass(frozen=True)
@@ -55,9 +78,11 @@ class KafkaOptions:
     delivery_timeout: float = 30.0  # a record not delivered by then fails (message.timeout.ms)
     poll_timeout: float = 0.2  # a consumer waits this long per fetch
     read_batch: int = 1000  # messages per fetch
-    config: Mapping[str, Any] = field(default_factory=dict)  # every client
+    config: Mapping[str, Any] = field(default_factory=dict, repr=False)  # every client
     producer_config: Mapping[str, Any] = field(default_factory=dict)  # the producer
     consumer_config: Mapping[str, Any] = field(default_factory=dict)  # every consumer
+    #: librdkafka properties from the URL, the environment and ``settings=`` (below ``config``)
+    settings: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 class KafkaStreamer(Streamer):
@@ -66,7 +91,7 @@ class KafkaStreamer(Streamer):
     ) -> None:
         self.kafka = kafka
         self.admin_module = admin_module
-        self.where = kafka_map.bootstrap_servers(url)
+        self.where = mapping.bootstrap_servers(url)
         self.options = options
         self._pool = ClientThread("ssfile-kafka-admin")
         self.admin = admin_module.AdminClient(self.config())
@@ -82,26 +107,36 @@ class KafkaStreamer(Streamer):
 
     @classmethod
     async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> KafkaStreamer:
-        from ..streamer.uri import backend_arguments
-
-        url, options = backend_arguments(url, KafkaOptions, kwargs)
+        url, options = resolve(url, KafkaOptions, kwargs)
+        for name, value in options.config.items():
+            if is_secret(name):
+                remember(str(value))
         kafka = require("confluent_kafka", "kafka")
         admin = require("confluent_kafka.admin", "kafka")
-        streamer = cls(kafka, admin, url, options)
+        _check_sasl(url, {**options.settings, **options.config})
+        try:
+            streamer = cls(kafka, admin, url, options)
+        except (kafka.KafkaException, ValueError, TypeError) as err:
+            # librdkafka refuses a setting (unknown property, invalid value): its own message
+            raise UsageError(
+                f"kafka://{mapping.bootstrap_servers(url)}: client settings: "
+                f"{mapping.one_line(err)}"
+            ) from None
         try:
             await streamer.run(_reachable, url.nodes, options.timeout)
             await streamer.run(streamer.admin.list_topics, None, options.timeout)
         except Exception as err:
             await streamer._stop_pool()
-            raise kafka_map.backend_error(streamer.where, err, "cannot connect") from err
+            raise mapping.backend_error(streamer.where, err, "cannot connect") from err
         return streamer
 
     def config(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         conf: dict[str, Any] = {
-            **kafka_map.BASE_CONFIG,
+            **mapping.BASE_CONFIG,
             "bootstrap.servers": self.where,
             "logger": log,
         }
+        conf.update({k: _librdkafka_value(v) for k, v in self.options.settings.items()})
         conf.update(self.options.config)
         conf.update(extra or {})
         return conf
@@ -117,14 +152,14 @@ class KafkaStreamer(Streamer):
         try:
             md = await self.run(self.metadata.list_topics, topic, self.options.timeout)
         except self.kafka.KafkaException as err:
-            raise kafka_map.backend_error(self.where, err, f"metadata of topic {topic!r}") from err
+            raise mapping.backend_error(self.where, err, f"metadata of topic {topic!r}") from err
         t = md.topics.get(topic)
         if t is None or (
             t.error is not None and t.error.code() == self.kafka.KafkaError.UNKNOWN_TOPIC_OR_PART
         ):
             return None
         if t.error is not None:
-            raise kafka_map.backend_error(self.where, t.error, f"topic {topic!r}")
+            raise mapping.backend_error(self.where, t.error, f"topic {topic!r}")
         return len(t.partitions)
 
     async def ensure_topic(self, topic: str, shard: int | None) -> None:
@@ -152,7 +187,7 @@ class KafkaStreamer(Streamer):
             await self.run(futures[topic].result, self.options.timeout)
         except self.kafka.KafkaException as err:
             if err.args[0].code() != self.kafka.KafkaError.TOPIC_ALREADY_EXISTS:
-                raise kafka_map.backend_error(self.where, err, what) from err
+                raise mapping.backend_error(self.where, err, what) from err
         await self._wait_for_partitions(topic, need or 1)
 
     async def _wait_for_partitions(self, topic: str, need: int) -> None:
@@ -181,7 +216,7 @@ class KafkaStreamer(Streamer):
                     return
             except self.kafka.KafkaException as err:
                 if loop.time() > deadline:
-                    raise kafka_map.backend_error(
+                    raise mapping.backend_error(
                         self.where, err, f"metadata of topic {topic!r}"
                     ) from err
             if loop.time() > deadline:
@@ -197,7 +232,7 @@ class KafkaStreamer(Streamer):
         """(stream key, topic, partition) of every partition a consumer reads."""
         parts = []
         for key in keys:
-            topic = kafka_map.topic_of(self.options.topic_prefix, key)
+            topic = mapping.topic_of(self.options.topic_prefix, key)
             n = await self.partitions(topic)
             if n is None:
                 raise StreamError(f"kafka://{self.where}: unknown topic {topic!r}")
@@ -218,11 +253,11 @@ class KafkaStreamer(Streamer):
             isinstance(shard_id, bool) or not isinstance(shard_id, int) or not 0 <= shard_id < 2**31
         ):
             raise EncodeError(f"a Kafka partition (shard id) is 0..2^31-1, not {shard_id!r}")
-        topic = kafka_map.topic_of(self.options.topic_prefix, stream_key)
+        topic = mapping.topic_of(self.options.topic_prefix, stream_key)
         await self.ensure_topic(topic, shard_id)
         if self._producer is None:
             conf = {
-                **kafka_map.PRODUCER_CONFIG,
+                **mapping.PRODUCER_CONFIG,
                 "message.timeout.ms": int(self.options.delivery_timeout * 1000),
             }
             conf.update(self.options.producer_config)
@@ -254,7 +289,7 @@ class KafkaStreamer(Streamer):
         return c
 
     def _fetcher(self, extra: Mapping[str, Any]) -> Fetcher:
-        conf = {**kafka_map.CONSUMER_CONFIG, **extra}
+        conf = {**mapping.CONSUMER_CONFIG, **extra}
         conf.update(self.options.consumer_config)
         client = self.kafka.Consumer(self.config(conf))
         return Fetcher(client, self.kafka, self.where, self.options.topic_prefix)
@@ -318,12 +353,25 @@ class KafkaStreamer(Streamer):
             self._pool.stop()
 
 
+def _check_sasl(url: StreamUrl, conf: Mapping[str, Any]) -> None:
+    """Credentials given while ``security.protocol`` is not a SASL one would be ignored by
+    librdkafka without a word (and the client would connect unauthenticated): refuse."""
+    given = [k for k in ("sasl.username", "sasl.password") if k in conf]
+    protocol = str(conf.get("security.protocol", "plaintext"))
+    if given and not protocol.lower().startswith("sasl"):
+        raise UsageError(
+            f"kafka://{mapping.bootstrap_servers(url)}: {' and '.join(given)} given but "
+            f"security.protocol is {protocol!r}: librdkafka would not use them "
+            "(set security.protocol=SASL_SSL or SASL_PLAINTEXT, and sasl.mechanism)"
+        )
+
+
 def _reachable(nodes: Sequence[str], timeout: float) -> None:
     """Fail fast when no bootstrap node accepts a TCP connection (a broker that is down
     refuses at once; librdkafka would retry until the timeout)."""
     errors = []
     for node in nodes:
-        host, port = kafka_map.node_address(node)
+        host, port = mapping.node_address(node)
         try:
             socket.create_connection((host, port), timeout=min(timeout, 5)).close()
             return

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from ..types import Message
-from .kafka_map import backend_error, key_of
-from .kafka_thread import ClientThread
+from ...types import Message
+from .mapping import backend_error, key_of
+from .thread import ClientThread
 
 log = logging.getLogger("ssfile.kafka")
 
@@ -74,7 +74,7 @@ class Fetcher:
         keys: dict[str, str] = {}
         for r in records:
             err = r.error()
-            if err is None:  # kafka_map.to_message, inlined: this loop is the consumer's hot path
+            if err is None:  # mapping.to_message, inlined: this loop is the consumer's hot path
                 topic = r.topic()
                 key = keys.get(topic)
                 if key is None:

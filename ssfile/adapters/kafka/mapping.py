@@ -1,14 +1,15 @@
 """Kafka <-> SeaStreamer mapping (pure; notes §10): topic -> stream key, partition -> shard,
 offset -> sequence, record timestamp (ms) -> timestamp, value -> payload.  Record keys and
-headers are not carried (the consumer's hot loop, kafka_fetch.Fetcher._consume, applies it).
+headers are not carried (the consumer's hot loop, fetch.Fetcher._consume, applies it).
 No confluent-kafka import here."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import BackendError, UsageError
-from ..streamer.uri import StreamUrl
+from ...errors import BackendError, UsageError
+from ...redact import redact
+from ...streamer.uri import StreamUrl
 
 #: librdkafka settings of every client (connect options may override them)
 BASE_CONFIG: dict[str, Any] = {
@@ -16,7 +17,7 @@ BASE_CONFIG: dict[str, Any] = {
     "topic.metadata.refresh.interval.ms": 10000,
 }
 #: consumers: partition EOF events tell a ``follow=False`` consumer it reached the end;
-#: offsets are stored only for messages handed to the application (see kafka_group.py)
+#: offsets are stored only for messages handed to the application (see group.py)
 CONSUMER_CONFIG: dict[str, Any] = {
     "enable.partition.eof": True,
     "enable.auto.offset.store": False,
@@ -55,7 +56,7 @@ def one_line(err: BaseException | Any) -> str:
     """A KafkaError / KafkaException / anything as one line of text."""
     inner = err.args[0] if isinstance(err, Exception) and err.args else err
     text = inner.str() if hasattr(inner, "str") and callable(inner.str) else str(inner)
-    return " ".join(text.split()) or type(err).__name__
+    return redact(" ".join(text.split()) or type(err).__name__)
 
 
 def backend_error(where: str, err: BaseException | Any, what: str = "") -> BackendError:

@@ -2,7 +2,7 @@
 
 What is dumped, per stream key: every shard (``KEY:N`` streams, else ``KEY`` as shard 0),
 each entry with its original header -- (key, shard, sequence = ``(ms << 16) | seq``,
-timestamp = ms) -- and its payload(s) by the field rule of :mod:`.redis_map`.
+timestamp = ms) -- and its payload(s) by the field rule of :mod:`.mapping`.
 
 * **Range**: half-open ``[since, until)`` in milliseconds, like every time range in ssfile:
   an entry is dumped when ``since <= ms < until``.  (Upstream's redis-streams-dump differs:
@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import file as _file
-from . import redis_map
-from .redis_source import MAX_REDIS_SEQ, RedisSource, Shard
+from ... import file as _file
+from . import mapping
+from .source import MAX_REDIS_SEQ, RedisSource, Shard
 
 PAGE_SIZE = 5000
 
@@ -69,8 +69,8 @@ def dump(
     after each page with the number of entries it held.
     """
     opts = options or DumpOptions()
-    if opts.field_rule not in redis_map.FIELD_RULES:
-        raise ValueError(f"field rule must be one of {redis_map.FIELD_RULES}")
+    if opts.field_rule not in mapping.FIELD_RULES:
+        raise ValueError(f"field rule must be one of {mapping.FIELD_RULES}")
     shards = [s for key in keys for s in source.shards(key)]
     path = os.fspath(path)
     mode = "a" if os.path.exists(path) and os.path.getsize(path) > 0 else "w"
@@ -104,7 +104,7 @@ def _range(
     start, exclusive = (opts.since_ms or 0, 0), False
     done = writer.stream_info(shard.stream_key, shard.shard_id)
     if done is not None:
-        after = redis_map.parse_entry_id(redis_map.sequence_to_entry_id(done[0]))
+        after = mapping.parse_entry_id(mapping.sequence_to_entry_id(done[0]))
         stats.resumed[(shard.stream_key, shard.shard_id)] = f"{after[0]}-{after[1]}"
         if after >= start:
             start, exclusive = after, True
@@ -137,8 +137,8 @@ def _entries(
 ) -> Iterator[tuple[int, int, int, list[bytes]]]:
     """``(ms, seq, shard index, fields)`` of one shard in id order, page by page."""
     start, end = bounds
-    checked = redis_map.parse_entry_id
-    max_seq, max_ms = redis_map.MAX_ENTRY_SEQ, redis_map.MAX_ENTRY_MS
+    checked = mapping.parse_entry_id
+    max_seq, max_ms = mapping.MAX_ENTRY_SEQ, mapping.MAX_ENTRY_MS
     while True:
         page = source.page(shard.redis_key, start, end, page_size)
         for entry_id, fields in page:
@@ -156,8 +156,8 @@ def _entries(
 
 def _write_all(writer: Any, entries: Any, shards: list[Shard], rule: str, stats: DumpStats) -> None:
     write = writer.write
-    payloads_of = redis_map.entry_payloads
-    msg = redis_map.MSG_FIELD
+    payloads_of = mapping.entry_payloads
+    msg = mapping.MSG_FIELD
     n_entries = n_messages = 0
     try:
         for ms, seq, index, fields in entries:

@@ -1,24 +1,12 @@
-"""The ``redis://`` streamer backend on redis-py's asyncio client (imported lazily).
+"""The connection of a ``redis://`` streamer (redis-py's asyncio client, imported lazily):
+one server or a Redis Cluster, and what producers and consumers share -- commands with
+retries, per-slot multi-stream reads, shard discovery, one-line errors.
 
-Rules (spec/streamer.md, "Redis"); the mapping is :mod:`.redis_map` (upstream's, notes §9):
-* Stream key ``K``, shard 0 is the Redis stream ``K``; shard N is ``K:N``.  A consumer reads
-  every ``K:N`` stream if any exists, else ``K`` (as upstream).  So that a producer never
-  writes where consumers do not look, a shard-0 producer writes ``K:0`` when ``K:N`` streams
-  exist, and a producer of shard N > 0 is refused while the plain stream ``K`` exists.
-* Producers: ``send`` queues; a background task writes the queue with pipelined
-  ``XADD K * msg PAYLOAD`` (up to ``produce_batch`` per round trip) and resolves each receipt
-  to the header parsed from the returned id.  ``flush`` awaits the queue; ``end`` flushes and
-  closes the producer.  Redis has no end-of-stream mark (upstream writes none either).
-* Consumers (:mod:`.redis_consumer`): RealTime with paged ``XREAD``, groups with
-  ``XREADGROUP`` + batched ``XACK`` + ``XAUTOCLAIM`` failover.  ``follow=False`` consumers
-  end where the streams ended when they started (RealTime) or when the group has nothing
-  left to read (groups): that is how a Redis stream "ends".
-* Connecting asks the URI's first node ``INFO cluster``: a Redis Cluster node switches to
-  redis-py's asyncio ``RedisCluster`` (every node of the URI is a startup node).  There,
-  multi-stream reads are split per hash slot (:meth:`RedisStreamer.read_streams`), producers
-  use the cluster pipeline, and topology errors (failover, ``MOVED``, ``CLUSTERDOWN``) are
-  transient: retried for ``retry_for`` seconds.  Credentials, database and tuning are connect
-  options (as upstream, the URI carries none).
+Connecting asks the URI's first node ``INFO cluster``: a Redis Cluster node switches to
+redis-py's asyncio ``RedisCluster`` (every node of the URI is a startup node).  There,
+multi-stream reads are split per hash slot (:meth:`RedisConnection.read_streams`), and
+topology errors (failover, ``MOVED``, ``CLUSTERDOWN``) are transient: retried for
+``retry_for`` seconds.  The streamer API on top is :mod:`.streamer`.
 """
 
 from __future__ import annotations
@@ -28,38 +16,26 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
-from ..errors import BackendError, EncodeError, StreamError, UsageError
-from ..format.records import check_producer_key
-from ..streamer.api import Consumer, Producer, Streamer
-from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
-from ..streamer.uri import StreamUrl
-from . import redis_map
-from ._optional import require
-from .redis_source import SCAN_COUNT, _glob_escape, _one_line, _parse_node
+from ...errors import BackendError, UsageError
+from ...streamer.api import Consumer
+from ...streamer.options import ConsumerMode, ConsumerOptions
+from ...streamer.settings import resolve
+from ...streamer.uri import StreamUrl
+from .._optional import require
+from . import mapping
+from .client import (
+    RedisOptions,
+    backend_error,
+    client_kwargs,
+    node_address,
+    transient_errors,
+)
+from .retry import Backoff
+from .source import SCAN_COUNT, _glob_escape
 
 RAW_REPLIES = ("XREAD", "XREADGROUP", "XRANGE", "XREVRANGE", "XAUTOCLAIM", "XCLAIM", "TYPE")
-
-
-@dataclass(frozen=True)
-class RedisOptions:
-    """Connect options (keyword arguments of ``connect``)."""
-
-    username: str | None = None
-    password: str | None = None
-    db: int = 0
-    key_prefix: str = ""  # prepended to every Redis key (namespacing; not in messages)
-    field_rule: str = "auto"  # entry fields -> payloads (redis_map.FIELD_RULES)
-    timeout: float = 5.0  # connect / command timeout, seconds
-    retry_for: float = 30.0  # how long consumers retry a lost connection, seconds
-    block_ms: int = 1000  # XREAD/XREADGROUP BLOCK while following
-    read_batch: int = 1000  # COUNT of XREAD (RealTime)
-    group_batch: int = 100  # COUNT of XREADGROUP / XAUTOCLAIM
-    produce_batch: int = 1000  # XADDs per pipeline round trip
-    claim_idle_ms: int = 30000  # LoadBalanced: claim entries pending this long elsewhere
-    ack_interval: float = 0.05  # background XACK batching, seconds
-    consumer_id: str | None = None  # group members' Redis consumer name (default: see spec)
 
 
 @dataclass
@@ -71,7 +47,9 @@ class StreamRef:
     redis_key: str
 
 
-class RedisStreamer(Streamer):
+class RedisConnection:
+    """A connected server or cluster; :class:`~.streamer.RedisStreamer` adds the streamer API."""
+
     def __init__(self, client: Any, where: str, options: RedisOptions) -> None:
         self.client = client
         self.where = where
@@ -81,36 +59,32 @@ class RedisStreamer(Streamer):
         self._consumers: list[Consumer] = []
         self._groups: dict[tuple[str, tuple[str, ...], ConsumerMode], Any] = {}
         self.cluster = False  # True: ``client`` is a redis.asyncio.cluster.RedisCluster
-        self._tls = False
+        self.url: StreamUrl | None = None  # set for a cluster (to connect again)
         self._healed = 0.0
 
     @classmethod
-    async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> RedisStreamer:
-        from ..streamer.uri import backend_arguments
-
-        url, options = backend_arguments(url, RedisOptions, kwargs)
-        if options.field_rule not in redis_map.FIELD_RULES:
+    async def connect(cls, url: StreamUrl | str, **kwargs: Any) -> Self:
+        url, options = resolve(url, RedisOptions, kwargs)
+        if options.field_rule not in mapping.FIELD_RULES:
             raise UsageError(
-                f"field_rule must be one of {redis_map.FIELD_RULES}, not {options.field_rule!r}"
+                f"field_rule must be one of {mapping.FIELD_RULES}, not {options.field_rule!r}"
             )
         aioredis = require("redis.asyncio", "redis")
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        host, port = _parse_node(str(url), url.nodes[0])
+        host, port = node_address(url, url.nodes[0])
         where = f"{host}:{port}"
         client = aioredis.Redis(
             host=host,
             port=port,
             db=options.db,
-            username=options.username,
-            password=options.password,
-            ssl=url.scheme == "rediss",
             socket_connect_timeout=options.timeout,
             socket_timeout=options.timeout + options.block_ms / 1000,
             retry=Retry(NoBackoff(), 0),
-            protocol=2,
-        )  # RESP2: stream replies are plain lists
+            protocol=2,  # RESP2: stream replies are plain lists
+            **client_kwargs(url, options, aioredis.Redis),
+        )
         for name in RAW_REPLIES:
             client.response_callbacks.pop(name, None)
         streamer = cls(client, where, options)
@@ -121,34 +95,20 @@ class RedisStreamer(Streamer):
             raise streamer.error(err, "cannot connect") from err
         if int(info.get("cluster_enabled", 0)) == 1:
             await client.aclose()
-            seeds = [_parse_node(str(url), node) for node in url.nodes]
-            streamer.client = await _connect_cluster(streamer, seeds, url.scheme == "rediss")
+            seeds = [node_address(url, node) for node in url.nodes]
+            streamer.url = url
+            streamer.client = await _connect_cluster(streamer, seeds)
             streamer.cluster = True
-            streamer._tls = url.scheme == "rediss"
         return streamer
 
     # ---- helpers shared with the consumers ------------------------------------------------------
 
     def error(self, err: BaseException, what: str = "") -> BackendError:
         """A one-line BackendError naming the server (and ``what`` was being done)."""
-        prefix = f"{what}: " if what else ""
-        if isinstance(err, (ConnectionRefusedError, OSError)) and not str(err):
-            err = type(err)("connection failed")
-        return BackendError(f"redis://{self.where}: {prefix}{_one_line(err)}")
+        return backend_error(self.where, err, what, self.options.username)
 
     def is_transient(self, err: BaseException) -> bool:
-        exc = self.redis.exceptions
-        return isinstance(
-            err,
-            (
-                exc.ConnectionError,
-                exc.TimeoutError,
-                exc.BusyLoadingError,
-                ConnectionError,
-                asyncio.TimeoutError,
-                *CLUSTER_TRANSIENT(exc),
-            ),
-        )
+        return isinstance(err, transient_errors(self.redis.exceptions))
 
     async def read_streams(
         self,
@@ -192,9 +152,9 @@ class RedisStreamer(Streamer):
             await self.client.execute_command("EXISTS", key)
 
     async def call(self, *args: Any, retry: bool = True) -> Any:
-        """One command; transient failures are retried for ``retry_for`` seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (self.options.retry_for if retry else 0)
+        """One command; transient failures are retried (:mod:`.retry`) for ``retry_for``
+        seconds (``retry=False``: not at all)."""
+        backoff: Backoff | None = None
         while True:
             try:
                 return await self.client.execute_command(*args)
@@ -203,10 +163,23 @@ class RedisStreamer(Streamer):
                     err
                 ):
                     raise
-                if not self.is_transient(err) or loop.time() >= deadline:
-                    raise self.error(err, str(args[0])) from err
-                await asyncio.sleep(0.2)
-                await self.heal()
+                if backoff is None:
+                    backoff = self.backoff(retry)
+                delay = backoff.delay(asyncio.get_running_loop().time())
+                if not self.is_transient(err) or delay is None:
+                    raise self.error(err, command_text(args)) from err
+                await self.wait(delay)
+
+    def backoff(self, retry: bool = True) -> Backoff:
+        """The retries of an operation that has just failed (:mod:`.retry`)."""
+        now = asyncio.get_running_loop().time()
+        return Backoff(self.options.retry_for if retry else 0.0, now)
+
+    async def wait(self, delay: float) -> None:
+        """Between two attempts: sleep, then re-seed the cluster client (at most once a
+        second)."""
+        await asyncio.sleep(delay)
+        await self.heal()
 
     async def heal(self) -> None:
         """Cluster, after a transient error: at most once a second, replace the client by a
@@ -221,7 +194,7 @@ class RedisStreamer(Streamer):
         seeds = [(n.host, n.port) for n in old.nodes_manager.startup_nodes.values()]
         seeds += [(n.host, n.port) for n in old.nodes_manager.nodes_cache.values()]
         try:
-            self.client = await _connect_cluster(self, list(dict.fromkeys(seeds)), self._tls)
+            self.client = await _connect_cluster(self, list(dict.fromkeys(seeds)))
         except BackendError:
             return  # no node answers yet: keep trying with the old client
         await old.aclose()
@@ -239,7 +212,7 @@ class RedisStreamer(Streamer):
             async for name in self.client.scan_iter(
                 match=f"{_glob_escape(base)}:*", count=SCAN_COUNT
             ):
-                shard = redis_map.shard_of(name, base)
+                shard = mapping.shard_of(name, base)
                 if shard is not None:
                     found[shard] = name.decode() if isinstance(name, bytes) else name
         except self.redis.exceptions.RedisError as err:
@@ -259,45 +232,6 @@ class RedisStreamer(Streamer):
                 f"redis://{self.where}: key {redis_key!r} is not a stream (it is a {kind})"
             )
 
-    # ---- the Streamer API ---------------------------------------------------------------------
-
-    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        check_producer_key(stream_key)
-        if (
-            isinstance(shard_id, bool)
-            or not isinstance(shard_id, int)
-            or not 0 <= shard_id <= redis_map.MAX_U64
-        ):
-            raise EncodeError(f"shard id must be an integer 0..2^64-1, not {shard_id!r}")
-        refs = await self.discover(stream_key)
-        sharded = refs[0].redis_key != self.redis_key(stream_key)
-        if shard_id == 0:
-            redis_key = self.redis_key(stream_key, 0 if sharded else None)
-        else:
-            if not sharded and await self.call("EXISTS", refs[0].redis_key):
-                raise StreamError(
-                    f"redis://{self.where}: stream {refs[0].redis_key!r} is unsharded "
-                    f"(it exists as a plain stream); writing shard {shard_id} to "
-                    f"'{refs[0].redis_key}:{shard_id}' would hide it from consumers"
-                )
-            redis_key = self.redis_key(stream_key, shard_id)
-        await self.check_type(redis_key)
-        from .redis_producer import RedisProducer
-
-        p = RedisProducer(self, stream_key, shard_id, redis_key)
-        self._producers.append(p)
-        return p
-
-    async def create_consumer(
-        self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
-    ) -> Consumer:
-        from .redis_consumer import create_consumer
-
-        keys, options = consumer_request(stream_keys, options)
-        consumer = await create_consumer(self, keys, options)
-        self._consumers.append(consumer)
-        return consumer
-
     def member_name(self, options: ConsumerOptions) -> str:
         """The Redis consumer name of this process's members of a group: ``consumer_id`` if
         given; else Resumable: the group name (stable, so a restart finds its pending
@@ -308,46 +242,35 @@ class RedisStreamer(Streamer):
             return str(options.group)
         return f"{options.group}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
-    async def disconnect(self) -> None:
-        try:
-            for p in list(self._producers):
-                await p.flush()
-        finally:
-            for c in list(self._consumers):
-                await c.close()
-            self._producers.clear()
-            self._consumers.clear()
-            await self.client.aclose()
+
+def command_text(args: Sequence[Any]) -> str:
+    """A command for an error message: its name and the keys it names (a permission error
+    then says which key was refused)."""
+    words = [w.decode() if isinstance(w, bytes) else str(w) for w in args]
+    name = words[0].upper() if words else ""
+    if name in ("XREAD", "XREADGROUP") and "STREAMS" in words:
+        after = words[words.index("STREAMS") + 1 :]
+        return f"{name} {','.join(after[: len(after) // 2])}"
+    if name in ("XGROUP", "XINFO") and len(words) > 2:
+        return " ".join(words[:3])
+    return " ".join(words[:2])
 
 
-def CLUSTER_TRANSIENT(exc: Any) -> tuple[type, ...]:
-    """The redis-py errors of a cluster whose topology is moving (failover in progress)."""
-    return (
-        exc.ClusterDownError,
-        exc.TryAgainError,
-        exc.MovedError,
-        exc.AskError,
-        exc.SlotNotCoveredError,
-        exc.ClusterError,
-    )
-
-
-async def _connect_cluster(s: RedisStreamer, seeds: list[tuple[str, int]], tls: bool) -> Any:
+async def _connect_cluster(s: RedisConnection, seeds: list[tuple[str, int]]) -> Any:
     """A redis.asyncio RedisCluster from ``seeds`` (any node of the cluster will do)."""
     from redis.asyncio.cluster import ClusterNode, RedisCluster
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
     o = s.options
+    assert s.url is not None
     cluster = RedisCluster(
         startup_nodes=[ClusterNode(h, p) for h, p in seeds],
-        username=o.username,
-        password=o.password,
-        ssl=tls,
         socket_connect_timeout=o.timeout,
         socket_timeout=o.timeout + o.block_ms / 1000,
         retry=Retry(NoBackoff(), 0),
         protocol=2,
+        **client_kwargs(s.url, o, RedisCluster),
     )
     for name in RAW_REPLIES:
         cluster.response_callbacks.pop(name, None)

@@ -26,13 +26,13 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from ..errors import StreamError
-from ..streamer.api import Consumer, StreamEnded
-from ..streamer.options import ConsumerMode, ConsumerOptions
-from ..types import Message
-from .kafka_consumer import Part, Positions, offsets_for_times, watermarks
-from .kafka_fetch import Fetcher
-from .kafka_map import key_of
+from ...errors import StreamError
+from ...streamer.api import Consumer, StreamEnded
+from ...streamer.options import ConsumerMode, ConsumerOptions
+from ...types import Message
+from .consumer import Part, Positions, offsets_for_times, watermarks
+from .fetch import Fetcher
+from .mapping import key_of
 
 
 class _Delivered:
@@ -261,7 +261,7 @@ class GroupMember(Consumer):
 
     async def seek(self, timestamp: Any) -> None:
         """Move the group's partitions to the first offset with timestamp >= ``timestamp``."""
-        from ..file.writer import to_ms
+        from ...file.writer import to_ms
 
         ms = to_ms(timestamp)
         await self._move(lambda parts: self._times(parts, ms))

@@ -20,10 +20,10 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from ..errors import StreamError
-from ..streamer.api import Producer, Receipt
-from ..types import Message
-from .kafka_map import backend_error
+from ...errors import StreamError
+from ...streamer.api import Producer, Receipt
+from ...types import Message
+from .mapping import backend_error
 
 POLL_EVERY = 256
 POLL_SECONDS = 0.002

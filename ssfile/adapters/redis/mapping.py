@@ -27,7 +27,7 @@ import base64
 import json
 import re
 
-from ..errors import EncodeError
+from ...errors import EncodeError
 
 MSG_FIELD = b"msg"
 MAX_ENTRY_MS = (1 << 48) - 1

@@ -1,4 +1,4 @@
-"""The producer of the ``redis://`` backend (see :mod:`.redis`).
+"""The producer of the ``redis://`` backend (see :mod:`.connection`).
 
 ``send`` appends the payload to the open batch (at most ``produce_batch`` messages) and returns
 a receipt pointing into it; a background task writes the batches in order, one round trip
@@ -18,13 +18,13 @@ from collections import deque
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EncodeError, StreamError
-from ..streamer.api import Producer, Receipt
-from ..types import Message
-from . import redis_map
+from ...errors import EncodeError, StreamError
+from ...streamer.api import Producer, Receipt
+from ...types import Message
+from . import mapping
 
 if TYPE_CHECKING:
-    from .redis import RedisStreamer
+    from .connection import RedisConnection
 
 
 class _Batch:
@@ -64,7 +64,7 @@ class RedisReceipt(Receipt):
 
 class RedisProducer(Producer):
     def __init__(
-        self, streamer: RedisStreamer, stream_key: str, shard_id: int, redis_key: str
+        self, streamer: RedisConnection, stream_key: str, shard_id: int, redis_key: str
     ) -> None:
         self._s = streamer
         self.stream_key = stream_key
@@ -149,7 +149,7 @@ class RedisProducer(Producer):
         if isinstance(reply, BaseException):
             raise self._s.error(reply, f"XADD {self.redis_key}")
         try:
-            seq, ts = redis_map.entry_id_to_header(reply)
+            seq, ts = mapping.entry_id_to_header(reply)
         except EncodeError as err:
             raise self._s.error(err, f"XADD {self.redis_key}") from None
         return Message(self.stream_key, self.shard_id, seq, ts, payload)

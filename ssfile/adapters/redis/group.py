@@ -16,12 +16,12 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from ..errors import BackendError, StreamError
-from ..streamer.api import Consumer, StreamEnded
-from ..streamer.options import ConsumerMode, ConsumerOptions
-from ..types import Message
-from .redis import RedisStreamer, StreamRef
-from .redis_consumer import after_sequence, after_time, to_messages
+from ...errors import BackendError, StreamError
+from ...streamer.api import Consumer, StreamEnded
+from ...streamer.options import ConsumerMode, ConsumerOptions
+from ...types import Message
+from .connection import RedisConnection, StreamRef
+from .consumer import after_sequence, after_time, to_messages
 
 
 class GroupMember(Consumer):
@@ -68,7 +68,7 @@ class GroupMember(Consumer):
 class GroupReader:
     """This streamer's reader of one consumer group (see the module doc)."""
 
-    def __init__(self, s: RedisStreamer, options: ConsumerOptions, refs: list[StreamRef]) -> None:
+    def __init__(self, s: RedisConnection, options: ConsumerOptions, refs: list[StreamRef]) -> None:
         self._s = s
         self.group = str(options.group)
         self.options = options
@@ -203,17 +203,19 @@ class GroupReader:
 
     async def _reconnect(self, err: BaseException) -> None:
         """Wait for the server (up to ``retry_for``), then re-read our pending entries."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._s.options.retry_for
+        backoff = self._s.backoff()
         while True:
-            await asyncio.sleep(0.2)
-            await self._s.heal()
+            delay = backoff.delay(asyncio.get_running_loop().time())
+            if delay is None:
+                raise self._s.error(err, "XREADGROUP") from err
+            await self._s.wait(delay)
             try:
                 await self._s.ping(list(self.refs))
                 break
             except Exception as again:
-                if not self._s.is_transient(again) or loop.time() >= deadline:
-                    raise self._s.error(err, "XREADGROUP") from again
+                if not self._s.is_transient(again):
+                    raise self._s.error(again, "XREADGROUP") from again
+                err = again
         self._own_pending = {k: "0-0" for k in self.refs}
 
     # ---- acknowledging ------------------------------------------------------------------------

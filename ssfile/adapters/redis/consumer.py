@@ -1,10 +1,10 @@
-"""Consumers of the ``redis://`` backend (see :mod:`.redis` and spec/streamer.md, "Redis").
+"""Consumers of the ``redis://`` backend (see :mod:`.connection` and spec/streamer.md, "Redis").
 
 * RealTime: paged ``XREAD COUNT n [BLOCK ms] STREAMS k... id...`` over every shard stream.
   Positions are entry ids kept here, so a lost connection is retried (for ``retry_for``
   seconds) from the last delivered id: nothing lost, nothing twice.  ``follow=False`` ends at
   the last entry each stream had when the consumer was created.
-* Groups (LoadBalanced, Resumable): :mod:`.redis_group`.
+* Groups (LoadBalanced, Resumable): :mod:`.group`.
 * ``seek(t)``: the first entry with timestamp >= t (upstream: > t); ``rewind(N)``: the first
   entry with sequence >= N; both on every shard stream of the consumer.
 """
@@ -14,42 +14,15 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from ..errors import BackendError, EncodeError, StreamError
-from ..streamer.api import Consumer, StreamEnded
-from ..streamer.options import ConsumerMode, ConsumerOptions
-from ..types import Message
-from . import redis_map
-from .redis import RedisStreamer, StreamRef
+from ...errors import BackendError, EncodeError, StreamError
+from ...streamer.api import Consumer, StreamEnded
+from ...streamer.options import ConsumerOptions
+from ...types import Message
+from . import mapping
+from .connection import RedisConnection, StreamRef
 
-MAX_SEQ_PART = redis_map.MAX_U64
+MAX_SEQ_PART = mapping.MAX_U64
 Id = tuple[int, int]
-
-
-async def create_consumer(
-    s: RedisStreamer, keys: tuple[str, ...], options: ConsumerOptions
-) -> Consumer:
-    refs = [
-        ref
-        for key in keys
-        for ref in await s.discover(key)
-        if options.shards is None or ref.shard_id in options.shards
-    ]
-    if options.mode is ConsumerMode.REAL_TIME:
-        start = "0-0" if options.auto_stream_reset == "earliest" else None
-        c = RealTimeConsumer(s, keys, options, refs)
-        await c.start(start)
-        return c
-    from .redis_group import GroupMember, GroupReader
-
-    assert options.group is not None
-    slot = (options.group, keys, options.mode)
-    reader = s._groups.get(slot)
-    if reader is None or reader.closed:
-        reader = s._groups[slot] = GroupReader(s, options, refs)
-        await reader.create_groups("0" if options.auto_stream_reset == "earliest" else "$")
-    member = GroupMember(reader, keys, options)
-    reader.members.append(member)
-    return member
 
 
 # ---- ids ------------------------------------------------------------------------------------
@@ -75,7 +48,7 @@ def before(i: Id) -> str:
 
 def after_time(timestamp: object) -> str:
     """Position whose next entry is the first with ms >= ``timestamp``."""
-    from ..file.writer import to_ms
+    from ...file.writer import to_ms
 
     return before((to_ms(timestamp), 0))  # type: ignore[arg-type]
 
@@ -85,13 +58,13 @@ def after_sequence(position: object) -> str:
     if position == "beginning":
         return "0-0"
     if isinstance(position, int) and not isinstance(position, bool) and position >= 0:
-        redis_map.sequence_to_entry_id(position)  # range check
+        mapping.sequence_to_entry_id(position)  # range check
         return before((position >> 16, position & 0xFFFF))
     raise StreamError(f"rewind to 'beginning', 'end' or a sequence number, not {position!r}")
 
 
 def to_messages(
-    s: RedisStreamer, ref: StreamRef, entry_id: bytes, fields: list[bytes] | None
+    s: RedisConnection, ref: StreamRef, entry_id: bytes, fields: list[bytes] | None
 ) -> list[Message]:
     """The messages of one entry (none for an entry deleted while pending, which
     XAUTOCLAIM and own-pending replies show without fields)."""
@@ -99,18 +72,18 @@ def to_messages(
         return []
     ms_text, _, seq_text = entry_id.partition(b"-")
     ms, seq = int(ms_text), int(seq_text)
-    if seq > 0xFFFF or ms > redis_map.MAX_ENTRY_MS:
+    if seq > 0xFFFF or ms > mapping.MAX_ENTRY_MS:
         try:
-            redis_map.entry_id_to_header(entry_id)
+            mapping.entry_id_to_header(entry_id)
         except EncodeError as err:
             raise BackendError(f"redis://{s.where}: stream {ref.redis_key!r}: {err}") from None
     if len(fields) == 2 and fields[0] == b"msg":  # the common entry, under either field rule
         return [Message(ref.stream_key, ref.shard_id, (ms << 16) | seq, ms, fields[1])]
-    payloads, _ = redis_map.entry_payloads(fields, s.options.field_rule)
+    payloads, _ = mapping.entry_payloads(fields, s.options.field_rule)
     return [Message(ref.stream_key, ref.shard_id, (ms << 16) | seq, ms, p) for p in payloads]
 
 
-async def last_ids(s: RedisStreamer, refs: list[StreamRef]) -> list[Id | None]:
+async def last_ids(s: RedisConnection, refs: list[StreamRef]) -> list[Id | None]:
     out: list[Id | None] = []
     for ref in refs:
         reply = await s.call("XREVRANGE", ref.redis_key, "+", "-", "COUNT", 1)
@@ -124,7 +97,7 @@ async def last_ids(s: RedisStreamer, refs: list[StreamRef]) -> list[Id | None]:
 class RealTimeConsumer(Consumer):
     def __init__(
         self,
-        s: RedisStreamer,
+        s: RedisConnection,
         keys: tuple[str, ...],
         options: ConsumerOptions,
         refs: list[StreamRef],
@@ -212,7 +185,7 @@ class RealTimeConsumer(Consumer):
                 len(fields) == 2
                 and fields[0] == b"msg"
                 and seq <= 0xFFFF
-                and ms <= redis_map.MAX_ENTRY_MS
+                and ms <= mapping.MAX_ENTRY_MS
             ):
                 append(Message(key, shard, (ms << 16) | seq, ms, fields[1]))
             else:
