@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .file.follow import FollowError
     from .file.reader import Reader
     from .file.slice import Slice
+    from .file.surgery import concat, filter, merge, split
     from .file.writer import Writer
     from .format.constants import DEFAULT_BEACON_INTERVAL
     from .format.records import Beacon, FileHeader, Marker, MessageHeader
@@ -70,6 +71,10 @@ _LAZY = {
     "FollowError": "file.follow",
     "Reader": "file.reader",
     "Slice": "file.slice",
+    "concat": "file.surgery",  # recording surgery (issue 15)
+    "filter": "file.surgery",
+    "merge": "file.surgery",
+    "split": "file.surgery",
     "Writer": "file.writer",
     "DEFAULT_BEACON_INTERVAL": "format.constants",
     "Beacon": "format.records",
@@ -133,6 +138,10 @@ __all__ = [
     "FollowError",
     "Slice",
     "aopen",
+    "concat",
+    "filter",
+    "merge",
+    "split",
     "Diagnosis",
     "repair",
     "verify",

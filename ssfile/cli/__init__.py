@@ -26,6 +26,11 @@ COMMANDS = [
     "cat",
     "verify",
     "repair",
+    "filter",  # recording surgery (issue 15)
+    "cut",
+    "merge",
+    "split",
+    "concat",
     "dump",
     "relay",
     "clock",
