@@ -48,7 +48,10 @@ if TYPE_CHECKING:
     from .file.follow import FollowError
     from .file.reader import Reader
     from .file.slice import Slice
-    from .file.surgery import concat, filter, merge, split
+    from .file.surgery.concat import concat
+    from .file.surgery.filter import filter
+    from .file.surgery.merge import merge
+    from .file.surgery.split import split
     from .file.writer import Writer
     from .format.constants import DEFAULT_BEACON_INTERVAL
     from .format.records import Beacon, FileHeader, Marker, MessageHeader
@@ -71,10 +74,10 @@ _LAZY = {
     "FollowError": "file.follow",
     "Reader": "file.reader",
     "Slice": "file.slice",
-    "concat": "file.surgery",  # recording surgery (issue 15)
-    "filter": "file.surgery",
-    "merge": "file.surgery",
-    "split": "file.surgery",
+    "concat": "file.surgery.concat",  # recording surgery (issue 15)
+    "filter": "file.surgery.filter",
+    "merge": "file.surgery.merge",
+    "split": "file.surgery.split",
     "Writer": "file.writer",
     "DEFAULT_BEACON_INTERVAL": "format.constants",
     "Beacon": "format.records",

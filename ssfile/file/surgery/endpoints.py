@@ -21,7 +21,7 @@ from ...errors import DamageWarning, EncodeError, check_on_damage
 from ...types import Message
 from ..output import Endpoint, NewFile, named
 from ..reader import Reader
-from ..writer import Writer
+from ..writer import FLUSH_AT, Writer
 from .summary import Damage, Summary
 
 PathLike = str | os.PathLike[str]
@@ -74,7 +74,6 @@ class Output:
         self.closed = False
         try:
             with named(self.target):
-                extra = {} if buffer_size is None else {"buffer_size": buffer_size}
                 self.writer = Writer(
                     self.file.path,
                     "w",
@@ -82,7 +81,7 @@ class Output:
                     file_name=os.path.basename(self.target) if file_name is None else file_name,
                     created_at=created_at,
                     eos=False,
-                    **extra,
+                    buffer_size=FLUSH_AT if buffer_size is None else buffer_size,
                 )
         except BaseException:
             self.file.discard()

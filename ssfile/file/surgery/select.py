@@ -191,7 +191,7 @@ class Selection:
             batch = next_messages(reader)
             if batch is None:
                 return
-            out = []
+            out: list[Message] = []
             for m in batch:
                 count(m.stream_key, m.shard_id).read += 1
                 if not window(m):

@@ -51,14 +51,14 @@ def parse_pattern(pattern: str, by_stream: bool) -> Callable[[int, str], str]:
         parsed = list(string.Formatter().parse(pattern))
     except ValueError as err:
         raise UsageError(f"invalid output pattern {pattern!r}: {err}") from None
-    for _, name, spec, conversion in parsed:
-        if name is None:
+    for _, field_name, spec, conversion in parsed:
+        if field_name is None:
             continue
-        if name not in ("n", "stream") or conversion is not None or "{" in (spec or ""):
+        if field_name not in ("n", "stream") or conversion is not None or "{" in (spec or ""):
             raise UsageError(
                 f"invalid output pattern {pattern!r}: only {{n}} and {{stream}} may be used"
             )
-        fields.add(name)
+        fields.add(field_name)
     if "stream" in fields and not by_stream:
         raise UsageError(f"output pattern {pattern!r}: {{stream}} is only for --by-stream")
     needed = ("stream", "n") if by_stream else ("n",)
@@ -68,14 +68,14 @@ def parse_pattern(pattern: str, by_stream: bool) -> Callable[[int, str], str]:
             f"output pattern {pattern!r} must contain {what}: every piece needs its own name"
         )
 
-    def name(n: int, stream: str) -> str:
+    def piece_name(n: int, stream: str) -> str:
         try:
             return pattern.format(n=n, stream=stream)
         except (ValueError, TypeError) as err:
             raise UsageError(f"invalid output pattern {pattern!r}: {err}") from None
 
-    name(1, "k")  # a bad format spec fails now
-    return name
+    piece_name(1, "k")  # a bad format spec fails now
+    return piece_name
 
 
 def _ms(every: int | _dt.timedelta) -> int:
