@@ -18,11 +18,15 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 
 from ...errors import UsageError
-from .endpoints import Output, PathLike, note_damage, open_input
-from .summary import Summary
+from ...types import Message
+from ..reader import Reader
+from ..slice import next_messages
+from .endpoints import Output, PathLike, note_damage, open_input, producing
+from .summary import Summary, pair_of
 
 
 def concat(
@@ -48,35 +52,54 @@ def concat(
             beacon_interval=first.beacon_interval if beacon_interval is None else beacon_interval,
             created_at=first.created_at_ms,
         )
-        try:
+        with producing([out]):
             for name, reader in zip(names, readers):
-                seen: set[tuple[str, int]] = set()
-                for m in reader:
-                    pair = (m.stream_key, m.shard_id)
-                    c = summary.count(*pair)
-                    c.read += 1
-                    if pair not in seen:
-                        seen.add(pair)
-                        before = last.get(pair)
-                        if before is not None and m.sequence != before[0] + 1:
-                            text = (
-                                f"{name}: stream {m.stream_key!r} shard {m.shard_id} does not "
-                                f"continue {before[1]}: sequence {m.sequence} at offset "
-                                f"{m.offset}, expected {before[0] + 1}"
-                            )
-                            summary.warnings.append(text)
-                            warnings.warn(text, UserWarning, stacklevel=2)
-                    out.write(m, name)
-                    last[pair] = (m.sequence, name)
-                    c.written += 1
+                _copy(reader, name, out, last, summary)
                 note_damage(reader, summary)
                 reader.close()  # done with it: one open input at a time from here on
             out.commit()
-        except BaseException:
-            out.discard()
-            raise
     summary.outputs.append((out.target, out.messages))
     return summary
+
+
+def _copy(
+    reader: Reader,
+    name: str,
+    out: Output,
+    last: dict[tuple[str, int], tuple[int, str]],
+    summary: Summary,
+) -> None:
+    """Copy one input, checking where its streams continue those of the earlier inputs."""
+    seen: set[tuple[str, int]] = set()
+    ends: dict[tuple[str, int], int] = {}
+    while (batch := next_messages(reader)) is not None:
+        counts = Counter(map(pair_of, batch))
+        new = counts.keys() - seen
+        if new:
+            seen |= new
+            for m in batch:
+                pair = (m.stream_key, m.shard_id)
+                if pair in new:
+                    new.discard(pair)
+                    _check_continues(m, name, last.get(pair), summary)
+        out.write_all(batch, name)
+        ends.update({pair_of(m): m.sequence for m in batch})
+        summary.add(counts, counts)
+    for pair, seq in ends.items():
+        last[pair] = (seq, name)
+
+
+def _check_continues(
+    m: Message, name: str, before: tuple[int, str] | None, summary: Summary
+) -> None:
+    if before is None or m.sequence == before[0] + 1:
+        return
+    text = (
+        f"{name}: stream {m.stream_key!r} shard {m.shard_id} does not continue {before[1]}: "
+        f"sequence {m.sequence} at offset {m.offset}, expected {before[0] + 1}"
+    )
+    summary.warnings.append(text)
+    warnings.warn(text, UserWarning, stacklevel=4)
 
 
 __all__ = ["concat"]

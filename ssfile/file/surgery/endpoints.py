@@ -13,9 +13,10 @@ and payload.  Every output ends with an EOS frame stamped with the largest times
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from ...errors import DamageWarning, EncodeError, check_on_damage
 from ...types import Message
@@ -48,6 +49,26 @@ def note_damage(reader: Reader, summary: Summary) -> None:
         reason = "torn tail (the file ends inside a record)"
         summary.damage.append(Damage(path, reader.torn_tail, length, reason))
         warnings.warn(DamageWarning([(reader.torn_tail, length)], [reason], path), stacklevel=3)
+
+
+def _ts(m: Message) -> int:
+    return m.timestamp_ms
+
+
+@contextlib.contextmanager
+def producing(outputs: list[Output]) -> Iterator[None]:
+    """Discard every output if the block fails; an OSError about a temporary file (a full
+    disk) is told of its target, which is unchanged."""
+    try:
+        yield
+    except BaseException as exc:
+        for out in outputs:
+            out.discard()
+        if isinstance(exc, OSError):
+            for out in outputs:
+                if exc.filename == out.file.path:
+                    raise OSError(exc.errno, exc.strerror or str(exc), out.target) from None
+        raise
 
 
 class Output:
@@ -96,24 +117,48 @@ class Output:
         """Copy ``m`` (with another ``sequence`` if given: merge's renumbering)."""
         ts = m.timestamp_ms
         try:
-            with named(self.target):
-                self.writer.write(
-                    m.payload,
-                    stream_key=m.stream_key,
-                    shard_id=m.shard_id,
-                    sequence=m.sequence if sequence is None else sequence,
-                    timestamp=ts,
-                )
+            self.writer.write(
+                m.payload,
+                stream_key=m.stream_key,
+                shard_id=m.shard_id,
+                sequence=m.sequence if sequence is None else sequence,
+                timestamp=ts,
+            )
         except EncodeError as err:
-            where = f"{source}: " if source else ""
-            at = f" at offset {m.offset}" if m.offset is not None else ""
-            raise EncodeError(
-                f"{where}the message{at} (stream {m.stream_key!r} shard {m.shard_id} "
-                f"sequence {m.sequence}) cannot be written to {self.target}: {err}"
-            ) from None
+            raise self._unwritable(m, source, err) from None
         self.messages += 1
         if self.last_ts is None or ts > self.last_ts:
             self.last_ts = ts
+
+    def write_all(self, msgs: list[Message], source: str | None = None) -> None:
+        """Copy every message of ``msgs`` as it is."""
+        if not msgs:
+            return
+        write = self.writer.write
+        m = msgs[0]
+        try:
+            for m in msgs:
+                write(
+                    m.payload,
+                    stream_key=m.stream_key,
+                    shard_id=m.shard_id,
+                    sequence=m.sequence,
+                    timestamp=m.timestamp_ms,
+                )
+        except EncodeError as err:
+            raise self._unwritable(m, source, err) from None
+        self.messages += len(msgs)
+        top = max(msgs, key=_ts).timestamp_ms
+        if self.last_ts is None or top > self.last_ts:
+            self.last_ts = top
+
+    def _unwritable(self, m: Message, source: str | None, err: EncodeError) -> EncodeError:
+        where = f"{source}: " if source else ""
+        at = f" at offset {m.offset}" if m.offset is not None else ""
+        return EncodeError(
+            f"{where}the message{at} (stream {m.stream_key!r} shard {m.shard_id} "
+            f"sequence {m.sequence}) cannot be written to {self.target}: {err}"
+        )
 
     def close(self) -> None:
         """Write the EOS frame and close the writer (the file is not in place yet)."""
@@ -144,4 +189,4 @@ class Output:
             self.file.discard()
 
 
-__all__ = ["Output", "SMALL_BUFFER", "note_damage", "open_input"]
+__all__ = ["Output", "SMALL_BUFFER", "note_damage", "open_input", "producing"]

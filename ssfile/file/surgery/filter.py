@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+from collections import Counter
 
-from .endpoints import Output, PathLike, note_damage, open_input
+from .endpoints import Output, PathLike, note_damage, open_input, producing
 from .select import Selection
-from .summary import Summary
+from .summary import Summary, pair_of
 
 
 def filter_file(  # the public name is ssfile.filter
@@ -69,18 +70,12 @@ def filter_file(  # the public name is ssfile.filter
             beacon_interval=beacon_interval or header.beacon_interval,
             created_at=header.created_at_ms,
         )
-        try:
-            write = out.write
-            count = summary.count
+        with producing([out]):
             for batch in selection.batches(reader, summary):
-                for m in batch:
-                    write(m, source)
-                    count(m.stream_key, m.shard_id).written += 1
+                out.write_all(batch, source)
+                summary.add({}, Counter(map(pair_of, batch)))
             note_damage(reader, summary)
             out.commit()
-        except BaseException:
-            out.discard()
-            raise
     summary.outputs.append((out.target, out.messages))
     return summary
 

@@ -33,13 +33,14 @@ import contextlib
 import heapq
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from itertools import repeat
 
 from ...errors import UsageError
 from ...types import Message
 from ..reader import Reader
-from .endpoints import Output, PathLike, note_damage, open_input
+from .endpoints import Output, PathLike, note_damage, open_input, producing
 from .summary import Summary
 
 ON_CONFLICT = ("error", "renumber", "keep", "dedupe")
@@ -86,15 +87,12 @@ def merge(
             else beacon_interval,
             created_at=min(h.created_at_ms for h in headers),
         )
-        try:
+        with producing([out]):
             merged = heapq.merge(*(_tagged(r, i) for i, r in enumerate(readers)), key=_ts)
             _copy(merged, out, names, on_conflict, summary)
             for r in readers:
                 note_damage(r, summary)
             out.commit()
-        except BaseException:
-            out.discard()
-            raise
     summary.outputs.append((out.target, out.messages))
     return summary
 
@@ -106,18 +104,33 @@ def _copy(
     on_conflict: str,
     summary: Summary,
 ) -> None:
+    read: Counter[tuple[str, int]] = Counter()
+    written: Counter[tuple[str, int]] = Counter()
+    try:
+        _loop(merged, out, names, on_conflict, summary, read, written)
+    finally:
+        summary.add(read, written)
+
+
+def _loop(
+    merged: Iterator[tuple[Message, int]],
+    out: Output,
+    names: list[str],
+    on_conflict: str,
+    summary: Summary,
+    read: Counter[tuple[str, int]],
+    written: Counter[tuple[str, int]],
+) -> None:
     owner: dict[tuple[str, int], int] = {}  # (key, shard) -> the input it first came from
     shared: set[tuple[str, int]] = set()  # pairs seen in more than one input
     last_seq: dict[tuple[str, int], int] = {}  # renumber: the last sequence written per pair
     # dedupe: the messages written at the current timestamp, (key, shard, seq) -> [(msg, input)]
     window_ts = -1
     window: dict[tuple[str, int, int], list[tuple[Message, int]]] = {}
-    count = summary.count
     write = out.write
     for m, i in merged:
         pair = (m.stream_key, m.shard_id)
-        c = count(*pair)
-        c.read += 1
+        read[pair] += 1
         first = owner.setdefault(pair, i)
         if first != i and pair not in shared:
             shared.add(pair)
@@ -146,7 +159,7 @@ def _copy(
                     )
             same.append((m, i))
         write(m, names[i], sequence=seq)
-        c.written += 1
+        written[pair] += 1
 
 
 def _conflict(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -37,7 +38,7 @@ from ..reader import Reader
 from ..seek import to_ms
 from ..slice import next_messages
 from .jsonexpr import payload_matcher
-from .summary import Summary
+from .summary import Summary, pair_of
 
 _GLOB = re.compile(r"[*?\[]")
 
@@ -123,8 +124,18 @@ class Selection:
 
     # ---- the tests ---------------------------------------------------------------------------
 
-    def window_test(self) -> Callable[[Message], bool]:
-        """The tests that decide where a time window ends (all but the payload tests)."""
+    def window_test(self) -> Callable[[Message], bool] | None:
+        """The tests that decide where a time window ends (all but the payload tests), or
+        None when there are none (every message passes)."""
+        if not (
+            self.streams
+            or self.exclude_streams
+            or self.shard is not None
+            or self.since is not None
+            or self.from_seq is not None
+            or self.to_seq is not None
+        ):
+            return None
         stream_ok = stream_matcher(self.streams, self.exclude_streams)
         shard = self.shard
         if shard is None and (self.from_seq is not None or self.to_seq is not None):
@@ -186,22 +197,26 @@ class Selection:
         window = self.window_test()
         content = self.payload_test()
         until = None if self.until is None else to_ms(self.until)
-        count = summary.count
         while True:
             batch = next_messages(reader)
             if batch is None:
                 return
+            if window is None and content is None and until is None:
+                summary.add(Counter(map(pair_of, batch)), {})
+                yield batch
+                continue
             out: list[Message] = []
-            for m in batch:
-                count(m.stream_key, m.shard_id).read += 1
-                if not window(m):
+            for i, m in enumerate(batch):
+                if window is not None and not window(m):
                     continue
                 if until is not None and m.timestamp_ms >= until:
+                    summary.add(Counter(map(pair_of, batch[: i + 1])), {})
                     if out:
                         yield out
                     return
                 if content is None or content(m.payload):
                     out.append(m)
+            summary.add(Counter(map(pair_of, batch)), {})
             yield out
 
 

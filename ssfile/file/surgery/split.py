@@ -31,12 +31,14 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import string
+from collections import Counter
 from collections.abc import Callable
 
 from ...errors import UsageError
 from ...format import constants as K
 from ...types import Message
-from .endpoints import SMALL_BUFFER, Output, PathLike, note_damage, open_input
+from ..reader import Reader
+from .endpoints import SMALL_BUFFER, Output, PathLike, note_damage, open_input, producing
 from .summary import Summary
 
 #: the EOS frame: fixed part + the 21-byte reserved key + the 3-byte payload
@@ -119,10 +121,6 @@ class _Pieces:
         for out in self.all:
             out.commit()
 
-    def discard_all(self) -> None:
-        for out in self.all:
-            out.discard()
-
 
 def _bound(out: Output, m: Message, pairs: int, longest_key: int) -> int:
     """An upper bound on the piece's size if ``m`` and then the EOS frame were written."""
@@ -173,25 +171,26 @@ def split(
     with open_input(src, on_damage) as reader:
         interval = reader.header.beacon_interval if beacon_interval is None else beacon_interval
         pieces = _Pieces(src, name, interval)
-        try:
-            if by_stream:
-                _by_stream(reader, pieces, source, summary)
-            else:
-                _in_order(reader, pieces, source, summary, period, size, count)
+        tally: Counter[tuple[str, int]] = Counter()  # every message read is written
+        with producing(pieces.all):
+            try:
+                if by_stream:
+                    _by_stream(reader, pieces, source, tally)
+                else:
+                    _in_order(reader, pieces, source, tally, period, size, count)
+            finally:
+                summary.add(tally, tally)
             note_damage(reader, summary)
             pieces.commit_all()
-        except BaseException:
-            pieces.discard_all()
-            raise
     summary.outputs.extend((out.target, out.messages) for out in pieces.all)
     return summary
 
 
 def _in_order(
-    reader: object,
+    reader: Reader,
     pieces: _Pieces,
     source: str,
-    summary: Summary,
+    tally: Counter[tuple[str, int]],
     period: int | None,
     size: int | None,
     count: int | None,
@@ -200,10 +199,8 @@ def _in_order(
     current = -1  # the current piece's period (every)
     pairs: set[tuple[str, int]] = set()
     longest = 0
-    tally = summary.count
-    for m in reader:  # type: ignore[attr-defined]
-        c = tally(m.stream_key, m.shard_id)
-        c.read += 1
+    for m in reader:
+        tally[m.stream_key, m.shard_id] += 1
         start = out is None
         if not start:
             assert out is not None
@@ -225,20 +222,18 @@ def _in_order(
         out.write(m, source)
         pairs.add((m.stream_key, m.shard_id))
         longest = max(longest, len(m.stream_key))
-        c.written += 1
 
 
-def _by_stream(reader: object, pieces: _Pieces, source: str, summary: Summary) -> None:
+def _by_stream(
+    reader: Reader, pieces: _Pieces, source: str, tally: Counter[tuple[str, int]]
+) -> None:
     outs: dict[str, Output] = {}
-    tally = summary.count
-    for m in reader:  # type: ignore[attr-defined]
-        c = tally(m.stream_key, m.shard_id)
-        c.read += 1
+    for m in reader:
+        tally[m.stream_key, m.shard_id] += 1
         out = outs.get(m.stream_key)
         if out is None:
             out = outs[m.stream_key] = pieces.new(m, SMALL_BUFFER)
         out.write(m, source)
-        c.written += 1
 
 
 __all__ = ["parse_pattern", "split"]

@@ -5,7 +5,12 @@ wrote, the damage it skipped and anything it warns about.  Returned by ``ssfile.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
+
+#: message -> (stream key, shard), at C speed
+pair_of = attrgetter("stream_key", "shard_id")
 
 
 @dataclass
@@ -51,6 +56,15 @@ class Summary:
         if c is None:
             c = self.streams[(key, shard)] = StreamCount()
         return c
+
+    def add(
+        self, read: Mapping[tuple[str, int], int], written: Mapping[tuple[str, int], int]
+    ) -> None:
+        """Add counts per (stream, shard) (e.g. ``Counter(map(pair_of, batch))``)."""
+        for pair, n in read.items():
+            self.count(*pair).read += n
+        for pair, n in written.items():
+            self.count(*pair).written += n
 
     @property
     def messages_read(self) -> int:
@@ -112,4 +126,4 @@ class Summary:
         )
 
 
-__all__ = ["Damage", "StreamCount", "Summary"]
+__all__ = ["Damage", "StreamCount", "Summary", "pair_of"]
