@@ -67,7 +67,7 @@ def filter_file(  # the public name is ssfile.filter
         out = Output(
             dst,
             inputs=[src],
-            beacon_interval=beacon_interval or header.beacon_interval,
+            beacon_interval=header.beacon_interval if beacon_interval is None else beacon_interval,
             created_at=header.created_at_ms,
         )
         with producing([out]):
