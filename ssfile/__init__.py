@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     from .file.follow import FollowError
     from .file.reader import Reader
     from .file.slice import Slice
+    from .file.surgery.concat import concat
+    from .file.surgery.filter import filter
+    from .file.surgery.merge import merge
+    from .file.surgery.split import split
     from .file.writer import Writer
     from .format.constants import DEFAULT_BEACON_INTERVAL
     from .format.records import Beacon, FileHeader, Marker, MessageHeader
@@ -72,6 +76,10 @@ _LAZY = {
     "FollowError": "file.follow",
     "Reader": "file.reader",
     "Slice": "file.slice",
+    "concat": "file.surgery.concat",  # recording surgery (issue 15)
+    "filter": "file.surgery.filter",
+    "merge": "file.surgery.merge",
+    "split": "file.surgery.split",
     "Writer": "file.writer",
     "DEFAULT_BEACON_INTERVAL": "format.constants",
     "Beacon": "format.records",
@@ -145,6 +153,10 @@ __all__ = [
     "FollowError",
     "Slice",
     "aopen",
+    "concat",
+    "filter",
+    "merge",
+    "split",
     "Diagnosis",
     "repair",
     "verify",

@@ -18,6 +18,10 @@ PUBLIC = [
     "FollowError",
     "Slice",
     "aopen",  # issue 3: asyncio reader, follow errors, slices
+    "concat",
+    "filter",
+    "merge",
+    "split",  # issue 15: recording surgery
     "Diagnosis",
     "repair",
     "verify",  # issue 4: verify and repair

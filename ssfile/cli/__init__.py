@@ -29,6 +29,11 @@ COMMANDS = [
     "convert",
     "verify",
     "repair",
+    "filter",  # recording surgery (issue 15)
+    "cut",
+    "merge",
+    "split",
+    "concat",
     "dump",
     "relay",
     "clock",
