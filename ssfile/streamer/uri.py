@@ -3,19 +3,26 @@
 ``proto://node1,node2/key1,key2``: the text after the **last** ``/`` is a comma-separated
 list of stream keys (empty pieces dropped, each a valid stream key); the rest is the node
 list.  ``stdio://`` has the single node ``.``; ``file://`` has one node, the path.
+
+On Windows (:data:`ssfile.platform.WINDOWS`), ``file:///C:/data/x.ss/KEY`` names the
+path ``C:/data/x.ss`` (RFC 8089: no ``/`` before a drive letter), and a last segment with a
+backslash is part of the path (``file://C:\\data\\x.ss`` has no key; keys follow a ``/``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TypeVar
 
+from .. import platform
 from ..errors import UsageError
 from ..format.records import is_valid_stream_key
 
 _Options = TypeVar("_Options")
 
 SCHEMES = ("file", "stdio", "redis", "rediss", "kafka")
+_SLASH_DRIVE = re.compile(r"/[A-Za-z]:[/\\]")  # "/C:/" or "/C:\\"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,8 @@ def parse_stream_url(text: str, *, require_keys: bool = False) -> StreamUrl:
             f"invalid stream URL {text!r}: unknown protocol {scheme!r} "
             f"(expected one of {', '.join(SCHEMES)})"
         )
+    if scheme == "file" and platform.WINDOWS:
+        rest = _windows_file_path(rest)
     if "/" not in rest:
         raise UsageError(
             f"invalid stream URL {text!r}: it must have an ending slash, "
@@ -80,6 +89,16 @@ def parse_stream_url(text: str, *, require_keys: bool = False) -> StreamUrl:
         for n in nodes:
             _check_host_port(n, text)
     return StreamUrl(scheme, nodes, keys)
+
+
+def _windows_file_path(rest: str) -> str:
+    """``/C:/x.ss/KEY`` -> ``C:/x.ss/KEY``; a path with a backslash after its last ``/`` (or
+    without one) gets an empty key list (``C:\\x.ss`` -> ``C:\\x.ss/``)."""
+    if _SLASH_DRIVE.match(rest):
+        rest = rest[1:]
+    if "\\" in rest.rpartition("/")[2]:
+        rest += "/"
+    return rest
 
 
 def _is_file_path(node_part: str, key_part: str) -> bool:
