@@ -57,9 +57,10 @@ WINDOWS = _msvcrt is not None
 #: or-ed into every ``os.open`` flags of a binary file (0 where there is no text mode)
 O_BINARY: int = getattr(os, "O_BINARY", 0)
 
-#: where the Windows writer lock sits: one byte far past any real file (NTFS files end below
-#: 2**44), so no read of data ever touches it
-LOCK_OFFSET = 1 << 62
+#: where the Windows writer lock sits: one byte at 4 TiB, far past any real recording, so no
+#: read of data ever touches it (and within every file system's largest file, so the seek there
+#: is accepted)
+LOCK_OFFSET = 1 << 42
 
 _ERROR_USER_MAPPED_FILE = 1224  # Windows: a mapped view of the file is open
 _ERROR_SHARING_VIOLATION = 32
@@ -127,6 +128,9 @@ else:  # Windows
     pread = _pread_by_seek
 
 
+_NO_FULLFSYNC = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTTY}
+
+
 def fsync(fd: int) -> None:
     """Flush ``fd`` to stable storage (``F_FULLFSYNC`` where it exists, else ``fsync``)."""
     full = getattr(_fcntl, "F_FULLFSYNC", None)
@@ -134,8 +138,11 @@ def fsync(fd: int) -> None:
         try:
             _fcntl.fcntl(fd, full)
             return
-        except OSError:
-            pass  # a file system without it (network, FAT): the plain fsync below
+        except OSError as err:
+            # a file system without it (some network ones): the plain fsync below; any other
+            # failure (EIO...) is a failed fsync and must not be retried into a success
+            if err.errno not in _NO_FULLFSYNC:
+                raise
     os.fsync(fd)
 
 
@@ -170,11 +177,16 @@ def truncate(fd: int, size: int, path: str) -> None:
     try:
         os.ftruncate(fd, size)
     except OSError as err:
-        if getattr(err, "winerror", None) != _ERROR_USER_MAPPED_FILE:
+        # Windows: ERROR_USER_MAPPED_FILE, which the C runtime's _chsize_s reports as EINVAL
+        mapped = getattr(err, "winerror", None) == _ERROR_USER_MAPPED_FILE or (
+            WINDOWS and err.errno in (errno.EINVAL, errno.EACCES)
+        )
+        if not mapped:
             raise
         raise SSError(
-            f"{path}: cannot cut the file to {size} bytes while another program has it "
-            "memory-mapped (a reader such as ssfile verify or to_pandas); close it and retry"
+            f"{path}: cannot cut the file to {size} bytes ({err.strerror}): Windows refuses "
+            "while another program has it memory-mapped (a reader such as ssfile verify or "
+            "to_pandas); close that and retry"
         ) from None
 
 
