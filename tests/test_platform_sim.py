@@ -32,9 +32,9 @@ WINDOWS_SUITES = [
     "tests/test_stdio_backend.py",
     "tests/test_cli_cat.py",
     "tests/test_cli_encode.py",
-    "tests/test_cli_decode.py",
     "tests/test_cli_safety.py",
     "tests/test_write_faults.py",
+    "tests/test_view_api.py",
 ]
 #: tests of POSIX-only situations (Windows has no FIFOs)
 POSIX_ONLY = [

@@ -8,8 +8,18 @@ import os
 
 from hypothesis import settings
 
-settings.register_profile("platform-sim", max_examples=8, deadline=None)
+MAX_EXAMPLES = 8
+settings.register_profile("platform-sim", max_examples=MAX_EXAMPLES, deadline=None)
 settings.load_profile("platform-sim")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests with their own ``@settings(max_examples=...)`` are capped too."""
+    for item in items:
+        test = getattr(item, "obj", None)
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is not None and own.max_examples > MAX_EXAMPLES:
+            test._hypothesis_internal_use_settings = settings(own, max_examples=MAX_EXAMPLES)
 
 
 def _absent(module: str) -> bool:
