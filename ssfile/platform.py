@@ -22,6 +22,8 @@ only :mod:`ssfile.errors`), so the CLI can use it before loading anything else.
   virus scanner or indexer often holds a new file for a moment: retried for up to a second
   there, and a lasting refusal says what holds the file.
 * :func:`copy_mode`: ``os.fchmod`` is missing on Windows before Python 3.13.
+* :func:`check_file_name`: Windows names that would not be a plain file (``a:b.ss`` is an
+  alternate data stream of ``a``, ``NUL.ss`` a device) are refused before anything is written.
 * :func:`use_lf_newlines`: the CLI writes ``\\n`` line ends on every platform (Windows' text
   streams would write ``\\r\\n``), so outputs are the same bytes everywhere.
 """
@@ -37,7 +39,7 @@ import threading
 import time
 from types import ModuleType
 
-from .errors import SSError
+from .errors import SSError, UsageError
 
 
 def _optional(name: str) -> ModuleType | None:
@@ -65,6 +67,30 @@ LOCK_OFFSET = 1 << 42
 _ERROR_USER_MAPPED_FILE = 1224  # Windows: a mapped view of the file is open
 _ERROR_SHARING_VIOLATION = 32
 _ERROR_ACCESS_DENIED = 5
+
+
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{d}{n}" for d in ("COM", "LPT") for n in range(1, 10))}
+_BAD_CHARS = set('<>:"|?*') | {chr(c) for c in range(32)}
+
+
+def check_file_name(path: str) -> None:
+    """On Windows, refuse a file name that would not name a plain new file there: ``a:b.ss``
+    writes into an alternate data stream of ``a``, ``NUL.ss`` is a device, a trailing dot or
+    space is dropped.  A :class:`~ssfile.errors.UsageError` naming the path and the reason."""
+    if not WINDOWS:
+        return
+    name = os.path.basename(path.replace("\\", "/"))
+    bad = sorted(set(name) & _BAD_CHARS)
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        reason = f"the name has {shown}, which Windows does not allow in a file name"
+    elif name.split(".")[0].strip().upper() in _RESERVED:
+        reason = "the name is a Windows device name"
+    elif name.endswith((".", " ")):
+        reason = "Windows drops a trailing dot or space from a file name"
+    else:
+        return
+    raise UsageError(f"{path}: cannot create this file: {reason}")
 
 
 def open_binary(path: str, flags: int, mode: int = 0o666) -> int:
@@ -244,6 +270,7 @@ __all__ = [
     "LOCK_OFFSET",
     "O_BINARY",
     "WINDOWS",
+    "check_file_name",
     "copy_mode",
     "fsync",
     "fsync_dir",

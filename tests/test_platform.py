@@ -18,8 +18,9 @@ import types
 
 import pytest
 
+import ssfile
 from ssfile import platform
-from ssfile.errors import SSError
+from ssfile.errors import SSError, UsageError
 from ssfile.streamer.uri import parse_stream_url
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -435,3 +436,41 @@ def test_the_wheel_smoke_test_passes_here(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("smoke: ok:") == 12
+
+
+# ---- Windows file names ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name,reason",
+    [
+        ("a:b.ss", "':'"),  # would write an alternate data stream of "a"
+        ('q"uote.ss', "'\"'"),
+        ("what?.ss", "'?'"),
+        ("NUL.ss", "device name"),
+        ("com1.ss", "device name"),
+        ("rec.ss.", "trailing dot or space"),
+        ("rec.ss ", "trailing dot or space"),
+    ],
+)
+def test_names_windows_cannot_hold_are_refused_before_writing(monkeypatch, tmp_path, name, reason):
+    from ssfile.file.output import NewFile
+
+    monkeypatch.setattr(platform, "WINDOWS", True)
+    path = str(tmp_path / name)
+    for make in (lambda: ssfile.open(path, "w"), lambda: NewFile(path)):
+        with pytest.raises(UsageError) as info:
+            make()
+        assert str(info.value).startswith(f"{path}: cannot create this file: ")
+        assert reason in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # nothing was created
+    monkeypatch.setattr(platform, "WINDOWS", False)  # POSIX takes them all
+    ssfile.open(path, "w").close()
+    assert os.path.exists(path)
+
+
+def test_windows_takes_ordinary_names(monkeypatch, tmp_path):
+    monkeypatch.setattr(platform, "WINDOWS", True)
+    for name in ("rec.ss", "console.ss", "nul-results.ss", "2024-05-01T10.ss", "a b.ss"):
+        platform.check_file_name(str(tmp_path / name))
+    platform.check_file_name("C:\\data\\rec.ss")  # the drive's ":" is not in the name

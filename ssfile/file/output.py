@@ -105,6 +105,7 @@ class NewFile:
         overwrite: bool = True,
     ) -> None:
         self.target = os.fspath(target)
+        platform.check_file_name(self.target)
         # a symbolic link stays a link: the file it points to is the one replaced
         self.real = os.path.realpath(self.target)
         st = _check_target(self.real)

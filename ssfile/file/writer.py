@@ -179,6 +179,7 @@ class Writer:
         self._synced_messages = 0  # and the messages before it
         self._durable = 0  # messages wholly handed to the OS (a lower bound after a failure)
         flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if mode == "x" else 0)
+        platform.check_file_name(self.path)
         fd = platform.open_binary(self.path, flags, 0o644)
         try:
             platform.lock_writer(fd, self.path)
