@@ -579,6 +579,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "ssfile._speedups",
     "Optional C twins of the codec's hot loops (see ssfile/_speedups.c).", -1, methods,
+    NULL, NULL, NULL, NULL,   /* m_slots, m_traverse, m_clear, m_free: every field given */
 };
 
 PyMODINIT_FUNC

@@ -152,6 +152,9 @@ def entry() -> None:
     interpreter shuts down (at once).  The console script enters through ``_ssfile_cli.py``,
     which covers the loading of this package too.
     """
+    from ..platform import use_lf_newlines
+
+    use_lf_newlines()  # "\n" line ends on Windows too: the same output bytes everywhere
     ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # `cmd &`: stays ignored
     try:
         if not ignored:  # the console script exited at once while loading (_ssfile_cli.py)

@@ -26,6 +26,7 @@ import secrets
 import stat
 from collections.abc import Iterable, Iterator
 
+from .. import platform
 from ..errors import UsageError
 
 #: an input or output: a path, or a file descriptor (0 = stdin, 1 = stdout)
@@ -104,6 +105,7 @@ class NewFile:
         overwrite: bool = True,
     ) -> None:
         self.target = os.fspath(target)
+        platform.check_file_name(self.target)
         # a symbolic link stays a link: the file it points to is the one replaced
         self.real = os.path.realpath(self.target)
         st = _check_target(self.real)
@@ -129,28 +131,17 @@ class NewFile:
             self.path = path
             try:
                 if st is not None:
-                    os.fchmod(fd, stat.S_IMODE(st.st_mode))  # keep the old file's permissions
+                    # keep the old file's permissions
+                    platform.copy_mode(fd, path, stat.S_IMODE(st.st_mode))
             finally:
                 os.close(fd)
 
     def _sync(self) -> None:
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        platform.fsync_path(self.path)
 
     def _sync_directory(self) -> None:
-        try:
-            fd = os.open(os.path.dirname(self.real) or ".", os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass  # some file systems cannot fsync a directory; the rename is done either way
-        finally:
-            os.close(fd)
+        # not possible everywhere (Windows, some file systems); the rename is done either way
+        platform.fsync_dir(os.path.dirname(self.real))
 
     def _of_target(self, err: BaseException) -> BaseException:
         """An error about the temporary file or the rename, told of the target."""
@@ -165,7 +156,7 @@ class NewFile:
         with named(self.target):
             try:
                 self._sync()
-                os.replace(self.path, self.real)
+                platform.replace(self.path, self.real)
             except BaseException as err:
                 self.discard()
                 raise self._of_target(err)

@@ -10,8 +10,8 @@ session would have produced (see spec/ss-format.md, "Appending"):
 * the file is truncated at the append point (a torn tail is dropped, not left behind);
 * sequences, timestamps, running checksums and the marker rotation continue.
 
-One writer per file at a time: the writer holds an exclusive ``flock`` and a second one
-fails with :class:`~ssfile.errors.SSError` instead of corrupting the file.
+One writer per file at a time: the writer holds an exclusive lock (``flock``; on Windows
+``msvcrt.locking``, see :mod:`ssfile.platform`) and a second one fails with :class:`~ssfile.errors.SSError` instead of corrupting the file.
 
 A failed write (disk full, I/O error) or fsync raises :class:`~ssfile.errors.WriteFailed`
 and the writer refuses every further write, flush and EOS (spec/ss-format.md, "The writer
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
-import fcntl
 import os
 import time
 
+from .. import platform
 from ..codec.decoder import Decoder
 from ..codec.encoder import Encoder, StreamState
 from ..codec.events import EndOfStream
@@ -179,12 +179,13 @@ class Writer:
         self._synced_messages = 0  # and the messages before it
         self._durable = 0  # messages wholly handed to the OS (a lower bound after a failure)
         flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if mode == "x" else 0)
-        fd = os.open(self.path, flags, 0o644)
+        platform.check_file_name(self.path)
+        fd = platform.open_binary(self.path, flags, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            platform.lock_writer(fd, self.path)
+        except BaseException:
             os.close(fd)
-            raise SSError(f"{self.path}: another writer holds this file") from None
+            raise
         self._fd = fd
         try:
             self._enc = self._setup(mode, beacon_interval, file_name, created_at)
@@ -193,6 +194,7 @@ class Writer:
             self._write_out()
             self._synced, self._synced_messages = self._enc.offset, self._durable
         except BaseException:
+            platform.unlock_writer(fd)
             os.close(fd)
             self._closed = True
             raise
@@ -211,7 +213,7 @@ class Writer:
                 raise EncodeError(
                     f"{self.path} has beacon interval {header.beacon_interval}, not {interval}"
                 )
-            os.ftruncate(self._fd, offset)
+            platform.truncate(self._fd, offset, self.path)
             os.lseek(self._fd, offset, os.SEEK_SET)
             return Encoder(header, offset=offset, streams=streams, markers_emitted=markers)
         name = os.path.basename(self.path) if file_name is None else file_name
@@ -219,7 +221,7 @@ class Writer:
             name, to_ms(created_at), K.DEFAULT_BEACON_INTERVAL if interval is None else interval
         )
         encoder = Encoder(header)  # validates first: a refused open leaves the file alone
-        os.ftruncate(self._fd, 0)
+        platform.truncate(self._fd, 0, self.path)
         return encoder
 
     @property
@@ -325,7 +327,7 @@ class Writer:
 
     def _sync(self) -> None:
         try:
-            os.fsync(self._fd)
+            platform.fsync(self._fd)
         except OSError as err:
             # after a failed fsync the kernel may have dropped the dirty pages: only what an
             # earlier fsync covered is known to be on disk, and retrying cannot tell
@@ -347,6 +349,7 @@ class Writer:
                 self.flush()
         finally:
             self._closed = True
+            platform.unlock_writer(self._fd)
             os.close(self._fd)
         if self._failed is not None:
             raise self._again()

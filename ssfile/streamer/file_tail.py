@@ -18,6 +18,7 @@ import os
 import warnings
 from typing import cast
 
+from .. import platform
 from ..codec.decoder import Decoder
 from ..codec.events import EndOfStream
 from ..errors import DamageWarning, FormatError, SSError, TruncatedError, check_on_damage
@@ -49,7 +50,7 @@ class FileTail:
     async def _open(self) -> None:
         while True:
             try:
-                fd = os.open(self.path, os.O_RDONLY)
+                fd = platform.open_binary(self.path, os.O_RDONLY)
             except FileNotFoundError:
                 if not self.follow:
                     raise SSError(f"{self.path}: no such file") from None
@@ -65,7 +66,7 @@ class FileTail:
         self._fd = fd
         self._inode = (st.st_dev, st.st_ino)
         try:
-            self.header = parse_file_header(os.pread(fd, K.HEADER_SIZE, 0))
+            self.header = parse_file_header(platform.pread(fd, K.HEADER_SIZE, 0))
         except FormatError as err:
             raise err.with_path(self.path)
 
@@ -147,7 +148,7 @@ class FileTail:
                     return msgs
                 out.clear()
                 continue
-            data = os.pread(self._fd, CHUNK, self._pos)
+            data = platform.pread(self._fd, CHUNK, self._pos)
             if data:
                 self._pos += len(data)
                 dec.feed(data)

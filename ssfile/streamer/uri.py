@@ -14,13 +14,18 @@ and the Python API)::
 User and password are percent-decoded (write ``/ ? @ %`` in a password as ``%2F %3F %40
 %25``); the query holds client settings (:mod:`.settings`).  The password is never shown:
 ``str()``, ``repr()`` and every error show ``***`` in its place.
+On Windows (:data:`ssfile.platform.WINDOWS`), ``file:///C:/data/x.ss/KEY`` names the
+path ``C:/data/x.ss`` (RFC 8089: no ``/`` before a drive letter), and a last segment with a
+backslash is part of the path (``file://C:\\data\\x.ss`` has no key; keys follow a ``/``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
+from .. import platform
 from ..errors import UsageError
 from ..format.records import is_valid_stream_key
 from ..redact import redact, remember
@@ -35,6 +40,9 @@ def is_secret(name: str) -> bool:
     """Whether the setting ``name`` holds a secret (its value is never shown)."""
     lowered = name.lower()
     return any(word in lowered for word in SECRET_WORDS)
+
+
+_SLASH_DRIVE = re.compile(r"/[A-Za-z]:[/\\]")  # "/C:/" or "/C:\\"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,8 @@ def parse_stream_url(text: str, *, require_keys: bool = False) -> StreamUrl:
     query = ""
     if scheme in NETWORK:
         rest, _, query = rest.partition("?")
+    if scheme == "file" and platform.WINDOWS:
+        rest = _windows_file_path(rest)
     if "/" not in rest:
         raise UsageError(
             f"invalid stream URL {shown!r}: it must have an ending slash, "
@@ -181,6 +191,16 @@ def _shown(text: object) -> str:
             before += "?" + "&".join(parts)
         text = f"{head}://{before}"
     return redact(text)
+
+
+def _windows_file_path(rest: str) -> str:
+    """``/C:/x.ss/KEY`` -> ``C:/x.ss/KEY``; a path with a backslash after its last ``/`` (or
+    without one) gets an empty key list (``C:\\x.ss`` -> ``C:\\x.ss/``)."""
+    if _SLASH_DRIVE.match(rest):
+        rest = rest[1:]
+    if "\\" in rest.rpartition("/")[2]:
+        rest += "/"
+    return rest
 
 
 def _is_file_path(node_part: str, key_part: str) -> bool:
