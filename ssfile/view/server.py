@@ -92,7 +92,7 @@ class ViewServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), Handler)
         self.port = self.server_address[1]
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
-        self.jobs.start()  # summary, timeline, integrity: in that order, before any page asks
+        self.jobs.start()  # the overview's first read starts before any page asks
 
     @property
     def url(self) -> str:
@@ -101,6 +101,7 @@ class ViewServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         super().server_close()
         self.jobs.close()
+        self.api.plots.close()
 
 
 class Handler(BaseHTTPRequestHandler):
