@@ -16,6 +16,7 @@ each payload is then parsed once.  :func:`extend` reads only what a growing file
 from __future__ import annotations
 
 import json
+import json.scanner
 import math
 import os
 import re
@@ -76,44 +77,65 @@ class Series:
         return len(self.value)
 
 
-def _values(payloads: list[bytes], keys: tuple[str | int, ...], counts: dict[str, int]) -> Any:
-    """(value or None) per payload; counts the reasons for None."""
+def _walk(doc: Any, keys: tuple[str | int, ...], counts: dict[str, int]) -> float | None:
+    """The finite number at ``keys`` in the parsed payload ``doc`` (None: counted as why)."""
+    if type(doc) is not dict:
+        counts["not_json"] += 1
+        return None
+    for k in keys:
+        if type(k) is int:
+            doc = doc[k] if type(doc) is list and k < len(doc) else None
+        else:
+            doc = doc.get(k) if type(doc) is dict else None
+        if doc is None:
+            break
+    if type(doc) in (int, float, bool):
+        try:
+            v = float(doc)
+        except OverflowError:
+            v = math.nan
+        if math.isfinite(v):
+            return v
+    counts["missing"] += 1
+    return None
+
+
+def _parse(raw: bytes, keys: tuple[str | int, ...], counts: dict[str, int]) -> float | None:
+    """One payload the plain way: ``json.loads`` (whitespace around the value allowed)."""
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        counts["binary"] += 1
+        return None
+    except (ValueError, RecursionError):
+        counts["binary" if _CONTROL.search(raw) else "not_json"] += 1
+        return None
+    return _walk(doc, keys, counts)
+
+
+def _values(buf: bytes, bounds: list[int], keys: tuple[str | int, ...], counts: dict[str, int]):  # type: ignore[no-untyped-def]
+    """(value or None) per payload ``buf[bounds[i]:bounds[i + 1]]``; counts why None.
+
+    When the payloads are ASCII (the usual JSON), the buffer is decoded once and json's
+    scanner parses each payload in place; a payload it does not parse exactly from its first
+    to its last byte (whitespace around it, not JSON, ...) goes the plain way, so the result
+    is always ``json.loads``'s."""
     out: list[float | None] = []
     append = out.append
-    loads = json.loads
-    isfinite = math.isfinite
-    for raw in payloads:
-        try:
-            doc = loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            counts["binary"] += 1
-            append(None)
-            continue
-        except (ValueError, RecursionError):
-            counts["binary" if _CONTROL.search(raw) else "not_json"] += 1
-            append(None)
-            continue
-        if not isinstance(doc, dict):
-            counts["not_json"] += 1
-            append(None)
-            continue
-        for k in keys:
-            if type(k) is int:
-                doc = doc[k] if type(doc) is list and k < len(doc) else None
-            else:
-                doc = doc.get(k) if type(doc) is dict else None
-            if doc is None:
-                break
-        if type(doc) in (int, float, bool):
+    text = buf.decode("ascii") if buf.isascii() else None
+    scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
+    walk = _walk
+    for i in range(len(bounds) - 1):
+        a, b = bounds[i], bounds[i + 1]
+        if text is not None and a < b:
             try:
-                v = float(doc)
-            except OverflowError:
-                v = math.nan
-            if isfinite(v):
-                append(v)
+                doc, end = scan_once(text, a)
+            except (StopIteration, ValueError, RecursionError):
+                end = -1
+            if end == b:
+                append(walk(doc, keys, counts))
                 continue
-        counts["missing"] += 1
-        append(None)
+        append(_parse(buf[a:b], keys, counts))
     return out
 
 
@@ -126,7 +148,7 @@ def _read(path: str, stream: str, keys: tuple[str | int, ...], start: int | None
         try:
             got = scan(
                 path,
-                payload="bytes",
+                payload="buffer",
                 check_crc=True,
                 select=select,
                 start=start,
@@ -139,14 +161,14 @@ def _read(path: str, stream: str, keys: tuple[str | int, ...], start: int | None
                 raise
             stopped, stop = str(err), err.offset
     c = got.columns
-    payloads = [p for part in got.payloads for p in part]
+    buf = np.concatenate(got.payloads).tobytes() if got.payloads else b""
+    bounds = np.concatenate([[0], np.cumsum(c["length"])]).astype(np.int64)
     ts, offsets = c["timestamp_ms"], c["offset"]
     if start is not None:  # the message at ``start`` was read last time
-        fresh = offsets > start
-        skip = len(fresh) - int(fresh.sum())
-        payloads, ts, offsets = payloads[skip:], ts[skip:], offsets[skip:]
+        skip = len(offsets) - int((offsets > start).sum())
+        ts, offsets, bounds = ts[skip:], offsets[skip:], bounds[skip:]
     counts = {"missing": 0, "not_json": 0, "binary": 0}
-    values = _values(payloads, keys, counts)
+    values = _values(buf, bounds.tolist(), keys, counts)
     have = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
     out = Series(
         stream,
@@ -220,16 +242,19 @@ def downsample(series: Series, lo: int | None, hi: int | None, buckets: int) -> 
     base = {"lo": lo, "hi": hi, "points": n}
     if n <= 2 * buckets:
         return base | {"exact": True, "t": t.tolist(), "v": v.tolist(), "offset": off.tolist()}
-    which = (t - lo) * buckets // (hi - lo)
-    starts = np.flatnonzero(np.diff(which, prepend=-1))  # first index of every non-empty bucket
-    lows = np.minimum.reduceat(v, starts)
-    highs = np.maximum.reduceat(v, starts)
-    sizes = np.diff(np.append(starts, n))
-    idx = np.arange(n)
-    at_low = np.minimum.reduceat(np.where(v == np.repeat(lows, sizes), idx, n), starts)
-    at_high = np.minimum.reduceat(np.where(v == np.repeat(highs, sizes), idx, n), starts)
-    pick = np.sort(np.concatenate([at_low, at_high]))
-    pick = pick[np.diff(pick, prepend=-1) != 0]  # a bucket whose min is its max: one point
+    # bucket k holds [lo + k*span/buckets, lo + (k+1)*span/buckets): its slice of the sorted
+    # times by a binary search per edge, then one argmin and one argmax per bucket
+    edges = lo + (np.arange(buckets + 1, dtype=np.int64) * (hi - lo) + buckets - 1) // buckets
+    cuts = np.searchsorted(t, edges).tolist()
+    pick_list: list[int] = []
+    for k in range(buckets):
+        a, b = cuts[k], cuts[k + 1]
+        if a == b:
+            continue
+        part = v[a:b]
+        i, j = a + int(part.argmin()), a + int(part.argmax())
+        pick_list += (i,) if i == j else (min(i, j), max(i, j))
+    pick = np.array(pick_list, dtype=np.int64)
     return base | {
         "exact": False,
         "t": t[pick].tolist(),

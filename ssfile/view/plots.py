@@ -98,14 +98,16 @@ def describe(s: Series, lo: int | None, hi: int | None, width: int) -> dict[str,
         "stopped": s.stopped,
         "reason": why_empty(s) if not len(s) else None,
     }
+    out["data"] = downsample(s, lo, hi, width)  # sorts the series by time once
     if len(s):
-        out |= {
-            "t_min": int(s.timestamp_ms.min()),
-            "t_max": int(s.timestamp_ms.max()),
-            "v_min": float(s.value.min()),
-            "v_max": float(s.value.max()),
-        }
-    out["data"] = downsample(s, lo, hi, width)
+        if "range" not in s.extra:  # once per series: it never changes
+            s.extra["range"] = {
+                "t_min": int(s.timestamp_ms[0]),
+                "t_max": int(s.timestamp_ms[-1]),
+                "v_min": float(s.value.min()),
+                "v_max": float(s.value.max()),
+            }
+        out |= s.extra["range"]
     return out
 
 
