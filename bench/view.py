@@ -1,7 +1,20 @@
-"""Issue-9 benchmarks: ``ssfile view`` on a >= 1 GiB file.
+"""Issues 9 and 20: ``ssfile view`` on a >= 1 GiB file, a growing file, a 10 M-message plot.
 
-    .venv/bin/python bench/view.py            # markdown on stdout
-    .venv/bin/python bench/view.py --quick    # fewer samples
+    .venv/bin/python bench/view.py                  # everything, markdown on stdout
+    .venv/bin/python bench/view.py --quick          # smaller files, fewer samples
+    .venv/bin/python bench/view.py --only live,plot # some sections (pages, live, plot)
+
+Issue 20 (``live``, ``plot``):
+
+* the live refresh cost per tick: a copy of the 1 GiB file grows by 1 MB/s (a writer
+  process appends 1 KiB messages and flushes every 100 ms); once a second the bench asks
+  ``/api/summary`` (what the page's live tick asks first: it reads the new bytes and
+  returns every panel) and times it; the reference, in the same run, is what a rescan per
+  tick would cost: ``to_numpy(payload=False, check_crc=False)`` and ``ssfile.verify`` of the
+  whole file;
+* the time to the first plot on 10,000,000 messages: ``/api/series`` of ``reading.temp``
+  until it is ready (the first request reads the stream), then the requests of a session
+  (everything, zooms, pans, at 1200 px); the reference is ``to_numpy`` of the same file.
 
 * time to the first page: ``ssfile view FILE --no-browser`` started as a process, then the
   page, its assets and the first ``/api/messages`` fetched over HTTP; and in headless
@@ -136,15 +149,157 @@ def seek_round_trips(v: Viewer, n: int, size: int, count: int) -> dict[str, list
 
 
 def jobs_done(v: Viewer, timeout: float = 600) -> dict[str, float]:
-    done: dict[str, float] = {}
-    while len(done) < 3 and time.perf_counter() - v.t0 < timeout:
-        s = v.api("summary")
-        t = v.api("timeline")
-        for name, st in (("summary", s["summary"]), ("timeline", t), ("integrity", s["integrity"])):
-            if name not in done and st["state"] != "pending":
-                done[name] = time.perf_counter() - v.t0
+    """When the overview (summary, streams, integrity, timeline: one tally) was ready."""
+    while time.perf_counter() - v.t0 < timeout:
+        o = v.api("summary")["overview"]
+        if o["state"] != "pending" and not o["refreshing"]:
+            return {"overview (summary, streams, integrity, timeline)": time.perf_counter() - v.t0}
         time.sleep(0.2)
-    return done
+    return {}
+
+
+# ---- issue 20: the live refresh cost per tick --------------------------------------------------
+
+GROWER = r"""
+import sys, time
+import ssfile
+path, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+payload = bytes(range(256)) * 4  # 1 KiB
+per_flush = max(1, rate // 10 // 1065)
+w = ssfile.open(path, "a")
+t0 = time.monotonic()
+i = 0
+while time.monotonic() - t0 < seconds:
+    for _ in range(per_flush):
+        w.write(payload, stream_key=("orders", "prices", "quotes", "trades")[i & 3])
+        i += 1
+    w.flush()
+    time.sleep(max(0.0, t0 + i * 1065 / rate - time.monotonic()))
+w.close()
+print(i)
+"""
+
+
+def live_ticks(path: str, ticks: int, rate: int = 1_000_000) -> dict[str, object]:
+    """A copy of ``path`` grows by ``rate`` bytes/s; /api/summary once a second."""
+    import shutil
+
+    copy = os.path.join(os.path.dirname(path), "live-copy.ss")
+    shutil.copyfile(path, copy)
+    eos = ssfile.verify(copy).eos_offsets
+    if eos:  # a writer appending would remove the EOS: the viewer would (rightly) start over
+        os.truncate(copy, eos[0])
+    t = time.perf_counter()
+    ssfile.to_numpy(copy, payload=False, check_crc=False)
+    rescan_numpy = time.perf_counter() - t
+    t = time.perf_counter()
+    ssfile.verify(copy)
+    rescan_verify = time.perf_counter() - t
+    v = Viewer(copy)
+    try:
+        first = jobs_done(v)
+        grower = subprocess.Popen(
+            [sys.executable, "-c", GROWER, copy, str(rate), str(ticks + 2)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        costs, grown, inline = [], [], 0
+        before = v.api("summary")["overview"]["result"]["through"]
+        time.sleep(1.0)
+        for _ in range(ticks):
+            t = time.perf_counter()
+            o = v.api("summary")["overview"]
+            costs.append((time.perf_counter() - t) * 1000)
+            inline += not o["refreshing"]
+            through = o["result"]["through"]
+            grown.append(through - before)
+            before = through
+            time.sleep(max(0.0, 1.0 - (time.perf_counter() - t)))
+        written = int(grower.stdout.read() or 0)
+        grower.wait(30)
+    finally:
+        v.close()
+        os.remove(copy)
+    return {
+        "size": os.path.getsize(path),
+        "first_s": next(iter(first.values()), float("nan")),
+        "costs_ms": costs,
+        "grown": grown,
+        "inline": inline,
+        "written": written,
+        "rescan_numpy_s": rescan_numpy,
+        "rescan_verify_s": rescan_verify,
+    }
+
+
+# ---- issue 20: the first plot on 10,000,000 messages -------------------------------------------
+
+
+def plot_file(n: int) -> str:
+    """``n`` messages of one stream, JSON ``{"i": .., "reading": {"temp": ..}}`` (~40 bytes)."""
+    from seek import DATA
+
+    path = os.path.join(DATA, f"plot-{n}.ss")
+    if os.path.exists(path):
+        return path
+    os.makedirs(DATA, exist_ok=True)
+    tmp = path + ".tmp"
+    with ssfile.open(tmp, "w", created_at=T0) as w:
+        for i in range(n):
+            temp = 20 + (i % 1000) / 100 + (i // 100_000)
+            w.write(
+                b'{"i":%d,"reading":{"temp":%.2f}}' % (i, temp),
+                stream_key="sensor",
+                timestamp=T0 + i,
+            )
+    os.replace(tmp, path)
+    return path
+
+
+def plot_session(path: str, n: int) -> dict[str, object]:
+    t = time.perf_counter()
+    cols = ssfile.to_numpy(path, payload=False, check_crc=False)
+    ref_headers = time.perf_counter() - t
+    assert len(cols) == n
+    t = time.perf_counter()
+    ssfile.to_numpy(path, streams="sensor", payload="bytes")
+    ref_payloads = time.perf_counter() - t
+    v = Viewer(path)
+    try:
+        q = {"stream": "sensor", "field": "reading.temp", "width": 1200}
+        t = time.perf_counter()
+        while True:
+            got = v.api("series", **q)
+            if got["state"] != "pending":
+                break
+            time.sleep(0.05)
+        first = time.perf_counter() - t
+        assert got["values"] == n, got.get("error")
+        session: dict[str, list[float]] = {"everything": [], "zoom 1/10": [], "zoom 1/1000": []}
+        session["pan (1/10 wide)"] = []
+        rng = random.Random(5)
+        for _ in range(5):
+            for kind in session:
+                if kind == "everything":
+                    extra = {}
+                else:
+                    span = n // (1000 if "1000" in kind else 10)
+                    lo = T0 + rng.randrange(n - span)
+                    extra = {"from_ms": lo, "to_ms": lo + span}
+                t = time.perf_counter()
+                got = v.api("series", **q, **extra)
+                session[kind].append((time.perf_counter() - t) * 1000)
+                assert got["state"] == "ready" and got["data"]["t"]
+    finally:
+        v.close()
+    return {
+        "first_s": first,
+        "session_ms": session,
+        "ref_headers_s": ref_headers,
+        "ref_payloads_s": ref_payloads,
+        "points": len(got["data"]["t"]),
+    }
 
 
 # a click on the timeline, timed inside the page: mouse events -> new first row -> next frame
@@ -195,13 +350,54 @@ def browser_numbers(path: str, clicks: int) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="pages,live,plot", help="sections: pages, live, plot")
     args = ap.parse_args()
+    only = set(args.only.split(","))
     path = big_file(0.1 if args.quick else 1.05)  # the file bench/seek.py uses
+    if "pages" in only:
+        pages(path, args.quick)
+    if "live" in only:
+        live = live_ticks(path, 10 if args.quick else 30)
+        costs = live["costs_ms"]
+        med = statistics.median(costs)
+        print(
+            f"\nlive: {os.path.basename(path)} ({live['size']:,} bytes) copied, growing by "
+            f"1 MB/s ({live['written']:,} messages of 1 KiB appended); overview first ready "
+            f"after {live['first_s']:.1f} s\n"
+        )
+        print("| per tick | median | p95 | max |\n|---|---:|---:|---:|")
+        print("| `/api/summary` round trip, ms | {:.1f} | {:.1f} | {:.1f} |".format(*stats(costs)))
+        grown = [g / 1e6 for g in live["grown"]]
+        print("| bytes counted per tick, MB | {:.2f} | {:.2f} | {:.2f} |".format(*stats(grown)))
+        print(
+            f"\nread in the server: {live['inline']} of {len(costs)} ticks; a rescan per tick "
+            f"would cost `to_numpy(payload=False, check_crc=False)` {live['rescan_numpy_s']:.2f} s "
+            f"or `verify` {live['rescan_verify_s']:.2f} s: median tick / to_numpy rescan = "
+            f"{med / 1000 / live['rescan_numpy_s']:.4f}, / verify rescan = "
+            f"{med / 1000 / live['rescan_verify_s']:.4f}"
+        )
+    if "plot" in only:
+        n = 1_000_000 if args.quick else 10_000_000
+        p = plot_session(plot_file(n), n)
+        print(f"\nplot: {n:,} messages, `reading.temp` at 1200 px ({p['points']} points drawn)\n")
+        print("| request | ms (median / max of 5) |\n|---|---:|")
+        print(f"| first request until ready (reads the stream) | {p['first_s'] * 1000:.0f} |")
+        for kind, samples in p["session_ms"].items():
+            print(f"| then: {kind} | {statistics.median(samples):.1f} / {max(samples):.1f} |")
+        print(
+            f"\nreference, same run: `to_numpy(payload=False, check_crc=False)` "
+            f"{p['ref_headers_s']:.2f} s, `to_numpy(streams='sensor', payload='bytes')` "
+            f"{p['ref_payloads_s']:.2f} s; first plot / to_numpy(payload='bytes') = "
+            f"{p['first_s'] / p['ref_payloads_s']:.1f}"
+        )
+
+
+def pages(path: str, quick: bool) -> None:
     size = os.path.getsize(path)
     with ssfile.open(path) as r:
         r.seek_end()
     count = int(os.path.basename(path).split("-")[1].split(".")[0])
-    n = 10 if args.quick else 40
+    n = 10 if quick else 40
 
     cold = [first_page_http(path) for _ in range(3)]
     v = Viewer(path)
@@ -211,8 +407,7 @@ def main() -> None:
         after = seek_round_trips(v, n, size, count)
     finally:
         v.close()
-    br = browser_numbers(path, 5 if args.quick else 15)
-
+    br = browser_numbers(path, 5 if quick else 15)
     print(f"file: {os.path.basename(path)}, {size:,} bytes, {count:,} messages\n")
     print("| first page | seconds (best of 3 / worst) |\n|---|---|")
     print(

@@ -13,12 +13,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 
 import pytest
 
 import ssfile
-from ssfile.view import jobs, model, payload
+from ssfile.view import jobs, model, payload, tally
 from ssfile.view.api import Api, ApiError
 from ssfile.view.server import ViewServer
 
@@ -204,7 +205,8 @@ def test_damage_shows_in_api_pages_with_verify_problems(rec):
     detail = api.handle("message", {"offset": [str(bad_crc.offset)]})
     assert detail["problems"]
     summary = api.handle("summary", {})
-    assert summary["integrity"]["state"] == "ready" and not summary["integrity"]["result"]["clean"]
+    overview = summary["overview"]
+    assert overview["state"] == "ready" and not overview["result"]["integrity"]["clean"]
     # backward paging across the damage ends at the file start
     before, seen = os.path.getsize(rec) + 1, []
     while True:
@@ -225,39 +227,258 @@ def test_file_cut_inside_a_frame_is_a_torn_tail_not_damage(rec):
     assert got.damage == [] and got.torn_tail == orig[-5].offset
 
 
-# ---- jobs -------------------------------------------------------------------------------------
+# ---- the overview (tally) and its board --------------------------------------------------------
 
 
-def test_timeline_counts_every_message_per_stream(rec):
-    t = jobs.timeline_job(rec, bins=50)
+def test_overview_counts_are_the_readers_and_the_eos_is_no_message(rec):
+    t = tally.tally(rec).to_json_dict()
     msgs = read_all(rec)
-    assert t["start_ms"] == min(m.timestamp_ms for m in msgs)
-    totals = {s["stream_key"]: sum(s["counts"]) for s in t["streams"]}
-    assert totals == {k: sum(m.stream_key == k for m in msgs) for k in STREAMS}
-    assert all(len(s["counts"]) == 50 for s in t["streams"])
+    assert t["messages"] == t["integrity"]["intact_messages"] == len(msgs)
+    assert sum(s["messages"] for s in t["streams"]) == len(msgs)
+    assert sum(s["total"] for s in t["timeline"]["streams"]) == len(msgs)
+    assert {s["stream_key"]: s["total"] for s in t["timeline"]["streams"]} == {
+        k: sum(m.stream_key == k for m in msgs) for k in STREAMS
+    }
+    assert t["eos"]["offset"] == ssfile.verify(rec).eos_offsets[0]
+    assert t["eos"]["after_messages"] == 0 and t["tail"] is None
+    assert t["integrity"]["clean"] and t["through"] == os.path.getsize(rec)
+    first = {(s["stream_key"], s["shard_id"]): s for s in t["streams"]}
+    for (key, shard), st in first.items():
+        mine = [m for m in msgs if (m.stream_key, m.shard_id) == (key, shard)]
+        assert st["messages"] == len(mine) and st["last_sequence"] == mine[-1].sequence
+        assert st["payload_bytes"] == sum(len(m.payload) for m in mine)
+    bins = t["timeline"]
+    width = (bins["end_ms"] - bins["start_ms"]) // bins["bins"]
+    for s in bins["streams"]:  # each message in the bar that covers its time
+        want = [0] * bins["bins"]
+        for m in msgs:
+            if m.stream_key == s["stream_key"]:
+                want[(m.timestamp_ms - bins["start_ms"]) // width] += 1
+        assert s["counts"] == want
 
 
-def test_timeline_of_a_damaged_file_counts_past_the_damage(rec):
+def test_the_overview_reads_only_what_the_file_gained(tmp_path):
+    path = str(tmp_path / "grow.ss")
+    write_file(path, 10, eos=False)
+    t = tally.Tally(path)
+    t.check_file()
+    t.advance()
+    whole = read_all(path)
+    for step in range(1, 9):
+        write_file(path, 40, start=10 + 40 * step, mode="a", eos=False)
+        data = open(path, "rb").read()
+        cut = len(data) - 5 * step  # a frame being written: its last bytes are missing
+        os.truncate(path, cut)
+        t.check_file()
+        looked = t.advance()
+        assert looked <= len(data) - whole[-1].offset + 4096  # the new bytes, not the file
+        whole = [m for m in read_all_tolerant(path)]
+        snap = t.to_json_dict()
+        assert snap["messages"] == len(whole) and snap["tail"]["offset"] == t.through
+        assert snap["integrity"]["clean"] and snap["integrity"]["pending"]
+        with open(path, "ab") as f:
+            f.write(data[cut:])  # the writer finishes the frame
+    t.check_file()
+    t.advance()
+    full = tally.tally(path).to_json_dict()
+    mine = t.to_json_dict()
+    for key in ("messages", "streams", "timeline", "beacons", "through", "tail"):
+        assert mine[key] == full[key], key
+    assert mine["events"] == [] and mine["generation"] == 0  # it only ever grew
+
+
+def read_all_tolerant(path):
+    with ssfile.open(path, tolerate_truncation=True) as r:
+        return list(r)
+
+
+def test_the_overview_says_when_the_file_is_truncated_or_replaced(tmp_path):
+    path = str(tmp_path / "rec.ss")
+    write_file(path, 300, eos=False)
+    t = tally.tally(path)
+    msgs = read_all(path)
+    os.truncate(path, msgs[100].offset)
+    t.check_file()
+    t.advance()
+    snap = t.to_json_dict()
+    assert snap["messages"] == 100 and snap["generation"] == 1
+    assert "truncated" in snap["events"][-1]["message"]
+    other = str(tmp_path / "other.ss")
+    write_file(other, 20)
+    os.replace(other, path)
+    t.check_file()
+    t.advance()
+    snap = t.to_json_dict()
+    assert snap["messages"] == 20 and snap["eos"] and snap["generation"] == 2
+    assert "replaced" in snap["events"][-1]["message"] and len(snap["events"]) == 2
+    with open(path, "r+b") as f:  # same inode, same size, other bytes where we already read
+        f.seek(200)
+        b = f.read(1)
+        f.seek(200)
+        f.write(bytes([b[0] ^ 1]))
+    os.utime(path, ns=(0, 0))
+    t.check_file()
+    assert t.generation == 2  # bytes before ``through`` other than its last 64 are not compared
+    with open(path, "r+b") as f:
+        f.seek(t.through - 3)
+        f.write(b"xyz")
+    t.check_file()
+    assert t.generation == 3 and "rewritten" in t.events[-1]["message"]
+
+
+def test_the_overview_counts_past_damage_and_after_the_eos(rec):
     orig = read_all(rec)
     corrupt(rec, orig[300].offset + 2, b"\xff" * 24)
-    t = jobs.timeline_job(rec)
-    assert sum(s["total"] for s in t["streams"]) == len(
-        model.scan_forward(rec, 0, budget=None).messages
-    )
-    assert sum(s["total"] for s in t["streams"]) > len(orig) - 50
+    size = os.path.getsize(rec)
+    room = INTERVAL - size % INTERVAL - 1  # two frames that end before the next beacon
+    k = next(k for k in range(1, 200) if orig[k + 2].offset - orig[k].offset <= room)
+    with open(rec, "ab") as f:  # data after the EOS: no reader sees it
+        f.write(open(rec, "rb").read()[orig[k].offset : orig[k + 2].offset])
+    t = tally.tally(rec).to_json_dict()
+    diag = ssfile.verify(rec)
+    assert not t["integrity"]["clean"] and t["integrity"]["unreadable"] == [
+        list(r) for r in diag.unreadable
+    ]
+    assert t["messages"] == sum(s["total"] for s in t["timeline"]["streams"])
+    assert t["messages"] > len(orig) - 50
+    assert t["eos"]["after_messages"] == 2
+    codes = {p["code"] for p in t["integrity"]["problems"]}
+    assert {"unreadable", "data-after-eos"} <= codes
 
 
-def test_jobs_in_a_child_process(rec):
-    board = jobs.JobBoard(rec)
+def test_the_board_reads_in_a_child_then_the_growth_in_place(tmp_path):
+    path = str(tmp_path / "rec.ss")
+    write_file(path, 1000, eos=False)
+    board = jobs.JobBoard(path)
     try:
         board.start()
         board.wait(60)
-        st = {name: board.status(name) for name in jobs.JOBS}
+        st = board.status()
+        assert st["state"] == "ready" and st["result"]["messages"] == 1000
+        write_file(path, 30, start=1000, mode="a")
+        time.sleep(jobs.MIN_REFRESH_S)  # the board looks at the file at most this often
+        st = board.status()
+        assert not st["refreshing"] and st["result"]["messages"] == 1030
+        assert st["result"]["eos"] is not None
     finally:
         board.close()
-    assert {s["state"] for s in st.values()} == {"ready"}, st
-    assert st["summary"]["result"]["messages"] == len(read_all(rec))
-    assert st["integrity"]["result"]["clean"] is True
+
+
+def test_a_live_page_reads_up_to_the_overviews_offset(rec):
+    api = inline_api(rec)
+    msgs = read_all(rec)
+    stop = msgs[40].offset
+    page = api.handle("messages", {"from": ["0"], "stop": [str(stop)], "limit": ["1000"]})
+    assert offsets(page["messages"]) == offsets(msgs[:40])
+    with pytest.raises(ApiError):
+        api.handle("messages", {"end": ["1"], "stop": ["400"]})
+
+
+# ---- plots --------------------------------------------------------------------------------------
+
+
+def sensor_values(path, stream, get):
+    out = []
+    for m in read_all(path):
+        if m.stream_key != stream:
+            continue
+        try:
+            v = get(json.loads(m.payload))
+        except (ValueError, KeyError, IndexError, TypeError):
+            continue
+        if isinstance(v, (int, float)):
+            out.append((m.timestamp_ms, float(v), m.offset))
+    return out
+
+
+def series_of(api, stream, field, **extra):
+    query = {"stream": [stream], "field": [field]} | {k: [str(v)] for k, v in extra.items()}
+    api.handle("series", query)  # starts reading the series
+    api.plots.wait()
+    return api.handle("series", query)
+
+
+def test_series_of_a_field_equals_the_readers_values(rec):
+    api = inline_api(rec)
+    got = series_of(api, "prices", "v")
+    want = sensor_values(rec, "prices", lambda d: d["v"])
+    d = got["data"]
+    assert got["state"] == "ready" and d["exact"]
+    assert list(zip(d["t"], d["v"], d["offset"])) == want
+    n = sum(m.stream_key == "prices" for m in read_all(rec))
+    assert got["messages"] == n and got["values"] == len(want)
+    assert got["binary"] == sum(
+        m.stream_key == "prices" and payload.kind_of(m.payload) == "binary" for m in read_all(rec)
+    )
+    assert got["missing"] + got["not_json"] + got["binary"] == n - len(want)
+
+
+def test_series_downsampling_keeps_every_buckets_min_and_max(tmp_path):
+    import random
+
+    path = str(tmp_path / "many.ss")
+    rng = random.Random(7)
+    values = [rng.uniform(-5, 5) + (i % 300) / 30 for i in range(5000)]
+    with ssfile.open(path, "w", created_at=T0) as w:
+        for i, v in enumerate(values):
+            w.write(json.dumps({"a": {"b": [v]}}).encode(), stream_key="s", timestamp=T0 + i)
+    api = inline_api(path)
+    got = series_of(api, "s", "a.b[0]", width=100)
+    d = got["data"]
+    assert not d["exact"] and d["points"] == 5000 and len(d["t"]) <= 200
+    lo, hi = d["lo"], d["hi"]
+    for k in range(100):  # every bucket: its min and its max are drawn
+        inside = [(T0 + i, v) for i, v in enumerate(values) if k <= (i * 100) // (hi - lo) < k + 1]
+        drawn = [v for t, v in zip(d["t"], d["v"]) if (t - lo) * 100 // (hi - lo) == k]
+        assert min(drawn) == min(v for _, v in inside) and max(drawn) == max(v for _, v in inside)
+    zoom = series_of(api, "s", "a.b[0]", width=100, from_ms=T0 + 1000, to_ms=T0 + 1150)
+    assert zoom["data"]["exact"] and zoom["data"]["v"] == values[1000:1150]
+
+
+def test_series_say_why_nothing_is_plotted(tmp_path):
+    path = str(tmp_path / "bin.ss")
+    with ssfile.open(path, "w", created_at=T0) as w:
+        for i in range(50):
+            w.write(bytes([0, 200, i]), stream_key="raw", timestamp=T0 + i)
+            w.write(b"hello", stream_key="txt", timestamp=T0 + i)
+            w.write(b'{"x": "text"}', stream_key="js", timestamp=T0 + i)
+    api = inline_api(path)
+    assert "binary (not UTF-8 text)" in series_of(api, "raw", "x")["reason"]
+    assert "is a JSON object" in series_of(api, "txt", "x")["reason"]
+    assert "has a number at 'x'" in series_of(api, "js", "x")["reason"]
+    assert "has no messages" in series_of(api, "nope", "x")["reason"]
+    assert api.handle("fields", {"stream": ["js"]})["fields"] == []
+
+
+@pytest.mark.parametrize(
+    "query,words",
+    [
+        ({"stream": ["a"]}, "are required"),
+        ({"stream": ["a"], "field": ["a..b"]}, "bad field path"),
+        ({"stream": ["a"], "field": ["x"], "width": ["5"]}, "between 10 and"),
+        ({"stream": ["a"], "field": ["x"], "from_ms": ["soon"]}, "whole number"),
+    ],
+)
+def test_bad_series_requests_are_400(rec, query, words):
+    api = Api(rec, jobs.JobBoard(rec, runner=jobs.in_process))
+    with pytest.raises(ApiError) as info:
+        api.handle("series", query)
+    assert info.value.status == 400 and words in info.value.message
+
+
+def test_a_series_grows_with_the_file(tmp_path):
+    path = str(tmp_path / "grow.ss")
+    write_file(path, 300, eos=False)
+    api = inline_api(path)
+    first = series_of(api, "prices", "v")
+    write_file(path, 300, start=300, mode="a")
+    api.plots.wait()
+    grown = series_of(api, "prices", "v")
+    want = sensor_values(path, "prices", lambda d: d["v"])
+    assert len(want) > first["values"] and grown["values"] == len(want)
+    assert list(zip(grown["data"]["t"], grown["data"]["v"])) == [(t, v) for t, v, _ in want] or (
+        not grown["data"]["exact"]
+    )
 
 
 # ---- payloads ---------------------------------------------------------------------------------
@@ -304,6 +525,7 @@ def test_payload_kinds_and_views():
         ("message", {}, 400, "'offset' is required"),
         ("message", {"offset": ["129"]}, 404, "no message starts at offset 129"),
         ("summary", {"x": ["1"]}, 400, "unknown parameter"),
+        ("messages", {"stop": ["x"]}, 400, "'stop'"),
     ],
 )
 def test_bad_requests_are_4xx_with_a_reason(rec, route, query, status, words):

@@ -281,3 +281,201 @@ def test_damaged_file_shows_where(browser, page, serve, tmp_path):
     after = [r["offset"] for r in table(page) if r["offset"] > damage_at]
     assert after and set(after) <= {m.offset for m in msgs}  # reading resumed on real frames
     shot(page, "07-damaged")
+
+
+# ---- live: every panel follows a writer in another process -----------------------------------
+
+WRITER = r"""
+import json, sys
+import ssfile
+path, i, t0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+streams = ("orders", "prices", "logs")
+w = ssfile.open(path, "a")
+for line in sys.stdin:
+    if line.strip() == "end":
+        w.close()  # with the end-of-stream frame
+        print("closed", flush=True)
+        break
+    for _ in range(int(line)):
+        w.write(json.dumps({"n": i, "qty": i % 50}).encode(), stream_key=streams[i % 3],
+                shard_id=i % 2, timestamp=t0 + i * 20)
+        i += 1
+    w.flush()
+    print("ok", flush=True)
+"""
+
+PANELS = """() => {
+  const num = (s) => Number(String(s).replace(/[^0-9]/g, ''));
+  const dl = Object.fromEntries([...document.querySelectorAll('#summary-fields dt')]
+    .map(dt => [dt.textContent, dt.nextElementSibling.textContent]));
+  const rows = [...document.querySelectorAll('#messages tbody tr.msg')];
+  return {
+    ticks: Number(document.querySelector('#overview').dataset.ticks || 0),
+    through: Number(document.querySelector('#overview').dataset.through || 0),
+    summary: Number(dl['messages']),
+    streams: [...document.querySelectorAll('#streams tbody td.count')]
+      .reduce((a, td) => a + Number(td.textContent), 0),
+    integrity: num(document.querySelector('#integrity-text').textContent.split(' intact')[0]),
+    legend: [...document.querySelectorAll('#legend > span')]
+      .reduce((a, s) => a + Number(s.textContent.split(' · ').pop()), 0),
+    last_row: rows.length ? Number(rows[rows.length - 1].dataset.offset) : null,
+    state: document.querySelector('#file-state').textContent,
+    eos: dl['EOS'],
+  };
+}"""
+
+
+def panels(pg) -> dict:
+    """Every panel's message count, read in one go (one JavaScript turn: one drawn state)."""
+    return pg.evaluate(PANELS)
+
+
+def agree(p: dict) -> int:
+    """The panels agree with each other; their common count."""
+    assert p["summary"] == p["streams"] == p["integrity"] == p["legend"], p
+    return p["summary"]
+
+
+def after_one_refresh(pg) -> dict:
+    """The panels once a whole refresh has run after now (two more ticks drawn: the first
+    may have asked the server before now)."""
+    ticks = panels(pg)["ticks"]
+    wait_js(pg, f"Number(document.querySelector('#overview').dataset.ticks) >= {ticks + 2}")
+    return panels(pg)
+
+
+def test_live_every_panel_follows_a_writer_process(browser, page, serve, tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "live.ss"
+    write(path, 0, 400)
+    srv = serve(path)
+    page.goto(srv.url)
+    wait_ready(page)
+    assert agree(panels(page)) == 400
+    page.check("#live")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), "400", str(T0)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for burst in (150, 1, 700, 60):
+            writer.stdin.write(f"{burst}\n")
+            writer.stdin.flush()
+            while True:  # sample while the writer writes: the panels agree at every moment
+                p = panels(page)
+                agree(p)
+                assert p["last_row"] is None or p["last_row"] < p["through"]
+                line = writer.stdout.readline()
+                if line:
+                    break
+            assert line.strip() == "ok"
+            truth = read_all(path)
+            p = after_one_refresh(page)
+            assert agree(p) == len(truth), (p, len(truth))
+            assert p["last_row"] == truth[-1].offset
+        writer.stdin.write("end\n")
+        writer.stdin.flush()
+        assert writer.stdout.readline().strip() == "closed"
+    finally:
+        writer.stdin.close()
+        writer.wait(10)
+    truth = read_all(path)
+    eos_at = ssfile.verify(path).eos_offsets[0]
+    p = after_one_refresh(page)
+    assert agree(p) == len(truth) == 400 + 150 + 1 + 700 + 60  # the EOS frame is no message
+    assert p["last_row"] == truth[-1].offset
+    assert f"end-of-stream frame at offset {eos_at}" in p["state"]
+    assert p["eos"] == f"at offset {eos_at} (not a message)"
+    assert page.text_content("#integrity") == "integrity: clean"
+    shot(page, "08-live-all-panels")
+
+    os.truncate(path, truth[500].offset)  # the file loses what the panels counted: say so
+    p = after_one_refresh(page)
+    assert "truncated" in p["state"] and agree(p) == 500
+    shot(page, "09-live-truncated")
+
+
+# ---- plots --------------------------------------------------------------------------------------
+
+
+def sensor_file(path, n: int = 600) -> list:
+    with ssfile.open(path, "w", beacon_interval=1024, created_at=T0) as w:
+        for i in range(n):
+            reading = {"reading": {"temp": 20 + (i % 10) * 0.5}, "items": [{"price": i}]}
+            w.write(json.dumps(reading).encode(), stream_key="sensor", timestamp=T0 + i * 100)
+            w.write(bytes([0, 255, i % 256]), stream_key="blob", timestamp=T0 + i * 100 + 1)
+    return [m for m in read_all(path) if m.stream_key == "sensor"]
+
+
+def plot_answers(pg) -> list:
+    return pg.evaluate("() => window.ssfilePlot.series.map(s => s.answer)")
+
+
+def wait_plotted(pg, n: int, view: str = "true") -> list:
+    wait_js(
+        pg,
+        f"window.ssfilePlot.series.length === {n} && window.ssfilePlot.series.every("
+        "s => s.answer && s.answer.state !== 'pending' && s.answer.data) && "
+        f"({view})",
+    )
+    return plot_answers(pg)
+
+
+def add_series(pg, stream: str, field: str) -> None:
+    pg.select_option("#plot-stream", stream)
+    pg.fill("#plot-field", field)
+    pg.click("#plot-form button")
+
+
+def test_plot_fields_zoom_and_open_a_point(browser, page, serve, tmp_path):
+    path = tmp_path / "sensor.ss"
+    msgs = sensor_file(path)
+    srv = serve(path)
+    page.goto(srv.url)
+    wait_ready(page)
+    add_series(page, "sensor", "reading.temp")
+    add_series(page, "sensor", "items[0].price")
+    temp, price = wait_plotted(page, 2)
+    assert temp["data"]["exact"] and price["data"]["exact"]
+    assert temp["data"]["t"] == [m.timestamp_ms for m in msgs]
+    assert temp["data"]["v"] == [json.loads(m.payload)["reading"]["temp"] for m in msgs]
+    assert price["data"]["v"] == [float(i) for i in range(len(msgs))]
+    assert temp["data"]["offset"] == [m.offset for m in msgs]
+    # what is drawn: the first series' colour (anti-aliased) where its point is
+    color = page.evaluate(
+        """() => { const p = window.ssfilePlot.points.find(q => q.si === 0 && q.x > 200);
+        const c = document.querySelector('#plot'), g = c.getContext('2d'), r = devicePixelRatio;
+        return Array.from(g.getImageData(Math.round(p.x * r), Math.round(p.y * r), 1, 1).data); }"""
+    )
+    assert max(abs(a - b) for a, b in zip(color, [0x2F, 0x6F, 0xDE])) <= 8 and color[3] > 100
+    shot(page, "10-plot")
+
+    add_series(page, "blob", "x")  # binary payloads: the page says why nothing is drawn
+    wait_js(page, "document.querySelector('#plot-state').textContent.includes('binary (not UTF-8')")
+
+    lo, hi = page.eval_on_selector("#plot", "c => [Number(c.dataset.lo), Number(c.dataset.hi)]")
+    page.click("#plot-zoom-in")
+    page.click("#plot-zoom-in")
+    want_lo = lo + (hi - lo) * 3 / 8
+    temp = wait_plotted(page, 3, f"window.ssfilePlot.series[0].answer.data.lo === {int(want_lo)}")[
+        0
+    ]
+    zlo, zhi = temp["data"]["lo"], temp["data"]["hi"]
+    assert abs((zhi - zlo) - (hi - lo) / 4) <= 2
+    inside = [m for m in msgs if zlo <= m.timestamp_ms < zhi]
+    assert temp["data"]["t"] == [m.timestamp_ms for m in inside] and len(inside) < len(msgs) / 3
+    shot(page, "11-plot-zoomed")
+
+    point = page.evaluate("() => window.ssfilePlot.points.find(q => q.si === 1 && q.x > 400)")
+    page.click("#plot", position={"x": point["x"], "y": point["y"]})
+    wait_js(
+        page,
+        "document.querySelector('#inspector-meta dd') && "
+        f"document.querySelector('#inspector-meta dd').textContent === '{point['offset']}'",
+    )
+    first_offset_is(page, point["offset"])
+    shot(page, "12-plot-click")

@@ -11,13 +11,16 @@ import os
 import ssfile
 
 from ..errors import UsageError
+from ..export.series import parse_path
 from ..timefmt import parse_time
 from ..types import format_timestamp
-from . import model, payload
+from . import model, payload, plots
 from .jobs import JobBoard
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 1 << 62
+MAX_MS = (1 << 63) - 1
+MAX_WIDTH = 4000  # plot buckets (pixels) per request
 
 
 class ApiError(Exception):
@@ -86,13 +89,15 @@ def message_row(m: ssfile.Message) -> dict[str, object]:
 
 
 class Api:
-    """Handlers over one file.  ``jobs`` runs the whole-file work (summary, timeline, verify)."""
+    """Handlers over one file.  ``jobs`` keeps the overview (summary, streams, integrity,
+    timeline: one tally) current; ``plots`` keeps the series of plotted fields."""
 
-    ROUTES = ("summary", "timeline", "messages", "message")
+    ROUTES = ("summary", "timeline", "messages", "message", "series", "fields")
 
-    def __init__(self, path: str, jobs: JobBoard) -> None:
+    def __init__(self, path: str, jobs: JobBoard, plotter: plots.Plots | None = None) -> None:
         self.path = os.fspath(path)
         self.jobs = jobs
+        self.plots = plotter or plots.Plots(self.path)
 
     def handle(self, route: str, query: Query) -> dict[str, object]:
         if route not in self.ROUTES:
@@ -107,11 +112,15 @@ class Api:
             raise ApiError(422, f"cannot read the file there: {err}") from None
         except ssfile.SeekError as err:
             raise ApiError(422, f"cannot seek: {err}") from None
+        except FileNotFoundError:
+            raise ApiError(410, f"the file {self.path} is gone (deleted or renamed)") from None
 
     # ---- routes -------------------------------------------------------------------------------
 
     def _summary(self, query: Query) -> dict[str, object]:
+        """The file and the overview: summary, streams, integrity, timeline of one tally."""
         _check_names(query, set())
+        overview = self.jobs.status()
         st = os.stat(self.path)
         try:
             with ssfile.open(self.path) as r:
@@ -127,13 +136,42 @@ class Api:
             "mtime_ms": st.st_mtime_ns // 1_000_000,
             "header": header,
             "error": error,
-            "summary": self.jobs.status("summary"),
-            "integrity": self.jobs.status("integrity"),
+            "overview": overview,
         }
 
     def _timeline(self, query: Query) -> dict[str, object]:
         _check_names(query, set())
-        return self.jobs.status("timeline")
+        st = self.jobs.status()
+        result = st["result"]
+        return st | {
+            "result": result["timeline"] if isinstance(result, dict) else None,
+            "through": result["through"] if isinstance(result, dict) else None,
+        }
+
+    def _series(self, query: Query) -> dict[str, object]:
+        _check_names(query, {"stream", "field", "width", "from_ms", "to_ms"})
+        stream, field = _one(query, "stream"), _one(query, "field")
+        if not stream or field is None:
+            raise ApiError(400, "parameters 'stream' and 'field' are required")
+        try:
+            parse_path(field)
+        except ValueError as err:
+            raise ApiError(400, str(err)) from None
+        width = _int(query, "width", 10, MAX_WIDTH, 800)
+        lo, hi = _int(query, "from_ms", 0, MAX_MS), _int(query, "to_ms", 0, MAX_MS)
+        assert width is not None
+        state, series, error = self.plots.series(stream, field)
+        out: dict[str, object] = {"state": state, "error": error, "stream": stream, "field": field}
+        if series is not None:
+            out |= plots.describe(series, lo, hi, width)
+        return out
+
+    def _fields(self, query: Query) -> dict[str, object]:
+        _check_names(query, {"stream"})
+        stream = _one(query, "stream")
+        if not stream:
+            raise ApiError(400, "parameter 'stream' is required")
+        return plots.suggest_fields(self.path, stream)
 
     def _message(self, query: Query) -> dict[str, object]:
         _check_names(query, {"offset"})
@@ -162,6 +200,7 @@ class Api:
                 "stream",
                 "shard",
                 "limit",
+                "stop",
             },
         )
         flt = _filter(query)
@@ -173,6 +212,9 @@ class Api:
                 400, f"give at most one of from, before, end, time, seq (got {', '.join(modes)})"
             )
         mode = modes[0] if modes else "from"
+        stop = _int(query, "stop", 0, MAX_OFFSET)
+        if stop is not None and mode != "from":
+            raise ApiError(400, "parameter 'stop' goes with 'from' only")
         if mode == "before" or mode == "end":
             before = (
                 model.file_size(self.path) + 1
@@ -184,7 +226,7 @@ class Api:
         target = self._target(mode, query)
         if target is None:  # a time or sequence after everything: the last page
             return self._backward(model.file_size(self.path) + 1, flt, limit) | {"target": None}
-        out = self._forward(target, flt, limit)
+        out = self._forward(target, flt, limit, stop)
         if mode in ("time", "seq"):
             out["target"] = target
         return out
@@ -208,8 +250,10 @@ class Api:
         assert start is not None
         return start
 
-    def _forward(self, start: int, flt: model.Filter, limit: int) -> dict[str, object]:
-        scan = model.page_after(self.path, start, flt, limit)
+    def _forward(
+        self, start: int, flt: model.Filter, limit: int, stop: int | None = None
+    ) -> dict[str, object]:
+        scan = model.page_after(self.path, start, flt, limit, stop)
         first = scan.messages[0].offset if scan.messages else start
         return self._page(scan.messages, scan.damage, start, scan.cursor) | {
             "at_start": start <= model.HEADER_END,
@@ -246,9 +290,9 @@ class Api:
         }
 
     def _problems(self, start: int, stop: int) -> list[dict[str, object]] | None:
-        """verify's problems at offsets in ``[start, stop)``; None until verify has run."""
-        st = self.jobs.status("integrity")
-        result = st["result"]
+        """verify's problems at offsets in ``[start, stop)``; None until the tally is ready."""
+        result = self.jobs.peek()
         if not isinstance(result, dict):
             return None
-        return [p for p in result["problems"] if start <= p["offset"] < stop]
+        problems = result["integrity"]["problems"]  # type: ignore[index]
+        return [p for p in problems if start <= p["offset"] < stop]

@@ -1,21 +1,22 @@
-"""Whole-file work for the viewer, done away from the request threads.
+"""Keeps the page's overview (:class:`~ssfile.view.tally.Tally`) up to date, away from the
+request threads when the work is large.
 
-Three jobs read the whole file: the summary (``ssfile info``'s), the timeline (message
-counts per stream per time bin, from the vectorised ``to_numpy`` scan) and the integrity
-check (``ssfile.verify``).  On a large file each takes seconds, so the server runs them
-in a child process, ``python -m ssfile.view.jobs JOB FILE`` (a thread would hold the GIL
-and slow every page request down; a plain subprocess needs no pickling and no
-``__main__`` guard, unlike a multiprocessing pool), one at a time, and the page shows
-"pending" until they are done.  When the file grows (live mode) a job
-is run again, at most every ``REFRESH_S`` seconds.
+The first read of a file, and any catch-up of more than ``INLINE_BYTES``, runs in a child
+process, ``python -m ssfile.view.jobs tally FILE``: a thread would hold the GIL and slow
+every page request down; a plain subprocess needs no ``__main__`` guard.  The child
+receives the tally so far (pickled, on stdin), advances it to the end of the file and sends
+it back (pickled, on stdout); the child is our own program, so its pickle is trusted.
+Smaller growth (a live file's last second) is read in the server itself, at most every
+``MIN_REFRESH_S``: the cost is proportional to the new bytes, never a rescan.
 
-The job functions return plain JSON-ready dicts: the child prints one JSON document.
+Every request sees one snapshot (a JSON-ready dict built once per advance), so the
+summary, the stream table, the integrity panel and the timeline always agree.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import pickle
 import subprocess
 import sys
 import threading
@@ -24,92 +25,27 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 
-import ssfile
+from .tally import Tally
 
-from ..file.summary import summarise, to_json
-from . import model
+JOBS = ("tally",)
+INLINE_BYTES = 8 << 20  # growth read in the server itself; more goes to a child process
+MIN_REFRESH_S = 0.25  # at most this often does a request trigger a read of new bytes
 
-JOBS = ("summary", "timeline", "integrity")
-REFRESH_S = 2.0
-BINS = 300  # timeline resolution
-TOP_STREAMS = 12  # streams drawn one by one; the rest are summed as "(other)"
-PROBLEMS_SHOWN = 500
+Runner = Callable[..., object]
 
 
-# ---- the jobs (run in the worker) -------------------------------------------------------------
+# ---- the job (run in the worker) --------------------------------------------------------------
 
 
-def summary_job(path: str) -> dict[str, object]:
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        return to_json(path, summarise(f, size))
+def tally_job(path: str, state: Tally | None = None) -> Tally:
+    """Advance ``state`` (or a fresh tally) to the end of the file as it is now."""
+    t = state if state is not None else Tally(os.fspath(path))
+    t.check_file()
+    t.advance()
+    return t
 
 
-def integrity_job(path: str) -> dict[str, object]:
-    out = ssfile.verify(path).to_json_dict()
-    problems = out["problems"]
-    assert isinstance(problems, list)
-    out["problems_total"] = len(problems)
-    out["problems"] = problems[:PROBLEMS_SHOWN]
-    return out
-
-
-def _columns(path: str):  # type: ignore[no-untyped-def]
-    """(stream keys, stream code per message, timestamp ms per message): numpy arrays."""
-    import numpy as np
-
-    try:
-        c = ssfile.to_numpy(path, payload=False, check_crc=False, tolerate_truncation=True)
-        torn = c.torn_tail
-        if torn is None or torn + c.header.beacon_interval >= os.path.getsize(path):
-            return c.stream_keys, c.stream_codes.astype(np.int64), c.timestamp.astype(np.int64)
-    except ssfile.FormatError:
-        pass
-    # damaged (an error, or a frame cut short long before the end): step over the damage
-    keys: dict[str, int] = {}
-    codes, stamps = [], []
-    at = model.HEADER_END
-    while True:
-        part = model.scan_forward(path, at, budget=None)
-        for m in part.messages:
-            codes.append(keys.setdefault(m.stream_key, len(keys)))
-            stamps.append(m.timestamp_ms)
-        if part.at_end or part.cursor <= at:
-            return list(keys), np.asarray(codes, np.int64), np.asarray(stamps, np.int64)
-        at = part.cursor
-
-
-def timeline_job(path: str, bins: int = BINS) -> dict[str, object]:
-    """Message counts per stream in ``bins`` equal time bins between the first and last stamp."""
-    import numpy as np
-
-    keys, codes, stamps = _columns(path)
-    if not len(stamps):
-        return {"start_ms": None, "end_ms": None, "bins": bins, "streams": []}
-    t0, t1 = int(stamps.min()), int(stamps.max()) + 1
-    which = ((stamps - t0) * bins // (t1 - t0)).clip(0, bins - 1)
-    grid = np.bincount(codes * bins + which, minlength=len(keys) * bins).reshape(len(keys), bins)
-    totals = grid.sum(axis=1)
-    order = sorted(range(len(keys)), key=lambda i: (-int(totals[i]), keys[i]))
-    streams = [
-        {"stream_key": keys[i], "total": int(totals[i]), "counts": grid[i].tolist()}
-        for i in order[:TOP_STREAMS]
-    ]
-    rest = order[TOP_STREAMS:]
-    if rest:
-        other = grid[rest].sum(axis=0)
-        streams.append(
-            {
-                "stream_key": None,
-                "others": len(rest),
-                "total": int(other.sum()),
-                "counts": other.tolist(),
-            }
-        )
-    return {"start_ms": t0, "end_ms": t1, "bins": bins, "streams": streams}
-
-
-RUNNERS = {"summary": summary_job, "timeline": timeline_job, "integrity": integrity_job}
+RUNNERS = {"tally": tally_job}
 
 
 class _Children:
@@ -120,18 +56,19 @@ class _Children:
         self._lock = threading.Lock()
         self.closed = False
 
-    def __call__(self, name: str, path: str) -> dict[str, object]:
+    def __call__(self, name: str, path: str, state: Tally | None = None) -> Tally:
         with self._lock:
             if self.closed:
                 raise RuntimeError("the viewer is stopping")
             child = subprocess.Popen(
                 [sys.executable, "-m", __name__, name, path],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
             self._running.add(child)
         try:
-            out, err = child.communicate()
+            out, err = child.communicate(b"" if state is None else pickle.dumps(state))
         finally:
             with self._lock:
                 self._running.discard(child)
@@ -140,7 +77,9 @@ class _Children:
             raise RuntimeError(
                 lines[-1] if lines else f"the {name} job exited with {child.returncode}"
             )
-        return json.loads(out)  # type: ignore[no-any-return]
+        got = pickle.loads(out)  # noqa: S301 - our own child's output
+        assert isinstance(got, Tally)
+        return got
 
     def stop(self) -> None:
         with self._lock:
@@ -149,77 +88,103 @@ class _Children:
                 child.kill()
 
 
-def in_process(name: str, path: str) -> dict[str, object]:
+def in_process(name: str, path: str, state: Tally | None = None) -> Tally:
     """Run a job in this process (tests; small files)."""
-    return RUNNERS[name](path)
+    return RUNNERS[name](path, state)
 
 
 # ---- the board (in the server) ----------------------------------------------------------------
 
 
-class _Slot:
-    def __init__(self) -> None:
-        self.future: Future[dict[str, object]] | None = None
-        self.size = -1  # the file size the running or last job started at
-        self.started = 0.0
-        self.result: dict[str, object] | None = None
-        self.result_size = -1
-        self.error: str | None = None
-
-
 class JobBoard:
-    """Runs each job once, again when the file has grown, and reports its state."""
+    """Owns the tally: starts it, keeps it current, reports one snapshot to every request."""
 
-    def __init__(
-        self, path: str, runner: Callable[[str, str], dict[str, object]] | None = None
-    ) -> None:
+    def __init__(self, path: str, runner: Runner | None = None) -> None:
         self.path = path
         self._runner = runner or _Children()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssfile-view-job")
-        self._slots = {name: _Slot() for name in JOBS}
         self._lock = threading.Lock()
+        self._tally: Tally | None = None
+        self._future: Future[object] | None = None
+        self._snapshot: dict[str, object] | None = None
+        self._error: str | None = None
+        self._checked = 0.0
+        self._keep: Tally | None = None  # the tally a child is advancing (if it fails)
 
     def start(self) -> None:
-        for name in JOBS:
-            self.status(name)
+        self.status()
 
-    def status(self, name: str) -> dict[str, object]:
-        """``{"state": "pending"|"ready"|"error", "result": ..., "size": ...}``; starts or
-        restarts the job when needed."""
-        size = model.file_size(self.path)
+    def status(self, name: str = "tally") -> dict[str, object]:
+        """``{"state": "pending"|"ready"|"error", "result": snapshot, "refreshing": bool,
+        "behind": bytes not read yet}``; reads new bytes (or starts a child) when needed."""
         with self._lock:
-            slot = self._slots[name]
-            self._collect(slot)
-            running = slot.future is not None
-            stale = slot.result_size != size and slot.size != size
-            if not running and stale and time.monotonic() - slot.started >= REFRESH_S:
-                slot.size, slot.started = size, time.monotonic()
-                slot.future = self._executor.submit(self._runner, name, self.path)
-            state = "ready" if slot.result is not None else "error" if slot.error else "pending"
+            self._collect()
+            behind = self._refresh()
+            state = "ready" if self._snapshot is not None else "error" if self._error else "pending"
             return {
                 "state": state,
-                "result": slot.result,
-                "size": slot.result_size,
-                "error": slot.error,
-                "refreshing": slot.future is not None,
+                "result": self._snapshot,
+                "error": self._error,
+                "refreshing": self._future is not None,
+                "behind": behind,
             }
 
-    @staticmethod
-    def _collect(slot: _Slot) -> None:
-        fut = slot.future
+    def peek(self) -> dict[str, object] | None:
+        """The current snapshot, without looking at the file (message pages use it)."""
+        with self._lock:
+            self._collect()
+            return self._snapshot
+
+    def _refresh(self) -> int:
+        """Start or continue the tally; the bytes still to read."""
+        if self._future is not None:
+            return -1
+        t = self._tally
+        if t is None:
+            if self._error is None:
+                self._future = self._executor.submit(self._runner, "tally", self.path)
+            return -1
+        now = time.monotonic()
+        if now - self._checked < MIN_REFRESH_S:
+            return 0
+        self._checked = now
+        try:
+            st = t.check_file()
+        except OSError as err:
+            self._error = f"cannot read the file: {err.strerror or err}"
+            return 0
+        if not t.changed(st):
+            return 0
+        behind = t.behind(st)
+        if behind > INLINE_BYTES or t.diag is None and st.st_size > INLINE_BYTES:
+            self._tally = None  # the child owns it until it comes back
+            self._future = self._executor.submit(self._runner, "tally", self.path, t)
+            self._keep = t
+            return behind
+        t.advance()
+        self._snapshot = t.to_json_dict()
+        return 0
+
+    def _collect(self) -> None:
+        fut = self._future
         if fut is None or not fut.done():
             return
-        slot.future = None
+        self._future = None
         try:
-            slot.result, slot.result_size, slot.error = fut.result(), slot.size, None
+            got = fut.result()
         except Exception as err:  # noqa: BLE001 - reported to the page, the server goes on
-            slot.error = f"{type(err).__name__}: {err}"
-            slot.result_size = slot.size
+            self._error = f"{type(err).__name__}: {err}"
+            self._tally = self._keep
+            return
+        assert isinstance(got, Tally)
+        self._tally, self._error = got, None
+        self._snapshot = got.to_json_dict()
 
     def wait(self, timeout: float = 60.0) -> None:
-        """Block until no job is running (tests)."""
-        running = [s.future for s in self._slots.values() if s.future is not None]
-        futures_wait(running, timeout=timeout)
+        """Block until no child is running (tests)."""
+        fut = self._future
+        if fut is not None:
+            futures_wait([fut], timeout=timeout)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -228,9 +193,12 @@ class JobBoard:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m ssfile.view.jobs JOB FILE``: print the job's result as JSON."""
+    """``python -m ssfile.view.jobs tally FILE``: read a pickled tally (or nothing) on stdin,
+    write the advanced tally, pickled, on stdout."""
     name, path = argv
-    json.dump(RUNNERS[name](path), sys.stdout, ensure_ascii=False, separators=(",", ":"))
+    data = sys.stdin.buffer.read()
+    state = pickle.loads(data) if data else None  # noqa: S301 - from our own server
+    sys.stdout.buffer.write(pickle.dumps(RUNNERS[name](path, state)))
     return 0
 
 

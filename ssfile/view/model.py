@@ -252,9 +252,12 @@ def _resync(
         resume += interval
 
 
-def page_after(path: str, start: int, flt: Filter = ALL, limit: int = 100) -> Scan:
-    """The first ``limit`` selected messages at or after offset ``start``."""
-    return scan_forward(path, start, flt.keep, limit=limit)
+def page_after(
+    path: str, start: int, flt: Filter = ALL, limit: int = 100, stop: int | None = None
+) -> Scan:
+    """The first ``limit`` selected messages at or after offset ``start`` (and before
+    ``stop``: a live page reads up to where the overview has counted)."""
+    return scan_forward(path, start, flt.keep, limit=limit, stop=stop)
 
 
 @dataclass

@@ -98,7 +98,7 @@ class ViewServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), Handler)
         self.port = self.server_address[1]
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
-        self.jobs.start()  # summary, timeline, integrity: in that order, before any page asks
+        self.jobs.start()  # the overview's first read starts before any page asks
 
     @property
     def url(self) -> str:
@@ -107,6 +107,7 @@ class ViewServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         super().server_close()
         self.jobs.close()
+        self.api.plots.close()
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that timed out or went away mid-response: one log line, no traceback."""

@@ -6,7 +6,7 @@
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const PAGE = 100;
 const LIVE_MS = 1000;
-const REFRESH_MS = 3000;
+const REFRESH_MS = 3000;  // overview refresh when not live
 const MAX_LIVE_ROWS = 1000;
 const COLORS = ["#2f6fde", "#e8833a", "#3aa35b", "#c43c5a", "#8c5bd6", "#1aa5b8",
                 "#b3a125", "#d65ba8", "#5b7b8c", "#7a4b2a", "#4bb38c", "#a33a3a"];
@@ -19,6 +19,8 @@ const state = {
   view: null,        // inspector tab
   detail: null,      // the last /api/message answer
   timeline: null,
+  overview: null,    // the last tally snapshot (every panel is drawn from it)
+  ticks: 0,          // overview refreshes drawn (tests wait for "one more")
   streams: new Set(),
   live: false,
   busy: false,
@@ -189,7 +191,7 @@ function addStream(key) {
   if (state.streams.has(key)) return;
   state.streams.add(key);
   const sorted = [...state.streams].sort();
-  for (const id of ["stream-filter", "seq-stream"]) {
+  for (const id of ["stream-filter", "seq-stream", "plot-stream"]) {
     const select = $(id);
     const chosen = new Set([...select.selectedOptions].map((o) => o.value));
     select.replaceChildren(...sorted.map((k) => {
@@ -199,6 +201,7 @@ function addStream(key) {
       return o;
     }));
   }
+  if (typeof suggestFields === "function" && !$("plot-fields").options.length) suggestFields();
 }
 
 // ---- the payload inspector -----------------------------------------------------------------
@@ -237,84 +240,107 @@ function renderInspector() {
   $("payload-view").dataset.view = state.view;
 }
 
-// ---- summary and integrity -----------------------------------------------------------------
+// ---- the overview: summary, streams, integrity, timeline (one tally, one request) ---------
 
-async function refreshSummary() {
+// Every panel is drawn from the same /api/summary answer, so they always agree: they
+// describe the bytes [0, through) of the file.  Returns true once the tally is current.
+async function refreshOverview() {
   let s;
   try { s = await api("summary"); } catch (err) { showError(err); return false; }
+  renderOverview(s);
+  const o = s.overview;
+  return o.state !== "pending" && !o.refreshing;
+}
+
+function renderOverview(s) {
   $("file-name").textContent = s.name;
   $("file-size").textContent = fmtBytes(s.size);
   document.title = `${s.name} · ssfile view`;
   if (s.error) showError(`the header cannot be read: ${s.error}`);
-  renderSummary(s);
-  renderIntegrity(s.integrity);
-  return s.summary.state !== "pending" && s.integrity.state !== "pending" && !s.summary.refreshing && !s.integrity.refreshing;
+  const o = s.overview, r = o.result;
+  state.overview = r;
+  state.ticks += 1;
+  $("overview").dataset.ticks = String(state.ticks);
+  renderSummary(s, o, r);
+  renderIntegrity(o, r);
+  renderFileState(s, o, r);
+  if (r) {
+    $("overview").dataset.through = String(r.through);
+    $("overview").dataset.messages = String(r.messages);
+    state.timeline = r.timeline;
+    $("timeline-state").textContent = r.timeline.start_ms === null ? "no messages" : "";
+    renderLegend();
+    drawTimeline();
+  } else {
+    $("timeline-state").textContent = o.state === "error" ? `timeline failed: ${o.error}` : "counting messages…";
+  }
 }
 
-function renderSummary(s) {
+function renderSummary(s, o, r) {
   const h = s.header || {};
-  const sum = s.summary.result;
   const pairs = [["file", s.file], ["size", `${s.size} bytes`], ["created", h.created_at || "?"],
                  ["beacon interval", h.beacon_interval || "?"]];
-  if (sum) {
-    pairs.push(["messages", sum.messages], ["beacons", sum.beacons],
-               ["EOS", sum.eos ? `yes${sum.bytes_after_eos ? ` (${sum.bytes_after_eos} bytes after it)` : ""}` : "no"]);
-    if (sum.torn_tail_bytes) {
-      pairs.push(["read up to", `offset ${s.size - sum.torn_tail_bytes}: a frame cut short there (${sum.torn_tail_bytes} bytes after it; see Integrity)`]);
+  if (r) {
+    pairs.push(["messages", r.messages], ["beacons", r.beacons],
+               ["EOS", r.eos ? `at offset ${r.eos.offset} (not a message)` : "no"]);
+    if (r.damaged) pairs.push(["damaged", `${r.damaged} messages with a bad checksum (not counted)`]);
+    if (r.eos && (r.eos.after_messages || r.eos.bytes_after)) {
+      pairs.push(["after EOS", `${r.eos.after_messages} messages, ${r.eos.bytes_after} bytes no reader sees`]);
     }
-    if (sum.error) pairs.push(["stopped", sum.error]);
-    $("streams").tBodies[0].replaceChildren(...sum.streams.map((st) => {
+    if (r.tail) pairs.push(["not read yet", `${r.tail.size} bytes from offset ${r.tail.offset} (${r.tail.reason})`]);
+    pairs.push(["counted up to", `offset ${r.through}`]);
+    $("streams").tBodies[0].replaceChildren(...r.streams.map((st) => {
       addStream(st.stream_key);
-      return el("tr", {}, el("td", {}, st.stream_key), el("td", {}, st.shard_id), el("td", {}, st.messages),
+      return el("tr", {}, el("td", {}, st.stream_key), el("td", {}, st.shard_id), el("td", {class: "count"}, st.messages),
         el("td", {}, `${st.first_sequence}–${st.last_sequence}`), el("td", {}, st.first_timestamp), el("td", {}, st.last_timestamp));
     }));
   }
   setDl($("summary-fields"), pairs);
-  const st = s.summary;
-  $("summary-state").textContent = st.state === "pending" ? "reading the file…"
-    : st.state === "error" ? `summary failed: ${st.error}` : st.refreshing ? "updating…" : "";
+  $("summary-state").textContent = o.state === "pending" ? "reading the file…"
+    : o.state === "error" ? `reading failed: ${o.error}`
+    : o.refreshing ? `catching up with the file${o.behind > 0 ? ` (${fmtBytes(o.behind)} to read)` : ""}…` : "";
 }
 
-function renderIntegrity(st) {
+function renderIntegrity(o, r) {
   const badge = $("integrity");
   const text = $("integrity-text");
-  if (st.state !== "ready") {
+  if (!r) {
     badge.className = "badge pending";
-    badge.textContent = st.state === "error" ? "integrity: unknown" : "integrity: checking…";
-    text.textContent = st.state === "error" ? `verify failed: ${st.error}` : "verify is running…";
+    badge.textContent = o.state === "error" ? "integrity: unknown" : "integrity: checking…";
+    text.textContent = o.state === "error" ? `the check failed: ${o.error}` : "checking every frame…";
     return;
   }
-  const d = st.result;
-  const errors = d.problems.filter((p) => p.severity === "error").length;
-  badge.className = `badge ${d.clean ? "clean" : "damaged"}`;
-  badge.textContent = d.clean ? "integrity: clean" : `integrity: DAMAGED (${errors}${d.problems_total > d.problems.length ? "+" : ""} errors)`;
-  const s = d.summary;
-  const parts = [`${s.intact_messages} intact messages`, `${s.damaged_messages} damaged`, `${s.beacons} beacons`];
-  if (s.unreadable_bytes) parts.push(`${s.unreadable_bytes} unreadable bytes in ${s.unreadable.length} range(s)`);
+  const d = r.integrity;
+  const pending = d.pending.length && d.clean;
+  badge.className = `badge ${!d.clean ? "damaged" : pending ? "incomplete" : "clean"}`;
+  badge.textContent = !d.clean ? `integrity: DAMAGED (${d.errors} errors)`
+    : pending ? "integrity: clean so far · end incomplete" : "integrity: clean";
+  const parts = [`${d.intact_messages} intact messages`, `${d.damaged_messages} damaged`, `${r.beacons} beacons`];
+  if (d.unreadable_bytes) parts.push(`${d.unreadable_bytes} unreadable bytes in ${d.unreadable.length} range(s)`);
   text.textContent = parts.join(", ") + (d.problems.length ? " · click a problem to go there" : " · no problems found");
   $("problems").replaceChildren(...d.problems.map((p) => {
-    const li = el("li", {class: p.severity, offset: p.offset}, `offset ${p.offset}: ${p.code}: ${p.message}`);
-    li.addEventListener("click", () => load({from: p.offset}));
+    const li = el("li", {class: p.pending ? "pending" : p.severity, offset: p.offset},
+      `offset ${p.offset}: ${p.code}: ${p.message}`);
+    li.addEventListener("click", () => { setLive(false); load({from: p.offset}); });
     return li;
   }));
 }
 
-// ---- the timeline --------------------------------------------------------------------------
-
-async function refreshTimeline() {
-  let t;
-  try { t = await api("timeline"); } catch (err) { showError(err); return false; }
-  const info = $("timeline-state");
-  if (t.state === "ready") {
-    state.timeline = t.result;
-    info.textContent = t.result.start_ms === null ? "no messages" : "";
-    renderLegend();
-    drawTimeline();
-  } else {
-    info.textContent = t.state === "error" ? `timeline failed: ${t.error}` : "counting messages…";
+// what happened to the file: EOS, replaced, truncated, an incomplete end
+function renderFileState(s, o, r) {
+  const lines = [];
+  if (r) {
+    for (const e of r.events) lines.push({cls: "warn", text: `⚠ ${fmtMs(e.at_ms)}: ${e.message}`});
+    if (r.eos) lines.push({cls: "eos", text: `■ the writer ended this file: end-of-stream frame at offset ${r.eos.offset}`});
+    else if (r.tail) lines.push({cls: "warn", text: `… ${r.tail.size} bytes at the end are not a whole record yet (being written, or cut short): ${r.tail.reason}`});
   }
-  return t.state !== "pending" && !t.refreshing;
+  if (o.state === "error") lines.push({cls: "bad", text: `⚠ ${o.error}`});
+  const box = $("file-state");
+  box.replaceChildren(...lines.map((l) => el("div", {class: l.cls}, l.text)));
+  box.hidden = !lines.length;
 }
+
+// ---- the timeline --------------------------------------------------------------------------
 
 function colorOf(i, s) { return s.stream_key === null ? OTHER_COLOR : COLORS[i % COLORS.length]; }
 
@@ -454,6 +480,8 @@ function seekTime(ms) {
 
 // ---- live mode -----------------------------------------------------------------------------
 
+// One tick: the overview first, then the table up to the overview's `through`, then every
+// panel is drawn at once: the table's last row is the last message the panels count.
 let liveTimer = null;
 
 function setLive(on) {
@@ -463,7 +491,7 @@ function setLive(on) {
   $("live-state").textContent = on ? "following the end of the file…" : "";
   if (on) {
     const go = state.page && state.page.at_end ? Promise.resolve() : load({end: 1});
-    go.then(() => { liveTimer = setTimeout(liveTick, LIVE_MS); });
+    go.then(() => { liveTimer = setTimeout(liveTick, 0); });
   }
   if (state.page) renderTable(false);
 }
@@ -471,21 +499,44 @@ function setLive(on) {
 async function liveTick() {
   if (!state.live) return;
   try {
-    if (!state.busy && state.page) {
-      const page = await api("messages", {...filterParams(), limit: MAX_LIVE_ROWS, from: state.page.next.from});
-      appendLive(page);
+    const s = await api("summary");
+    const r = s.overview.result;
+    let added = null;
+    if (!state.busy && state.page && r) {
+      if (state.overview && r.generation !== state.overview.generation) {
+        renderOverview(s);
+        await load({end: 1}, {keepSelection: true});  // the file was replaced or truncated: start over
+      } else {
+        added = await fetchUpTo(r.through);
+      }
     }
+    renderOverview(s);
+    if (added) appendLive(added);
+    if (typeof refreshPlots === "function") await refreshPlots();
   } catch (err) {
     showError(err);
   }
   if (state.live) liveTimer = setTimeout(liveTick, LIVE_MS);
 }
 
+// the messages from the table's cursor to `through` (at most MAX_LIVE_ROWS)
+async function fetchUpTo(through) {
+  let page = null;
+  let from = state.page.next.from;
+  while (from < through) {
+    const more = await api("messages", {...filterParams(), limit: MAX_LIVE_ROWS, from, stop: through});
+    page = page ? {...more, messages: page.messages.concat(more.messages), damage: page.damage.concat(more.damage),
+                   problems: mergeProblems(page.problems, more.problems)} : more;
+    if (more.next.from <= from || page.messages.length >= MAX_LIVE_ROWS || more.at_end) break;
+    from = more.next.from;
+  }
+  return page;
+}
+
 function appendLive(page) {
   const added = rowsOf(page);
   state.page = {...state.page, next: page.next, size: page.size, at_end: page.at_end,
                 ended: page.ended, torn_tail: page.torn_tail};
-  $("file-size").textContent = fmtBytes(page.size);
   $("live-state").textContent = `following · ${fmtBytes(page.size)} · ${new Date().toLocaleTimeString()}`;
   if (!added.length) { renderTable(false); return; }
   const before = state.rows.length;
@@ -546,13 +597,12 @@ function wire() {
   window.addEventListener("resize", drawTimeline);
 }
 
-// poll whole-file jobs until done; in live mode keep refreshing them
-async function poll(fn) {
-  const done = await fn();
-  setTimeout(() => poll(fn), done && !state.live ? REFRESH_MS * 3 : done ? REFRESH_MS : 700);
+// the overview until it is current; then now and then (live mode refreshes it every tick)
+async function poll() {
+  const done = state.live ? true : await refreshOverview();
+  setTimeout(poll, done ? REFRESH_MS : 700);
 }
 
 wire();
 load({});
-poll(refreshSummary);
-poll(refreshTimeline);
+poll();
