@@ -96,11 +96,11 @@ class Summary:
         self.messages += 1
 
 
-def _progress(size: int, show: bool):  # type: ignore[no-untyped-def]
-    """A tqdm bar on a terminal (after 0.5 s), else None."""
+def _progress(size: int, show: bool, delay: float = 0.5):  # type: ignore[no-untyped-def]
+    """A tqdm bar on a terminal (after ``delay`` s: a quick run shows none), else None."""
     if not show:
         return None
-    return byte_bar(size, "reading", delay=0.5)
+    return byte_bar(size, "reading", delay=delay)
 
 
 class _Counted:
@@ -275,7 +275,7 @@ def _report_one(path: str, args: argparse.Namespace, several: bool) -> int:
     try:
         with seekable_input(path, "info") as local, open(local, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            bar = _progress(size, show_progress(args))
+            bar = _progress(size, show_progress(args), 0.0 if args.progress else 0.5)
             try:
                 s = summarise(f, size, bar)
             except FormatError as err:
