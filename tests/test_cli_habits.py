@@ -84,6 +84,11 @@ def test_cat_reads_stdin_through_a_copy_when_it_seeks(files):
     assert b"ssfile-stdin" not in got.stderr  # the copy's name never shows
 
 
+def test_view_says_it_needs_a_file():
+    got = run("view", "-", "--no-browser", stdin=b"")
+    assert got.returncode == 2 and b"cannot read stdin" in got.stderr
+
+
 def test_cat_follow_on_stdin_is_refused(files):
     got = run("cat", "-", "--follow", stdin=b"")
     assert got.returncode == 2 and b"--follow needs a file" in got.stderr

@@ -153,10 +153,13 @@ def test_writer_timestamps_take_every_form(tmp_path):
 def test_writer_refuses_a_bad_timestamp_and_writes_nothing_for_it(tmp_path):
     path = tmp_path / "w.ss"
     with ssfile.open(path, "w") as w:
-        with pytest.raises(UsageError, match="timestamp: invalid time"):
+        # a writer refuses with EncodeError (a ValueError), whatever the converter said
+        with pytest.raises(ssfile.EncodeError, match="timestamp: invalid time"):
             w.write(b"x", stream_key="k", timestamp="soon")
-        with pytest.raises(TypeError, match="timestamp must be"):
+        with pytest.raises(ssfile.EncodeError, match="timestamp must be"):
             w.write(b"x", stream_key="k", timestamp=1.5)
+        with pytest.raises(ssfile.EncodeError, match="created_at"):
+            ssfile.open(tmp_path / "other.ss", "w", created_at=True)
     with ssfile.open(path) as r:
         assert list(r) == []
 

@@ -52,8 +52,14 @@ def now_ms() -> int:
 
 
 def ms_or_now(value: TimeLike | None, what: str) -> int:
-    """A timestamp argument as int milliseconds (:func:`ssfile.timefmt.to_ms`); None: now."""
-    return now_ms() if value is None else to_ms(value, what)
+    """A timestamp argument as int milliseconds (:func:`ssfile.timefmt.to_ms`); None: now.
+    What is not a time is an :class:`EncodeError`, as everything a writer refuses."""
+    if value is None:
+        return now_ms()
+    try:
+        return to_ms(value, what)
+    except (TypeError, ValueError) as err:
+        raise EncodeError(str(err)) from None
 
 
 def scan_for_append(path: str) -> tuple[FileHeader, int, dict[tuple[str, int], StreamState], int]:
