@@ -142,9 +142,17 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
         def flush(self) -> None:
             pass
 
-    monkeypatch.setattr(info_mod.sys, "stderr", Term(False))
-    assert info_mod._progress(10) is None
-    monkeypatch.setattr(info_mod.sys, "stderr", Term(True))
-    bar = info_mod._progress(10)
+    from argparse import Namespace
+
+    from ssfile.cli import progress
+
+    monkeypatch.setattr(progress.sys, "stderr", Term(False))
+    assert not progress.show_progress(Namespace(progress=None))
+    assert progress.show_progress(Namespace(progress=True))  # --progress
+    monkeypatch.setattr(progress.sys, "stderr", Term(True))
+    assert progress.show_progress(Namespace(progress=None))
+    assert not progress.show_progress(Namespace(progress=False))  # --no-progress
+    assert info_mod._progress(10, False) is None
+    bar = info_mod._progress(10, True)
     assert bar is not None and bar.total == 10
     bar.close()

@@ -33,3 +33,9 @@ def test_notebook_executes(tmp_path):
     assert len(images) == 2  # the rate plot and the JSON field plot
     tables = [o for o in outputs if "text/html" in o.get("data", {})]
     assert tables  # DataFrames rendered
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "seek landed at 2026-01-01 00:00:30" in text  # seek_time(pandas.Timestamp)
+    assert "orders shard 1 from sequence 100" in text
+    assert "default:" in text and "at offset" in text  # the damaged file's error
+    assert "on_damage='skip':" in text and "1 warning(s)" in text
+    assert "orders in demo.parquet" in text  # the export

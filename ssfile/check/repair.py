@@ -17,6 +17,7 @@ version byte is refused (:class:`~ssfile.errors.UnsupportedVersion`) unless
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..codec.layout import OK, FrameRead
@@ -246,6 +247,7 @@ def repair(
     keep_bad_checksum: bool = False,
     overwrite: bool = False,
     as_version_1: bool = False,
+    progress: Callable[[int], object] | None = None,
 ) -> RepairReport:
     """Salvage ``src`` into a new file ``dst``; returns what was recovered and lost.
 
@@ -253,7 +255,7 @@ def repair(
     exists and ``overwrite`` is False, and :class:`~ssfile.errors.UnsupportedVersion` if
     ``src`` starts with ``Ss`` and a version byte other than 1, unless ``as_version_1`` (for
     a damaged version byte; the report then counts the header as lost).  Nothing is written
-    when nothing is recoverable.
+    when nothing is recoverable.  ``progress``: as for :func:`~ssfile.check.verify`.
     """
     src, dst = os.fspath(src), os.fspath(dst)
     mode = _check_paths(src, dst, overwrite)
@@ -263,7 +265,7 @@ def repair(
         report = RepairReport(src, dst, Diagnosis(src, len(buf)))
         sink = _Salvage(report, keep_bad_checksum, mode)
         try:
-            report.diagnosis = verify_bytes(buf, src, sink)
+            report.diagnosis = verify_bytes(buf, src, sink, progress)
             sink.close()
         except BaseException:
             if sink.writer is not None:

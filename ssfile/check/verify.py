@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -13,7 +13,10 @@ from ..format import constants as K
 from .checker import Checker
 from .diagnosis import Diagnosis
 from .header import check_header
-from .scan import scan
+from .scan import BadBeaconItem, BeaconItem, GapItem, scan
+
+#: a progress callback is called with the offset the check has reached, every this many records
+PROGRESS_EVERY = 4096
 
 
 @contextmanager
@@ -35,8 +38,14 @@ class Sink(Protocol):
     def item(self, item: object) -> None: ...
 
 
-def verify_bytes(buf: bytes, path: str | None = None, sink: Sink | None = None) -> Diagnosis:
-    """Check the bytes of a ``.ss`` file; ``sink`` sees every scanned record in order."""
+def verify_bytes(
+    buf: bytes,
+    path: str | None = None,
+    sink: Sink | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> Diagnosis:
+    """Check the bytes of a ``.ss`` file; ``sink`` sees every scanned record in order;
+    ``progress`` is called now and then with the offset reached (a progress bar)."""
     diag = Diagnosis(path, len(buf))
     hc = check_header(buf, diag)
     diag.header = hc.header
@@ -47,20 +56,37 @@ def verify_bytes(buf: bytes, path: str | None = None, sink: Sink | None = None) 
     if sink is not None:
         sink.start(diag)
     checker = Checker(diag, hc.scan_interval)
-    for item in scan(Layout(buf, hc.scan_interval), K.HEADER_SIZE):
+    for n, item in enumerate(scan(Layout(buf, hc.scan_interval), K.HEADER_SIZE)):
         checker.feed(item)
         if sink is not None:
             sink.item(item)
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(_offset_of(item))
     checker.finish(len(buf))
+    if progress is not None:
+        progress(len(buf))
     if not hc.magic_ok and diag.intact_messages == 0:
         diag.readable = False
     return diag
 
 
-def verify(path: str | os.PathLike[str]) -> Diagnosis:
+def _offset_of(item: object) -> int:
+    if isinstance(item, BeaconItem | BadBeaconItem):
+        return item.read.offset
+    if isinstance(item, GapItem):
+        return item.start
+    offset: int = getattr(item, "offset", 0)
+    return offset
+
+
+def verify(
+    path: str | os.PathLike[str], *, progress: Callable[[int], object] | None = None
+) -> Diagnosis:
     """Check a ``.ss`` file: every problem with its offset, then a summary.
 
-    Never raises on damaged content (only :class:`OSError` when the file cannot be opened).
+    ``progress``: called now and then with the offset the check has reached (and at the end
+    with the file's size).  Never raises on damaged content (only :class:`OSError` when the
+    file cannot be opened).
     """
     with mapped(path) as buf:
-        return verify_bytes(buf, os.fspath(path))
+        return verify_bytes(buf, os.fspath(path), progress=progress)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ..errors import FormatError, SSError, UsageError
 from ..redact import redact
@@ -38,6 +40,7 @@ COMMANDS = [
     "relay",
     "clock",
     "view",
+    "completion",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOSS = 0, 1, 2, 3
@@ -45,6 +48,14 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process Ctrl-
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # a relative time is a value, not an option: `--since -10m` (argparse already treats
+        # `-5` and `-.5` so, when no option looks like a negative number; none of ours does)
+        self._negative_number_matcher = re.compile(
+            r"^-\d+$|^-\d*\.\d+$|^-\d+(?:\.\d+)?(?:ms|s|m|h|d|w)$"
+        )
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")

@@ -23,20 +23,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import EncodeError, UsageError
-from ..file.output import NewFile, named
+from ..file.output import STDIN, NewFile, named, refuse_same
 from ..format import constants as K
 from . import EXIT_OK
-from .cat import _non_negative, _time
+from .cat import _non_negative
+from .inputs import seekable_input
+from .options import time_arg as _time
+from .progress import add_progress_option, byte_bar, count_bar, show_progress
 
 EPILOG = """formats by extension: .ss -> .parquet (zstd) | .arrow (IPC file) | .jsonl | .csv;
-.parquet | .arrow | .jsonl -> .ss.
+.parquet | .arrow | .jsonl -> .ss.  IN - is a .ss file on stdin (copied to a temporary
+file first: the scan seeks).  A progress bar appears when stderr is a terminal.
+times T: absolute (ISO 8601, no zone = UTC; YYYY-MM-DDTHH:MM:SS.fff; epoch ms) or relative
+to now: now, -10m or 10m (ten minutes ago), +5m; units ms, s, m, h, d, w.
 exit status: 0 ok; 1 bad input (a row, a line or a .ss format error; OUT is untouched);
-2 bad usage, unsupported extensions, or IN and OUT are the same file."""
+2 bad usage, unsupported extensions, or IN and OUT are the same file; 130 Ctrl-C."""
 
 TO_TABLE = (".parquet", ".arrow", ".jsonl", ".csv")
 FROM_TABLE = (".parquet", ".arrow", ".jsonl")
@@ -51,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", metavar="IN", help="the file to read")
+    p.add_argument("input", metavar="IN", help="the file to read; - for a .ss file on stdin")
     p.add_argument("output", metavar="OUT", help="the file to write (replaced on success)")
     p.add_argument(
         "--stream",
@@ -85,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="beacon interval of a .ss output (default: the table's, else "
         f"{K.DEFAULT_BEACON_INTERVAL})",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
+    add_progress_option(p)
     p.set_defaults(run=run)
 
 
@@ -94,7 +99,7 @@ def _ext(path: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    src, dst = _ext(args.input), _ext(args.output)
+    src, dst = ".ss" if args.input == "-" else _ext(args.input), _ext(args.output)
     if not ((src == ".ss" and dst in TO_TABLE) or (src in FROM_TABLE and dst == ".ss")):
         raise UsageError(
             f"cannot convert {src or 'no extension'} to {dst or 'no extension'}: .ss to "
@@ -107,26 +112,29 @@ def run(args: argparse.Namespace) -> int:
             f"--beacon-interval {args.beacon_interval} must be between "
             f"{K.MIN_BEACON_INTERVAL} and {K.MAX_BEACON_INTERVAL}"
         )
-    size = os.stat(args.input).st_size  # a missing input: exit 2 before anything is written
-    progress = _progress(args, size if src == ".ss" else None)
-    try:
-        # a new file under a temporary name, renamed into place on success (spec/cli.md)
-        with NewFile(args.output, inputs=[args.input]) as out, named(args.output):
-            if src == ".ss":
-                _ss_to_table(args, dst, out.path, progress)
-            else:
-                _table_to_ss(args, src, out.path, progress)
-    finally:
-        progress.close()
+    if args.input == "-":  # stdin: a .ss file, copied to a temporary file (the scan seeks)
+        refuse_same(args.output, [STDIN])
+    with seekable_input(args.input, "convert") as local:
+        args.input = local
+        size = os.stat(local).st_size  # a missing input: exit 2 before anything is written
+        progress = _progress(args, size if src == ".ss" else None)
+        try:
+            # a new file under a temporary name, renamed into place on success (spec/cli.md)
+            with NewFile(args.output, inputs=[local]) as out, named(args.output):
+                if src == ".ss":
+                    _ss_to_table(args, dst, out.path, progress)
+                else:
+                    _table_to_ss(args, src, out.path, progress)
+        finally:
+            progress.close()
     return EXIT_OK
 
 
 def _progress(args: argparse.Namespace, total: int | None) -> Any:
-    from tqdm import tqdm
-
-    quiet = args.no_progress or not sys.stderr.isatty()
-    unit = {"unit": "B", "unit_scale": True} if total is not None else {"unit": " msgs"}
-    return tqdm(total=total, disable=quiet, desc="convert", file=sys.stderr, **unit)
+    show = show_progress(args)
+    if total is not None:
+        return byte_bar(total, "convert", show=show)
+    return count_bar("convert", " msgs", show=show)
 
 
 # ---- .ss -> table ---------------------------------------------------------------------------

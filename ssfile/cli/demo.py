@@ -20,8 +20,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser(
         "demo",
         help="record a demo stream, inspect it and seek in it",
-        epilog="DIR/demo.ss is written under a temporary name and renamed into place when "
-        "complete (an existing one is replaced; Ctrl-C leaves it unchanged).",
+        description="Record a generated multi-stream demo into DIR/demo.ss, print what is "
+        "in it and seek in it by time and by sequence.",
+        epilog="DIR/demo.ss is written under a temporary name and renamed into place when\n"
+        "complete (an existing one is replaced; Ctrl-C leaves it unchanged).\n"
+        "exit status: 0 ok; 2 bad usage or DIR cannot be written; 130 Ctrl-C.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("dir", nargs="?", default="demo-out", help="where to write demo.ss")
     p.add_argument(

@@ -20,9 +20,8 @@ from ..adapters.redis import source as redis_source
 from ..errors import UsageError
 from ..file.output import check_in_place, named
 from ..streamer.uri import parse_stream_url
-from ..timefmt import parse_time
 from . import client
-from .options import non_negative_seconds, positive_int
+from .options import TIME_HELP, non_negative_seconds, positive_int, time_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,18 +30,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="dump Redis Streams into a .ss file (resumable)",
         description="Dump every shard of Redis stream KEY into a .ss file. An existing "
         "output file is resumed: only what it is missing is appended.",
-        epilog="The output is written in place: Ctrl-C (exit 130) or a kill keeps every "
-        "message written so far; rerun to resume.",
+        epilog="The output is written in place: Ctrl-C (exit 130) or a kill keeps every\n"
+        "message written so far; rerun to resume.\n"
+        "times T: absolute (ISO 8601, no zone = UTC; YYYY-MM-DDTHH:MM:SS.fff; epoch ms) or\n"
+        "relative to now: now, -10m or 10m (ten minutes ago), +5m; units ms, s, m, h, d, w.\n"
+        "exit status: 0 dumped; 1 a Redis or format error (what was written stays);\n"
+        "2 bad usage, bad URI, missing redis extra, the output is not a .ss file; 130 Ctrl-C.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("uri", metavar="redis[s]://[USER:PASSWORD@]HOST:PORT/[DB/]KEY[,KEY...]")
     p.add_argument("-o", "--output", required=True, help="the .ss file (created, or resumed)")
     p.add_argument(
-        "--since",
-        metavar="T",
-        help="first time to include (ISO 8601, upstream format or epoch ms; UTC)",
+        "--since", type=time_arg, metavar="T", help=f"first time to include ({TIME_HELP})"
     )
     p.add_argument(
-        "--until", metavar="T", help="first time to exclude: the range is [since, until)"
+        "--until",
+        type=time_arg,
+        metavar="T",
+        help="first time to exclude: the range is [since, until)",
     )
     p.add_argument("--eos", action="store_true", help="end the file with an end-of-stream frame")
     p.add_argument(
@@ -82,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{url} is not a Redis URL: expected redis://HOST:PORT/KEY")
     settings = client.settings(args, url.scheme)
     opts = redis_dump.DumpOptions(
-        since_ms=parse_time(args.since) if args.since else None,
-        until_ms=parse_time(args.until) if args.until else None,
+        since_ms=args.since,
+        until_ms=args.until,
         page_size=args.page_size,
         field_rule=args.fields,
         eos=args.eos,

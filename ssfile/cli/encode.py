@@ -40,15 +40,18 @@ import sys
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from .. import open as ss_open
 from ..errors import EncodeError, UsageError
-from ..file.output import STDIN, NewFile, named
+from ..file.output import STDIN, STDOUT, NewFile, describe, named, refuse_same
+from ..file.writer import Writer
 from ..format import constants as K
 from ..lines import LineError, parse_line, strip_line_end
-from ..timefmt import parse_time
 from ..types import MAX_U64
 from . import EXIT_OK, EXIT_PROBLEMS
 from .inputs import say_if_waiting
+from .options import parse_time_option
+
+#: the file name in the header of a file written to stdout (unless --file-name)
+STDOUT_FILE_NAME = "stdout"
 
 EPILOG = """line format: [timestamp | stream_key | sequence | shard_id] payload
   shapes: [ts] [ts | key] [ts | key | seq] [ts | key | seq | shard] [key] [key | seq]
@@ -58,6 +61,8 @@ EPILOG = """line format: [timestamp | stream_key | sequence | shard_id] payload
 defaults: key broadcast, shard 0, timestamp now, sequence = previous + 1 (from 1).
 output: written to a temporary file renamed to OUT at the end; Ctrl-C or an error
 leaves an existing OUT unchanged.  OUT may not be the input (also through a link).
+OUT - writes to stdout as the lines come (not to a terminal); an invalid line ends it
+there, without EOS.
 exit status: 0 ok; 1 invalid input line (a new OUT keeps every message before it, no EOS;
 an existing OUT is left unchanged); 2 bad options, unreadable input, OUT is the input;
 130 Ctrl-C."""
@@ -72,7 +77,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "output", metavar="OUT.ss", help="the .ss file to create (replaced at the end if it exists)"
+        "output",
+        metavar="OUT.ss",
+        help="the .ss file to create (replaced at the end if it exists); - for stdout",
     )
     p.add_argument(
         "--input", metavar="FILE", default="-", help="read lines from FILE (default stdin)"
@@ -89,8 +96,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument(
         "--created-at",
-        metavar="TIME",
-        help="header creation time: ISO 8601, YYYY-MM-DDTHH:MM:SS.fff or epoch ms (default now)",
+        metavar="T",
+        help="header creation time (default now); T as for every time option: ISO 8601, "
+        "YYYY-MM-DDTHH:MM:SS.fff, epoch ms, or relative (-1h = an hour ago)",
     )
     p.add_argument("--no-eos", action="store_true", help="do not end the file with an EOS message")
     p.set_defaults(run=run)
@@ -105,18 +113,24 @@ def _check_options(args: argparse.Namespace) -> int | None:
         )
     if args.file_name is not None and len(args.file_name.encode("utf-8")) > K.MAX_FILE_NAME_WRITE:
         raise UsageError(f"--file-name is longer than {K.MAX_FILE_NAME_WRITE} UTF-8 bytes")
-    return None if args.created_at is None else parse_time(args.created_at)
+    return None if args.created_at is None else parse_time_option(args.created_at)
 
 
 def run(args: argparse.Namespace) -> int:
     created_at = _check_options(args)
     source_name = STDIN if args.input == "-" else args.input
+    if args.output == "-":
+        refuse_same(STDOUT, [source_name])
+        if sys.stdout.isatty():
+            raise UsageError("refusing to write a binary .ss file to a terminal: redirect stdout")
     if args.input == "-":
         source = sys.stdin.buffer
     else:
         say_if_waiting(args.input, "encode")
         source = open(args.input, "rb")  # noqa: SIM115 - closed below
     try:
+        if args.output == "-":
+            return encode_lines(source, args, created_at, None)
         with NewFile(args.output, inputs=[source_name]) as out:
             return encode_lines(source, args, created_at, out)
     finally:
@@ -128,21 +142,25 @@ def encode_lines(
     source: BinaryIO | Iterable[bytes],
     args: argparse.Namespace,
     created_at: int | None,
-    out: NewFile,
+    out: NewFile | None,
 ) -> int:
-    """Write every line of ``source`` to ``out`` (for ``args.output``); return the exit code."""
-    with named(args.output):
-        writer = ss_open(
-            out.path,
+    """Write every line of ``source`` to ``out`` (for ``args.output``; None: stdout, as it
+    goes); return the exit code."""
+    target = STDOUT if out is None else args.output
+    default_name = STDOUT_FILE_NAME if out is None else os.path.basename(args.output)
+    with named(target):
+        sys.stdout.flush()
+        writer = Writer(
+            sys.stdout.fileno() if out is None else out.path,
             "w",
             beacon_interval=args.beacon_interval,
-            file_name=os.path.basename(args.output) if args.file_name is None else args.file_name,
+            file_name=default_name if args.file_name is None else args.file_name,
             created_at=created_at,
             eos=not args.no_eos,
         )
     eos_line = 0
     try:
-        with named(args.output):
+        with named(target):
             for number, raw in enumerate(source, 1):
                 if eos_line:
                     raise LineError(
@@ -152,19 +170,20 @@ def encode_lines(
                 if _write_line(writer, raw, number):
                     eos_line = number
     except LineError as err:
-        with named(args.output):
+        with named(target):
             writer.close(eos=False)
-        kept = (
-            ""
-            if out.commit_if_new()
-            else f" (nothing written: {args.output} already existed and is left unchanged)"
-        )
-        print(f"ssfile encode: error: {args.output}: {err}{kept}", file=sys.stderr)
+        if out is None:
+            kept = " (every message before it is written, without EOS)"
+        elif out.commit_if_new():
+            kept = ""
+        else:
+            kept = f" (nothing written: {args.output} already existed and is left unchanged)"
+        print(f"ssfile encode: error: {describe(target)}: {err}{kept}", file=sys.stderr)
         return EXIT_PROBLEMS
     except BaseException:
         writer.close(eos=False)
         raise
-    with named(args.output):
+    with named(target):
         writer.close(eos=False if eos_line else None)
     return EXIT_OK
 

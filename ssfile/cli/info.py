@@ -1,10 +1,15 @@
-"""``ssfile info FILE [--json]``: what is in a recording.
+"""``ssfile info FILE... [--json]``: what is in recordings.
 
 Header fields, file size, message count; per (stream, shard): messages, first and last
 sequence and time (in file order), payload bytes; beacon count; whether it ends with an
 EOS (and bytes after it); the bytes of a torn tail; checksum mismatches.  Reading every
 byte takes a while on a large file: on a terminal a progress bar appears on stderr when
-it takes more than half a second.
+it takes more than half a second (``--no-progress``: never).
+
+Several files are summarised one after the other (text: separated by a blank line; JSON:
+one object per line); a file that cannot be read is reported and the next one summarised;
+the exit status is the worst of them.  ``-`` is stdin, copied to a temporary file first
+(resync past damage seeks).
 """
 
 from __future__ import annotations
@@ -15,17 +20,21 @@ import os
 import sys
 
 from ..errors import FormatError, UsageError
-from ..file.output import STDOUT, refuse_same
+from ..file.output import STDIN, STDOUT, refuse_same
 from ..file.summary import Summary, summarise, to_json
-from . import EXIT_OK, EXIT_PROBLEMS
-from .inputs import require_seekable
+from . import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, describe_os_error
+from .inputs import display_name, require_seekable, seekable_input
+from .progress import add_progress_option, byte_bar, show_progress
 
 __all__ = ["Summary", "add_parser", "run", "summarise", "to_json", "to_text"]
 
 EPILOG = """Damaged bytes are read past (the resync verify uses): every intact message is
 counted, and each damaged range is listed with its offset and length.
-exit status: 0 ok; 1 the file has checksum mismatches, damaged ranges or a torn tail;
-2 not a readable .ss file."""
+Several FILEs: one summary each (--json: one JSON object per line).  FILE - is stdin
+(copied to a temporary file first).  A progress bar appears on a terminal for long reads.
+exit status: 0 ok; 1 a file has checksum mismatches, damaged ranges or a torn tail;
+2 not a readable .ss file (or bad usage); 130 Ctrl-C.  With several files the worst
+(highest) status of them wins."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,27 +45,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("path", metavar="FILE", help="the .ss file")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("paths", nargs="+", metavar="FILE", help="the .ss file(s); - for stdin")
+    p.add_argument("--json", action="store_true", help="print one JSON object per file")
+    add_progress_option(p)
     p.set_defaults(run=run)
 
 
-def _progress(size: int):  # type: ignore[no-untyped-def]
-    """A tqdm bar on a terminal (after 0.5 s), else None."""
-    if not sys.stderr.isatty():
+def _progress(size: int, show: bool, delay: float = 0.5):  # type: ignore[no-untyped-def]
+    """A tqdm bar on a terminal (after ``delay`` s: a quick run shows none), else None."""
+    if not show:
         return None
-    from tqdm import tqdm
-
-    return tqdm(
-        total=size,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        delay=0.5,
-        file=sys.stderr,
-        leave=False,
-        desc="reading",
-    )
+    return byte_bar(size, "reading", delay=delay)
 
 
 def to_text(info: dict[str, object]) -> str:
@@ -115,22 +114,48 @@ def to_text(info: dict[str, object]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    require_seekable(args.path, "info")
-    refuse_same(STDOUT, [args.path])  # `>> FILE` would append text to the recording
-    with open(args.path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        bar = _progress(size)
-        try:
-            s = summarise(f, size, bar)
-        except FormatError as err:
-            raise UsageError(str(err.with_path(args.path))) from err
-        finally:
-            if bar is not None:
-                bar.close()
-    info = to_json(args.path, s)
+    paths: list[str] = args.paths
+    if paths.count("-") > 1:
+        raise UsageError("- (stdin) can be given only once")
+    for p in paths:
+        if p != "-":
+            require_seekable(p, "info")
+    refuse_same(STDOUT, [STDIN if p == "-" else p for p in paths])  # `>> FILE` would append
+    code = EXIT_OK
+    for i, path in enumerate(paths):
+        if i and not args.json:
+            sys.stdout.write("\n")
+        code = max(code, _report_one(path, args, several=len(paths) > 1))
+    return code
+
+
+def _report_one(path: str, args: argparse.Namespace, several: bool) -> int:
+    """Summarise one file; with several files a file that fails is reported (its exit
+    code returned) and the next one is summarised."""
+    name = display_name(path)
+    try:
+        with seekable_input(path, "info") as local, open(local, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            bar = _progress(size, show_progress(args), 0.0 if args.progress else 0.5)
+            try:
+                s = summarise(f, size, bar)
+            except FormatError as err:
+                raise UsageError(str(err.with_path(name))) from err
+            finally:
+                if bar is not None:
+                    bar.close()
+    except (UsageError, OSError) as err:
+        if not several or isinstance(err, BrokenPipeError):
+            raise
+        sys.stdout.flush()
+        what = describe_os_error(err) if isinstance(err, OSError) else str(err)
+        print(f"ssfile info: error: {what}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+    info = to_json(name, s)
     if args.json:
         sys.stdout.write(json.dumps(info, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(to_text(info))
+    sys.stdout.flush()
     problems = s.checksum_errors or s.torn_tail_offset is not None or s.error or s.damage
     return EXIT_PROBLEMS if problems else EXIT_OK

@@ -1,7 +1,8 @@
 """``ssfile relay --input URI --output URI [--offset start|end|T]``: forward messages between
 any two backends (file://, stdio://, redis://, kafka://).
 
-The consumer reads every stream key of the input URI.  With one output key every payload
+The consumer reads every stream key of the input URI; a ``file://`` input without a key
+reads every stream of the file (each keeps its key unless the output names one).  With one output key every payload
 goes to that key; with none, each message keeps its stream key and shard.  The output
 backend assigns new sequence numbers and timestamps, as upstream's relay does.
 
@@ -18,8 +19,8 @@ append drops.  The output file is never the input file (whatever the stream keys
 file stdin reads; a stdio output is never the input file.
 
 Ending: when the input ends (EOS, end of stdin, end of a file with ``--no-follow``) the
-output is ended too (a file gets its EOS).  Ctrl-C, ``--count`` and a closed output pipe
-stop early; everything received so far is flushed, and no EOS is written.
+output is ended too (a file gets its EOS).  Ctrl-C, ``--count``, ``--until`` and a closed
+output pipe stop early; everything received so far is flushed, and no EOS is written.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from ..file.output import STDIN, STDOUT, Endpoint, check_in_place, refuse_same
 from ..streamer import ConsumerOptions, StreamEnded, connect, parse_stream_url
 from ..streamer.api import Producer
 from ..streamer.uri import StreamUrl
-from ..timefmt import parse_time
 from . import client
-from .options import positive_int
+from .options import parse_time_option, positive_int, time_arg
+from .progress import add_progress_option, count_bar, show_progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -43,20 +44,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "relay",
         help="forward messages from one backend to another",
         description="Forward messages from the input stream to the output stream.",
-        epilog="A file:// output is created or appended to in place (readable live, "
-        "resumable; a kill leaves at most a torn tail).  It may not be the input file, nor "
-        "the file on stdin.  Ctrl-C stops after writing everything received (exit 130).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--input", required=True, metavar="URI", help="e.g. stdio:///clock or file:///a.ss/clock"
+        "--input",
+        required=True,
+        metavar="URI",
+        help="e.g. stdio:///clock, file:///a.ss/clock or file:///a.ss (every stream)",
     )
     p.add_argument("--output", required=True, metavar="URI", help="e.g. file:///data/c.ss/clock")
     p.add_argument(
         "--offset",
         default=None,
         metavar="start|end|T",
-        help="where to start reading: start, end or a time (default: start for "
-        "files and stdio, end for redis and kafka)",
+        help="where to start reading: start, end or a time T, absolute or relative "
+        "(-10m: ten minutes ago) (default: start for files and stdio, end for redis and kafka)",
+    )
+    p.add_argument(
+        "--until",
+        type=time_arg,
+        metavar="T",
+        help="stop before the first message stamped at or after T (no EOS is written)",
     )
     p.add_argument(
         "--no-follow",
@@ -73,11 +82,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--count", type=positive_int, metavar="N", default=None, help="stop after N messages"
     )
     client.add_arguments(p)
+    add_progress_option(p)
     p.set_defaults(run=run)
 
 
+EPILOG = """A file:// input without a stream key relays every stream of the file.
+A file:// output is created or appended to in place (readable live, resumable; a kill
+leaves at most a torn tail).  It may not be the input file, nor the file on stdin.
+times T: absolute (ISO 8601, no zone = UTC; YYYY-MM-DDTHH:MM:SS.fff; epoch ms) or relative
+to now: now, -10m or 10m (ten minutes ago), +5m; units ms, s, m, h, d, w.
+A progress bar (messages relayed, rate) appears when stderr is a terminal.
+exit status: 0 the input ended, or --count/--until reached; 1 a stream or format error;
+2 bad usage (URI, options, output is the input); 130 Ctrl-C (everything received is
+written first)."""
+
+
 def run(args: argparse.Namespace) -> int:
-    src = parse_stream_url(args.input, require_keys=True)
+    src = parse_stream_url(args.input, require_keys=not args.input.lower().startswith("file:"))
     dst = parse_stream_url(args.output)
     if len(dst.stream_keys) > 1:
         raise UsageError(f"--output {args.output!r}: expected at most one stream key")
@@ -87,9 +108,10 @@ def run(args: argparse.Namespace) -> int:
     offset = args.offset or ("start" if src.scheme in ("file", "stdio") else "end")
     seek_to = None
     if offset not in ("start", "end"):
-        seek_to = parse_time(offset)
+        seek_to = parse_time_option(offset)
     reset = "latest" if offset == "end" else "earliest"
     settings = client.settings(args, src.scheme, dst.scheme)
+    bar = count_bar("relay", " msgs", show=show_progress(args))
     try:
         return asyncio.run(
             _relay(
@@ -101,10 +123,14 @@ def run(args: argparse.Namespace) -> int:
                 args.count,
                 args.keep_headers,
                 settings,
+                until=args.until,
+                progress=bar.update,
             )
         )
     except KeyboardInterrupt:
         return 130
+    finally:
+        bar.close()
 
 
 def check_outputs(src: StreamUrl, dst: StreamUrl) -> None:
@@ -121,7 +147,9 @@ def check_outputs(src: StreamUrl, dst: StreamUrl) -> None:
         refuse_same(STDOUT, inputs)
 
 
-async def _relay(src, dst, reset, seek_to, follow, count, keep=False, settings=None) -> int:  # type: ignore[no-untyped-def]
+async def _relay(  # type: ignore[no-untyped-def]
+    src, dst, reset, seek_to, follow, count, keep=False, settings=None, *, until=None, progress=None
+) -> int:
     inp = await connect(src, **client.connect_options(src, settings))
     try:
         out = await connect(dst, **client.connect_options(dst, settings))
@@ -135,9 +163,14 @@ async def _relay(src, dst, reset, seek_to, follow, count, keep=False, settings=N
     n = 0
     ended = False
     try:
-        consumer = await inp.create_consumer(
-            list(src.stream_keys), ConsumerOptions(auto_stream_reset=reset, follow=follow)
-        )
+        options = ConsumerOptions(auto_stream_reset=reset, follow=follow)
+        if src.stream_keys:
+            consumer = await inp.create_consumer(list(src.stream_keys), options)
+        else:  # file:///x.ss: every stream of the file
+            from ..streamer.file_backend import FileStreamer
+
+            assert isinstance(inp, FileStreamer)  # only file:// URIs may name no key
+            consumer = await inp.create_consumer_all(options)
         if seek_to is not None:
             await consumer.seek(seek_to)
         while count is None or n < count:
@@ -146,6 +179,12 @@ async def _relay(src, dst, reset, seek_to, follow, count, keep=False, settings=N
             except StreamEnded:
                 ended = True
                 break
+            if until is not None:
+                cut = next((i for i, m in enumerate(batch) if m.timestamp_ms >= until), None)
+                if cut is not None:
+                    batch = batch[:cut]
+                    count = n + len(batch)  # stop after these, like --count
+            before = n
             for m in batch:
                 key = dst.stream_keys[0] if dst.stream_keys else m.stream_key
                 shard = 0 if dst.stream_keys and kept is None else m.shard_id
@@ -161,6 +200,8 @@ async def _relay(src, dst, reset, seek_to, follow, count, keep=False, settings=N
                 n += 1
                 if count is not None and n >= count:
                     break
+            if progress is not None:
+                progress(n - before)
             await asyncio.sleep(0)  # an input that is always ready must not starve Ctrl-C
     finally:
         try:

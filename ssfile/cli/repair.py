@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from ..check import repair
 from ..errors import UnsupportedVersion
-from ..file.output import NewFile, named
+from ..file.output import STDIN, NewFile, named, refuse_same
 from . import EXIT_USAGE
-from .inputs import require_seekable
+from .inputs import display_name, seekable_input
+from .progress import add_progress_option, byte_bar, show_progress
 from .verify import first_problem
 
 EPILOG = """OUT is written under a temporary name and renamed into place when complete: Ctrl-C
@@ -31,7 +33,8 @@ header that was not read as written (bad magic, version byte, invalid field, int
 from the beacons: the report names each); 2 nothing recoverable (no output), bad usage, OUT
 exists without --force or is FILE, or a file starting with Ss and a format version other than
 1 (refused: repair does not guess a newer layout; --as-version-1 reads it as version 1 when
-only that byte is damaged); 130 Ctrl-C."""
+only that byte is damaged); 130 Ctrl-C.
+FILE - is stdin (copied to a temporary file first).  A progress bar appears on a terminal."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,7 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("file", help="the damaged .ss file (never modified)")
+    p.add_argument(
+        "file", metavar="FILE", help="the damaged .ss file (never modified); - for stdin"
+    )
     p.add_argument("-o", "--output", required=True, help="the new file to write")
     crc = p.add_mutually_exclusive_group()
     crc.add_argument(
@@ -64,30 +69,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         action="store_true",
         help="read a file whose version byte is not 1 as version 1 (a damaged byte; exit 3)",
     )
+    add_progress_option(p)
     p.set_defaults(run=run, keep_bad=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    require_seekable(args.file, "repair")
-    with NewFile(args.output, inputs=[args.file], overwrite=args.force) as out:
+    name = display_name(args.file)
+    if args.file == "-":
+        refuse_same(args.output, [STDIN])
+    with (
+        seekable_input(args.file, "repair") as local,
+        NewFile(args.output, inputs=[local], overwrite=args.force) as out,
+    ):
+        bar = byte_bar(os.path.getsize(local), "repair", show=show_progress(args))
         try:
             with named(args.output):
                 report = repair(
-                    args.file,
+                    local,
                     out.path,
                     keep_bad_checksum=args.keep_bad,
                     overwrite=True,
                     as_version_1=args.as_version_1,
+                    progress=lambda at: bar.update(at - bar.n),
                 )
         except UnsupportedVersion as err:
             out.discard()
-            print(f"ssfile repair: error: {err}", file=sys.stderr)
+            print(f"ssfile repair: error: {err.with_path(name)}", file=sys.stderr)
             return EXIT_USAGE
+        finally:
+            bar.close()
         if report.written:
             out.commit()
         else:
             out.discard()
-    report.dst = args.output
+    report.src, report.dst = name, args.output
+    report.diagnosis.path = name
     if args.json:
         json.dump(report.to_json_dict(), sys.stdout)
         sys.stdout.write("\n")
@@ -96,8 +112,7 @@ def run(args: argparse.Namespace) -> int:
             print(line)
     if not report.written:
         print(
-            f"ssfile repair: error: {args.file}: nothing recoverable: "
-            f"{first_problem(report.diagnosis)}",
+            f"ssfile repair: error: {name}: nothing recoverable: {first_problem(report.diagnosis)}",
             file=sys.stderr,
         )
     return report.exit_code

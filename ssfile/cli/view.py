@@ -45,6 +45,11 @@ def _check_file(path: str) -> None:
     diagnosis; the message table needs a readable header)."""
     from ..file.reader import read_header
 
+    if path == "-":
+        raise UsageError(
+            "the viewer serves a file while you browse it and cannot read stdin: "
+            "save the stream to a file first (ssfile view needs a regular file)"
+        )
     if not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
     if not os.path.isfile(path):

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Iterable
-from typing import Any
+from typing import TypeAlias
 
-from ..timefmt import parse_time
-from ..types import datetime_to_ms
+from ..timefmt import TimeLike, to_ms
 from .columns import Selection
 
-TimeArg = int | str | _dt.datetime | None
+#: a ``since``/``until`` argument: any time :func:`ssfile.timefmt.to_ms` takes, or None
+TimeArg: TypeAlias = "TimeLike | None"
 
 
-def time_ms(value: Any, what: str) -> int | None:
-    """int ms, a datetime (naive = UTC; pandas Timestamps too), a numpy datetime64, or text
-    that :func:`ssfile.timefmt.parse_time` accepts (ISO 8601, upstream format, epoch ms)."""
-    if value is None:
-        return None
-    if isinstance(value, _dt.datetime):
-        return datetime_to_ms(value)
-    if isinstance(value, str):
-        return parse_time(value)
-    if type(value).__name__ == "datetime64":
-        return int(value.astype("datetime64[ms]").astype("int64"))
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be int milliseconds, a datetime or a string, not {value!r}")
-    return value
+def time_ms(value: TimeArg, what: str) -> int | None:
+    """``value`` in ms (None stays None), through :func:`ssfile.timefmt.to_ms`."""
+    return None if value is None else to_ms(value, what)
 
 
 def selection(

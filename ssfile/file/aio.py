@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import datetime as _dt
 import os
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
 from ..format.records import FileHeader
+from ..timefmt import TimeLike
 from ..types import Message
 from .reader import Reader
 from .slice import next_messages
@@ -101,7 +101,8 @@ class AsyncReader:
 
     # ---- seeking: the Reader's, in the worker thread -----------------------------------------
 
-    async def seek_time(self, when: int | _dt.datetime) -> Message | None:
+    async def seek_time(self, when: TimeLike) -> Message | None:
+        """:meth:`ssfile.Reader.seek_time`, in the worker thread."""
         self._done = False
         return await self._call(self._reader.seek_time, when)  # type: ignore[no-any-return]
 

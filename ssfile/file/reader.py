@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 from collections.abc import Iterator
 from itertools import chain
@@ -13,6 +12,7 @@ from ..codec.events import EndOfStream
 from ..errors import FormatError, TruncatedError, check_on_damage
 from ..format import constants as K
 from ..format.records import Beacon, FileHeader
+from ..timefmt import TimeLike
 from ..types import Message
 from .damage import skip_damage
 
@@ -230,8 +230,11 @@ class Reader:
 
     # ---- seeking (logic in seek.py / index.py) ------------------------------------------------
 
-    def seek_time(self, when: int | _dt.datetime) -> Message | None:
-        """Go to the first message with timestamp >= ``when`` (int ms or datetime); returns it."""
+    def seek_time(self, when: TimeLike) -> Message | None:
+        """Go to the first message with timestamp >= ``when``; returns it (None: past the end).
+
+        ``when``: int ms, a datetime (naive = UTC), a pandas.Timestamp, a numpy.datetime64
+        or text such as ``"2026-01-01T00:08:20Z"`` (see :func:`ssfile.timefmt.to_ms`)."""
         from .seek import seek_time
 
         return seek_time(self, when)

@@ -8,7 +8,6 @@ is kept, so iterating the reader yields it first.
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import BinaryIO
 
 from ..codec.events import EndOfStream
@@ -16,7 +15,8 @@ from ..codec.fast import beacon_size_at, parse_beacon_fast
 from ..errors import FieldError, FormatError, SeekError, TruncatedError
 from ..format import constants as K
 from ..format.records import Beacon, FileHeader
-from ..types import Message, datetime_to_ms
+from ..timefmt import TimeLike, to_ms
+from ..types import Message
 from .damage import skip_damage
 from .index import SequenceTarget, Target, TimeTarget, find_start
 from .reader_state import ReaderState as Reader
@@ -86,14 +86,6 @@ class FileBeacons:
             if not self._damaged_ok:
                 raise
             return Beacon(offset, index, 0, (), 0)  # damaged: decides nothing
-
-
-def to_ms(when: int | _dt.datetime) -> int:
-    if isinstance(when, _dt.datetime):
-        return datetime_to_ms(when)
-    if isinstance(when, bool) or not isinstance(when, int):
-        raise TypeError(f"a time is int milliseconds or a datetime, not {when!r}")
-    return when
 
 
 def _seekable(reader: Reader) -> BinaryIO:
@@ -176,8 +168,8 @@ def eos_in_first_interval(reader: Reader, beacons: FileBeacons) -> bool:
     return found
 
 
-def seek_time(reader: Reader, when: int | _dt.datetime) -> Message | None:
-    ms = to_ms(when)
+def seek_time(reader: Reader, when: TimeLike) -> Message | None:
+    ms = to_ms(when, "seek_time")
     return seek_target(reader, TimeTarget(ms, K.num_markers(reader.header.beacon_interval)))
 
 

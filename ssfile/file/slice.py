@@ -23,16 +23,15 @@ Semantics (the same for the API and ``ssfile cat``):
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..codec.events import EndOfStream
 from ..errors import UsageError
 from ..format.records import Beacon
+from ..timefmt import TimeLike, to_ms
 from ..types import Message
 from .reader import Reader
-from .seek import to_ms
 
 
 def next_messages(reader: Reader) -> list[Message] | None:
@@ -63,12 +62,16 @@ def next_messages(reader: Reader) -> list[Message] | None:
 
 @dataclass(frozen=True)
 class Slice:
-    """Which messages to take from a reader (see the module docstring)."""
+    """Which messages to take from a reader (see the module docstring).
+
+    ``since``/``until``: any time :func:`ssfile.timefmt.to_ms` takes (int ms, datetime with
+    naive = UTC, pandas.Timestamp, numpy.datetime64, text such as ``"2026-01-01T00:08:20Z"``);
+    they are kept as int ms, and a bad one fails here, naming the argument."""
 
     streams: tuple[str, ...] = ()
     shard: int | None = None
-    since: int | _dt.datetime | None = None
-    until: int | _dt.datetime | None = None
+    since: TimeLike | None = None
+    until: TimeLike | None = None
     from_seq: int | None = None
     limit: int | None = None
 
@@ -77,6 +80,11 @@ class Slice:
             raise UsageError("a starting sequence needs exactly one stream")
         if self.limit is not None and self.limit < 0:
             raise UsageError(f"limit must be >= 0, not {self.limit}")
+        # times in ms from here on: a bad time fails now, with the argument's name
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, to_ms(value, name))
 
     def position(self, reader: Reader) -> None:
         """Seek ``reader`` to where the slice can start."""
@@ -90,7 +98,7 @@ class Slice:
         if seek:
             self.position(reader)
         keep = self._filter()
-        until = None if self.until is None else to_ms(self.until)
+        until = None if self.until is None else to_ms(self.until)  # already ms
         left = self.limit
         if left == 0:
             return

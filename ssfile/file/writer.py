@@ -22,7 +22,6 @@ buffer, so an interrupted write (Ctrl-C) is simply continued by the next flush.
 
 from __future__ import annotations
 
-import datetime as _dt
 import errno
 import os
 import time
@@ -42,7 +41,8 @@ from ..errors import (
 from ..format import constants as K
 from ..format.crc import crc16_bytes, running_update
 from ..format.records import Beacon, FileHeader
-from ..types import Message, datetime_to_ms
+from ..timefmt import TimeLike, to_ms
+from ..types import Message
 
 FLUSH_AT = 1 << 20
 
@@ -51,15 +51,15 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def to_ms(value: int | _dt.datetime | None) -> int:
-    """A timestamp argument (int ms, datetime, or None for now) as int milliseconds."""
+def ms_or_now(value: TimeLike | None, what: str) -> int:
+    """A timestamp argument as int milliseconds (:func:`ssfile.timefmt.to_ms`); None: now.
+    What is not a time is an :class:`EncodeError`, as everything a writer refuses."""
     if value is None:
         return now_ms()
-    if isinstance(value, _dt.datetime):
-        return datetime_to_ms(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise EncodeError(f"timestamp must be int milliseconds or a datetime, not {value!r}")
-    return value
+    try:
+        return to_ms(value, what)
+    except (TypeError, ValueError) as err:
+        raise EncodeError(str(err)) from None
 
 
 def scan_for_append(path: str) -> tuple[FileHeader, int, dict[tuple[str, int], StreamState], int]:
@@ -152,23 +152,30 @@ class Writer:
     ``eos=True``: closing writes the end-of-stream frame (not when the ``with`` block exits
     with an exception: the file is flushed and left without EOS, like a live recording).
     ``fsync=True``: fsync on flush and close.
+
+    ``path`` may also be an open file descriptor (``sys.stdout.fileno()``: ``ssfile encode
+    -``): mode ``"w"`` only, written from where it is, sequentially (a pipe is fine); it is
+    neither locked, truncated nor closed.
     """
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | int,
         mode: str = "w",
         *,
         beacon_interval: int | None = None,
         file_name: str | None = None,
-        created_at: int | _dt.datetime | None = None,
+        created_at: TimeLike | None = None,
         eos: bool = True,
         fsync: bool = False,
         buffer_size: int = FLUSH_AT,
     ) -> None:
         if mode not in ("w", "x", "a"):
             raise ValueError(f"mode must be 'w', 'x' or 'a', not {mode!r}")
-        self.path = os.fspath(path)
+        self._owns = not isinstance(path, int)
+        if not self._owns and mode != "w":
+            raise ValueError(f"a file descriptor is written in mode 'w' only, not {mode!r}")
+        self.path = f"<fd {path}>" if isinstance(path, int) else os.fspath(path)
         self.eos = eos
         self._fsync = fsync
         self._buffer_size = buffer_size
@@ -178,14 +185,17 @@ class Writer:
         self._synced = 0  # with fsync=True: the file offset the last fsync covered
         self._synced_messages = 0  # and the messages before it
         self._durable = 0  # messages wholly handed to the OS (a lower bound after a failure)
-        flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if mode == "x" else 0)
-        platform.check_file_name(self.path)
-        fd = platform.open_binary(self.path, flags, 0o644)
-        try:
-            platform.lock_writer(fd, self.path)
-        except BaseException:
-            os.close(fd)
-            raise
+        if not isinstance(path, int):
+            flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if mode == "x" else 0)
+            platform.check_file_name(self.path)
+            fd = platform.open_binary(self.path, flags, 0o644)
+            try:
+                platform.lock_writer(fd, self.path)
+            except BaseException:
+                os.close(fd)
+                raise
+        else:
+            fd = path
         self._fd = fd
         try:
             self._enc = self._setup(mode, beacon_interval, file_name, created_at)
@@ -194,8 +204,9 @@ class Writer:
             self._write_out()
             self._synced, self._synced_messages = self._enc.offset, self._durable
         except BaseException:
-            platform.unlock_writer(fd)
-            os.close(fd)
+            if self._owns:
+                platform.unlock_writer(fd)
+                os.close(fd)
             self._closed = True
             raise
         self.header = self._enc.header
@@ -205,7 +216,7 @@ class Writer:
         mode: str,
         interval: int | None,
         file_name: str | None,
-        created_at: int | _dt.datetime | None,
+        created_at: TimeLike | None,
     ) -> Encoder:
         if mode == "a" and os.fstat(self._fd).st_size > 0:
             header, offset, streams, markers = scan_for_append(self.path)
@@ -218,10 +229,13 @@ class Writer:
             return Encoder(header, offset=offset, streams=streams, markers_emitted=markers)
         name = os.path.basename(self.path) if file_name is None else file_name
         header = FileHeader(
-            name, to_ms(created_at), K.DEFAULT_BEACON_INTERVAL if interval is None else interval
+            name,
+            ms_or_now(created_at, "created_at"),
+            K.DEFAULT_BEACON_INTERVAL if interval is None else interval,
         )
         encoder = Encoder(header)  # validates first: a refused open leaves the file alone
-        platform.truncate(self._fd, 0, self.path)
+        if self._owns:
+            platform.truncate(self._fd, 0, self.path)
         return encoder
 
     @property
@@ -242,13 +256,14 @@ class Writer:
         stream_key: str,
         shard_id: int = 0,
         sequence: int | None = None,
-        timestamp: int | _dt.datetime | None = None,
+        timestamp: TimeLike | None = None,
     ) -> int:
         """Write one message; returns its sequence number.
 
         ``sequence=None``: one more than the largest sequence of this (stream, shard) in the
-        file (1 for a new one).  ``timestamp=None``: now.  Timestamps are int milliseconds or
-        datetimes (naive means UTC) and are stored with millisecond precision.
+        file (1 for a new one).  ``timestamp=None``: now.  A timestamp is anything
+        :func:`ssfile.timefmt.to_ms` takes (int ms, datetime with naive = UTC,
+        pandas.Timestamp, numpy.datetime64, text); it is stored with millisecond precision.
         """
         if self._closed or self._failed is not None or self._ended:
             self._refuse()
@@ -264,7 +279,7 @@ class Writer:
         if type(timestamp) is int:
             ts = timestamp
         else:
-            ts = now_ms() if timestamp is None else to_ms(timestamp)
+            ts = ms_or_now(timestamp, "timestamp")
         enc.encode(stream_key, shard_id, sequence, ts, payload)
         if len(enc.buffer) >= self._buffer_size:
             self._write_out()
@@ -349,18 +364,19 @@ class Writer:
                 self.flush()
         finally:
             self._closed = True
-            platform.unlock_writer(self._fd)
-            os.close(self._fd)
+            if self._owns:
+                platform.unlock_writer(self._fd)
+                os.close(self._fd)
         if self._failed is not None:
             raise self._again()
 
-    def write_eos(self, *, timestamp: int | _dt.datetime | None = None) -> None:
+    def write_eos(self, *, timestamp: TimeLike | None = None) -> None:
         """Write the end-of-stream frame now (``timestamp``: default now).  Nothing may be
         written after it; :meth:`close` then writes no second one.  This is the only way to
         write the reserved key ``SEA_STREAMER_INTERNAL`` (spec 2.3)."""
         if self._closed or self._failed is not None or self._ended:
             self._refuse()
-        self._enc.end_of_stream(now_ms() if timestamp is None else to_ms(timestamp))
+        self._enc.end_of_stream(ms_or_now(timestamp, "timestamp"))
         self._ended = True
 
     def __enter__(self) -> Writer:

@@ -162,7 +162,10 @@ class _Dispatcher:
         self._lock = asyncio.Lock()
 
     def wanted(self, m: Message) -> bool:
-        return m.stream_key in self.keys and (self.shards is None or m.shard_id in self.shards)
+        """A message of one of the keys (every key when there are none: create_consumer_all)."""
+        return (not self.keys or m.stream_key in self.keys) and (
+            self.shards is None or m.shard_id in self.shards
+        )
 
     async def pump(self) -> bool:
         """Read one batch and hand it out; False when the stream has ended."""
@@ -250,7 +253,7 @@ class FileConsumer(Consumer):
     async def seek(self, timestamp: object) -> None:
         """Continue at the first message of this consumer's keys with timestamp >= ``timestamp``
         (bisection over the beacons, then a short scan)."""
-        from ..file.writer import to_ms
+        from ..timefmt import to_ms
 
         ms = to_ms(timestamp)  # type: ignore[arg-type]
         await self._reposition(lambda r: r.seek_time(ms), lambda m: m.timestamp_ms >= ms)
@@ -267,6 +270,8 @@ class FileConsumer(Consumer):
             tail.close()
             await tail.start("latest")
         elif isinstance(position, int) and not isinstance(position, bool):
+            if not self.stream_keys:
+                raise StreamError("rewind to a sequence needs a stream key (this consumer has all)")
             key = self.stream_keys[0]
             shard = self.options.shards[0] if self.options.shards else 0
             await self._reposition(
@@ -346,6 +351,16 @@ class FileStreamer(Streamer):
         self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
     ) -> Consumer:
         keys, options = consumer_request(stream_keys, options)
+        return await self._consumer(keys, options)
+
+    async def create_consumer_all(self, options: ConsumerOptions | None = None) -> Consumer:
+        """A consumer of every stream of the file, whatever its key (``relay --input
+        file:///x.ss`` with no key): only a file can list every key it holds.  It can
+        ``seek``, not ``rewind`` to a sequence (that needs one stream)."""
+        options = (options or ConsumerOptions()).check()
+        return await self._consumer((), options)
+
+    async def _consumer(self, keys: tuple[str, ...], options: ConsumerOptions) -> Consumer:
         group = options.group
         d = self._groups.get((group, keys)) if group else None
         if d is None or not d.members:

@@ -147,7 +147,7 @@ class KafkaConsumer(Consumer):
     async def seek(self, timestamp: Any) -> None:
         """Continue at the first message with timestamp >= ``timestamp`` in every partition
         (``offsets_for_times``); a partition with none continues at its end."""
-        from ...file.writer import to_ms
+        from ...timefmt import to_ms
 
         ms = to_ms(timestamp)
         s = self._streamer

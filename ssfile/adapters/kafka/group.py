@@ -261,7 +261,7 @@ class GroupMember(Consumer):
 
     async def seek(self, timestamp: Any) -> None:
         """Move the group's partitions to the first offset with timestamp >= ``timestamp``."""
-        from ...file.writer import to_ms
+        from ...timefmt import to_ms
 
         ms = to_ms(timestamp)
         await self._move(lambda parts: self._times(parts, ms))

@@ -48,7 +48,7 @@ def before(i: Id) -> str:
 
 def after_time(timestamp: object) -> str:
     """Position whose next entry is the first with ms >= ``timestamp``."""
-    from ...file.writer import to_ms
+    from ...timefmt import to_ms
 
     return before((to_ms(timestamp), 0))  # type: ignore[arg-type]
 

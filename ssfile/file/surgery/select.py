@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from ...errors import UsageError
+from ...timefmt import to_ms
 from ...types import Message
 from ..reader import Reader
-from ..seek import to_ms
 from ..slice import next_messages
 from .jsonexpr import payload_matcher
 from .summary import Summary, pair_of
