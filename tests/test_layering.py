@@ -49,6 +49,8 @@ OPTIONAL = {
     "pyarrow",
     "fsspec",
     "s3fs",
+    "dask",
+    "distributed",
 }
 
 
