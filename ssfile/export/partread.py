@@ -245,7 +245,14 @@ def _remote(
 
     def read_at(at: int, n: int) -> bytes:
         rf.seek(at)
-        return rf.read(n)
+        parts = []
+        while n > 0:  # a RangeFile may read short (its first read stops at HEAD bytes)
+            got = rf.read(n)
+            if not got:
+                break
+            parts.append(got)
+            n -= len(got)
+        return b"".join(parts)
 
     whole = part.first == 0 and part.until is None
     if whole:
@@ -291,6 +298,7 @@ def _remote_bounds(rf: Any, size: int, opts: Options) -> tuple[int | None, int |
     sel = opts.select
     if sel.since_ms is None and sel.until_ms is None:
         return None, None
+    rf.seek(0)  # the reader reads the header from where the file is
     with Reader(
         rf, check_crc=False, tolerate_truncation=opts.tolerate_truncation, on_damage=opts.on_damage
     ) as reader:
