@@ -54,6 +54,8 @@ OPTIONAL = {
     "pyarrow",
     "fsspec",
     "s3fs",
+    "dask",
+    "distributed",
 }
 
 

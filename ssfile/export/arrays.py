@@ -232,6 +232,12 @@ def to_numpy(
         tolerate_truncation=tolerate_truncation,
         on_damage=on_damage,
     )
+    return from_scan(np, got, mode, payload, json)
+
+
+def from_scan(np: Any, got: Any, mode: str | None, payload: bool | str, json: bool) -> Columns:
+    """The :class:`Columns` of a :class:`~ssfile.export.columns.Scan` (``mode``: the scan's
+    payload mode; ``payload``/``json`` as :func:`to_numpy` takes them)."""
     c = got.columns
     codes, keys = _codes(np, c["code"], got.keys)
     out = Columns(
