@@ -1180,6 +1180,83 @@ done:
 
 /* ==== end of the columnar scan ============================================================= */
 
+/* ==== Message.timestamp (issue 17): ms -> aware UTC datetime =============================
+ *
+ * datetime_from_ms(ms) -> datetime or None: the datetime ssfile.types.ms_to_datetime builds
+ * (1970-01-01 UTC plus ms milliseconds), made directly from the civil date (days to
+ * year/month/day, the proleptic Gregorian calendar, as datetime counts); None outside
+ * 0 .. MAX_TIMESTAMP_MS, where the Python code decides.  The last result is kept: messages
+ * of the same millisecond (the usual case in a recording) share one immutable object. */
+
+#include <datetime.h>
+
+static long long ts_last_ms = -1;
+static PyObject *ts_last;
+
+static PyObject *
+datetime_from_ms(PyObject *mod, PyObject *arg)
+{
+    long long ms = PyLong_AsLongLong(arg);
+    if (ms == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (ms < 0 || ms > 253402300799999LL)
+        Py_RETURN_NONE;
+    if (ms == ts_last_ms && ts_last != NULL)
+        return Py_NewRef(ts_last);
+    long long z = ms / 86400000 + 719468, rem = ms % 86400000;  /* days from 0000-03-01 */
+    long long era = z / 146097, doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    int day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int year = (int)(yoe + era * 400 + (month <= 2));
+    PyObject *dt = PyDateTimeAPI->DateTime_FromDateAndTime(
+        year, month, day, (int)(rem / 3600000), (int)(rem / 60000 % 60),
+        (int)(rem / 1000 % 60), (int)(rem % 1000) * 1000, PyDateTime_TimeZone_UTC,
+        PyDateTimeAPI->DateTimeType);
+    if (dt == NULL)
+        return NULL;
+    Py_XSETREF(ts_last, Py_NewRef(dt));
+    ts_last_ms = ms;
+    return dt;
+}
+
+/* message_timestamp(message) -> its timestamp: Message.timestamp's getter in C (the slot is
+ * read through the configured Message layout); outside the C range, or on anything but a
+ * configured Message, the Python function given to configure_timestamp decides. */
+static PyObject *ts_fallback;
+
+static PyObject *
+configure_timestamp(PyObject *mod, PyObject *fallback)
+{
+    Py_XSETREF(ts_fallback, Py_NewRef(fallback));
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+message_timestamp(PyObject *mod, PyObject *msg)
+{
+    if (ts_fallback == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "call configure_timestamp() first");
+    if (message.type != NULL && Py_IS_TYPE(msg, message.type)) {
+        PyObject *ms = SLOT(msg, message, 3);  /* timestamp_ms */
+        if (ms != NULL && PyLong_CheckExact(ms)) {
+            PyObject *got = datetime_from_ms(mod, ms);
+            if (got != Py_None)
+                return got;
+            Py_DECREF(got);
+        }
+    }
+    return PyObject_CallOneArg(ts_fallback, msg);
+}
+
+/* ==== end of Message.timestamp ============================================================= */
+
 /* ---- module ------------------------------------------------------------------------------- */
 
 static PyObject *
@@ -1213,6 +1290,12 @@ static PyMethodDef methods[] = {
      "scan_columns(buf, phys, logical, length, pos, stop, keys, names, streams, shards, since,"
      " until, check_crc, max_ts, internal, columns, row, pbuf, pfill)"
      " -> (pos, row, pfill, reason, need)"},
+    {"datetime_from_ms", datetime_from_ms, METH_O,
+     "datetime_from_ms(ms) -> aware UTC datetime, or None outside 0 .. MAX_TIMESTAMP_MS"},
+    {"configure_timestamp", configure_timestamp, METH_O,
+     "configure_timestamp(fallback): fallback(message) for what message_timestamp leaves"},
+    {"message_timestamp", message_timestamp, METH_O,
+     "message_timestamp(message) -> message.timestamp (a property getter)"},
     {"split_payloads", (PyCFunction)(void (*)(void))split_payloads, METH_FASTCALL,
      "split_payloads(buf, lengths, count) -> list of bytes"},
     {NULL, NULL, 0, NULL},
@@ -1228,6 +1311,9 @@ PyInit__speedups(void)
 {
     crc_make_table();
     crc_fast_init();
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL)
+        return NULL;
     key_bytes_init();
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "ABI_VERSION", ABI_VERSION) < 0)

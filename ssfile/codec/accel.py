@@ -32,5 +32,12 @@ def load() -> ModuleType | None:
 
 
 speedups = load()
+if speedups is not None:  # Message.timestamp's getter in C (types imports nothing internal)
+    # (it reads the slot through the Message layout the decoder configures; until then, and
+    # outside the C range, it calls the Python getter)
+    from ..types import Message
+
+    speedups.configure_timestamp(Message._timestamp)
+    Message.timestamp = property(speedups.message_timestamp, doc=Message.timestamp.__doc__)
 
 __all__ = ["ABI_VERSION", "load", "pure_forced", "speedups"]
