@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ABI_VERSION 2
+#define ABI_VERSION 3
 #define SEPARATOR 0x0D        /* the byte ending every frame */
 #define FRAME_OVERHEAD 32     /* frame size without key and payload */
 #define HEAD_FIXED 28         /* shard, sequence, timestamp (u64 each), payload length (u32) */
@@ -72,6 +72,141 @@ crc16(const unsigned char *p, Py_ssize_t n, uint16_t crc)
         crc = crc_table[0][((crc >> 8) ^ *p++) & 0xFF] ^ (uint16_t)(crc << 8);
     return crc;
 }
+
+/* ==== fast CRC-16 (issue 17): carry-less multiplication where the CPU has it =============
+ *
+ * crc16_fast(p, n, crc) equals crc16(p, n, crc).  On x86-64 with PCLMULQDQ and SSSE3 (checked
+ * at run time, once) data of 64 bytes or more is folded 16 bytes at a time: the bytes, read
+ * big-endian, are a polynomial X; with X = H x^64 + L (64-bit halves), X x^128 is congruent
+ * mod P to H (x^192 mod P) + L (x^128 mod P), two carry-less products of under 80 bits, so the
+ * next block is xored onto them and the running value never grows past 128 bits.  Four
+ * lanes run side by side (folding by x^512), then merge; the last 16 bytes of the folded value
+ * and the tail go through the tables.  The CRC's starting value is xored into the first two
+ * bytes (a register preset is the same as that).  Anywhere else: the tables. */
+
+static int crc_use_clmul;
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER))
+#define SS_HAVE_CLMUL 1
+#include <immintrin.h>
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#define SS_TARGET_CLMUL
+#else
+#include <cpuid.h>
+#define SS_TARGET_CLMUL __attribute__((target("pclmul,ssse3")))
+#endif
+
+static uint64_t crc_fold_k[8];  /* x^e mod P for e = 192, 128 (one lane), 576, 512 (four),
+                                   448, 384, 320, 256 (merging lanes 0-2 onto lane 3) */
+
+static uint64_t
+crc_xpow(unsigned e)
+{
+    uint32_t r = 1;
+    while (e--) {
+        r <<= 1;
+        if (r & 0x10000)
+            r ^= 0x1C867;
+    }
+    return r;
+}
+
+static int
+crc_clmul_supported(void)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    int info[4];
+    __cpuid(info, 1);
+    return (info[2] & (1 << 1)) && (info[2] & (1 << 9));  /* pclmulqdq, ssse3 */
+#else
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    return (c & (1u << 1)) && (c & (1u << 9));  /* pclmulqdq, ssse3 */
+#endif
+}
+
+static void
+crc_fast_init(void)
+{
+    static const unsigned e[8] = {192, 128, 576, 512, 448, 384, 320, 256};
+    for (int i = 0; i < 8; i++)
+        crc_fold_k[i] = crc_xpow(e[i]);
+    crc_use_clmul = crc_clmul_supported();
+}
+
+SS_TARGET_CLMUL static __m128i
+crc_fold(__m128i x, __m128i k)  /* k: high qword multiplies x's high half, low the low */
+{
+    return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x11), _mm_clmulepi64_si128(x, k, 0x00));
+}
+
+SS_TARGET_CLMUL static uint16_t
+crc16_clmul(const unsigned char *p, Py_ssize_t n, uint16_t crc)
+{
+    const __m128i swap = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+#define LOAD(q) _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(q)), swap)
+    __m128i x0 = _mm_xor_si128(LOAD(p), _mm_set_epi64x((long long)((uint64_t)crc << 48), 0));
+    __m128i x1 = LOAD(p + 16), x2 = LOAD(p + 32), x3 = LOAD(p + 48);
+    p += 64;
+    n -= 64;
+    const __m128i k4 = _mm_set_epi64x((long long)crc_fold_k[2], (long long)crc_fold_k[3]);
+    while (n >= 64) {
+        x0 = _mm_xor_si128(crc_fold(x0, k4), LOAD(p));
+        x1 = _mm_xor_si128(crc_fold(x1, k4), LOAD(p + 16));
+        x2 = _mm_xor_si128(crc_fold(x2, k4), LOAD(p + 32));
+        x3 = _mm_xor_si128(crc_fold(x3, k4), LOAD(p + 48));
+        p += 64;
+        n -= 64;
+    }
+    __m128i x = x3;
+    x = _mm_xor_si128(x, crc_fold(x0, _mm_set_epi64x((long long)crc_fold_k[4], (long long)crc_fold_k[5])));
+    x = _mm_xor_si128(x, crc_fold(x1, _mm_set_epi64x((long long)crc_fold_k[6], (long long)crc_fold_k[7])));
+    x = _mm_xor_si128(x, crc_fold(x2, _mm_set_epi64x((long long)crc_fold_k[0], (long long)crc_fold_k[1])));
+    const __m128i k1 = _mm_set_epi64x((long long)crc_fold_k[0], (long long)crc_fold_k[1]);
+    while (n >= 16) {
+        x = _mm_xor_si128(crc_fold(x, k1), LOAD(p));
+        p += 16;
+        n -= 16;
+    }
+#undef LOAD
+    unsigned char last[16];
+    _mm_storeu_si128((__m128i *)(void *)last, _mm_shuffle_epi8(x, swap));
+    return crc16(p, n, crc16(last, 16, 0));
+}
+#else
+static void
+crc_fast_init(void)
+{
+    crc_use_clmul = 0;
+}
+#endif
+
+static inline uint16_t
+crc16_fast(const unsigned char *p, Py_ssize_t n, uint16_t crc)
+{
+#ifdef SS_HAVE_CLMUL
+    if (n >= 64 && crc_use_clmul)
+        return crc16_clmul(p, n, crc);
+#endif
+    return crc16(p, n, crc);
+}
+
+/* crc16_table(data, initial=0xFFFF): the table kernel alone (tests hold both kernels equal) */
+static PyObject *
+py_crc16_table(PyObject *mod, PyObject *args)
+{
+    Py_buffer view;
+    unsigned int initial = 0xFFFF;
+    if (!PyArg_ParseTuple(args, "y*|I", &view, &initial))
+        return NULL;
+    uint16_t crc = crc16(view.buf, view.len, (uint16_t)initial);
+    PyBuffer_Release(&view);
+    return PyLong_FromLong(crc);
+}
+
+/* ==== end of fast CRC-16 =================================================================== */
 
 /* ---- big-endian integers ------------------------------------------------------------------ */
 
@@ -286,7 +421,7 @@ scan_frames(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         uint64_t ts = get_u64(fixed + 16);
         if (ts > max_timestamp)
             break;
-        if (check && ((b[p1] << 8) | b[p1 + 1]) != crc16(b + p0, p1 - p0, 0xFFFF))
+        if (check && ((b[p1] << 8) | b[p1 + 1]) != crc16_fast(b + p0, p1 - p0, 0xFFFF))
             break;
         PyObject *key = key_lookup(&cache, keys, b + pos + 1, k);
         if (key == NULL) {
@@ -413,7 +548,7 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 
     /* everything checked: compute, then build every new object before changing anything */
     const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(payload);
-    uint16_t crc = crc16(data, n, 0xFFFF);
+    uint16_t crc = crc16_fast(data, n, 0xFFFF);
     unsigned char crc_be[2] = {(unsigned char)(crc >> 8), (unsigned char)crc};
     uint16_t new_running = crc16(crc_be, 2, (uint16_t)running);
     PyObject *new_running_o = PyLong_FromLong(new_running);
@@ -546,6 +681,582 @@ resync_candidate(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(found);
 }
 
+/* ==== columnar scan (issue 17): header columns of a whole mapped file ======================
+ *
+ * scan_columns is the C twin of the vectorised numpy scan (ssfile/export/columns.py, driven
+ * from ssfile/export/cscan.py).  It walks the frames of the *logical* stream (the segments of
+ * frame bytes between beacons, as ssfile/export/layout.py finds them) sequentially, straight
+ * from the memory map, and writes one row per kept message into numpy columns the caller
+ * allocated.  Like the decoder's twin it does the common case only and stops at anything
+ * else, leaving the position at the frame concerned and saying why (COL_*):
+ *
+ *   DONE      the position reached `stop`;
+ *   FULL      the columns (or the payload buffer) have no room for the frame: grow, call again;
+ *   NEWKEY    the frame's key is not in `keys` yet: Python checks it and learns it;
+ *   WIDEN     a key code does not fit the int16 code column: Python widens it to int32;
+ *   BAD_TS    the timestamp is beyond MAX_TIMESTAMP_MS;
+ *   BAD_CRC   the payload checksum does not match (only when checking);
+ *   EOS       the frame is the end-of-stream frame (its timestamp and checksum were checked);
+ *   TORN      the frame runs past the end of the logical stream.
+ *
+ * Python builds every error from that (the same messages as the numpy path), so each error
+ * text exists once.  The walk itself runs without the GIL (no Python object is touched in
+ * it); only a key seen for the first time in a call goes back to the dict, with the GIL.
+ * A frame cut by a beacon (it continues in the next segment) is copied whole into a scratch
+ * buffer first, which happens once per beacon interval at most.
+ */
+
+enum {
+    COL_DONE, COL_FULL, COL_NEWKEY, COL_WIDEN, COL_BAD_TS, COL_BAD_CRC, COL_EOS, COL_TORN,
+    COL_KEYMISS = 100, COL_NOMEM = 101  /* internal: never returned to Python */
+};
+
+typedef struct {
+    const unsigned char *raw;   /* the key's bytes (owned by `obj`) */
+    PyObject *obj;              /* bytes, strong reference; NULL: an empty slot */
+    uint32_t hash;
+    int len, code;
+    unsigned char wanted, internal;
+} ColKey;
+
+typedef struct {
+    /* input: the map and its segments (logical [logical[j], logical[j]+length[j]) lives at
+     * physical phys[j]) */
+    const unsigned char *buf;
+    Py_ssize_t buflen, nseg, seg;
+    const int64_t *phys, *logical, *length;
+    int64_t pos, stop, total;
+    /* keys seen in this call: open addressing, `mask + 1` slots */
+    ColKey *table;
+    Py_ssize_t mask, used;
+    /* what to keep */
+    const uint64_t *shards;
+    Py_ssize_t nshards;         /* -1: every shard */
+    int64_t since, until;       /* since <= ts < until */
+    uint64_t max_ts;
+    int check_crc;
+    /* output */
+    char *code;
+    int code_size;              /* 2 or 4 */
+    uint64_t *shard, *seq;
+    int64_t *ts, *offset, *lengths;
+    Py_ssize_t row, cap;
+    unsigned char *pbuf;
+    Py_ssize_t pfill, pcap, need;
+    /* the frame at `pos` when it stopped at a key miss */
+    const unsigned char *miss_raw;
+    int miss_len;
+    uint32_t miss_hash;
+    /* a frame cut by a beacon, copied whole */
+    unsigned char *scratch;
+    size_t scratch_cap;
+} ColScan;
+
+static uint32_t
+col_hash(const unsigned char *p, int n)
+{
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static ColKey *
+col_find(ColScan *s, const unsigned char *raw, int len, uint32_t h)
+{
+    Py_ssize_t i = (Py_ssize_t)(h & (uint32_t)s->mask);
+    for (;;) {
+        ColKey *e = &s->table[i];
+        if (e->obj == NULL)
+            return e;
+        if (e->hash == h && e->len == len && memcmp(e->raw, raw, len) == 0)
+            return e;
+        i = (i + 1) & s->mask;
+    }
+}
+
+/* Copy logical bytes [from, from + n) into dst (they exist: the caller checked `total`). */
+static void
+col_gather(const ColScan *s, int64_t from, int64_t n, unsigned char *dst)
+{
+    Py_ssize_t j = s->seg;
+    while (n > 0) {
+        while (j + 1 < s->nseg && from >= s->logical[j + 1])
+            j++;
+        int64_t in_seg = s->logical[j] + s->length[j] - from;
+        int64_t take = in_seg < n ? in_seg : n;
+        memcpy(dst, s->buf + s->phys[j] + (from - s->logical[j]), (size_t)take);
+        dst += take;
+        from += take;
+        n -= take;
+        j++;
+    }
+}
+
+static int
+col_shard_kept(const ColScan *s, uint64_t shard)
+{
+    Py_ssize_t lo = 0, hi = s->nshards;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (s->shards[mid] < shard)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->nshards && s->shards[lo] == shard;
+}
+
+/* The walk: no Python API in here (it runs without the GIL). */
+static int
+col_walk(ColScan *s)
+{
+    for (;;) {
+        int64_t pos = s->pos;
+        if (pos >= s->stop)
+            return COL_DONE;
+        while (s->seg + 1 < s->nseg && pos >= s->logical[s->seg + 1])
+            s->seg++;
+        int64_t seg_left = s->logical[s->seg] + s->length[s->seg] - pos;
+        int64_t left = s->total - pos;
+        const unsigned char *f = s->buf + s->phys[s->seg] + (pos - s->logical[s->seg]);
+        int k;
+        uint64_t plen;
+        if (seg_left >= 1 + 255 + HEAD_FIXED) {  /* the whole head is here */
+            k = f[0];
+            plen = get_u32(f + 1 + k + 24);
+        } else {  /* near a beacon or the end: read the head through the gaps */
+            unsigned char head[1 + 255 + HEAD_FIXED];
+            if (left < 1)
+                return COL_TORN;
+            col_gather(s, pos, 1, head);
+            k = head[0];
+            if (left < 1 + k + HEAD_FIXED)
+                return COL_TORN;
+            col_gather(s, pos, 1 + k + HEAD_FIXED, head);
+            plen = get_u32(head + 1 + k + 24);
+        }
+        int64_t size = (int64_t)(FRAME_OVERHEAD + k + plen);
+        if (size > left)
+            return COL_TORN;
+        if (size > seg_left) {  /* cut by a beacon: copy it whole */
+            if ((size_t)size > s->scratch_cap) {
+                size_t want = (size_t)size < 65536 ? 65536 : (size_t)size;
+                unsigned char *p = (unsigned char *)realloc(s->scratch, want);
+                if (p == NULL)
+                    return COL_NOMEM;
+                s->scratch = p;
+                s->scratch_cap = want;
+            }
+            col_gather(s, pos, size, s->scratch);
+            f = s->scratch;
+        }
+        const unsigned char *fixed = f + 1 + k;
+        const unsigned char *payload = fixed + HEAD_FIXED;
+        uint32_t h = col_hash(f + 1, k);
+        ColKey *e = col_find(s, f + 1, k, h);
+        if (e->obj == NULL) {
+            s->miss_raw = f + 1;  /* valid until the map or the scratch changes: used at once */
+            s->miss_len = k;
+            s->miss_hash = h;
+            return COL_KEYMISS;
+        }
+        uint64_t ts = get_u64(fixed + 16);
+        if (ts > s->max_ts)
+            return COL_BAD_TS;
+        if (s->check_crc && ((payload[plen] << 8) | payload[plen + 1])
+                                != crc16_fast(payload, (Py_ssize_t)plen, 0xFFFF))
+            return COL_BAD_CRC;
+        if (e->internal && plen == 3 && memcmp(payload, "EOS", 3) == 0)
+            return COL_EOS;
+        uint64_t shard = get_u64(fixed);
+        int keep = e->wanted && (s->nshards < 0 || col_shard_kept(s, shard))
+                   && (int64_t)ts >= s->since && (int64_t)ts < s->until;
+        if (keep) {
+            if (s->row >= s->cap)
+                return COL_FULL;
+            if (s->pbuf != NULL && (int64_t)plen > s->pcap - s->pfill) {
+                s->need = (Py_ssize_t)plen;
+                return COL_FULL;
+            }
+            if (s->code_size == 2) {
+                if (e->code > 32767)
+                    return COL_WIDEN;
+                ((int16_t *)s->code)[s->row] = (int16_t)e->code;
+            } else {
+                ((int32_t *)s->code)[s->row] = (int32_t)e->code;
+            }
+            Py_ssize_t r = s->row++;
+            s->shard[r] = shard;
+            s->seq[r] = get_u64(fixed + 8);
+            s->ts[r] = (int64_t)ts;
+            s->offset[r] = s->phys[s->seg] + (pos - s->logical[s->seg]);
+            if (s->lengths != NULL)
+                s->lengths[r] = (int64_t)plen;
+            if (s->pbuf != NULL) {
+                memcpy(s->pbuf + s->pfill, payload, (size_t)plen);
+                s->pfill += (Py_ssize_t)plen;
+            }
+        }
+        s->pos = pos + size;
+    }
+}
+
+static int
+col_table_grow(ColScan *s)
+{
+    Py_ssize_t old_n = s->mask + 1, n = old_n * 2;
+    ColKey *old = s->table, *t = (ColKey *)calloc((size_t)n, sizeof(ColKey));
+    if (t == NULL)
+        return -1;
+    s->table = t;
+    s->mask = n - 1;
+    for (Py_ssize_t i = 0; i < old_n; i++)
+        if (old[i].obj != NULL)
+            *col_find(s, old[i].raw, old[i].len, old[i].hash) = old[i];
+    free(old);
+    return 0;
+}
+
+/* The key at the miss: found in `keys` -> added to the table (0); not there -> 1; error -1. */
+static int
+col_learn(ColScan *s, PyObject *keys, PyObject *names, PyObject *streams, PyObject *internal)
+{
+    PyObject *raw = PyBytes_FromStringAndSize((const char *)s->miss_raw, s->miss_len);
+    if (raw == NULL)
+        return -1;
+    PyObject *code_o = PyDict_GetItemWithError(keys, raw);  /* borrowed */
+    if (code_o == NULL) {
+        Py_DECREF(raw);
+        return PyErr_Occurred() ? -1 : 1;
+    }
+    long code = PyLong_AsLong(code_o);
+    if (code == -1 && PyErr_Occurred()) {
+        Py_DECREF(raw);
+        return -1;
+    }
+    int wanted = 1;
+    if (streams != Py_None) {
+        PyObject *name = code >= 0 && code < PyList_GET_SIZE(names)
+                             ? PyList_GET_ITEM(names, code) : NULL;
+        wanted = name == NULL ? -1 : PySet_Contains(streams, name);
+        if (wanted < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "key code out of range of names");
+            Py_DECREF(raw);
+            return -1;
+        }
+    }
+    if ((s->used + 1) * 2 > s->mask + 1 && col_table_grow(s) < 0) {
+        Py_DECREF(raw);
+        PyErr_NoMemory();
+        return -1;
+    }
+    ColKey *e = col_find(s, s->miss_raw, s->miss_len, s->miss_hash);
+    e->obj = raw;
+    e->raw = (const unsigned char *)PyBytes_AS_STRING(raw);
+    e->len = s->miss_len;
+    e->hash = s->miss_hash;
+    e->code = (int)code;
+    e->wanted = (unsigned char)wanted;
+    e->internal = (unsigned char)bytes_equal(internal, e->raw, e->len);
+    s->used++;
+    return 0;
+}
+
+/* A writable, C-contiguous buffer of `count` items of `itemsize` bytes at least (or None,
+ * when allowed: view->obj stays NULL). */
+static int
+col_out(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int none_ok, const char *what)
+{
+    view->obj = NULL;
+    view->buf = NULL;
+    view->len = 0;
+    if (obj == Py_None && none_ok)
+        return 0;
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    if (view->itemsize != itemsize && !(itemsize == 0 && (view->itemsize == 2 || view->itemsize == 4))) {
+        PyErr_Format(PyExc_TypeError, "scan_columns: %s has items of %zd bytes", what, view->itemsize);
+        PyBuffer_Release(view);
+        view->obj = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* scan_columns(buf, phys, logical, length, pos, stop, keys, names, streams, shards, since,
+ *              until, check_crc, max_ts, internal, columns, row, pbuf, pfill)
+ *     -> (pos, row, pfill, reason, need)
+ *
+ * buf: the whole file (a buffer); phys/logical/length: int64 arrays, the segments; pos/stop:
+ * logical positions (scan frames starting in [pos, stop)); keys: dict raw key bytes -> code,
+ * names: list of key str by code; streams: a set of str to keep or None; shards: a sorted
+ * uint64 array to keep or None; since/until: int or None; max_ts: MAX_TIMESTAMP_MS;
+ * internal: the bytes of SEA_STREAMER_INTERNAL; columns: (code int16|int32, shard uint64,
+ * sequence uint64, timestamp int64, offset int64, length int64 or None), filled from index
+ * `row` up to their length; pbuf: a uint8 array receiving the kept payloads back to back from
+ * `pfill`, or None.  `need`: the payload size that did not fit pbuf (reason FULL). */
+static PyObject *
+scan_columns(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 19)
+        return PyErr_Format(PyExc_TypeError, "scan_columns() takes 19 arguments");
+    PyObject *keys = args[6], *names = args[7], *streams = args[8], *internal = args[14];
+    PyObject *cols = args[15];
+    if (!PyDict_Check(keys) || !PyList_Check(names) || !PyBytes_Check(internal)
+            || !PyTuple_Check(cols) || PyTuple_GET_SIZE(cols) != 6
+            || (streams != Py_None && !PyAnySet_Check(streams)))
+        return PyErr_Format(PyExc_TypeError, "scan_columns: bad argument types");
+
+    ColScan s;
+    memset(&s, 0, sizeof s);
+    Py_buffer in = {0}, seg[3] = {{0}}, shards = {0}, out[6], pbuf = {0};
+    for (int i = 0; i < 6; i++)
+        out[i].obj = NULL;
+    PyObject *result = NULL;
+    int reason = -1;
+
+    if (PyObject_GetBuffer(args[0], &in, PyBUF_SIMPLE) < 0)
+        goto done;
+    for (int i = 0; i < 3; i++)
+        if (col_out(args[1 + i], &seg[i], 8, 0, "a segment array") < 0)
+            goto done;
+    if (col_out(args[9], &shards, 8, 1, "shards") < 0)
+        goto done;
+    if (col_out(PyTuple_GET_ITEM(cols, 0), &out[0], 0, 0, "the code column") < 0)
+        goto done;
+    for (int i = 1; i < 6; i++)
+        if (col_out(PyTuple_GET_ITEM(cols, i), &out[i], 8, i == 5, "a column") < 0)
+            goto done;
+    if (col_out(args[17], &pbuf, 1, 1, "the payload buffer") < 0)
+        goto done;
+
+    s.buf = (const unsigned char *)in.buf;
+    s.buflen = in.len;
+    s.nseg = seg[0].len / 8;
+    if (s.nseg < 1 || seg[1].len / 8 != s.nseg || seg[2].len / 8 != s.nseg) {
+        PyErr_SetString(PyExc_ValueError, "scan_columns: segment arrays differ in length");
+        goto done;
+    }
+    s.phys = (const int64_t *)seg[0].buf;
+    s.logical = (const int64_t *)seg[1].buf;
+    s.length = (const int64_t *)seg[2].buf;
+    for (Py_ssize_t j = 0; j < s.nseg; j++)
+        if (s.phys[j] < 0 || s.length[j] < 0 || s.phys[j] + s.length[j] > s.buflen
+                || (j > 0 && s.logical[j] != s.logical[j - 1] + s.length[j - 1])) {
+            PyErr_SetString(PyExc_ValueError, "scan_columns: segments outside the buffer");
+            goto done;
+        }
+    s.total = s.logical[s.nseg - 1] + s.length[s.nseg - 1];
+    s.pos = PyLong_AsLongLong(args[4]);
+    s.stop = PyLong_AsLongLong(args[5]);
+    s.since = args[10] == Py_None ? INT64_MIN : PyLong_AsLongLong(args[10]);
+    s.until = args[11] == Py_None ? INT64_MAX : PyLong_AsLongLong(args[11]);
+    s.check_crc = PyObject_IsTrue(args[12]);
+    s.max_ts = PyLong_AsUnsignedLongLong(args[13]);
+    s.row = PyLong_AsSsize_t(args[16]);
+    s.pfill = PyLong_AsSsize_t(args[18]);
+    if (PyErr_Occurred() || s.check_crc < 0)
+        goto done;
+    if (s.stop > s.total)
+        s.stop = s.total;
+    if (s.pos < s.logical[0]) {
+        PyErr_SetString(PyExc_ValueError, "scan_columns: position before the first segment");
+        goto done;
+    }
+    s.shards = shards.obj ? (const uint64_t *)shards.buf : NULL;
+    s.nshards = shards.obj ? shards.len / 8 : -1;
+    s.code = (char *)out[0].buf;
+    s.code_size = (int)out[0].itemsize;
+    s.shard = (uint64_t *)out[1].buf;
+    s.seq = (uint64_t *)out[2].buf;
+    s.ts = (int64_t *)out[3].buf;
+    s.offset = (int64_t *)out[4].buf;
+    s.lengths = out[5].obj ? (int64_t *)out[5].buf : NULL;
+    s.cap = out[0].len / out[0].itemsize;
+    for (int i = 1; i < 6; i++)
+        if (out[i].obj && out[i].len / 8 < s.cap)
+            s.cap = out[i].len / 8;
+    s.pbuf = pbuf.obj ? (unsigned char *)pbuf.buf : NULL;
+    s.pcap = pbuf.len;
+    if (s.row < 0 || s.row > s.cap || s.pfill < 0 || s.pfill > s.pcap) {
+        PyErr_SetString(PyExc_ValueError, "scan_columns: row or pfill out of range");
+        goto done;
+    }
+    s.mask = 63;
+    s.table = (ColKey *)calloc(64, sizeof(ColKey));
+    if (s.table == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (;;) {
+        Py_BEGIN_ALLOW_THREADS
+        reason = col_walk(&s);
+        Py_END_ALLOW_THREADS
+        if (reason == COL_NOMEM) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (reason != COL_KEYMISS)
+            break;
+        int got = col_learn(&s, keys, names, streams, internal);
+        if (got < 0)
+            goto done;
+        if (got > 0) {
+            reason = COL_NEWKEY;
+            break;
+        }
+    }
+    result = Py_BuildValue("(LnniL)", (long long)s.pos, s.row, s.pfill, reason,
+                           (long long)s.need);
+done:
+    if (s.table != NULL) {
+        for (Py_ssize_t i = 0; i <= s.mask; i++)
+            Py_XDECREF(s.table[i].obj);
+        free(s.table);
+    }
+    free(s.scratch);
+    if (in.obj)
+        PyBuffer_Release(&in);
+    for (int i = 0; i < 3; i++)
+        if (seg[i].obj)
+            PyBuffer_Release(&seg[i]);
+    if (shards.obj)
+        PyBuffer_Release(&shards);
+    for (int i = 0; i < 6; i++)
+        if (out[i].obj)
+            PyBuffer_Release(&out[i]);
+    if (pbuf.obj)
+        PyBuffer_Release(&pbuf);
+    return result;
+}
+
+/* split_payloads(buf, lengths, count) -> list of bytes: the first `count` payloads of the
+ * uint8 buffer `buf`, back to back with the int64 `lengths`. */
+static PyObject *
+split_payloads(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3)
+        return PyErr_Format(PyExc_TypeError, "split_payloads() takes 3 arguments");
+    Py_buffer b, l;
+    if (PyObject_GetBuffer(args[0], &b, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[1], &l, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    Py_ssize_t count = PyLong_AsSsize_t(args[2]);
+    PyObject *out = NULL;
+    if (count < 0 || count > l.len / 8) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "split_payloads: count out of range");
+        goto done;
+    }
+    out = PyList_New(count);
+    if (out == NULL)
+        goto done;
+    const int64_t *len = (const int64_t *)l.buf;
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (len[i] < 0 || len[i] > b.len - at) {
+            PyErr_SetString(PyExc_ValueError, "split_payloads: lengths exceed the buffer");
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyObject *p = PyBytes_FromStringAndSize((const char *)b.buf + at, (Py_ssize_t)len[i]);
+        if (p == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, p);
+        at += (Py_ssize_t)len[i];
+    }
+done:
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&l);
+    return out;
+}
+
+/* ==== end of the columnar scan ============================================================= */
+
+/* ==== Message.timestamp (issue 17): ms -> aware UTC datetime =============================
+ *
+ * datetime_from_ms(ms) -> datetime or None: the datetime ssfile.types.ms_to_datetime builds
+ * (1970-01-01 UTC plus ms milliseconds), made directly from the civil date (days to
+ * year/month/day, the proleptic Gregorian calendar, as datetime counts); None outside
+ * 0 .. MAX_TIMESTAMP_MS, where the Python code decides.  The last result is kept: messages
+ * of the same millisecond (the usual case in a recording) share one immutable object. */
+
+#include <datetime.h>
+
+static long long ts_last_ms = -1;
+static PyObject *ts_last;
+
+static PyObject *
+datetime_from_ms(PyObject *mod, PyObject *arg)
+{
+    long long ms = PyLong_AsLongLong(arg);
+    if (ms == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (ms < 0 || ms > 253402300799999LL)
+        Py_RETURN_NONE;
+    if (ms == ts_last_ms && ts_last != NULL)
+        return Py_NewRef(ts_last);
+    long long z = ms / 86400000 + 719468, rem = ms % 86400000;  /* days from 0000-03-01 */
+    long long era = z / 146097, doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    int day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int year = (int)(yoe + era * 400 + (month <= 2));
+    PyObject *dt = PyDateTimeAPI->DateTime_FromDateAndTime(
+        year, month, day, (int)(rem / 3600000), (int)(rem / 60000 % 60),
+        (int)(rem / 1000 % 60), (int)(rem % 1000) * 1000, PyDateTime_TimeZone_UTC,
+        PyDateTimeAPI->DateTimeType);
+    if (dt == NULL)
+        return NULL;
+    Py_XSETREF(ts_last, Py_NewRef(dt));
+    ts_last_ms = ms;
+    return dt;
+}
+
+/* message_timestamp(message) -> its timestamp: Message.timestamp's getter in C (the slot is
+ * read through the configured Message layout); outside the C range, or on anything but a
+ * configured Message, the Python function given to configure_timestamp decides. */
+static PyObject *ts_fallback;
+
+static PyObject *
+configure_timestamp(PyObject *mod, PyObject *fallback)
+{
+    Py_XSETREF(ts_fallback, Py_NewRef(fallback));
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+message_timestamp(PyObject *mod, PyObject *msg)
+{
+    if (ts_fallback == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "call configure_timestamp() first");
+    if (message.type != NULL && Py_IS_TYPE(msg, message.type)) {
+        PyObject *ms = SLOT(msg, message, 3);  /* timestamp_ms */
+        if (ms != NULL && PyLong_CheckExact(ms)) {
+            PyObject *got = datetime_from_ms(mod, ms);
+            if (got != Py_None)
+                return got;
+            Py_DECREF(got);
+        }
+    }
+    return PyObject_CallOneArg(ts_fallback, msg);
+}
+
+/* ==== end of Message.timestamp ============================================================= */
+
 /* ---- module ------------------------------------------------------------------------------- */
 
 static PyObject *
@@ -555,7 +1266,7 @@ py_crc16(PyObject *mod, PyObject *args)
     unsigned int initial = 0xFFFF;
     if (!PyArg_ParseTuple(args, "y*|I", &view, &initial))
         return NULL;
-    uint16_t crc = crc16(view.buf, view.len, (uint16_t)initial);
+    uint16_t crc = crc16_fast(view.buf, view.len, (uint16_t)initial);
     PyBuffer_Release(&view);
     return PyLong_FromLong(crc);
 }
@@ -573,6 +1284,20 @@ static PyMethodDef methods[] = {
     {"resync_candidate", (PyCFunction)(void (*)(void))resync_candidate, METH_FASTCALL,
      "resync_candidate(buf, start, stop, seg, size, can_cross) -> index or -1"},
     {"crc16", py_crc16, METH_VARARGS, "crc16(data, initial=0xFFFF): CRC-16/CDMA2000"},
+    {"crc16_table", py_crc16_table, METH_VARARGS,
+     "crc16_table(data, initial=0xFFFF): the table kernel alone"},
+    {"scan_columns", (PyCFunction)(void (*)(void))scan_columns, METH_FASTCALL,
+     "scan_columns(buf, phys, logical, length, pos, stop, keys, names, streams, shards, since,"
+     " until, check_crc, max_ts, internal, columns, row, pbuf, pfill)"
+     " -> (pos, row, pfill, reason, need)"},
+    {"datetime_from_ms", datetime_from_ms, METH_O,
+     "datetime_from_ms(ms) -> aware UTC datetime, or None outside 0 .. MAX_TIMESTAMP_MS"},
+    {"configure_timestamp", configure_timestamp, METH_O,
+     "configure_timestamp(fallback): fallback(message) for what message_timestamp leaves"},
+    {"message_timestamp", message_timestamp, METH_O,
+     "message_timestamp(message) -> message.timestamp (a property getter)"},
+    {"split_payloads", (PyCFunction)(void (*)(void))split_payloads, METH_FASTCALL,
+     "split_payloads(buf, lengths, count) -> list of bytes"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -586,6 +1311,10 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     crc_make_table();
+    crc_fast_init();
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL)
+        return NULL;
     key_bytes_init();
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "ABI_VERSION", ABI_VERSION) < 0)

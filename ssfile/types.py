@@ -67,9 +67,12 @@ class Message:
         self.payload = payload
         self.offset = offset
 
-    @property
-    def timestamp(self) -> _dt.datetime:
+    def _timestamp(self) -> _dt.datetime:
         return ms_to_datetime(self.timestamp_ms)
+
+    #: ``timestamp_ms`` as an aware UTC datetime.  ssfile.codec.accel replaces the getter
+    #: with its C twin (the same value) when the accelerator is loaded.
+    timestamp = property(_timestamp)
 
     def _key(self) -> tuple[object, ...]:
         return (self.stream_key, self.shard_id, self.sequence, self.timestamp_ms, self.payload)

@@ -183,3 +183,24 @@ def test_take_returns_each_byte_once():
 def test_interval_below_128_is_refused(interval):
     with pytest.raises(EncodeError, match="beacon interval"):
         Encoder(FileHeader("f", 0, interval))
+
+
+@pytest.mark.parametrize("bad", [1.5, "1", None])
+def test_a_non_integer_shard_is_refused_before_any_state_changes(bad):
+    """A float shard used to pass the range check, change the stream state and then fail in
+    struct.pack: the encoder must refuse it with EncodeError and stay as it was."""
+    from ssfile.codec.encoder import Encoder
+    from ssfile.format.records import FileHeader
+
+    def run(try_bad: bool) -> bytes:
+        enc = Encoder(FileHeader("x.ss", 0, 1024))
+        enc.start()
+        enc.encode("a", 1, 1, 10, b"first")
+        if try_bad:
+            with pytest.raises(EncodeError):
+                enc.encode("a", bad, 2, 11, b"bad")
+        enc.encode("a", 1, 2, 12, b"second")
+        enc.end_of_stream(13)
+        return bytes(enc.take())
+
+    assert run(True) == run(False)

@@ -36,6 +36,7 @@ from ssfile.types import MAX_TIMESTAMP_MS, Message
 # so that the C path is exercised here even when the suite runs with SSFILE_PURE=1
 C.configure_decoder(Message, MAX_TIMESTAMP_MS, K.INTERNAL_KEY.encode("ascii"), K.EOS_PAYLOAD)
 C.configure_encoder(StreamState, MAX_TIMESTAMP_MS, K.MAX_PAYLOAD, K.INTERNAL_KEY.encode("ascii"))
+C.configure_timestamp(Message._timestamp)
 
 
 @contextlib.contextmanager
@@ -117,6 +118,69 @@ def test_crc_equals_the_pure_table(data, initial):
 
 def test_crc_check_value():
     assert C.crc16(b"123456789") == 0x4C06
+    assert C.crc16_table(b"123456789") == 0x4C06
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 5000).flatmap(lambda n: st.binary(min_size=n, max_size=n)),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 15),
+)
+def test_both_crc_kernels_agree_at_every_length_and_alignment(data, initial, skip):
+    """crc16 folds 64 bytes and more with carry-less multiplication when the CPU can (every
+    lane count, tail length and start alignment here); crc16_table is the table kernel."""
+    view = memoryview(b"x" * skip + data)[skip:]
+    expected = crc16_py(data, initial)
+    assert C.crc16(view, initial) == expected == C.crc16_table(view, initial)
+
+
+# ---- Message.timestamp ------------------------------------------------------------------------
+
+
+def _outcome(fn, *args):
+    try:
+        value = fn(*args)
+        return value, value.isoformat(), value.tzinfo
+    except Exception as err:  # the same class of error, whichever getter
+        return type(err)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.integers(0, MAX_TIMESTAMP_MS),
+        st.sampled_from([0, 999, 86_399_999, 951_782_400_000, 951_868_800_000, MAX_TIMESTAMP_MS]),
+        st.integers(-(10**16), 10**20),
+        st.just(MAX_TIMESTAMP_MS + 1),
+        st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15),
+        st.just(None),
+    )
+)
+def test_the_c_timestamp_getter_equals_the_python_one(ms):
+    """Every int in range through the C calendar; anything else (negative, too large, not an
+    int) through the Python getter, which gives the same value or error either way."""
+    m = Message("k", 0, 0, ms, b"")
+    expected = _outcome(Message._timestamp, m)
+    assert _outcome(C.message_timestamp, m) == expected
+    assert _outcome(C.message_timestamp, m) == expected  # the cached last value
+    if isinstance(ms, int) and 0 <= ms <= MAX_TIMESTAMP_MS:
+        assert C.datetime_from_ms(ms) == expected[0]
+    else:
+        assert C.datetime_from_ms(ms) is None if isinstance(ms, int) else True
+
+
+def test_message_timestamp_uses_the_c_getter_unless_pure():
+    getter = Message.__dict__["timestamp"].fget
+    assert (getter is C.message_timestamp) == (not accel.pure_forced())
+    m = Message("k", 0, 0, 1_767_225_600_123, b"")
+    assert m.timestamp == Message._timestamp(m) and m.timestamp.tzinfo is dt_utc()
+
+
+def dt_utc():
+    import datetime
+
+    return datetime.UTC
 
 
 # ---- decoder ----------------------------------------------------------------------------------
@@ -419,6 +483,8 @@ CORE_SUITES = [
     "tests/test_fast_path.py",
     "tests/test_bad_input.py",
     "tests/test_on_damage.py",  # resync: the pure candidate test (issue 12)
+    "tests/test_export.py",  # the columnar scan without the C twin (issue 17)
+    "tests/test_columns_c.py",
 ]
 
 

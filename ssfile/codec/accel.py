@@ -12,7 +12,7 @@ import os
 from types import ModuleType
 
 #: the ABI_VERSION of ssfile/_speedups.c this code calls; a stale build is ignored
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 
 def pure_forced() -> bool:
@@ -32,5 +32,12 @@ def load() -> ModuleType | None:
 
 
 speedups = load()
+if speedups is not None:  # Message.timestamp's getter in C (types imports nothing internal)
+    # (it reads the slot through the Message layout the decoder configures; until then, and
+    # outside the C range, it calls the Python getter)
+    from ..types import Message
+
+    speedups.configure_timestamp(Message._timestamp)
+    Message.timestamp = property(speedups.message_timestamp, doc=Message.timestamp.__doc__)
 
 __all__ = ["ABI_VERSION", "load", "pure_forced", "speedups"]

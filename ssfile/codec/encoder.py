@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import index as _index
 
 from ..errors import EncodeError
 from ..format import constants as K
@@ -162,6 +163,12 @@ class Encoder:
         kb = self._keys.get(key)
         if kb is None:
             kb = self.key_bytes(key)
+        try:  # integers (numpy's too) as int; a float or text is refused before any state changes
+            shard, seq, ts = _index(shard), _index(seq), _index(ts)
+        except TypeError:
+            raise EncodeError(
+                f"shard, sequence and timestamp must be integers, not {shard!r}, {seq!r}, {ts!r}"
+            ) from None
         if not (0 <= shard <= MAX_U64 and 0 <= seq <= MAX_U64 and 0 <= ts <= MAX_TIMESTAMP_MS):
             raise EncodeError(
                 f"out of range: shard {shard}, sequence {seq}, timestamp {ts} "

@@ -253,8 +253,16 @@ def from_scan(np: Any, got: Any, mode: str | None, payload: bool | str, json: bo
         damage=got.damage,
     )
     if mode == "buffer":
-        out.payload_buffer = np.concatenate(got.payloads) if got.payloads else np.zeros(0, np.uint8)
-        out.payload_offsets = np.concatenate([[0], np.cumsum(c["length"])]).astype(np.int64)
+        pieces = got.payloads
+        out.payload_buffer = (
+            pieces[0]
+            if len(pieces) == 1
+            else np.concatenate(pieces)
+            if pieces
+            else np.zeros(0, np.uint8)
+        )
+        out.payload_offsets = offsets = np.zeros(len(c["length"]) + 1, np.int64)
+        np.cumsum(c["length"], out=offsets[1:])
     elif mode == "bytes":
         out.payload = _objects(np, [p for part in got.payloads for p in part])
     if json:

@@ -16,10 +16,10 @@ import mmap
 import os
 from typing import Any
 
-from ..errors import ChecksumMismatch, FieldError, FormatError, TruncatedError
+from ..errors import FormatError, TruncatedError
 from ..format import constants as K
 from ..types import MAX_TIMESTAMP_MS
-from . import _deps
+from . import _deps, cscan
 from .frames import FIXED, KeyTable, Window
 from .layout import Layout, check_torn, scan_layout
 from .scan_types import Scan as Scan  # re-exported: the scan's result
@@ -27,6 +27,8 @@ from .scan_types import Selection as Selection
 from .vcrc import payload_crcs
 
 WINDOW = 4 << 20
+#: run the C twin of this scan (:mod:`.cscan`) when the accelerator is built; tests switch it
+USE_C = True
 _COLUMNS = ("code", "shard_id", "sequence", "timestamp_ms", "offset", "length")
 
 
@@ -119,6 +121,16 @@ class _Scanner:
         self.seg_shift = np.array(lay.phys, dtype=np.int64) - self.seg_logical
 
     def run(self, start: int | None, stop: int | None) -> Scan:
+        if USE_C and cscan.available():
+            columns, self.payloads = cscan.CScan(self, self.window).run(start, stop)
+            return Scan(
+                self.layout.header,
+                list(self.keys.names),
+                columns,
+                self.payloads,
+                self.ended,
+                self.torn,
+            )
         lay = self.layout
         pos = 0 if start is None else lay.to_logical(start)
         end = self.stop = lay.total if stop is None else lay.to_logical(stop)
@@ -179,6 +191,12 @@ class _Scanner:
         to_offset = lambda p: self.layout.to_physical(base + p)  # noqa: E731
         window = Window(np, win, self.keys, to_offset)
         starts, codes, heads, consumed = window.frames()
+        inside = int(np.searchsorted(starts, self.stop - base))
+        if inside < len(starts) or consumed >= self.stop - base:
+            # frames at or after the stop are not looked at (their damage, their EOS)
+            consumed = int(starts[inside]) if inside < len(starts) else consumed
+            starts, codes, heads = starts[:inside], codes[:inside], heads[:inside]
+            window.error = None
         if not len(starts):
             if window.error:
                 raise window.error
@@ -246,18 +264,10 @@ class _Scanner:
             return
         offset = self.layout.to_physical(base + int(starts[first]))
         if first == first_ts:
-            raise FieldError(
-                f"timestamp {int(heads['ts'][first])} out of range in message frame", offset
-            )
+            raise cscan.timestamp_error(int(heads["ts"][first]), offset)
         h = heads[first]
-        raise ChecksumMismatch(
-            f"checksum mismatch in message (stream {self.keys.names[codes[first]]!r}, shard "
-            f"{int(h['shard'])}, seq {int(h['seq'])}): stored 0x{stored:04X}, computed "
-            f"0x{computed:04X}",
-            offset,
-            stored=stored,
-            computed=computed,
-        )
+        name = self.keys.names[codes[first]]
+        raise cscan.checksum_error(name, int(h["shard"]), int(h["seq"]), stored, computed, offset)
 
     def _keep(self, codes: Any, heads: Any, ts: Any) -> Any:
         np, sel = self.np, self.select

@@ -74,6 +74,8 @@ def _match_keys(
     each position is looked up among the keys' hashes (a sorted search), and every hit is
     then compared byte for byte, so a hash collision can only cost speed, never a result.
     """
+    if not len(pos):  # (and the window may be shorter than a key)
+        return pos, np.zeros(0, dtype=np.int32)
     rows = np.lib.stride_tricks.sliding_window_view(win, k)[pos + 1]
     if len(entries) == 1:
         ((raw, code),) = entries
