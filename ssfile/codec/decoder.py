@@ -19,8 +19,8 @@ from __future__ import annotations
 from ..errors import ChecksumMismatch, FieldError, FormatError, TruncatedError
 from ..format import constants as K
 from ..format.crc import crc16_bytes
+from ..format.layouts import parse_file_header
 from ..format.records import Beacon, FileHeader
-from ..format.schema import parse_file_header
 from ..types import MAX_TIMESTAMP_MS, Message
 from .accel import speedups as _speedups
 from .events import NEED_DATA, EndOfStream

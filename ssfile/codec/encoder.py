@@ -20,8 +20,8 @@ from ..errors import EncodeError
 from ..format import constants as K
 from ..format.crc import TABLE as _TABLE
 from ..format.crc import crc16_bytes
+from ..format.layouts import build_file_header
 from ..format.records import FileHeader, check_stream_key
-from ..format.schema import build_file_header
 from ..types import MAX_TIMESTAMP_MS, MAX_U64
 from .accel import speedups as _speedups
 from .fast import FRAME_HEADS as _HEADS

@@ -1,8 +1,9 @@
 """Precompiled ``struct`` twins of the schema, for the hot loops.
 
-The formats come from :mod:`ssfile.format.schema` (read off the construct declarations), so
-the layout is still declared once; tests/test_fast_path.py proves these functions equal to
-the schema's parse/build on fixtures and on hypothesis-generated records.
+The formats come from :mod:`ssfile.format.layouts`, whose literals tests/test_layouts.py
+holds equal to the construct declarations of :mod:`ssfile.format.schema` (so the layout is
+still declared once); tests/test_fast_path.py proves these functions equal to the schema's
+parse/build on fixtures and on hypothesis-generated records.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import FieldError, TruncatedError
 from ..format import constants as K
+from ..format.layouts import BEACON_HEAD_FMT, FRAME_FIXED_FMT, FRAME_TRAILER_FMT, MARKER_FIXED_FMT
 from ..format.records import Beacon, Marker, MessageHeader, is_valid_stream_key
-from ..format.schema import BEACON_HEAD_FMT, FRAME_FIXED_FMT, FRAME_TRAILER_FMT, MARKER_FIXED_FMT
 from ..types import MAX_TIMESTAMP_MS
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from ..codec.layout import Layout as _Checked
 from ..codec.resync import recover
 from ..errors import FormatError
 from ..format import constants as K
+from ..format.layouts import parse_file_header
 from ..format.records import FileHeader
-from ..format.schema import parse_file_header
 
 
 @dataclass(frozen=True)

@@ -319,7 +319,7 @@ def _positions_of_others(types: list[type], msg_type: type) -> list[int]:
 
 def read_header(path: str | os.PathLike[str]) -> FileHeader:
     """Just the file header."""
-    from ..format.schema import parse_file_header
+    from ..format.layouts import parse_file_header
 
     with open(path, "rb") as f:
         data = f.read(K.HEADER_SIZE)

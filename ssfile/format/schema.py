@@ -1,8 +1,10 @@
 """THE byte layouts of the ``.ss`` format, declared once with ``construct``.
 
 Everything else derives from these declarations: the typed parse/build functions below,
-the precompiled ``struct`` formats the fast paths use (:data:`FRAME_FIXED_FMT`), and the
-spec-table test that holds spec/ss-format.md to this file.
+the ``struct`` formats read off them (:data:`FRAME_FIXED_FMT`), and the spec-table test that
+holds spec/ss-format.md to this file.  The read and write paths use the ``struct`` twin in
+:mod:`.layouts` (no construct import at start-up); tests/test_layouts.py holds it equal to
+these declarations.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ from ..errors import DamageWarning, FormatError, SSError, TruncatedError, check_
 from ..file.damage import recover_in_file
 from ..file.follow import check_same_file
 from ..format import constants as K
+from ..format.layouts import parse_file_header
 from ..format.records import FileHeader
-from ..format.schema import parse_file_header
 from ..types import Message
 
 CHUNK = 1 << 18
