@@ -23,6 +23,7 @@ PUBLIC = [
     "verify",  # issue 4: verify and repair
     "BackendError",
     "BadMagic",
+    "BufferFull",  # issue 18: a producer at its bound
     "Beacon",
     "ChecksumMismatch",
     "ConsumerMode",
@@ -39,6 +40,7 @@ PUBLIC = [
     "Message",
     "MessageHeader",
     "MissingDependency",
+    "ProducerOptions",  # issue 18: the bound on unacknowledged messages
     "Reader",
     "SSError",
     "SeekError",
@@ -74,6 +76,7 @@ def test_error_tree():
     for name in (
         "BackendError",
         "BadMagic",
+        "BufferFull",
         "ChecksumMismatch",
         "EncodeError",
         "FieldError",
@@ -95,6 +98,7 @@ def test_error_tree():
         "UnsupportedVersion",
     ):
         assert issubclass(getattr(ssfile, name), ssfile.FormatError), name
+    assert issubclass(ssfile.BufferFull, ssfile.StreamError)
     err = ssfile.TruncatedError("truncated message frame", 4242)
     assert err.offset == 4242 and "4242" in str(err)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import EncodeError, StreamError
 from ...streamer.api import Producer, Receipt
+from ...streamer.flow import Window
 from ...types import Message
 from . import mapping
 
@@ -28,11 +29,12 @@ if TYPE_CHECKING:
 
 
 class _Batch:
-    __slots__ = ("producer", "payloads", "replies", "future")
+    __slots__ = ("producer", "payloads", "nbytes", "replies", "future")
 
     def __init__(self, producer: RedisProducer, future: asyncio.Future[None]) -> None:
         self.producer = producer
         self.payloads: list[bytes] = []
+        self.nbytes = 0
         self.replies: list[Any] = []
         self.future = future
 
@@ -64,9 +66,15 @@ class RedisReceipt(Receipt):
 
 class RedisProducer(Producer):
     def __init__(
-        self, streamer: RedisConnection, stream_key: str, shard_id: int, redis_key: str
+        self,
+        streamer: RedisConnection,
+        stream_key: str,
+        shard_id: int,
+        redis_key: str,
+        window: Window,
     ) -> None:
         self._s = streamer
+        self.window = window
         self.stream_key = stream_key
         self.shard_id = shard_id
         self.redis_key = redis_key
@@ -85,6 +93,7 @@ class RedisProducer(Producer):
             if not isinstance(payload, (bytes, bytearray, memoryview)):
                 raise EncodeError(f"payload must be bytes, not {type(payload).__name__}")
             payload = bytes(payload)
+        self.window.take(len(payload))
         batch = self._open
         if batch is None or len(batch.payloads) >= self._s.options.produce_batch:
             loop = asyncio.get_running_loop()
@@ -93,6 +102,7 @@ class RedisProducer(Producer):
             if self._task is None:
                 self._task = loop.create_task(self._drain())
         batch.payloads.append(payload)
+        batch.nbytes += len(payload)
         return RedisReceipt(batch, len(batch.payloads) - 1)
 
     async def _drain(self) -> None:
@@ -121,6 +131,11 @@ class RedisProducer(Producer):
             if err is not None:
                 self._failed = self._s.error(err, f"XADD {self.redis_key}")
         batch.future.set_result(None)
+        self.window.give(n, batch.nbytes)
+
+    def _raise_failure(self) -> None:
+        if self._failed is not None:
+            raise self._failed
 
     async def _cluster_round_trip(self, payloads: list[bytes], replies: list[Any]) -> None:
         """On a Redis Cluster: the batch through redis-py's cluster pipeline (it finds the
