@@ -28,6 +28,7 @@ Rules (spec/streamer.md, "stdio"), upstream's unless said otherwise:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import queue
 import sys
@@ -48,6 +49,8 @@ from ..streamer.options import ConsumerMode, ConsumerOptions, ProducerOptions, c
 from ..types import MAX_U64, Message
 
 BATCH_LINES = 1024
+#: stdin chunks (of up to 64 KiB) read ahead of the consumers: the reader thread waits there
+STDIN_PREFETCH = 16
 
 
 def _now_ms() -> int:
@@ -152,9 +155,19 @@ class StdioStreamer(Streamer):
 
     def _start_reader(self) -> None:
         loop = asyncio.get_running_loop()
-        self._batches = asyncio.Queue()
+        self._batches = asyncio.Queue(maxsize=STDIN_PREFETCH)
         queue = self._batches
         stdin = self._stdin
+
+        def put(lines: list[bytes] | None) -> None:
+            """Hand ``lines`` to the loop, waiting while STDIN_PREFETCH chunks are queued."""
+            coro = queue.put(lines)
+            try:
+                done = asyncio.run_coroutine_threadsafe(coro, loop)
+            except RuntimeError:  # the loop is closed
+                coro.close()
+                raise
+            done.result()
 
         def read() -> None:
             pending = b""
@@ -169,15 +182,15 @@ class StdioStreamer(Streamer):
                     if lines:
                         if b"\r" in chunk:  # CRLF line ends: the \r is not payload
                             lines = [x[:-1] if x.endswith(b"\r") else x for x in lines]
-                        loop.call_soon_threadsafe(queue.put_nowait, lines)
-            except (OSError, ValueError):
-                pass
+                        put(lines)
+            except (OSError, ValueError, RuntimeError, concurrent.futures.CancelledError):
+                pass  # stdin failed or closed; the loop closed or cancelled the put
             finally:
                 try:
                     if pending:
-                        loop.call_soon_threadsafe(queue.put_nowait, [pending])
-                    loop.call_soon_threadsafe(queue.put_nowait, None)
-                except RuntimeError:
+                        put([pending])
+                    put(None)
+                except (RuntimeError, concurrent.futures.CancelledError):
                     pass  # the loop is closed
 
         self._thread = threading.Thread(target=read, name="ssfile-stdin", daemon=True)

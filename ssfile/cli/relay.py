@@ -28,7 +28,7 @@ import argparse
 import asyncio
 import sys
 
-from ..errors import UsageError
+from ..errors import BufferFull, UsageError
 from ..file.output import STDIN, STDOUT, Endpoint, check_in_place, refuse_same
 from ..streamer import ConsumerOptions, StreamEnded, connect, parse_stream_url
 from ..streamer.api import Producer
@@ -154,13 +154,19 @@ async def _relay(src, dst, reset, seek_to, follow, count, keep=False, settings=N
                     p = producers[(key, shard)] = await out.create_producer(key, shard_id=shard)
                     if kept is not None:
                         kept.opened(p, dst)
-                if kept is None:
-                    p.send(m.payload)
-                elif not kept.send(p, m):
+                while True:  # at the output's bound: wait for room (reads no further meanwhile)
+                    try:
+                        sent = kept.send(p, m) if kept is not None else bool(p.send(m.payload))
+                        break
+                    except BufferFull:
+                        await p.drain()
+                if not sent:
                     continue
                 n += 1
                 if count is not None and n >= count:
                     break
+            for p in producers.values():
+                await p.drain()  # the input is read only as fast as the output accepts
             await asyncio.sleep(0)  # an input that is always ready must not starve Ctrl-C
     finally:
         try:
