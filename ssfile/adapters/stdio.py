@@ -372,7 +372,7 @@ class StdioStreamer(Streamer):
             )
             fut.exception()  # the receipts raise it when asked; no "never retrieved" log
         for window, (n, nbytes) in held.items():
-            window.give(n, nbytes)
+            window.give(n, nbytes, 0 if self._failed is None else n)
         if not self._chunk_state and self._written is not None:
             self._written.set()
 

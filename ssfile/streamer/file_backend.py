@@ -96,7 +96,7 @@ class _SharedWriter:
     def _settle(self, err: WriteFailed | None) -> None:
         for w in self.windows:
             if w.messages:
-                w.give(w.messages, w.bytes)
+                w.give(w.messages, w.bytes, 0 if err is None else w.messages)
         fut, self.waiting = self.waiting, None
         if fut is None or fut.done():
             return

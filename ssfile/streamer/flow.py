@@ -17,7 +17,7 @@ from .options import ProducerOptions
 
 
 class Window:
-    __slots__ = ("max_messages", "max_bytes", "messages", "bytes", "_where", "_room")
+    __slots__ = ("max_messages", "max_bytes", "messages", "bytes", "failed", "_where", "_room")
 
     def __init__(self, options: ProducerOptions | None, where: str) -> None:
         options = (options or ProducerOptions()).check()
@@ -25,6 +25,7 @@ class Window:
         self.max_bytes = options.max_bytes
         self.messages = 0
         self.bytes = 0
+        self.failed = 0  # messages whose receipt failed, in all
         self._where = where
         self._room: asyncio.Event | None = None
 
@@ -44,10 +45,12 @@ class Window:
         self.messages += 1
         self.bytes += nbytes
 
-    def give(self, messages: int, nbytes: int) -> None:
-        """``messages`` of ``nbytes`` in all were acknowledged (stored or failed)."""
+    def give(self, messages: int, nbytes: int, failed: int = 0) -> None:
+        """``messages`` of ``nbytes`` in all were acknowledged: stored, or (``failed`` of
+        them) failed."""
         self.messages -= messages
         self.bytes -= nbytes
+        self.failed += failed
         room = self._room
         if room is not None and self._low():
             self._room = None

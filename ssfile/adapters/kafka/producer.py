@@ -108,7 +108,7 @@ class ProducerClient:
         producer, future, payload, _ = entry
         self.inflight -= 1
         producer.inflight -= 1
-        producer.window.give(1, len(payload))
+        producer.window.give(1, len(payload), 0 if err is None else 1)
         if not future.done():
             if err is None:
                 kind, ts = msg.timestamp()
