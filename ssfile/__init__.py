@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, overload
 from .errors import (
     BackendError,
     BadMagic,
+    BufferFull,
     ChecksumMismatch,
     DamageWarning,
     EncodeError,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from .file.writer import Writer
     from .format.constants import DEFAULT_BEACON_INTERVAL
     from .format.records import Beacon, FileHeader, Marker, MessageHeader
-    from .streamer import ConsumerMode, ConsumerOptions, connect
+    from .streamer import ConsumerMode, ConsumerOptions, ProducerOptions, connect
     from .types import Message
 
 __version__ = "0.1.0"
@@ -88,6 +89,7 @@ _LAZY = {
     "MessageHeader": "format.records",
     "ConsumerMode": "streamer.options",
     "ConsumerOptions": "streamer.options",
+    "ProducerOptions": "streamer.options",
     "connect": "streamer.registry",
     "Message": "types",
 }
@@ -162,6 +164,7 @@ __all__ = [
     "verify",
     "BackendError",
     "BadMagic",
+    "BufferFull",
     "Beacon",
     "ChecksumMismatch",
     "ConsumerMode",
@@ -177,6 +180,7 @@ __all__ = [
     "Message",
     "MessageHeader",
     "MissingDependency",
+    "ProducerOptions",
     "Reader",
     "SSError",
     "SeekError",

@@ -130,6 +130,11 @@ class StreamError(SSError):
     """Misuse of the streamer API (not anchored, stream ended, ...)."""
 
 
+class BufferFull(StreamError):
+    """A producer holds as many unacknowledged messages (or bytes) as its options allow:
+    ``await producer.drain()`` waits until there is room again (spec/streamer.md)."""
+
+
 class UsageError(SSError, ValueError):
     """Bad arguments, bad input lines, bad URIs: the caller's mistake, described precisely."""
 

@@ -27,6 +27,7 @@ PUBLIC = [
     "verify",  # issue 4: verify and repair
     "BackendError",
     "BadMagic",
+    "BufferFull",  # issue 18: a producer at its bound
     "Beacon",
     "ChecksumMismatch",
     "ConsumerMode",
@@ -43,6 +44,7 @@ PUBLIC = [
     "Message",
     "MessageHeader",
     "MissingDependency",
+    "ProducerOptions",  # issue 18: the bound on unacknowledged messages
     "Reader",
     "SSError",
     "SeekError",
@@ -78,6 +80,7 @@ def test_error_tree():
     for name in (
         "BackendError",
         "BadMagic",
+        "BufferFull",
         "ChecksumMismatch",
         "EncodeError",
         "FieldError",
@@ -99,6 +102,7 @@ def test_error_tree():
         "UnsupportedVersion",
     ):
         assert issubclass(getattr(ssfile, name), ssfile.FormatError), name
+    assert issubclass(ssfile.BufferFull, ssfile.StreamError)
     err = ssfile.TruncatedError("truncated message frame", 4242)
     assert err.offset == 4242 and "4242" in str(err)
 

@@ -619,7 +619,8 @@ def test_unique_key_prefix_keeps_streams_apart(redis_addr, redis_client):
 
 def test_producer_fails_its_receipts_while_the_server_is_down_then_recovers(private_redis):
     async def main():
-        s = await connect(f"redis://127.0.0.1:{private_redis.port}/", timeout=2)
+        # retry_for=0: no retries (issue 18: XADD batches are retried for retry_for, 30 s)
+        s = await connect(f"redis://127.0.0.1:{private_redis.port}/", timeout=2, retry_for=0)
         p = await s.create_producer("k")
         await p.send(b"before")
         private_redis.kill()

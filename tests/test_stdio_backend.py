@@ -110,12 +110,13 @@ def test_producer_lines_round_trip():
         s = StdioStreamer(stdin=io.BytesIO(), stdout=out)
         p = await s.create_producer("clock", shard_id=3)
         r = [p.send(b"tick %d" % i) for i in range(3)]
-        assert [x.result().sequence for x in r] == [0, 1, 2]
+        assert not any(x.done() for x in r)  # issue 18: resolved once written, not at send
         with pytest.raises(EncodeError, match="UTF-8"):
             p.send(b"\xff")
         with pytest.raises(EncodeError, match="newline"):
             p.send(b"a\nb")
         await p.flush()
+        assert [x.result().sequence for x in r] == [0, 1, 2]
         await s.disconnect()
 
     run(main())

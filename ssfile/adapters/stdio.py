@@ -28,7 +28,9 @@ Rules (spec/streamer.md, "stdio"), upstream's unless said otherwise:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
+import queue
 import sys
 import threading
 import time
@@ -41,11 +43,14 @@ from ..format.constants import BROADCAST_KEY
 from ..format.records import check_producer_key
 from ..lines import LineError, format_line, parse_line
 from ..streamer.api import Consumer, Producer, Receipt, StreamEnded, Streamer
+from ..streamer.flow import Window
 from ..streamer.groups import choose
-from ..streamer.options import ConsumerMode, ConsumerOptions, consumer_request
+from ..streamer.options import ConsumerMode, ConsumerOptions, ProducerOptions, consumer_request
 from ..types import MAX_U64, Message
 
 BATCH_LINES = 1024
+#: stdin chunks (of up to 64 KiB) read ahead of the consumers: the reader thread waits there
+STDIN_PREFETCH = 16
 
 
 def _now_ms() -> int:
@@ -88,19 +93,26 @@ class StdioConsumer(Consumer):
 
 
 class StdioProducer(Producer):
-    def __init__(self, streamer: StdioStreamer, stream_key: str, shard_id: int) -> None:
+    def __init__(
+        self, streamer: StdioStreamer, stream_key: str, shard_id: int, window: Window
+    ) -> None:
         self._streamer = streamer
         self.stream_key = stream_key
         self.shard_id = shard_id
+        self.window = window
 
     def send(self, payload: bytes) -> Receipt:
-        return Receipt(self._streamer._produce(self.stream_key, self.shard_id, payload))
+        """The receipt resolves once the line was written to stdout (by the writer thread)."""
+        return self._streamer._produce(self, payload)
+
+    def _raise_failure(self) -> None:
+        self._streamer._raise_failure()
 
     async def flush(self) -> None:
-        self._streamer._flush()
+        await self._streamer._flush()
 
     async def end(self) -> None:
-        self._streamer._flush()
+        await self._streamer._flush()
 
 
 class StdioStreamer(Streamer):
@@ -123,10 +135,15 @@ class StdioStreamer(Streamer):
         self._consumers: list[StdioConsumer] = []
         self._in_seq: dict[tuple[str, int], int] = {}
         self._out_seq: dict[str, int] = {}
-        self._out: list[str] = []
+        self._out: list[str] = []  # lines not yet handed to the writer thread
+        self._out_held: dict[Window, list[int]] = {}  # their producers' windows: [n, bytes]
+        self._out_future: asyncio.Future[None] | None = None  # their receipts
         self._out_bytes = 0  # written to stdout so far
         self._out_lines = 0
-        self._failed: WriteFailed | None = None
+        self._chunks: queue.SimpleQueue[bytes | None] | None = None  # to the writer thread
+        self._chunk_state: deque[tuple[dict[Window, list[int]], asyncio.Future[None]]] = deque()
+        self._written: asyncio.Event | None = None
+        self._failed: BaseException | None = None  # WriteFailed, BrokenPipeError...
         self._lineno = 0
         self._eof = False
         self._batches: asyncio.Queue[list[bytes] | None] | None = None
@@ -138,9 +155,19 @@ class StdioStreamer(Streamer):
 
     def _start_reader(self) -> None:
         loop = asyncio.get_running_loop()
-        self._batches = asyncio.Queue()
+        self._batches = asyncio.Queue(maxsize=STDIN_PREFETCH)
         queue = self._batches
         stdin = self._stdin
+
+        def put(lines: list[bytes] | None) -> None:
+            """Hand ``lines`` to the loop, waiting while STDIN_PREFETCH chunks are queued."""
+            coro = queue.put(lines)
+            try:
+                done = asyncio.run_coroutine_threadsafe(coro, loop)
+            except RuntimeError:  # the loop is closed
+                coro.close()
+                raise
+            done.result()
 
         def read() -> None:
             pending = b""
@@ -155,15 +182,15 @@ class StdioStreamer(Streamer):
                     if lines:
                         if b"\r" in chunk:  # CRLF line ends: the \r is not payload
                             lines = [x[:-1] if x.endswith(b"\r") else x for x in lines]
-                        loop.call_soon_threadsafe(queue.put_nowait, lines)
-            except (OSError, ValueError):
-                pass
+                        put(lines)
+            except (OSError, ValueError, RuntimeError, concurrent.futures.CancelledError):
+                pass  # stdin failed or closed; the loop closed or cancelled the put
             finally:
                 try:
                     if pending:
-                        loop.call_soon_threadsafe(queue.put_nowait, [pending])
-                    loop.call_soon_threadsafe(queue.put_nowait, None)
-                except RuntimeError:
+                        put([pending])
+                    put(None)
+                except (RuntimeError, concurrent.futures.CancelledError):
                     pass  # the loop is closed
 
         self._thread = threading.Thread(target=read, name="ssfile-stdin", daemon=True)
@@ -242,45 +269,121 @@ class StdioStreamer(Streamer):
 
     # ---- output ------------------------------------------------------------------------
 
-    def _produce(self, key: str, shard: int, payload: bytes) -> Message:
-        if self._failed is not None:
-            raise self._failed.again()
+    def _produce(self, producer: StdioProducer, payload: bytes) -> Receipt:
+        self._raise_failure()
+        key, shard = producer.stream_key, producer.shard_id
         seq = self._out_seq.get(key, 0)
         ts = _now_ms()
         try:
             line = format_line(key, shard, seq, ts, payload)
         except ValueError as err:
             raise EncodeError(f"stdio cannot carry this message: {err}") from None
+        producer.window.take(len(payload))
         self._out_seq[key] = seq + 1
         self._out.append(line)
-        msg = Message(key, shard, seq, ts, payload)
+        held = self._out_held.get(producer.window)
+        if held is None:
+            held = self._out_held[producer.window] = [0, 0]
+        held[0] += 1
+        held[1] += len(payload)
+        fut = self._out_future
+        if fut is None:  # the first line of a chunk: it is written once the loop turns
+            loop = asyncio.get_running_loop()
+            fut = self._out_future = loop.create_future()
+            loop.call_soon(self._cut)
         if len(self._out) >= BATCH_LINES:
-            self._flush()
+            self._cut()
         if self._loopback:
-            self._dispatch(msg, broadcast=False)
-        return msg
+            self._dispatch(Message(key, shard, seq, ts, payload), broadcast=False)
+        return Receipt(future=fut, fields=(key, shard, seq, ts, payload))
 
-    def _flush(self) -> None:
-        """Write the queued lines.  A failed write (disk full...) raises WriteFailed naming
-        how many whole lines the output holds, and so does every later send and flush; a
-        closed pipe (BrokenPipeError) is left to the caller, as before."""
-        if self._failed is not None:
-            raise self._failed.again()
-        if self._out:
-            data = ("\n".join(self._out) + "\n").encode("utf-8")
-            self._out.clear()
-            try:
-                self._write(data)
-            except BrokenPipeError:
-                raise
-            except OSError as err:
+    def _raise_failure(self) -> None:
+        """A failed write (disk full...) raises WriteFailed naming how many whole lines the
+        output holds, now and at every later send and flush; a closed pipe raises
+        BrokenPipeError, left to the caller (the CLI exits quietly)."""
+        failed = self._failed
+        if isinstance(failed, WriteFailed):
+            raise failed.again()
+        if isinstance(failed, BrokenPipeError):
+            raise BrokenPipeError(failed.errno, failed.strerror)
+        if failed is not None:
+            raise failed
+
+    def _cut(self) -> None:
+        """Hand the queued lines to the writer thread: writing never blocks the event loop
+        (a blocked stdout pipe holds the lines, counted by the producers' windows)."""
+        if not self._out:
+            return
+        data = ("\n".join(self._out) + "\n").encode("utf-8")
+        self._out.clear()
+        held, self._out_held = self._out_held, {}
+        fut, self._out_future = self._out_future, None
+        assert fut is not None
+        if self._chunks is None:
+            self._start_writer()
+        assert self._chunks is not None
+        self._chunk_state.append((held, fut))
+        if self._written is None:
+            self._written = asyncio.Event()
+        self._written.clear()
+        self._chunks.put(data)
+
+    def _start_writer(self) -> None:
+        loop = asyncio.get_running_loop()
+        chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._chunks = chunks
+
+        def write() -> None:
+            failed = False  # after a failed write nothing more is written (no torn line)
+            while True:
+                data = chunks.get()
+                if data is None:
+                    return
+                err: BaseException | None = None
+                try:
+                    if not failed:
+                        self._write(data)
+                        self._stdout.flush()
+                except BaseException as exc:  # reported on the event loop
+                    err, failed = exc, True
+                try:
+                    loop.call_soon_threadsafe(self._chunk_done, err)
+                except RuntimeError:
+                    return  # the loop is closed
+
+        threading.Thread(target=write, name="ssfile-stdout", daemon=True).start()
+
+    def _chunk_done(self, err: BaseException | None) -> None:
+        held, fut = self._chunk_state.popleft()
+        if err is not None and self._failed is None:
+            if isinstance(err, OSError) and not isinstance(err, BrokenPipeError):
                 name = getattr(self._stdout, "name", None)
                 where = name if isinstance(name, str) else "<stdout>"
                 self._failed = WriteFailed(
                     where, err, self._out_bytes, self._out_lines, action="lines"
                 )
-                raise self._failed.again() from err
-        self._stdout.flush()
+            else:  # a closed pipe, a closed stdout (ValueError): left to the caller
+                self._failed = err
+        if self._failed is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(
+                self._failed.again() if isinstance(self._failed, WriteFailed) else self._failed
+            )
+            fut.exception()  # the receipts raise it when asked; no "never retrieved" log
+        for window, (n, nbytes) in held.items():
+            window.give(n, nbytes, 0 if self._failed is None else n)
+        if not self._chunk_state and self._written is not None:
+            self._written.set()
+
+    async def _flush(self) -> None:
+        """Write every queued line (waits for the writer thread), or raise why it failed."""
+        self._raise_failure()
+        self._cut()
+        while self._chunk_state:
+            assert self._written is not None
+            await self._written.wait()
+        self._raise_failure()
 
     def _write(self, data: bytes) -> None:
         """Hand ``data`` to the OS through the file descriptor when there is one (so nothing
@@ -304,8 +407,12 @@ class StdioStreamer(Streamer):
 
     # ---- streamer ----------------------------------------------------------------------
 
-    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
-        return StdioProducer(self, check_producer_key(stream_key), shard_id)
+    async def create_producer(
+        self, stream_key: str, *, shard_id: int = 0, options: ProducerOptions | None = None
+    ) -> Producer:
+        check_producer_key(stream_key)
+        window = Window(options, f"stdio producer of {stream_key!r}")
+        return StdioProducer(self, stream_key, shard_id, window)
 
     async def create_consumer(
         self, stream_keys: Sequence[str], options: ConsumerOptions | None = None
@@ -321,9 +428,13 @@ class StdioStreamer(Streamer):
 
     async def disconnect(self) -> None:
         try:
-            self._flush()
+            await self._flush()
         except (BrokenPipeError, ValueError):
             pass  # a failed write (WriteFailed) is raised: the output is missing lines
+        finally:
+            if self._chunks is not None:
+                self._chunks.put(None)  # the writer thread ends
+                self._chunks = None
         for c in self._consumers:
             c.closed = True
 

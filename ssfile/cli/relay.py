@@ -29,13 +29,13 @@ import argparse
 import asyncio
 import sys
 
-from ..errors import UsageError
+from ..errors import BufferFull, SSError, StreamError, UsageError
 from ..file.output import STDIN, STDOUT, Endpoint, check_in_place, refuse_same
 from ..streamer import ConsumerOptions, StreamEnded, connect, parse_stream_url
 from ..streamer.api import Producer
 from ..streamer.uri import StreamUrl
 from . import client
-from .options import parse_time_option, positive_int, time_arg
+from .options import non_negative_seconds, parse_time_option, positive_int, time_arg
 from .progress import add_progress_option, count_bar, show_progress
 
 
@@ -81,6 +81,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument(
         "--count", type=positive_int, metavar="N", default=None, help="stop after N messages"
     )
+    p.add_argument(
+        "--retry-for",
+        type=non_negative_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="wait for a stalled or restarting redis/kafka server this long, retrying, before "
+        "failing (default 30)",
+    )
     client.add_arguments(p)
     add_progress_option(p)
     p.set_defaults(run=run)
@@ -123,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
                 args.count,
                 args.keep_headers,
                 settings,
+                args.retry_for,
                 until=args.until,
                 progress=bar.update,
             )
@@ -147,12 +156,39 @@ def check_outputs(src: StreamUrl, dst: StreamUrl) -> None:
         refuse_same(STDOUT, inputs)
 
 
+def _retry_options(url: StreamUrl, retry_for: float | None) -> dict[str, float]:
+    """``--retry-for``: Redis retries transient failures (and waits for a stalled server) this
+    long; Kafka's producer delivers (librdkafka retries) for this long."""
+    if retry_for is None:
+        return {}
+    if url.scheme in ("redis", "rediss"):
+        return {"retry_for": retry_for}
+    if url.scheme == "kafka":
+        return {"delivery_timeout": max(retry_for, 0.001)}
+    return {}
+
+
 async def _relay(  # type: ignore[no-untyped-def]
-    src, dst, reset, seek_to, follow, count, keep=False, settings=None, *, until=None, progress=None
+    src,
+    dst,
+    reset,
+    seek_to,
+    follow,
+    count,
+    keep=False,
+    settings=None,
+    retry_for=None,
+    *,
+    until=None,
+    progress=None,
 ) -> int:
-    inp = await connect(src, **client.connect_options(src, settings))
+    inp = await connect(
+        src, **client.connect_options(src, settings), **_retry_options(src, retry_for)
+    )
     try:
-        out = await connect(dst, **client.connect_options(dst, settings))
+        out = await connect(
+            dst, **client.connect_options(dst, settings), **_retry_options(dst, retry_for)
+        )
     except BaseException:
         await inp.disconnect()
         raise
@@ -193,20 +229,34 @@ async def _relay(  # type: ignore[no-untyped-def]
                     p = producers[(key, shard)] = await out.create_producer(key, shard_id=shard)
                     if kept is not None:
                         kept.opened(p, dst)
-                if kept is None:
-                    p.send(m.payload)
-                elif not kept.send(p, m):
+                while True:  # at the output's bound: wait for room (reads no further meanwhile)
+                    try:
+                        sent = kept.send(p, m) if kept is not None else bool(p.send(m.payload))
+                        break
+                    except BufferFull:
+                        await p.drain()
+                if not sent:
                     continue
                 n += 1
                 if count is not None and n >= count:
                     break
             if progress is not None:
                 progress(n - before)
-            await asyncio.sleep(0)  # an input that is always ready must not starve Ctrl-C
-    finally:
-        try:
             for p in producers.values():
-                await (p.end() if ended else p.flush())
+                await p.drain()  # the input is read only as fast as the output accepts
+            await asyncio.sleep(0)  # an input that is always ready must not starve Ctrl-C
+    finally:  # a failed output (drain raised it above) fails here too, with the counts
+        try:
+            failure: SSError | None = None
+            for p in producers.values():
+                try:
+                    await (p.end() if ended else p.flush())
+                except SSError as err:
+                    failure = failure or err
+            if failure is not None and any(p.window.failed for p in producers.values()):
+                raise _undelivered(failure, dst, n, producers) from None
+            if failure is not None:
+                raise failure
         finally:
             await out.disconnect()
             await inp.disconnect()
@@ -216,6 +266,30 @@ async def _relay(  # type: ignore[no-untyped-def]
                     file=sys.stderr,
                 )
     return 0
+
+
+def _undelivered(
+    err: SSError, dst: StreamUrl, sent: int, producers: dict[tuple[str, int], Producer]
+) -> StreamError:
+    """The one-line error of a relay whose output failed for good: what arrived, how to go on."""
+    failed = sum(p.window.failed for p in producers.values())
+    if dst.scheme == "file":
+        hint = (
+            "the output file holds every delivered message; relay again with --keep-headers "
+            "to continue after its last sequence without duplicates"
+        )
+    elif dst.scheme == "stdio":
+        hint = "the output holds the delivered lines"
+    else:
+        name = "Redis" if dst.scheme in ("redis", "rediss") else "Kafka"
+        hint = (
+            f"{name} gives each message a new id, so a new relay cannot tell what arrived: "
+            "relaying again from the same --offset repeats the delivered messages "
+            "(a later --offset time skips them)"
+        )
+    return StreamError(
+        f"{err} -- {sent - failed} of {sent} messages delivered, {failed} failed; {hint}"
+    )
 
 
 class _Kept:

@@ -1,7 +1,7 @@
 """Layer 4: producers, consumers and groups over interchangeable backends."""
 
 from .api import Consumer, Producer, Receipt, StreamEnded, Streamer
-from .options import ConsumerMode, ConsumerOptions
+from .options import ConsumerMode, ConsumerOptions, ProducerOptions
 from .registry import connect
 from .uri import StreamUrl, parse_stream_url
 
@@ -10,6 +10,7 @@ __all__ = [
     "ConsumerMode",
     "ConsumerOptions",
     "Producer",
+    "ProducerOptions",
     "Receipt",
     "StreamEnded",
     "StreamUrl",

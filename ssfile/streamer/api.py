@@ -3,6 +3,7 @@
 streamer = await ssfile.connect("file:///data/rec.ss")
 producer = await streamer.create_producer("clock")
 receipt = producer.send(b'{"tick": 1}')      # never blocks; await it for the header
+await producer.drain()                        # at the bound send raises BufferFull: wait
 await producer.flush(); await producer.end()
 consumer = await streamer.create_consumer(["clock"], ConsumerOptions(...))
 msg = await consumer.next()                   # also: async for msg in consumer
@@ -34,7 +35,8 @@ from typing import Any, Self
 
 from ..errors import StreamError
 from ..types import Message
-from .options import ConsumerOptions
+from .flow import Window
+from .options import ConsumerOptions, ProducerOptions
 
 
 class Receipt:
@@ -84,15 +86,33 @@ class Producer(abc.ABC):
     ``keeps`` names the header fields a caller may choose per message, as keyword arguments
     of ``send``: ``"timestamp"`` (int ms) and/or ``"sequence"``; other backends take none
     (``relay --keep-headers`` relies on this).  ``last_sequence()``: the largest sequence of
-    this producer's (key, shard) the backend already holds, when it knows (file backend)."""
+    this producer's (key, shard) the backend already holds, when it knows (file backend).
+
+    Flow control (spec/streamer.md, "Producers"): a producer holds at most
+    ``ProducerOptions.max_messages`` unacknowledged messages and ``max_bytes`` of their
+    payloads; at the bound ``send`` raises :class:`~ssfile.errors.BufferFull`, and
+    ``await drain()`` waits until there is room, as asyncio's ``StreamWriter.write``/``drain``."""
 
     stream_key: str
     shard_id: int
     keeps: frozenset[str] = frozenset()
+    window: Window
 
     @abc.abstractmethod
     def send(self, payload: bytes) -> Receipt:
-        """Queue one message; never blocks."""
+        """Queue one message; never blocks.  Raises BufferFull at the bound."""
+
+    async def drain(self) -> None:
+        """Return at once while below the bound; else wait until at most half of it is held.
+        Raises the producer's first failure (as ``flush`` would) instead of waiting on."""
+        self._raise_failure()
+        await self.window.room()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        """Raise the error that failed this producer's messages, if any (it stays pending for
+        ``flush``)."""
+        return None
 
     def last_sequence(self) -> int | None:
         return None
@@ -166,7 +186,9 @@ class StreamEnded(StreamError):
 
 class Streamer(abc.ABC):
     @abc.abstractmethod
-    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer: ...
+    async def create_producer(
+        self, stream_key: str, *, shard_id: int = 0, options: ProducerOptions | None = None
+    ) -> Producer: ...
 
     @abc.abstractmethod
     async def create_consumer(

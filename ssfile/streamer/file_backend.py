@@ -28,14 +28,15 @@ import sqlite3
 from collections import deque
 from collections.abc import Sequence
 
-from ..errors import SSError, StreamError, WriteFailed, check_on_damage
+from ..errors import BufferFull, SSError, StreamError, WriteFailed, check_on_damage
 from ..file.writer import Writer, now_ms
 from ..format.records import check_producer_key
 from ..types import Message
 from .api import Consumer, Producer, Receipt, StreamEnded, Streamer
 from .file_tail import FileTail
+from .flow import Window
 from .groups import choose
-from .options import ConsumerMode, ConsumerOptions, consumer_request
+from .options import ConsumerMode, ConsumerOptions, ProducerOptions, consumer_request
 
 FLUSH_EVERY = 0.01
 _writers: dict[str, _SharedWriter] = {}
@@ -54,6 +55,7 @@ class _SharedWriter:
         self.users = 0
         self.ended = False
         self.waiting: asyncio.Future[None] | None = None
+        self.windows: list[Window] = []  # of its producers: settled together
         self._task: asyncio.Task[None] | None = None
 
     def ensure_flusher(self) -> None:
@@ -92,6 +94,9 @@ class _SharedWriter:
         self._settle(None)
 
     def _settle(self, err: WriteFailed | None) -> None:
+        for w in self.windows:
+            if w.messages:
+                w.give(w.messages, w.bytes, 0 if err is None else w.messages)
         fut, self.waiting = self.waiting, None
         if fut is None or fut.done():
             return
@@ -116,10 +121,18 @@ class _SharedWriter:
 
 
 class FileProducer(Producer):
-    def __init__(self, shared: _SharedWriter, stream_key: str, shard_id: int) -> None:
+    """Its bound (``ProducerOptions``) holds as for every backend, but a file acknowledges a
+    message by handing it to the OS, which ``send`` does itself at the bound (a local write,
+    as when the writer's buffer fills): a file producer never raises BufferFull."""
+
+    def __init__(
+        self, shared: _SharedWriter, stream_key: str, shard_id: int, window: Window
+    ) -> None:
         self._shared = shared
         self.stream_key = stream_key
         self.shard_id = shard_id
+        self.window = window
+        shared.windows.append(window)
 
     keeps = frozenset({"timestamp", "sequence"})
 
@@ -133,7 +146,18 @@ class FileProducer(Producer):
         if shared.ended:
             raise StreamError("producer ended: the file's writer was ended")
         ts = now_ms() if timestamp is None else timestamp
-        return shared.write(payload, self.stream_key, self.shard_id, ts, sequence)
+        try:
+            self.window.take(len(payload))
+        except BufferFull:
+            shared.flush()  # acknowledges (or fails) everything held
+            self.window.take(len(payload))
+        try:
+            return shared.write(payload, self.stream_key, self.shard_id, ts, sequence)
+        except WriteFailed:
+            raise  # settled: the window was emptied with the failed receipts
+        except BaseException:  # refused (bad key, payload...): never held
+            self.window.give(1, len(payload))
+            raise
 
     def last_sequence(self) -> int | None:
         info = self._shared.writer.stream_info(self.stream_key, self.shard_id)
@@ -143,6 +167,10 @@ class FileProducer(Producer):
         if not self._shared.ended:
             self._shared.flush()
         elif self._shared.writer.failed is not None:
+            raise self._shared.writer.failed.again()
+
+    def _raise_failure(self) -> None:
+        if self._shared.writer.failed is not None:
             raise self._shared.writer.failed.again()
 
     async def end(self) -> None:
@@ -335,15 +363,18 @@ class FileStreamer(Streamer):
         self._consumers: list[FileConsumer] = []
         self._db: sqlite3.Connection | None = None
 
-    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
+    async def create_producer(
+        self, stream_key: str, *, shard_id: int = 0, options: ProducerOptions | None = None
+    ) -> Producer:
         check_producer_key(stream_key)
+        window = Window(options, f"file producer of {stream_key!r}")
         key = os.path.realpath(self.path)
         shared = _writers.get(key)
         if shared is None or shared.ended:
             shared = _writers[key] = _SharedWriter(self.path, self._beacon_interval)
         shared.users += 1
         shared.ensure_flusher()
-        p = FileProducer(shared, stream_key, shard_id)
+        p = FileProducer(shared, stream_key, shard_id, window)
         self._producers.append(p)
         return p
 

@@ -49,6 +49,29 @@ class ConsumerOptions:
         return self
 
 
+@dataclass(frozen=True, slots=True)
+class ProducerOptions:
+    """The bound on what a producer holds unacknowledged (sent, its receipt not yet
+    resolved): at most ``max_messages`` messages and ``max_bytes`` bytes of payload.  At the
+    bound ``send`` raises :class:`~ssfile.errors.BufferFull` and ``await producer.drain()``
+    waits until there is room (spec/streamer.md, "Producers").  One message larger than
+    ``max_bytes`` is taken when the producer holds nothing else."""
+
+    max_messages: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+
+    def check(self) -> ProducerOptions:
+        from ..errors import StreamError
+
+        for name in ("max_messages", "max_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise StreamError(
+                    f"ProducerOptions.{name} must be a positive integer, not {value!r}"
+                )
+        return self
+
+
 def consumer_request(
     stream_keys: Sequence[str],
     options: ConsumerOptions | None,

@@ -16,9 +16,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..errors import BufferFull
 from ..types import Message
 from .api import Consumer, Producer, Receipt, StreamEnded, Streamer
-from .options import ConsumerOptions
+from .options import ConsumerOptions, ProducerOptions
 
 
 class _Loop:
@@ -62,10 +63,19 @@ class SyncProducer:
         self._inner = inner
 
     def send(self, payload: bytes) -> SyncReceipt:
+        """At the producer's bound (ProducerOptions) this waits until there is room."""
+
         async def _send() -> Receipt:
-            return self._inner.send(payload)
+            while True:
+                try:
+                    return self._inner.send(payload)
+                except BufferFull:
+                    await self._inner.drain()
 
         return SyncReceipt(self._loop, self._loop.run(_send()))
+
+    def drain(self) -> None:
+        self._loop.run(self._inner.drain())
 
     def flush(self) -> None:
         self._loop.run(self._inner.flush())
@@ -114,10 +124,11 @@ class SyncStreamer:
             self._loop.stop()
             raise
 
-    def create_producer(self, stream_key: str, *, shard_id: int = 0) -> SyncProducer:
-        return SyncProducer(
-            self._loop, self._loop.run(self._inner.create_producer(stream_key, shard_id=shard_id))
-        )
+    def create_producer(
+        self, stream_key: str, *, shard_id: int = 0, options: ProducerOptions | None = None
+    ) -> SyncProducer:
+        inner = self._inner.create_producer(stream_key, shard_id=shard_id, options=options)
+        return SyncProducer(self._loop, self._loop.run(inner))
 
     def create_consumer(
         self, stream_keys: Sequence[str], options: ConsumerOptions | None = None

@@ -22,6 +22,7 @@ from typing import Any
 
 from ...errors import StreamError
 from ...streamer.api import Producer, Receipt
+from ...streamer.flow import Window
 from ...types import Message
 from .mapping import backend_error
 
@@ -46,6 +47,7 @@ class ProducerClient:
     ) -> asyncio.Future[Message]:
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         entry = (producer, future, payload, timestamp)
+        producer.window.take(len(payload))
         self.inflight += 1
         producer.inflight += 1
         producer.idle.clear()
@@ -59,6 +61,7 @@ class ProducerClient:
             except BaseException:
                 self.inflight -= 1
                 producer.inflight -= 1
+                producer.window.give(1, len(payload))
                 if producer.inflight == 0:
                     producer.idle.set()
                 raise
@@ -105,6 +108,7 @@ class ProducerClient:
         producer, future, payload, _ = entry
         self.inflight -= 1
         producer.inflight -= 1
+        producer.window.give(1, len(payload), 0 if err is None else 1)
         if not future.done():
             if err is None:
                 kind, ts = msg.timestamp()
@@ -163,9 +167,15 @@ class KafkaProducer(Producer):
     keeps = frozenset({"timestamp"})
 
     def __init__(
-        self, client: ProducerClient, stream_key: str, topic: str, shard_id: int | None
+        self,
+        client: ProducerClient,
+        stream_key: str,
+        topic: str,
+        shard_id: int | None,
+        window: Window,
     ) -> None:
         self._client = client
+        self.window = window
         self.stream_key = stream_key
         self.topic = topic
         self.shard_id = shard_id  # type: ignore[assignment]
@@ -194,6 +204,10 @@ class KafkaProducer(Producer):
         error, self.error = self.error, None
         if error is not None:
             raise error
+
+    def _raise_failure(self) -> None:
+        if self.error is not None:
+            raise self.error
 
     async def end(self) -> None:
         """Flush and close this producer.  Kafka has no end-of-stream mark: nothing is written."""

@@ -32,7 +32,8 @@ from ...errors import BackendError, EncodeError, StreamError, UsageError
 from ...format.records import check_producer_key
 from ...redact import redact, remember
 from ...streamer.api import Consumer, Producer, Streamer
-from ...streamer.options import ConsumerMode, ConsumerOptions, consumer_request
+from ...streamer.flow import Window
+from ...streamer.options import ConsumerMode, ConsumerOptions, ProducerOptions, consumer_request
 from ...streamer.settings import resolve
 from ...streamer.uri import StreamUrl, is_secret
 from .._optional import require
@@ -247,8 +248,15 @@ class KafkaStreamer(Streamer):
 
     # ---- the Streamer API -------------------------------------------------------------------
 
-    async def create_producer(self, stream_key: str, *, shard_id: int | None = 0) -> Producer:
+    async def create_producer(
+        self,
+        stream_key: str,
+        *,
+        shard_id: int | None = 0,
+        options: ProducerOptions | None = None,
+    ) -> Producer:
         check_producer_key(stream_key)
+        window = Window(options, f"kafka://{self.where} producer of {stream_key!r}")
         if shard_id is not None and (
             isinstance(shard_id, bool) or not isinstance(shard_id, int) or not 0 <= shard_id < 2**31
         ):
@@ -264,7 +272,7 @@ class KafkaStreamer(Streamer):
             client = self.kafka.Producer(self.config(conf))
             self._producer = ProducerClient(client, self.where)
         await self._producer_knows(topic, shard_id)
-        p = KafkaProducer(self._producer, stream_key, topic, shard_id)
+        p = KafkaProducer(self._producer, stream_key, topic, shard_id, window)
         self._producers.append(p)
         return p
 

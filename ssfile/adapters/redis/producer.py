@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import EncodeError, StreamError
 from ...streamer.api import Producer, Receipt
+from ...streamer.flow import Window
 from ...types import Message
 from . import mapping
 
@@ -28,11 +29,12 @@ if TYPE_CHECKING:
 
 
 class _Batch:
-    __slots__ = ("producer", "payloads", "replies", "future")
+    __slots__ = ("producer", "payloads", "nbytes", "replies", "future")
 
     def __init__(self, producer: RedisProducer, future: asyncio.Future[None]) -> None:
         self.producer = producer
         self.payloads: list[bytes] = []
+        self.nbytes = 0
         self.replies: list[Any] = []
         self.future = future
 
@@ -64,9 +66,15 @@ class RedisReceipt(Receipt):
 
 class RedisProducer(Producer):
     def __init__(
-        self, streamer: RedisConnection, stream_key: str, shard_id: int, redis_key: str
+        self,
+        streamer: RedisConnection,
+        stream_key: str,
+        shard_id: int,
+        redis_key: str,
+        window: Window,
     ) -> None:
         self._s = streamer
+        self.window = window
         self.stream_key = stream_key
         self.shard_id = shard_id
         self.redis_key = redis_key
@@ -85,6 +93,7 @@ class RedisProducer(Producer):
             if not isinstance(payload, (bytes, bytearray, memoryview)):
                 raise EncodeError(f"payload must be bytes, not {type(payload).__name__}")
             payload = bytes(payload)
+        self.window.take(len(payload))
         batch = self._open
         if batch is None or len(batch.payloads) >= self._s.options.produce_batch:
             loop = asyncio.get_running_loop()
@@ -93,6 +102,7 @@ class RedisProducer(Producer):
             if self._task is None:
                 self._task = loop.create_task(self._drain())
         batch.payloads.append(payload)
+        batch.nbytes += len(payload)
         return RedisReceipt(batch, len(batch.payloads) - 1)
 
     async def _drain(self) -> None:
@@ -106,21 +116,44 @@ class RedisProducer(Producer):
             self._task = None
 
     async def _write(self, batch: _Batch) -> None:
+        """One batch, in order.  A transient failure (lost connection, timeout, failover) is
+        retried for ``retry_for`` seconds (:mod:`.retry`), resending only the entries without
+        a reply: an entry stored whose reply was lost is then stored twice (at least once)."""
         n = len(batch.payloads)
-        try:
-            if self._s.cluster:
-                await self._cluster_round_trip(batch.payloads, batch.replies)
-            else:
-                head = self._head
-                packed = b"".join([b"%s$%d\r\n%s\r\n" % (head, len(p), p) for p in batch.payloads])
-                await self._round_trip(packed, n, batch.replies)
-        except Exception as exc:
-            batch.replies += [exc] * (n - len(batch.replies))
-        if self._failed is None:
-            err = next((r for r in batch.replies if isinstance(r, BaseException)), None)
-            if err is not None:
-                self._failed = self._s.error(err, f"XADD {self.redis_key}")
+        replies = batch.replies
+        backoff = None
+        while True:
+            try:
+                todo = batch.payloads[len(replies) :]
+                if self._s.cluster:
+                    got: list[Any] = []
+                    await self._cluster_round_trip(todo, got)
+                    replies += got
+                else:
+                    head = self._head
+                    packed = b"".join([b"%s$%d\r\n%s\r\n" % (head, len(p), p) for p in todo])
+                    await self._round_trip(packed, len(todo), replies)
+                break
+            except Exception as exc:
+                if self._s.is_transient(exc):
+                    if backoff is None:
+                        backoff = self._s.backoff()
+                    delay = backoff.delay(asyncio.get_running_loop().time())
+                    if delay is not None:
+                        await self._s.wait(delay)
+                        continue
+                replies += [exc] * (n - len(replies))
+                break
+        failed = sum(1 for r in replies if isinstance(r, BaseException))
+        if failed and self._failed is None:
+            err = next(r for r in replies if isinstance(r, BaseException))
+            self._failed = self._s.error(err, f"XADD {self.redis_key}")
         batch.future.set_result(None)
+        self.window.give(n, batch.nbytes, failed)
+
+    def _raise_failure(self) -> None:
+        if self._failed is not None:
+            raise self._failed
 
     async def _cluster_round_trip(self, payloads: list[bytes], replies: list[Any]) -> None:
         """On a Redis Cluster: the batch through redis-py's cluster pipeline (it finds the
@@ -135,9 +168,12 @@ class RedisProducer(Producer):
         conn = await pool.get_connection()
         try:
             await conn.send_packed_command(packed, check_health=False)
+            # a stalled server (SIGSTOP, a long fork) is waited for on this connection up to
+            # retry_for: resending on another one would store the batch twice when it resumes
+            options = self._s.options
             await asyncio.wait_for(
                 _read_replies(conn, n, replies, self._s.redis.exceptions.ResponseError),
-                self._s.options.timeout + n / 1000,
+                max(options.timeout, options.retry_for) + n / 1000,
             )
         except BaseException:
             await conn.disconnect()

@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from ...errors import EncodeError, StreamError
 from ...format.records import check_producer_key
 from ...streamer.api import Consumer, Producer, Streamer
-from ...streamer.options import ConsumerMode, ConsumerOptions, consumer_request
+from ...streamer.flow import Window
+from ...streamer.options import ConsumerMode, ConsumerOptions, ProducerOptions, consumer_request
 from . import mapping
 from .client import RedisOptions
 from .connection import RedisConnection, StreamRef
@@ -44,8 +45,11 @@ __all__ = ["RedisOptions", "RedisStreamer", "StreamRef"]
 class RedisStreamer(RedisConnection, Streamer):
     """The ``redis://`` backend: producers and consumers over one :class:`RedisConnection`."""
 
-    async def create_producer(self, stream_key: str, *, shard_id: int = 0) -> Producer:
+    async def create_producer(
+        self, stream_key: str, *, shard_id: int = 0, options: ProducerOptions | None = None
+    ) -> Producer:
         check_producer_key(stream_key)
+        window = Window(options, f"redis://{self.where} producer of {stream_key!r}")
         if (
             isinstance(shard_id, bool)
             or not isinstance(shard_id, int)
@@ -65,7 +69,7 @@ class RedisStreamer(RedisConnection, Streamer):
                 )
             redis_key = self.redis_key(stream_key, shard_id)
         await self.check_type(redis_key)
-        p = RedisProducer(self, stream_key, shard_id, redis_key)
+        p = RedisProducer(self, stream_key, shard_id, redis_key, window)
         self._producers.append(p)
         return p
 

@@ -1,0 +1,67 @@
+"""Flow control of producers: the bound on what one holds unacknowledged (spec/streamer.md).
+
+A :class:`Window` counts the messages (and payload bytes) a producer was given and the
+backend has not yet acknowledged (stored, or failed: either way its receipt resolves).
+``take`` refuses a message at the bound with :class:`~ssfile.errors.BufferFull`; ``room``
+waits, as asyncio's ``StreamWriter.drain``: at once while below the bound, else until the
+producer holds at most half of it (so a loop of send/drain wakes once per half window, not
+once per acknowledgement).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..errors import BufferFull
+from .options import ProducerOptions
+
+
+class Window:
+    __slots__ = ("max_messages", "max_bytes", "messages", "bytes", "failed", "_where", "_room")
+
+    def __init__(self, options: ProducerOptions | None, where: str) -> None:
+        options = (options or ProducerOptions()).check()
+        self.max_messages = options.max_messages
+        self.max_bytes = options.max_bytes
+        self.messages = 0
+        self.bytes = 0
+        self.failed = 0  # messages whose receipt failed, in all
+        self._where = where
+        self._room: asyncio.Event | None = None
+
+    def full(self) -> bool:
+        return self.messages >= self.max_messages or self.bytes >= self.max_bytes
+
+    def take(self, nbytes: int) -> None:
+        """Count one message of ``nbytes`` payload, or raise BufferFull at the bound."""
+        if self.messages and (
+            self.messages >= self.max_messages or self.bytes + nbytes > self.max_bytes
+        ):
+            raise BufferFull(
+                f"{self._where} holds {self.messages} unacknowledged messages "
+                f"({self.bytes} bytes; bound: {self.max_messages} messages, "
+                f"{self.max_bytes} bytes): await producer.drain() before sending more"
+            )
+        self.messages += 1
+        self.bytes += nbytes
+
+    def give(self, messages: int, nbytes: int, failed: int = 0) -> None:
+        """``messages`` of ``nbytes`` in all were acknowledged: stored, or (``failed`` of
+        them) failed."""
+        self.messages -= messages
+        self.bytes -= nbytes
+        self.failed += failed
+        room = self._room
+        if room is not None and self._low():
+            self._room = None
+            room.set()
+
+    def _low(self) -> bool:
+        return self.messages <= self.max_messages // 2 and self.bytes <= self.max_bytes // 2
+
+    async def room(self) -> None:
+        """Return at once below the bound; else wait until at most half of it is held."""
+        while self.full():
+            if self._room is None:
+                self._room = asyncio.Event()
+            await self._room.wait()
