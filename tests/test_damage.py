@@ -119,8 +119,11 @@ def untouched(frames, hits, insert_at=None, shift=0, interval=0, beacons=()):
         if any(a < end and start < b for a, b in hits):
             continue
         msg = ev.message if isinstance(ev, EndOfStream) else ev
-        if msg.stream_key == "" and any(a <= start - 1 < b for a, b in hits):
-            continue  # an empty key is trusted after damage only behind a 0x0D (codec/resync)
+        if msg.stream_key == "" and (
+            any(a <= start - 1 < b for a, b in hits) or insert_at == start
+        ):
+            continue  # an empty key is trusted after damage only behind a 0x0D (codec/resync);
+            # a byte inserted just before the frame is the byte before it now
         if insert_at is not None and end > insert_at:
             if start < insert_at or any(start < b < end for b in beacons):
                 continue
