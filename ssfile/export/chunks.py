@@ -36,6 +36,8 @@ def _release(mm: mmap.mmap, upto: int) -> None:
 class _Chunked(_Scanner):
     """A scanner whose runs keep whole windows and remember where the next frame starts."""
 
+    c_path = False  # the chunk boundaries come from the numpy walk's window state
+
     final_stop = 0  # logical end of the whole scan (the frames kept end before it)
     next_pos = 0
 

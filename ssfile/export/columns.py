@@ -96,6 +96,10 @@ def frame_size(win: Any) -> int | None:
 
 
 class _Scanner:
+    #: whether this scanner may hand its frames to the C scan (a subclass that tracks where
+    #: the next frame starts through the numpy walk's state says no)
+    c_path = True
+
     def __init__(
         self,
         np: Any,
@@ -121,7 +125,7 @@ class _Scanner:
         self.seg_shift = np.array(lay.phys, dtype=np.int64) - self.seg_logical
 
     def run(self, start: int | None, stop: int | None) -> Scan:
-        if USE_C and cscan.available():
+        if USE_C and self.c_path and cscan.available():
             columns, self.payloads = cscan.CScan(self, self.window).run(start, stop)
             return Scan(
                 self.layout.header,
