@@ -605,7 +605,9 @@ def test_delivery_fails_clearly_when_the_broker_is_gone(tmp_path):
     server.start()
 
     async def main():
-        s = await streamer(server.bootstrap, delivery_timeout=1.0)
+        s = await streamer(
+            server.bootstrap, delivery_timeout=5.0
+        )  # room for a loaded machine; the lost one fails after it
         p = await s.create_producer("k")
         await p.send(b"stored")
         server.stop()
