@@ -5,9 +5,9 @@ mismatches, damaged ranges (read past, as ``on_damage="skip"`` does).  :func:`to
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from ..codec.events import EndOfStream
 from ..errors import ChecksumMismatch
@@ -123,23 +123,7 @@ def to_json(path: str, s: Summary) -> dict[str, object]:
         "size": s.size,
         "header": s.header.to_json_dict() | {"created_at_ms": s.header.created_at_ms},
         "messages": s.messages,
-        "streams": [
-            {
-                "stream_key": key,
-                "shard_id": shard,
-                "messages": st.messages,
-                "first_sequence": st.first_sequence,
-                "last_sequence": st.last_sequence,
-                "first_timestamp": format_timestamp(st.first_timestamp_ms),
-                "last_timestamp": format_timestamp(st.last_timestamp_ms),
-                "first_timestamp_ms": st.first_timestamp_ms,
-                "last_timestamp_ms": st.last_timestamp_ms,
-                "payload_bytes": st.payload_bytes,
-            }
-            for (key, shard), st in sorted(
-                s.streams.items(), key=lambda kv: (kv[0][0].encode(), kv[0][1])
-            )
-        ],
+        "streams": stream_rows(s.streams),
         "beacons": s.beacons,
         "eos": s.eos_offset is not None,
         "bytes_after_eos": s.size - s.end_offset if s.eos_offset is not None else 0,
@@ -149,3 +133,34 @@ def to_json(path: str, s: Summary) -> dict[str, object]:
         "damaged_bytes": sum(n for _, n, _ in s.damage),
         "error": s.error,
     }
+
+
+class _StreamCounts(Protocol):
+    messages: int
+    first_sequence: int
+    last_sequence: int
+    first_timestamp_ms: int
+    last_timestamp_ms: int
+    payload_bytes: int
+
+
+def stream_rows(streams: Mapping[tuple[str, int], _StreamCounts]) -> list[dict[str, object]]:
+    """One JSON row per (stream, shard), sorted by key bytes then shard (``info --json`` and
+    the viewer's stream table)."""
+    return [
+        {
+            "stream_key": key,
+            "shard_id": shard,
+            "messages": st.messages,
+            "first_sequence": st.first_sequence,
+            "last_sequence": st.last_sequence,
+            "first_timestamp": format_timestamp(st.first_timestamp_ms),
+            "last_timestamp": format_timestamp(st.last_timestamp_ms),
+            "first_timestamp_ms": st.first_timestamp_ms,
+            "last_timestamp_ms": st.last_timestamp_ms,
+            "payload_bytes": st.payload_bytes,
+        }
+        for (key, shard), st in sorted(
+            streams.items(), key=lambda kv: (kv[0][0].encode(), kv[0][1])
+        )
+    ]

@@ -36,8 +36,8 @@ from ..check.diagnosis import Diagnosis, Problem
 from ..check.header import check_header
 from ..check.scan import BeaconItem, GapItem, scan
 from ..codec.layout import OK, FrameRead, Layout
+from ..file.summary import stream_rows
 from ..format import constants as K
-from ..types import format_timestamp
 
 BINS = 300  # timeline bars served at most
 MAX_BUCKETS = 4096  # timeline buckets kept; their width doubles to stay under this
@@ -341,23 +341,7 @@ class Tally:
         }
 
     def _streams(self) -> list[dict[str, object]]:
-        return [
-            {
-                "stream_key": key,
-                "shard_id": shard,
-                "messages": st.messages,
-                "first_sequence": st.first_sequence,
-                "last_sequence": st.last_sequence,
-                "first_timestamp": format_timestamp(st.first_timestamp_ms),
-                "last_timestamp": format_timestamp(st.last_timestamp_ms),
-                "first_timestamp_ms": st.first_timestamp_ms,
-                "last_timestamp_ms": st.last_timestamp_ms,
-                "payload_bytes": st.payload_bytes,
-            }
-            for (key, shard), st in sorted(
-                self.streams.items(), key=lambda kv: (kv[0][0].encode(), kv[0][1])
-            )
-        ]
+        return stream_rows(self.streams)
 
     def _integrity(self) -> dict[str, object]:
         """verify's verdict on ``[0, through)``, plus what the end of the file says now."""
