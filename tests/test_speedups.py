@@ -501,3 +501,31 @@ def test_core_suites_pass_on_the_pure_path():
         cwd=ROOT,
     )
     assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
+
+
+class _InterruptedInit:
+    """A finder whose ``ssfile._speedups`` fails as an interrupted C init does: an ImportError
+    raised while handling the KeyboardInterrupt (PyCapsule_Import turns it into one)."""
+
+    def find_spec(self, name, path=None, target=None):  # type: ignore[no-untyped-def]
+        if name != "ssfile._speedups":
+            return None
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ImportError('PyCapsule_Import could not import module "datetime"') from None
+
+
+def test_a_ctrl_c_while_the_accelerator_loads_is_not_taken_for_a_missing_build(monkeypatch):
+    # found by tests/test_sigint.py: the Ctrl-C was lost and the codec fell back to pure Python
+    monkeypatch.delenv("SSFILE_PURE", raising=False)
+    monkeypatch.delitem(sys.modules, "ssfile._speedups", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_InterruptedInit(), *sys.meta_path])
+    with pytest.raises(KeyboardInterrupt):
+        accel.load()
+
+
+def test_an_accelerator_that_is_not_built_is_none(monkeypatch):
+    monkeypatch.delenv("SSFILE_PURE", raising=False)
+    monkeypatch.setitem(sys.modules, "ssfile._speedups", None)  # import raises ImportError
+    assert accel.load() is None

@@ -22,13 +22,29 @@ def pure_forced() -> bool:
 def load() -> ModuleType | None:
     if pure_forced():
         return None
+    import datetime  # noqa: F401  # the module's init imports it (PyDateTime_IMPORT): see below
+
     try:
         import ssfile._speedups as mod
-    except ImportError:
+    except ImportError as err:
+        # An import inside a C module's init that is interrupted comes back as an
+        # ImportError whose context is the KeyboardInterrupt (PyCapsule_Import does that):
+        # taking it for "not built" would lose the Ctrl-C and fall back to pure Python.
+        if _interrupted(err):
+            raise KeyboardInterrupt from None
         return None
     if getattr(mod, "ABI_VERSION", None) != ABI_VERSION:
         return None
     return mod  # type: ignore[no-any-return]  # the C extension is untyped
+
+
+def _interrupted(err: BaseException) -> bool:
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 speedups = load()
