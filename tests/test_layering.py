@@ -24,6 +24,7 @@ RANKS = {
     "ssfile.redact": 0,  # secrets masked in every message: imports nothing internal
     "ssfile.display": 0,  # repr/HTML of results: duck-typed, imports only types/errors
     "ssfile._speedups": 0,  # the C accelerator (ssfile/_speedups.c): imports nothing internal
+    "ssfile.optional": 0,  # lazy imports of optional dependencies: imports only errors
     "ssfile.platform": 0,  # what differs between operating systems: imports only errors
     "ssfile.format": 1,
     "ssfile.codec": 2,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+from ..optional import interrupted
+
 #: the ABI_VERSION of ssfile/_speedups.c this code calls; a stale build is ignored
 ABI_VERSION = 3
 
@@ -30,21 +32,12 @@ def load() -> ModuleType | None:
         # An import inside a C module's init that is interrupted comes back as an
         # ImportError whose context is the KeyboardInterrupt (PyCapsule_Import does that):
         # taking it for "not built" would lose the Ctrl-C and fall back to pure Python.
-        if _interrupted(err):
+        if interrupted(err):
             raise KeyboardInterrupt from None
         return None
     if getattr(mod, "ABI_VERSION", None) != ABI_VERSION:
         return None
     return mod  # type: ignore[no-any-return]  # the C extension is untyped
-
-
-def _interrupted(err: BaseException) -> bool:
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, KeyboardInterrupt):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 speedups = load()

@@ -22,9 +22,10 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..errors import DamageWarning, FormatError, MissingDependency, check_on_damage
+from ..errors import DamageWarning, FormatError, check_on_damage
 from ..format import constants as K
 from ..format.schema import parse_file_header
+from ..optional import require
 from . import _deps, sources
 from .partitions import Part, parse_blocksize, plan
 from .partread import Options, Piece, empty_frame, read_piece
@@ -35,14 +36,8 @@ COLUMNS = ("file", "stream_key", "shard_id", "sequence", "timestamp", "offset", 
 
 def dask_modules() -> tuple[Any, Any]:
     """(dask, dask.dataframe), or MissingDependency naming the ``dask`` extra."""
-    try:
-        import dask
-        import dask.dataframe as dd
-    except ImportError as err:
-        if err.name is not None and err.name.split(".")[0] not in ("dask", "pandas", "numpy"):
-            raise
-        raise MissingDependency(err.name or "dask", "dask") from err
-    return dask, dd
+    dd = require("dask.dataframe", "dask", owners=("pandas", "numpy"))
+    return require("dask", "dask"), dd
 
 
 def read_ss(

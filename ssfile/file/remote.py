@@ -12,13 +12,12 @@ went over the wire.  fsspec (the ``remote`` extra) is imported only when a URL i
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import re
 from typing import Any, BinaryIO, cast
 
-from ..errors import MissingDependency
+from ..optional import require
 
 HEAD = 4096
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
@@ -38,12 +37,7 @@ def local_path(url: str) -> str | None:
 
 
 def fsspec() -> Any:
-    try:
-        return importlib.import_module("fsspec")
-    except ImportError as err:
-        if err.name is not None and err.name.split(".")[0] != "fsspec":
-            raise
-        raise MissingDependency("fsspec", "remote") from err
+    return require("fsspec", "remote")
 
 
 def filesystem(url: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, str]:
