@@ -58,7 +58,8 @@ def import_time_us(python: str, repeats: int) -> float:
 
 
 def section(python: str, path: str, since: int, repeats: int) -> list[str]:
-    ssfile_cmd = [python, "-m", "ssfile"]
+    script = os.path.join(os.path.dirname(python), "ssfile")  # the console script users run
+    ssfile_cmd = [script] if os.path.exists(script) else [python, "-m", "ssfile"]
     commands = {
         "`python -c pass` (reference)": [python, "-c", "pass"],
         "`python -c 'import ssfile'`": [python, "-c", "import ssfile"],

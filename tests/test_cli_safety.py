@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import io
 import os
 import socket
@@ -165,7 +166,7 @@ def test_repair_writes_atomically(tmp_path, monkeypatch, capsys):
     record(src, 200)
     out = tmp_path / "out.ss"
     out.write_bytes(b"precious")
-    repair_module = sys.modules["ssfile.check.repair"]  # ssfile.check.repair: the function
+    repair_module = importlib.import_module("ssfile.check.repair")  # the attribute: the function
 
     real = repair_module.Writer.write
     calls = []

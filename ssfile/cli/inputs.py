@@ -9,7 +9,6 @@ import contextlib
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 
 from ..errors import UsageError
@@ -77,6 +76,8 @@ def seekable_input(path: str, command: str) -> Iterator[str]:
         yield path
         return
     check_stdin(command)
+    import tempfile  # only for a pipe on stdin: not at start-up
+
     fd, tmp = tempfile.mkstemp(prefix="ssfile-stdin-", suffix=".ss")
     try:
         with os.fdopen(fd, "wb") as out:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 from collections.abc import Iterable, Iterator
 
@@ -118,7 +117,7 @@ class NewFile:
         self.done = False
         directory, name = os.path.split(self.real)
         while True:
-            path = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+            path = os.path.join(directory, f".{name}.{os.urandom(4).hex()}.tmp")
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:
