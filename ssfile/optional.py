@@ -5,7 +5,9 @@ Two things are *not* a missing dependency: a library that is installed but fails
 its own imports (that error is shown as it is), and a Ctrl-C that came while the library
 loaded -- C extensions report an interrupted import of their own as an ``ImportError``
 whose cause or context is the ``KeyboardInterrupt`` (``PyCapsule_Import``, NumPy's C API
-import), which is raised again as ``KeyboardInterrupt``.
+import), and the interpreter wraps one that comes while a class is made in a
+``RuntimeError`` (``Error calling __set_name__``): either is raised again as
+``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
@@ -41,3 +43,8 @@ def require(module: str, extra: str, owners: Iterable[str] = ()) -> ModuleType:
         if err.name is not None and err.name.split(".")[0] not in tops:
             raise  # the module is there but one of *its* imports is broken: show that
         raise MissingDependency(err.name if err.name in tops else module, extra) from err
+    except Exception as err:
+        # e.g. a RuntimeError from a class body's __set_name__ (redis-py's cached_property)
+        if interrupted(err):
+            raise KeyboardInterrupt from None
+        raise

@@ -10,7 +10,8 @@ handler (the process dies of the signal, returncode -2, no output), while it set
 streams or while it is still locating the entry module named by the console script (it
 prints its own ``KeyboardInterrupt`` with no frame of ours, and may even carry on: then a
 second SIGINT must stop it) -- is the interpreter's behaviour (:func:`interpreter_starting`):
-it is accepted for the first 50 ms only, and counted.
+it is accepted on evidence (no SIGINT handler in /proc when it was sent; or no frame of
+ours in the report), whenever it comes, and counted.
 
 Latency (SIGINT to exit) is printed per command (``pytest -s``); it is not asserted beyond
 the generous ``TIMEOUT_S`` (the issue asks for one second).
@@ -69,25 +70,38 @@ def moments(name: str) -> list[float]:
     ]
 
 
-def interrupt(proc: subprocess.Popen, delay: float) -> tuple[int, bytes, float | None]:  # type: ignore[type-arg]
-    """SIGINT ``delay`` s after the start; (returncode, stderr, seconds from SIGINT to exit).
+def sigint_caught(pid: int) -> bool | None:
+    """Whether process ``pid`` has a handler for SIGINT now (``SigCgt`` in /proc), or None
+    where /proc does not say.  A SIGINT sent while it has none kills it (returncode -2):
+    the interpreter had not installed its own yet -- the only way, since ours exits 130."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            mask = next(line.split()[1] for line in f if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return None
+    return bool(int(mask, 16) >> (signal.SIGINT - 1) & 1)
+
+
+def interrupt(proc: subprocess.Popen, delay: float) -> tuple[int, bytes, float | None, bool | None]:  # type: ignore[type-arg]
+    """SIGINT ``delay`` s after the start; (returncode, stderr, seconds from SIGINT to exit,
+    :func:`sigint_caught` just before the SIGINT).
 
     The interpreter itself may swallow a SIGINT that comes while it starts (it prints the
-    ``KeyboardInterrupt`` and carries on); then, for an early SIGINT only, a second one is
-    sent, which must work, and the latency is None."""
+    ``KeyboardInterrupt`` and carries on); then a second one is sent, which must work, the
+    report must hold no frame of ours, and the latency is None."""
     time.sleep(delay)
+    caught = sigint_caught(proc.pid)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=TIMEOUT_S)
-        return proc.returncode, err, time.monotonic() - sent
+        return proc.returncode, err, time.monotonic() - sent, caught
     except subprocess.TimeoutExpired:
-        if delay < 0.05:
-            proc.send_signal(signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                _, err = proc.communicate(timeout=TIMEOUT_S)
-                assert interpreter_frames_only(err), err
-                return proc.returncode, err, None
+        proc.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            _, err = proc.communicate(timeout=TIMEOUT_S)
+            assert interpreter_frames_only(err), err
+            return proc.returncode, err, None, caught
         proc.kill()
         _, err = proc.communicate()
         pytest.fail(f"still running {TIMEOUT_S} s after SIGINT (sent at {delay:.3f} s): {err!r}")
@@ -117,23 +131,25 @@ def interpreter_frames_only(err: bytes) -> bool:
     return True
 
 
-def interpreter_starting(code: int, err: bytes) -> bool:
+def interpreter_starting(code: int, err: bytes, delay: float, caught: bool | None) -> bool:
     """The SIGINT came while the interpreter was starting, before any code of ours ran: it
-    died of the signal before installing its handler (nothing printed), or it reported the
-    interrupt itself (:func:`interpreter_frames_only`)."""
+    died of the signal before installing its handler (nothing printed; /proc showed no
+    handler, or, where /proc does not say, in the first 50 ms), or it reported the
+    interrupt itself (:func:`interpreter_frames_only`: no frame of ours).  Under load the
+    interpreter's start-up takes well over 50 ms (105 ms seen at load ~10)."""
     if code == -signal.SIGINT and err == b"":
-        return True
+        return caught is False or (caught is None and delay < 0.05)
     return err.rstrip().endswith(b"KeyboardInterrupt") and interpreter_frames_only(err)
 
 
 def check_interrupted(
-    name: str, delay: float, code: int, err: bytes, latency: float | None
+    name: str, delay: float, code: int, err: bytes, latency: float | None, caught: bool | None
 ) -> bool:
     """Exit 130 without a traceback; True if the SIGINT came before any code of ours ran."""
     if latency is None:  # the interpreter swallowed the first SIGINT; the second one worked
         assert code == 130, (name, delay, code, err)
         return True
-    if delay < 0.05 and interpreter_starting(code, err):
+    if interpreter_starting(code, err, delay, caught):
         return True
     assert b"Traceback" not in err and b"Exception" not in err, (name, delay, err)
     assert code == 130, (name, delay, code, err)
@@ -146,8 +162,8 @@ def interrupt_at_moments(name: str, make, after=None) -> None:  # type: ignore[n
     latencies = []
     early = 0
     for i, delay in enumerate(moments(name)):
-        code, err, latency = interrupt(make(i), delay)
-        early += check_interrupted(name, delay, code, err, latency)
+        code, err, latency, caught = interrupt(make(i), delay)
+        early += check_interrupted(name, delay, code, err, latency, caught)
         if after is not None:
             after(i)
         if latency is not None:

@@ -529,16 +529,3 @@ def test_an_accelerator_that_is_not_built_is_none(monkeypatch):
     monkeypatch.delenv("SSFILE_PURE", raising=False)
     monkeypatch.setitem(sys.modules, "ssfile._speedups", None)  # import raises ImportError
     assert accel.load() is None
-
-
-def test_a_ctrl_c_while_an_optional_library_loads_is_not_a_missing_extra(monkeypatch):
-    from ssfile.optional import require
-
-    class Finder(_InterruptedInit):
-        def find_spec(self, name, path=None, target=None):  # type: ignore[no-untyped-def]
-            return super().find_spec("ssfile._speedups" if name == "numpy" else name)
-
-    monkeypatch.delitem(sys.modules, "numpy", raising=False)
-    monkeypatch.setattr(sys, "meta_path", [Finder(), *sys.meta_path])
-    with pytest.raises(KeyboardInterrupt):
-        require("numpy", "numpy")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import FormatError, SSError, UsageError
+from ..optional import interrupted
 from ..redact import redact
 
 #: subcommand modules, in help order
@@ -125,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         print(redact(f"ssfile {args.command}: error: {describe_os_error(err)}"), file=sys.stderr)
         return EXIT_USAGE
+    except Exception as err:
+        if interrupted(err):  # a Ctrl-C that a library wrapped (see ssfile.optional)
+            return EXIT_INTERRUPTED
+        raise
 
 
 def describe_os_error(err: OSError) -> str:
@@ -172,6 +177,10 @@ def entry() -> None:
             signal.signal(signal.SIGINT, signal.default_int_handler)
         code = main()
     except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    except Exception as err:  # while the parser was built (a command's module loading)
+        if not interrupted(err):
+            raise
         code = EXIT_INTERRUPTED
     try:
         if not ignored:
