@@ -38,10 +38,12 @@ from collections import deque
 from collections.abc import Sequence
 from typing import IO
 
+from .. import lines
+from ..codec.accel import speedups as _speedups
 from ..errors import EncodeError, StreamError, WriteFailed
 from ..format.constants import BROADCAST_KEY
 from ..format.records import check_producer_key
-from ..lines import LineError, format_line, parse_line
+from ..lines import LineError, RawFields, format_line, parse_line
 from ..streamer.api import Consumer, Producer, Receipt, StreamEnded, Streamer
 from ..streamer.flow import Window
 from ..streamer.groups import choose
@@ -51,6 +53,12 @@ from ..types import MAX_U64, Message
 BATCH_LINES = 1024
 #: stdin chunks (of up to 64 KiB) read ahead of the consumers: the reader thread waits there
 STDIN_PREFETCH = 16
+
+# a batch of lines is parsed, and a batch of lines printed, in one call: the C twins
+# (ssfile/_speedups.c) when built, else ssfile.lines (tests/test_stdio_lines.py: the same)
+_PARSE_LINES = lines.parse_lines if _speedups is None else _speedups.parse_lines
+_PAYLOAD_OK = lines.line_payload_ok if _speedups is None else _speedups.line_payload_ok
+_FORMAT_LINES = lines.format_lines if _speedups is None else _speedups.format_lines
 
 
 def _now_ms() -> int:
@@ -100,6 +108,11 @@ class StdioProducer(Producer):
         self.stream_key = stream_key
         self.shard_id = shard_id
         self.window = window
+        try:  # whether the key can be written in a line (else every send says why not)
+            format_line(stream_key, shard_id, 0, 0, b"")
+            self._key_ok = True
+        except ValueError:
+            self._key_ok = False
 
     def send(self, payload: bytes) -> Receipt:
         """The receipt resolves once the line was written to stdout (by the writer thread)."""
@@ -135,7 +148,8 @@ class StdioStreamer(Streamer):
         self._consumers: list[StdioConsumer] = []
         self._in_seq: dict[tuple[str, int], int] = {}
         self._out_seq: dict[str, int] = {}
-        self._out: list[str] = []  # lines not yet handed to the writer thread
+        # lines not yet handed to the writer thread: (key, shard, seq, ts, payload)
+        self._out: list[tuple[str, int, int, int, bytes]] = []
         self._out_held: dict[Window, list[int]] = {}  # their producers' windows: [n, bytes]
         self._out_future: asyncio.Future[None] | None = None  # their receipts
         self._out_bytes = 0  # written to stdout so far
@@ -207,13 +221,55 @@ class StdioStreamer(Streamer):
             if batch is None:
                 self._eof = True
                 return
-            for raw in batch:
-                if self._eof:
-                    break  # a fatal line: nothing after it is delivered
-                self._lineno += 1
-                self._line(raw)
+            self._lines(batch)
 
-    def _line(self, raw: bytes) -> None:
+    def _lines(self, batch: list[bytes]) -> None:
+        """Parse and deliver a batch of lines (all parsed in one call; a line the batch
+        parser leaves to Python is parsed alone, which reports an invalid one)."""
+        in_seq = self._in_seq
+        now: int | None = None  # the time the batch was read, for lines without one
+        consumers = self._consumers
+        only = consumers[0] if len(consumers) == 1 else None
+        if only is not None and (
+            only.closed or only.options.group is not None or only.options.shards is not None
+        ):
+            only = None  # the general dispatch below
+        for raw, fields in zip(batch, _PARSE_LINES(batch)):
+            if self._eof:
+                break  # a fatal line: nothing after it is delivered
+            self._lineno += 1
+            if fields is None:
+                fields = self._parse_alone(raw)
+                if fields is None:
+                    continue
+            ts, key, seq, shard, payload = fields
+            if shard is None:
+                shard = 0
+            counter_key = (BROADCAST_KEY if key is None else key, shard)
+            if seq is None:
+                seq = in_seq.get(counter_key, 0)
+                if seq > MAX_U64:
+                    self._invalid(
+                        LineError(
+                            f"no sequence number left after {MAX_U64} for stream "
+                            f"{counter_key[0]!r} shard {shard}: give the sequence explicitly",
+                            line=self._lineno,
+                        )
+                    )
+                    continue
+            in_seq[counter_key] = seq + 1
+            if ts is None:
+                if now is None:
+                    now = _now_ms()
+                ts = now
+            msg = Message(counter_key[0], shard, seq, ts, payload)
+            if only is None:
+                self._dispatch(msg, broadcast=key is None)
+            elif key is None or key in only.stream_keys:
+                only.queue.append(msg)
+
+    def _parse_alone(self, raw: bytes) -> RawFields | None:
+        """One line parsed in Python; an invalid one is reported (None)."""
         try:
             try:
                 text = raw.decode("utf-8")
@@ -222,26 +278,8 @@ class StdioStreamer(Streamer):
             parsed = parse_line(text, line=self._lineno)
         except LineError as err:
             self._invalid(err)
-            return
-        key = parsed.stream_key
-        shard = parsed.shard_id or 0
-        counter_key = (key or BROADCAST_KEY, shard)
-        seq = parsed.sequence
-        if seq is None:
-            seq = self._in_seq.get(counter_key, 0)
-            if seq > MAX_U64:
-                self._invalid(
-                    LineError(
-                        f"no sequence number left after {MAX_U64} for stream "
-                        f"{counter_key[0]!r} shard {shard}: give the sequence explicitly",
-                        line=self._lineno,
-                    )
-                )
-                return
-        self._in_seq[counter_key] = seq + 1
-        ts = parsed.timestamp_ms if parsed.timestamp_ms is not None else _now_ms()
-        msg = Message(key or BROADCAST_KEY, shard, seq, ts, parsed.payload.encode("utf-8"))
-        self._dispatch(msg, broadcast=key is None)
+            return None
+        return (*parsed[:4], parsed.payload.encode("utf-8"))  # type: ignore[return-value]
 
     def _invalid(self, err: LineError) -> None:
         """An invalid line: reported and skipped, or the end of every consumer (fatal)."""
@@ -270,17 +308,20 @@ class StdioStreamer(Streamer):
     # ---- output ------------------------------------------------------------------------
 
     def _produce(self, producer: StdioProducer, payload: bytes) -> Receipt:
-        self._raise_failure()
+        if self._failed is not None:
+            self._raise_failure()
         key, shard = producer.stream_key, producer.shard_id
         seq = self._out_seq.get(key, 0)
         ts = _now_ms()
-        try:
-            line = format_line(key, shard, seq, ts, payload)
-        except ValueError as err:
-            raise EncodeError(f"stdio cannot carry this message: {err}") from None
+        if type(payload) is not bytes or not (producer._key_ok and _PAYLOAD_OK(payload)):
+            try:  # says why not (or formats what is not bytes but decodes, as before)
+                format_line(key, shard, seq, ts, payload)
+            except ValueError as err:
+                raise EncodeError(f"stdio cannot carry this message: {err}") from None
         producer.window.take(len(payload))
         self._out_seq[key] = seq + 1
-        self._out.append(line)
+        fields = (key, shard, seq, ts, payload)
+        self._out.append(fields)
         held = self._out_held.get(producer.window)
         if held is None:
             held = self._out_held[producer.window] = [0, 0]
@@ -295,7 +336,7 @@ class StdioStreamer(Streamer):
             self._cut()
         if self._loopback:
             self._dispatch(Message(key, shard, seq, ts, payload), broadcast=False)
-        return Receipt(future=fut, fields=(key, shard, seq, ts, payload))
+        return Receipt(future=fut, fields=fields)
 
     def _raise_failure(self) -> None:
         """A failed write (disk full...) raises WriteFailed naming how many whole lines the
@@ -314,8 +355,10 @@ class StdioStreamer(Streamer):
         (a blocked stdout pipe holds the lines, counted by the producers' windows)."""
         if not self._out:
             return
-        data = ("\n".join(self._out) + "\n").encode("utf-8")
-        self._out.clear()
+        data = _FORMAT_LINES(self._out)
+        if data is None:  # something the C twin leaves to Python
+            data = lines.format_lines(self._out)
+        self._out = []
         held, self._out_held = self._out_held, {}
         fut, self._out_future = self._out_future, None
         assert fut is not None
