@@ -1727,6 +1727,202 @@ format_lines(PyObject *mod, PyObject *items)
     return out;
 }
 
+/* line_messages(lines, start, counters, now, keys, broadcast, out) -> stop
+ *
+ * The stdio consumer's loop (ssfile/adapters/stdio.py, StdioStreamer._lines_each) over
+ * lines[start:] for one consumer without group or shard filter: each line parsed as
+ * parse_lines does, missing shard 0, missing sequence from counters[(key, shard)] (a dict of
+ * ints; a line with a sequence sets it to sequence + 1), missing timestamp `now`, a line
+ * without key a broadcast (key `broadcast`).  The Messages for the consumer (broadcasts, and
+ * keys in `keys`) are appended to the list `out`.  Returns the index of the first line it
+ * leaves to Python (one parse_lines hands back, or one without sequence whose counter is past
+ * 2^64-1), len(lines) if none; counters holds every line before that index. */
+
+typedef struct {
+    PyObject *key;             /* strong reference, or NULL */
+    unsigned long long shard;
+    unsigned long long next;   /* the counter; `big`: 2^64 or more (from the dict or a max) */
+    int big, dirty;
+} LineCounter;
+
+static int
+line_counter_flush(LineCounter *c, PyObject *counters)
+{
+    if (c->key == NULL || !c->dirty)
+        return 0;
+    PyObject *shard = PyLong_FromUnsignedLongLong(c->shard), *value;
+    if (c->big) {  /* set from sequence 2^64-1: the counter is 2^64 */
+        PyObject *max = PyLong_FromUnsignedLongLong(ULLONG_MAX), *one = PyLong_FromLong(1);
+        value = max && one ? PyNumber_Add(max, one) : NULL;
+        Py_XDECREF(max);
+        Py_XDECREF(one);
+    }
+    else
+        value = PyLong_FromUnsignedLongLong(c->next);
+    PyObject *tuple = shard && value ? PyTuple_Pack(2, c->key, shard) : NULL;
+    int rc = tuple ? PyDict_SetItem(counters, tuple, value) : -1;
+    Py_XDECREF(tuple);
+    Py_XDECREF(shard);
+    Py_XDECREF(value);
+    c->dirty = 0;
+    return rc;
+}
+
+/* make `c` the counter of (key, shard), read from the dict */
+static int
+line_counter_load(LineCounter *c, PyObject *counters, PyObject *key, unsigned long long shard)
+{
+    if (line_counter_flush(c, counters) < 0)
+        return -1;
+    PyObject *s = PyLong_FromUnsignedLongLong(shard);
+    PyObject *tuple = s ? PyTuple_Pack(2, key, s) : NULL;
+    Py_XDECREF(s);
+    if (tuple == NULL)
+        return -1;
+    PyObject *value = PyDict_GetItemWithError(counters, tuple);
+    Py_DECREF(tuple);
+    if (value == NULL && PyErr_Occurred())
+        return -1;
+    Py_XSETREF(c->key, Py_NewRef(key));
+    c->shard = shard;
+    c->next = 0;
+    c->big = 0;
+    c->dirty = 0;
+    if (value != NULL) {
+        if (!PyLong_CheckExact(value))
+            return PyErr_Format(PyExc_TypeError, "stdio counters hold ints"), -1;
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow || v < 0) {
+            unsigned long long u = PyLong_AsUnsignedLongLong(value);
+            if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+                PyErr_Clear();  /* 2^64 or more (or negative: never stored) */
+                c->big = 1;
+            }
+            else
+                c->next = u;
+        }
+        else
+            c->next = (unsigned long long)v;
+    }
+    return 0;
+}
+
+static PyObject *
+line_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7)
+        return PyErr_Format(PyExc_TypeError, "line_messages() takes 7 arguments");
+    if (message.type == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "call configure_decoder() first");
+    PyObject *lines = args[0], *counters = args[2], *now = args[3], *keys = args[4];
+    PyObject *broadcast = args[5], *out = args[6];
+    if (!PyList_CheckExact(lines) || !PyDict_CheckExact(counters) || !PyLong_CheckExact(now)
+            || !PyUnicode_CheckExact(broadcast) || !PyList_CheckExact(out))
+        return PyErr_Format(PyExc_TypeError,
+                            "line_messages(list, int, dict, int, keys, str, list)");
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]), count = PyList_GET_SIZE(lines), i;
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    LineCounter c = {NULL, 0, 0, 0, 0};
+    PyObject *member_key = NULL;  /* the last key tested against `keys`, and the answer */
+    int member = 0;
+    for (i = start < 0 ? 0 : start; i < count; i++) {
+        PyObject *fields = parse_one_line(PyList_GET_ITEM(lines, i));
+        if (fields == NULL)
+            goto error;
+        if (fields == Py_None) {
+            Py_DECREF(fields);
+            break;
+        }
+        PyObject *ts = PyTuple_GET_ITEM(fields, 0), *key = PyTuple_GET_ITEM(fields, 1);
+        PyObject *seq = PyTuple_GET_ITEM(fields, 2), *shard = PyTuple_GET_ITEM(fields, 3);
+        PyObject *stream = key == Py_None ? broadcast : key;
+        unsigned long long shard_v = shard == Py_None ? 0 : PyLong_AsUnsignedLongLong(shard);
+        if (shard_v == (unsigned long long)-1 && PyErr_Occurred()) {
+            Py_DECREF(fields);
+            goto error;
+        }
+        if (c.key == NULL || c.shard != shard_v
+                || (c.key != stream && PyUnicode_Compare(c.key, stream) != 0)) {
+            if (PyErr_Occurred() || line_counter_load(&c, counters, stream, shard_v) < 0) {
+                Py_DECREF(fields);
+                goto error;
+            }
+        }
+        PyObject *seq_obj;
+        if (seq == Py_None) {
+            if (c.big) {  /* no sequence number left: Python reports the line */
+                Py_DECREF(fields);
+                break;
+            }
+            seq_obj = PyLong_FromUnsignedLongLong(c.next);
+            if (c.next == ULLONG_MAX)
+                c.big = 1;
+            else
+                c.next++;
+        }
+        else {
+            unsigned long long v = PyLong_AsUnsignedLongLong(seq);
+            if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+                Py_DECREF(fields);
+                goto error;
+            }
+            seq_obj = Py_NewRef(seq);
+            c.big = v == ULLONG_MAX;
+            c.next = v + 1;
+        }
+        c.dirty = 1;
+        int deliver = key == Py_None;
+        if (!deliver) {
+            if (key != member_key) {
+                member = PySequence_Contains(keys, key);
+                if (member < 0) {
+                    Py_XDECREF(seq_obj);
+                    Py_DECREF(fields);
+                    goto error;
+                }
+                Py_XSETREF(member_key, Py_NewRef(key));
+            }
+            deliver = member;
+        }
+        if (deliver) {
+            PyObject *values[6] = {
+                Py_NewRef(stream),
+                shard == Py_None ? PyLong_FromLong(0) : Py_NewRef(shard),
+                seq_obj,
+                Py_NewRef(ts == Py_None ? now : ts),
+                Py_NewRef(PyTuple_GET_ITEM(fields, 4)),
+                Py_NewRef(Py_None),
+            };
+            PyObject *msg = slots_new(&message, values, 6);
+            if (msg == NULL || PyList_Append(out, msg) < 0) {
+                Py_XDECREF(msg);
+                Py_DECREF(fields);
+                goto error;
+            }
+            Py_DECREF(msg);
+        }
+        else
+            Py_XDECREF(seq_obj);
+        if (seq_obj == NULL) {
+            Py_DECREF(fields);
+            goto error;
+        }
+        Py_DECREF(fields);
+    }
+    Py_XDECREF(member_key);
+    int rc = line_counter_flush(&c, counters);
+    Py_XDECREF(c.key);
+    return rc < 0 ? NULL : PyLong_FromSsize_t(i);
+error:
+    Py_XDECREF(member_key);
+    Py_XDECREF(c.key);
+    return NULL;
+}
+
 /* ==== end of stdio lines =================================================================== */
 
 /* ---- module ------------------------------------------------------------------------------- */
@@ -1776,6 +1972,8 @@ static PyMethodDef methods[] = {
      "line_payload_ok(payload) -> whether a stdio line can carry it"},
     {"format_lines", format_lines, METH_O,
      "format_lines(list of (key, shard, seq, ts, payload)) -> bytes or None"},
+    {"line_messages", (PyCFunction)(void (*)(void))line_messages, METH_FASTCALL,
+     "line_messages(lines, start, counters, now, keys, broadcast, out) -> stop"},
     {NULL, NULL, 0, NULL},
 };
 

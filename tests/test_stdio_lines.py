@@ -63,7 +63,7 @@ raw_lines = st.one_of(
 )
 
 
-@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(raw_lines, max_size=8))
 def test_parse_lines_c_answers_what_python_answers(raws):
     pure = lines.parse_lines(raws)
@@ -76,6 +76,7 @@ def test_parse_lines_c_answers_what_python_answers(raws):
             assert p == (*parsed[:4], parsed.payload.encode("utf-8"))
 
 
+@settings(deadline=None)
 @given(
     st.one_of(st.none(), timestamps),
     st.text(KEY_CHARS, min_size=1, max_size=20),
@@ -101,6 +102,7 @@ def test_parse_lines_c_takes_the_common_shapes(ts, key, seq, shard, payload, spa
     assert C.parse_lines([payload.encode()]) == [lines.parse_raw(payload.encode())]
 
 
+@settings(deadline=None)
 @given(
     st.one_of(
         st.binary(max_size=16),
@@ -127,7 +129,7 @@ items = st.tuples(
 ).filter(lambda item: lines.line_payload_ok(item[4]))
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(items, max_size=6))
 def test_format_lines_c_is_the_python_bytes_and_parses_back(batch):
     data = C.format_lines(batch)
@@ -158,6 +160,7 @@ def relay_through(monkeypatch, pure: bool, data: bytes, sends: list[bytes]):
         monkeypatch.setattr(stdio, "_PARSE_LINES", lines.parse_lines)
         monkeypatch.setattr(stdio, "_PAYLOAD_OK", lines.line_payload_ok)
         monkeypatch.setattr(stdio, "_FORMAT_LINES", lines.format_lines)
+        monkeypatch.setattr(stdio, "_LINE_MESSAGES", None)
     out, err = io.BytesIO(), io.StringIO()
     monkeypatch.setattr(stdio, "_now_ms", lambda: 1_700_000_000_123)
 
@@ -181,26 +184,36 @@ def relay_through(monkeypatch, pure: bool, data: bytes, sends: list[bytes]):
     return got, refused, out.getvalue(), err.getvalue()
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.lists(raw_lines, max_size=12),
     st.lists(st.one_of(raw_lines, st.sampled_from([b"\tx", b"a\nb", b" ", b""])), max_size=6),
 )
 def test_backend_same_on_both_paths(monkeypatch, raws, sends):
-    data = b"".join(r + b"\n" for r in raws) + b"[a | 3 | 1] x\r\n[2024-01-01T00:00:00 | b] y"
+    tail = b"[a | 18446744073709551615] last\n[a] none left\n[a | 3 | 1] x\r\n[b | 2] y\n[b] z"
+    data = b"".join(r + b"\n" for r in raws) + tail
     assert relay_through(monkeypatch, True, data, sends) == relay_through(
         monkeypatch, False, data, sends
     )
 
 
-def test_backend_errors_keep_line_numbers(monkeypatch):
-    data = b"[a] 1\n[a||] 2\n[a] \xff\n[a | 18446744073709551616] 4\n[b] 5\n"
-    got, _, _, err = relay_through(monkeypatch, False, data, [])
-    assert [g[4] for g in got] == [b"1", b"5"]
+@pytest.mark.parametrize("pure", [False, True])
+def test_backend_errors_keep_line_numbers(monkeypatch, pure):
+    data = (
+        b"[a] 1\n[a||] 2\n[a] \xff\n[a | 18446744073709551616] 4\n[b] 5\n"
+        b"[b | 18446744073709551615] 6\n[b] 7\n[b | 1] 8\n[b] 9\n[c] 10\n11"
+    )
+    got, _, _, err = relay_through(monkeypatch, pure, data, [])
+    assert [g[4] for g in got] == [b"1", b"5", b"6", b"8", b"9", b"11"]
+    assert [g[2] for g in got] == [0, 0, 18446744073709551615, 1, 2, 0]
+    assert [g[0] for g in got][-1] == "broadcast"
     assert [line.split(" skipped")[0] for line in err.splitlines()] == [
         "ssfile: stdin line 2",
         "ssfile: stdin line 3",
         "ssfile: stdin line 4",
+        "ssfile: stdin line 7",
     ]
 
 

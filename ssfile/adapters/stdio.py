@@ -40,6 +40,9 @@ from typing import IO
 
 from .. import lines
 from ..codec.accel import speedups as _speedups
+from ..codec.decoder import Message as _Message  # noqa: F401 -- its import configures
+
+#  the Message layout line_messages fills
 from ..errors import EncodeError, StreamError, WriteFailed
 from ..format.constants import BROADCAST_KEY
 from ..format.records import check_producer_key
@@ -59,6 +62,8 @@ STDIN_PREFETCH = 16
 _PARSE_LINES = lines.parse_lines if _speedups is None else _speedups.parse_lines
 _PAYLOAD_OK = lines.line_payload_ok if _speedups is None else _speedups.line_payload_ok
 _FORMAT_LINES = lines.format_lines if _speedups is None else _speedups.format_lines
+#: the whole loop of _lines_each for one consumer without group or shard filter, in C
+_LINE_MESSAGES = None if _speedups is None else _speedups.line_messages
 
 
 def _now_ms() -> int:
@@ -224,16 +229,34 @@ class StdioStreamer(Streamer):
             self._lines(batch)
 
     def _lines(self, batch: list[bytes]) -> None:
-        """Parse and deliver a batch of lines (all parsed in one call; a line the batch
-        parser leaves to Python is parsed alone, which reports an invalid one)."""
-        in_seq = self._in_seq
-        now: int | None = None  # the time the batch was read, for lines without one
+        """Parse and deliver a batch of lines."""
         consumers = self._consumers
         only = consumers[0] if len(consumers) == 1 else None
         if only is not None and (
             only.closed or only.options.group is not None or only.options.shards is not None
         ):
-            only = None  # the general dispatch below
+            only = None  # the general dispatch
+        if only is None or _LINE_MESSAGES is None:
+            self._lines_each(batch, only)
+            return
+        # one plain consumer: the C loop, stopping at each line it leaves to Python
+        start, now, base = 0, _now_ms(), self._lineno
+        while start < len(batch) and not self._eof:
+            got: list[Message] = []
+            stop = _LINE_MESSAGES(
+                batch, start, self._in_seq, now, only.stream_keys, BROADCAST_KEY, got
+            )
+            only.queue.extend(got)
+            self._lineno = base + stop
+            if stop < len(batch):
+                self._lines_each(batch[stop : stop + 1], only)
+            start = stop + 1
+
+    def _lines_each(self, batch: list[bytes], only: StdioConsumer | None) -> None:
+        """Parse and deliver lines one by one (all parsed in one call; a line the batch
+        parser leaves to Python is parsed alone, which reports an invalid one)."""
+        in_seq = self._in_seq
+        now: int | None = None  # the time the batch was read, for lines without one
         for raw, fields in zip(batch, _PARSE_LINES(batch)):
             if self._eof:
                 break  # a fatal line: nothing after it is delivered
@@ -310,32 +333,36 @@ class StdioStreamer(Streamer):
     def _produce(self, producer: StdioProducer, payload: bytes) -> Receipt:
         if self._failed is not None:
             self._raise_failure()
-        key, shard = producer.stream_key, producer.shard_id
-        seq = self._out_seq.get(key, 0)
+        key = producer.stream_key
+        out_seq = self._out_seq
+        seq = out_seq.get(key, 0)
         ts = _now_ms()
         if type(payload) is not bytes or not (producer._key_ok and _PAYLOAD_OK(payload)):
             try:  # says why not (or formats what is not bytes but decodes, as before)
-                format_line(key, shard, seq, ts, payload)
+                format_line(key, producer.shard_id, seq, ts, payload)
             except ValueError as err:
                 raise EncodeError(f"stdio cannot carry this message: {err}") from None
-        producer.window.take(len(payload))
-        self._out_seq[key] = seq + 1
-        fields = (key, shard, seq, ts, payload)
-        self._out.append(fields)
-        held = self._out_held.get(producer.window)
+        nbytes = len(payload)
+        window = producer.window
+        window.take(nbytes)
+        out_seq[key] = seq + 1
+        fields = (key, producer.shard_id, seq, ts, payload)
+        out = self._out
+        out.append(fields)
+        held = self._out_held.get(window)
         if held is None:
-            held = self._out_held[producer.window] = [0, 0]
+            held = self._out_held[window] = [0, 0]
         held[0] += 1
-        held[1] += len(payload)
-        fut = self._out_future
-        if fut is None:  # the first line of a chunk: it is written once the loop turns
+        held[1] += nbytes
+        if self._out_future is None:  # the first line of a chunk: written once the loop turns
             loop = asyncio.get_running_loop()
-            fut = self._out_future = loop.create_future()
+            self._out_future = loop.create_future()
             loop.call_soon(self._cut)
-        if len(self._out) >= BATCH_LINES:
+        fut = self._out_future
+        if len(out) >= BATCH_LINES:
             self._cut()
         if self._loopback:
-            self._dispatch(Message(key, shard, seq, ts, payload), broadcast=False)
+            self._dispatch(Message(key, producer.shard_id, seq, ts, payload), broadcast=False)
         return Receipt(future=fut, fields=fields)
 
     def _raise_failure(self) -> None:
