@@ -4,9 +4,10 @@ the stdio line format (:mod:`ssfile.lines`).
 Rules (spec/streamer.md, "stdio"), upstream's unless said otherwise:
 * A line without a stream key is a *broadcast*: every consumer gets it (as key
   ``broadcast``).  A line with the explicit key ``broadcast`` only reaches consumers of that key.
-* Missing timestamp: the time the line was read.  Missing shard: 0.  Missing sequence: a
-  per-(key, shard) counter from 0; a line with a sequence sets the counter to sequence + 1
-  (upstream sets it to the sequence itself, so the next message repeats it -- not copied).
+* Missing timestamp: the time the line was read (one reading per chunk of stdin).  Missing
+  shard: 0.  Missing sequence: a per-(key, shard) counter from 0; a line with a sequence
+  sets the counter to sequence + 1 (upstream sets it to the sequence itself, so the next
+  message repeats it -- not copied).
 * Groups: consumers of a group split the messages by ``sequence mod members`` (members in
   join order, recomputed per message, so they may join and leave at any time).
 * Line ends: ``\\n`` or ``\\r\\n`` (the ``\\r`` of a CRLF line end is not payload; upstream
