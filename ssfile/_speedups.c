@@ -30,8 +30,9 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#include <limits.h>
 
-#define ABI_VERSION 3
+#define ABI_VERSION 4
 #define SEPARATOR 0x0D        /* the byte ending every frame */
 #define FRAME_OVERHEAD 32     /* frame size without key and payload */
 #define HEAD_FIXED 28         /* shard, sequence, timestamp (u64 each), payload length (u32) */
@@ -1257,6 +1258,673 @@ message_timestamp(PyObject *mod, PyObject *msg)
 
 /* ==== end of Message.timestamp ============================================================= */
 
+/* ==== stdio lines (ssfile/lines.py) =========================================================
+ *
+ * Twins of the stdio line format's common cases, for batches of lines:
+ *
+ *   parse_lines(lines)      lines: a list of bytes (line ends removed).  One item per line:
+ *                           (timestamp_ms, stream_key, sequence, shard_id, payload bytes),
+ *                           missing fields None, as lines.parse_raw gives; or None where this
+ *                           code does not decide (any error, a non-ASCII meta block, a signed
+ *                           or extended timestamp, a payload starting with non-ASCII
+ *                           whitespace...): the caller parses that line in Python, which
+ *                           raises the error with its line number.
+ *   line_payload_ok(p)      whether bytes p can be a line's payload (lines.unrepresentable
+ *                           gives None): UTF-8, no newline, no leading whitespace before text.
+ *   format_lines(items)     items: a list of (key, shard, sequence, timestamp_ms, payload),
+ *                           each already checked; the lines "[ts | key | seq | shard] payload\n"
+ *                           as one bytes object (lines.format_lines), or None if an item is not
+ *                           what this code formats (then Python does all of them).
+ *
+ * Whitespace is Rust's char::is_whitespace (lines.WHITESPACE); the meta block is ASCII here. */
+
+static inline int
+line_ascii_ws(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');  /* \t \n \v \f \r */
+}
+
+static inline int
+line_unicode_ws(uint32_t cp)
+{
+    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A)
+        || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+/* the code point at s (valid UTF-8, n > 0 bytes left) */
+static uint32_t
+line_code_point(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return s[0];
+    if (s[0] < 0xE0)
+        return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+    if (s[0] < 0xF0)
+        return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+    return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12)
+        | ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+}
+
+static inline Py_ssize_t
+line_cp_len(unsigned char c)
+{
+    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+/* Python's strict UTF-8: no overlong forms, no surrogates, at most U+10FFFF */
+static int
+line_utf8_valid(const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        while (i + 8 <= n) {  /* ASCII, eight bytes at a time */
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80)
+                return 0;
+            i += 2;
+        }
+        else if (c >= 0xE0 && c <= 0xEF) {
+            if (i + 2 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
+                return 0;
+            if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] >= 0xA0))
+                return 0;  /* overlong; surrogate */
+            i += 3;
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
+            if (i + 3 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80
+                || (s[i + 3] & 0xC0) != 0x80)
+                return 0;
+            if ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] >= 0x90))
+                return 0;  /* overlong; beyond U+10FFFF */
+            i += 4;
+        }
+        else
+            return 0;
+    }
+    return 1;
+}
+
+static inline int
+line_key_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+        || c == '.' || c == '_' || c == '-';
+}
+
+static inline int
+line_digits(const unsigned char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static long long
+line_days_from_civil(long long y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = y / 400;  /* y >= 1969 here */
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* YYYY-MM-DDTHH:MM:SS[.F+] with year 1970..9999 and valid fields -> ms; -1 otherwise
+ * (then Python decides: another shape, an extension, or an error) */
+static long long
+line_timestamp(const unsigned char *s, Py_ssize_t n)
+{
+    int year, month, day, hh, mm, ss, milli = 0;
+    if (n < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+        return -1;
+    if (!line_digits(s, 4, &year) || !line_digits(s + 5, 2, &month)
+        || !line_digits(s + 8, 2, &day) || !line_digits(s + 11, 2, &hh)
+        || !line_digits(s + 14, 2, &mm) || !line_digits(s + 17, 2, &ss))
+        return -1;
+    if (n > 19) {
+        if (s[19] != '.' || n == 20)
+            return -1;
+        for (Py_ssize_t i = 20; i < n; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return -1;
+            if (i < 23)
+                milli = milli * 10 + (s[i] - '0');
+        }
+        for (Py_ssize_t i = n; i < 23; i++)
+            milli *= 10;
+    }
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (year < 1970 || month < 1 || month > 12 || hh > 23 || mm > 59 || ss > 59 || day < 1)
+        return -1;
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > mdays[month - 1] + (month == 2 && leap))
+        return -1;
+    long long days = line_days_from_civil(year, month, day);
+    return ((days * 86400 + hh * 3600 + mm * 60 + ss) * 1000) + milli;
+}
+
+/* Rust's u64 parse: optional "+", ASCII digits; 0 if not that or beyond 2^64-1 */
+static int
+line_u64(const unsigned char *s, Py_ssize_t n, unsigned long long *out)
+{
+    if (n > 0 && s[0] == '+') {
+        s++;
+        n--;
+    }
+    if (n == 0)
+        return 0;
+    unsigned long long v = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        unsigned d = s[i] - '0';
+        if (v > (ULLONG_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* The last stream key made, reused while lines repeat it (the usual case). */
+static PyObject *line_last_key;
+
+static PyObject *
+line_key(const unsigned char *s, Py_ssize_t n)
+{
+    if (line_last_key != NULL && PyUnicode_GET_LENGTH(line_last_key) == n
+        && memcmp(PyUnicode_DATA(line_last_key), s, n) == 0)
+        return Py_NewRef(line_last_key);
+    PyObject *key = PyUnicode_DecodeASCII((const char *)s, n, NULL);
+    if (key != NULL)
+        Py_XSETREF(line_last_key, Py_NewRef(key));
+    return key;
+}
+
+/* One line -> new tuple, Py_None (Python decides), or NULL (an exception). */
+static PyObject *
+parse_one_line(PyObject *raw)
+{
+    if (!PyBytes_CheckExact(raw))
+        Py_RETURN_NONE;
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(raw);
+    Py_ssize_t n = PyBytes_GET_SIZE(raw);
+    if (!line_utf8_valid(s, n))
+        Py_RETURN_NONE;
+    const unsigned char *close = n > 1 && s[0] == '[' ? memchr(s + 1, ']', n - 1) : NULL;
+    if (close == NULL || close == s + 1)  /* a raw line: the whole line is the payload */
+        return PyTuple_Pack(5, Py_None, Py_None, Py_None, Py_None, raw);
+    Py_ssize_t meta_end = close - s;
+    for (Py_ssize_t i = 1; i < meta_end; i++)
+        if (s[i] >= 0x80)
+            Py_RETURN_NONE;
+    /* the payload: from the first character after "]" that is not whitespace */
+    Py_ssize_t p = meta_end + 1;
+    while (p < n && line_ascii_ws(s[p]))
+        p++;
+    if (p < n && s[p] >= 0x80 && line_unicode_ws(line_code_point(s + p)))
+        Py_RETURN_NONE;
+    if (p == n)
+        p = meta_end + 1;  /* all whitespace: kept as it is */
+    long long ts = -1;
+    PyObject *key = NULL;
+    unsigned long long seq = 0, shard = 0;
+    int state = 0;  /* as lines._state: 0 none, 1 ts, 2 key, 3 key+seq, 4 all */
+    Py_ssize_t a = 1;
+    while (a <= meta_end) {
+        Py_ssize_t b = a;
+        while (b < meta_end && s[b] != '|')
+            b++;
+        Py_ssize_t x = a, y = b;
+        while (x < y && line_ascii_ws(s[x]))
+            x++;
+        while (y > x && line_ascii_ws(s[y - 1]))
+            y--;
+        Py_ssize_t len = y - x;
+        if (state >= 4 || len == 0)
+            goto python;
+        int is_key = len <= 249;
+        for (Py_ssize_t i = x; is_key && i < y; i++)
+            is_key = line_key_char(s[i]);
+        if (state == 0 && !is_key) {
+            ts = line_timestamp(s + x, len);
+            if (ts < 0)
+                goto python;
+            state = 1;
+        }
+        else if (state <= 1) {
+            if (!is_key)
+                goto python;
+            key = line_key(s + x, len);
+            if (key == NULL)
+                return NULL;
+            state = 2;
+        }
+        else {
+            if (!line_u64(s + x, len, state == 2 ? &seq : &shard))
+                goto python;
+            state++;
+        }
+        a = b + 1;
+    }
+    PyObject *items[5] = {NULL, NULL, NULL, NULL, NULL};
+    items[0] = ts >= 0 ? PyLong_FromLongLong(ts) : Py_NewRef(Py_None);
+    items[1] = key != NULL ? key : Py_NewRef(Py_None);
+    items[2] = state >= 3 ? PyLong_FromUnsignedLongLong(seq) : Py_NewRef(Py_None);
+    items[3] = state >= 4 ? PyLong_FromUnsignedLongLong(shard) : Py_NewRef(Py_None);
+    items[4] = PyBytes_FromStringAndSize((const char *)s + p, n - p);
+    PyObject *tuple = PyTuple_New(5);
+    for (int i = 0; i < 5; i++) {
+        if (items[i] == NULL || tuple == NULL) {
+            for (int j = 0; j < 5; j++)
+                Py_XDECREF(items[j]);
+            Py_XDECREF(tuple);
+            return NULL;
+        }
+    }
+    for (int i = 0; i < 5; i++)
+        PyTuple_SET_ITEM(tuple, i, items[i]);
+    return tuple;
+python:
+    Py_XDECREF(key);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+parse_lines(PyObject *mod, PyObject *lines)
+{
+    if (!PyList_CheckExact(lines))
+        return PyErr_Format(PyExc_TypeError, "parse_lines() takes a list of bytes");
+    Py_ssize_t count = PyList_GET_SIZE(lines);
+    PyObject *out = PyList_New(count);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = parse_one_line(PyList_GET_ITEM(lines, i));
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
+/* 1 if payload (valid UTF-8) is whitespace only (or empty), else 0 */
+static int
+line_all_ws(const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            if (!line_ascii_ws(s[i]))
+                return 0;
+            i++;
+        }
+        else {
+            if (!line_unicode_ws(line_code_point(s + i)))
+                return 0;
+            i += line_cp_len(s[i]);
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+line_payload_ok(PyObject *mod, PyObject *payload)
+{
+    if (!PyBytes_CheckExact(payload))
+        return PyErr_Format(PyExc_TypeError, "line_payload_ok() takes bytes");
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(payload);
+    Py_ssize_t n = PyBytes_GET_SIZE(payload);
+    if (memchr(s, '\n', n) != NULL || !line_utf8_valid(s, n))
+        Py_RETURN_FALSE;
+    if (n == 0)
+        Py_RETURN_TRUE;
+    uint32_t first = line_code_point(s);
+    int leading = first < 0x80 ? line_ascii_ws((unsigned char)first) : line_unicode_ws(first);
+    return PyBool_FromLong(!leading || line_all_ws(s, n));
+}
+
+static char *
+line_put_u64(char *w, unsigned long long v)
+{
+    char tmp[24];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k)
+        *w++ = tmp[--k];
+    return w;
+}
+
+static char *
+line_put2(char *w, int v)
+{
+    *w++ = (char)('0' + v / 10);
+    *w++ = (char)('0' + v % 10);
+    return w;
+}
+
+/* types.format_timestamp for 0 <= ms <= MAX_TIMESTAMP_MS: YYYY-MM-DDTHH:MM:SS.F, the
+ * shortest exact fraction (".0" for whole seconds) */
+static char *
+line_put_timestamp(char *w, long long ms)
+{
+    long long z = ms / 86400000 + 719468, rem = ms % 86400000;
+    long long era = z / 146097, doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    int day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int year = (int)(yoe + era * 400 + (month <= 2));
+    w = line_put2(w, year / 100);
+    w = line_put2(w, year % 100);
+    *w++ = '-';
+    w = line_put2(w, month);
+    *w++ = '-';
+    w = line_put2(w, day);
+    *w++ = 'T';
+    w = line_put2(w, (int)(rem / 3600000));
+    *w++ = ':';
+    w = line_put2(w, (int)(rem / 60000 % 60));
+    *w++ = ':';
+    w = line_put2(w, (int)(rem / 1000 % 60));
+    *w++ = '.';
+    int milli = (int)(rem % 1000);
+    *w++ = (char)('0' + milli / 100);
+    if (milli % 100) {
+        *w++ = (char)('0' + milli / 10 % 10);
+        if (milli % 10)
+            *w++ = (char)('0' + milli % 10);
+    }
+    return w;
+}
+
+static PyObject *
+format_lines(PyObject *mod, PyObject *items)
+{
+    if (!PyList_CheckExact(items))
+        return PyErr_Format(PyExc_TypeError, "format_lines() takes a list of tuples");
+    Py_ssize_t count = PyList_GET_SIZE(items), size = 0;
+    /* first pass: check every item, add up an upper bound of the size */
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *t = PyList_GET_ITEM(items, i);
+        if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 5)
+            Py_RETURN_NONE;
+        PyObject *key = PyTuple_GET_ITEM(t, 0), *payload = PyTuple_GET_ITEM(t, 4);
+        if (!PyUnicode_CheckExact(key) || !PyUnicode_IS_ASCII(key) || !PyBytes_CheckExact(payload)
+            || !line_utf8_valid((const unsigned char *)PyBytes_AS_STRING(payload),
+                                PyBytes_GET_SIZE(payload)))
+            Py_RETURN_NONE;
+        for (int f = 1; f <= 3; f++)
+            if (!PyLong_CheckExact(PyTuple_GET_ITEM(t, f)))
+                Py_RETURN_NONE;
+        /* "[" ts(23) " | " key " | " u64(20) " | " u64(20) "] " payload "\n" */
+        size += 1 + 23 + 3 + PyUnicode_GET_LENGTH(key) + 3 + 20 + 3 + 20 + 2
+            + PyBytes_GET_SIZE(payload) + 1;
+    }
+    char *buf = PyMem_Malloc(size > 0 ? size : 1);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    char *w = buf;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *t = PyList_GET_ITEM(items, i);
+        PyObject *key = PyTuple_GET_ITEM(t, 0), *payload = PyTuple_GET_ITEM(t, 4);
+        int overflow = 0;
+        long long ts = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 3), &overflow);
+        unsigned long long shard = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(t, 1));
+        unsigned long long seq = shard == (unsigned long long)-1 && PyErr_Occurred()
+            ? 0 : PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(t, 2));
+        if (PyErr_Occurred() || overflow || ts < 0 || ts > 253402300799999LL) {
+            PyErr_Clear();  /* a negative or huge number: Python formats */
+            PyMem_Free(buf);
+            Py_RETURN_NONE;
+        }
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(payload);
+        Py_ssize_t plen = PyBytes_GET_SIZE(payload);
+        *w++ = '[';
+        w = line_put_timestamp(w, ts);
+        memcpy(w, " | ", 3);
+        w += 3;
+        memcpy(w, PyUnicode_DATA(key), PyUnicode_GET_LENGTH(key));
+        w += PyUnicode_GET_LENGTH(key);
+        memcpy(w, " | ", 3);
+        w = line_put_u64(w + 3, seq);
+        memcpy(w, " | ", 3);
+        w = line_put_u64(w + 3, shard);
+        *w++ = ']';
+        if (!line_all_ws(p, plen))  /* an empty or all-whitespace payload follows "]" */
+            *w++ = ' ';
+        memcpy(w, p, plen);
+        w += plen;
+        *w++ = '\n';
+    }
+    PyObject *out = PyBytes_FromStringAndSize(buf, w - buf);
+    PyMem_Free(buf);
+    return out;
+}
+
+/* line_messages(lines, start, counters, now, keys, broadcast, out) -> stop
+ *
+ * The stdio consumer's loop (ssfile/adapters/stdio.py, StdioStreamer._lines_each) over
+ * lines[start:] for one consumer without group or shard filter: each line parsed as
+ * parse_lines does, missing shard 0, missing sequence from counters[(key, shard)] (a dict of
+ * ints; a line with a sequence sets it to sequence + 1), missing timestamp `now`, a line
+ * without key a broadcast (key `broadcast`).  The Messages for the consumer (broadcasts, and
+ * keys in `keys`) are appended to the list `out`.  Returns the index of the first line it
+ * leaves to Python (one parse_lines hands back, or one without sequence whose counter is past
+ * 2^64-1), len(lines) if none; counters holds every line before that index. */
+
+typedef struct {
+    PyObject *key;             /* strong reference, or NULL */
+    unsigned long long shard;
+    unsigned long long next;   /* the counter; `big`: 2^64 or more (from the dict or a max) */
+    int big, dirty;
+} LineCounter;
+
+static int
+line_counter_flush(LineCounter *c, PyObject *counters)
+{
+    if (c->key == NULL || !c->dirty)
+        return 0;
+    PyObject *shard = PyLong_FromUnsignedLongLong(c->shard), *value;
+    if (c->big) {  /* set from sequence 2^64-1: the counter is 2^64 */
+        PyObject *max = PyLong_FromUnsignedLongLong(ULLONG_MAX), *one = PyLong_FromLong(1);
+        value = max && one ? PyNumber_Add(max, one) : NULL;
+        Py_XDECREF(max);
+        Py_XDECREF(one);
+    }
+    else
+        value = PyLong_FromUnsignedLongLong(c->next);
+    PyObject *tuple = shard && value ? PyTuple_Pack(2, c->key, shard) : NULL;
+    int rc = tuple ? PyDict_SetItem(counters, tuple, value) : -1;
+    Py_XDECREF(tuple);
+    Py_XDECREF(shard);
+    Py_XDECREF(value);
+    c->dirty = 0;
+    return rc;
+}
+
+/* make `c` the counter of (key, shard), read from the dict */
+static int
+line_counter_load(LineCounter *c, PyObject *counters, PyObject *key, unsigned long long shard)
+{
+    if (line_counter_flush(c, counters) < 0)
+        return -1;
+    PyObject *s = PyLong_FromUnsignedLongLong(shard);
+    PyObject *tuple = s ? PyTuple_Pack(2, key, s) : NULL;
+    Py_XDECREF(s);
+    if (tuple == NULL)
+        return -1;
+    PyObject *value = PyDict_GetItemWithError(counters, tuple);
+    Py_DECREF(tuple);
+    if (value == NULL && PyErr_Occurred())
+        return -1;
+    Py_XSETREF(c->key, Py_NewRef(key));
+    c->shard = shard;
+    c->next = 0;
+    c->big = 0;
+    c->dirty = 0;
+    if (value != NULL) {
+        if (!PyLong_CheckExact(value))
+            return PyErr_Format(PyExc_TypeError, "stdio counters hold ints"), -1;
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow || v < 0) {
+            unsigned long long u = PyLong_AsUnsignedLongLong(value);
+            if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+                PyErr_Clear();  /* 2^64 or more (or negative: never stored) */
+                c->big = 1;
+            }
+            else
+                c->next = u;
+        }
+        else
+            c->next = (unsigned long long)v;
+    }
+    return 0;
+}
+
+static PyObject *
+line_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7)
+        return PyErr_Format(PyExc_TypeError, "line_messages() takes 7 arguments");
+    if (message.type == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "call configure_decoder() first");
+    PyObject *lines = args[0], *counters = args[2], *now = args[3], *keys = args[4];
+    PyObject *broadcast = args[5], *out = args[6];
+    if (!PyList_CheckExact(lines) || !PyDict_CheckExact(counters) || !PyLong_CheckExact(now)
+            || !PyUnicode_CheckExact(broadcast) || !PyList_CheckExact(out))
+        return PyErr_Format(PyExc_TypeError,
+                            "line_messages(list, int, dict, int, keys, str, list)");
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]), count = PyList_GET_SIZE(lines), i;
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    LineCounter c = {NULL, 0, 0, 0, 0};
+    PyObject *member_key = NULL;  /* the last key tested against `keys`, and the answer */
+    int member = 0;
+    for (i = start < 0 ? 0 : start; i < count; i++) {
+        PyObject *fields = parse_one_line(PyList_GET_ITEM(lines, i));
+        if (fields == NULL)
+            goto error;
+        if (fields == Py_None) {
+            Py_DECREF(fields);
+            break;
+        }
+        PyObject *ts = PyTuple_GET_ITEM(fields, 0), *key = PyTuple_GET_ITEM(fields, 1);
+        PyObject *seq = PyTuple_GET_ITEM(fields, 2), *shard = PyTuple_GET_ITEM(fields, 3);
+        PyObject *stream = key == Py_None ? broadcast : key;
+        unsigned long long shard_v = shard == Py_None ? 0 : PyLong_AsUnsignedLongLong(shard);
+        if (shard_v == (unsigned long long)-1 && PyErr_Occurred()) {
+            Py_DECREF(fields);
+            goto error;
+        }
+        if (c.key == NULL || c.shard != shard_v
+                || (c.key != stream && PyUnicode_Compare(c.key, stream) != 0)) {
+            if (PyErr_Occurred() || line_counter_load(&c, counters, stream, shard_v) < 0) {
+                Py_DECREF(fields);
+                goto error;
+            }
+        }
+        PyObject *seq_obj;
+        if (seq == Py_None) {
+            if (c.big) {  /* no sequence number left: Python reports the line */
+                Py_DECREF(fields);
+                break;
+            }
+            seq_obj = PyLong_FromUnsignedLongLong(c.next);
+            if (c.next == ULLONG_MAX)
+                c.big = 1;
+            else
+                c.next++;
+        }
+        else {
+            unsigned long long v = PyLong_AsUnsignedLongLong(seq);
+            if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+                Py_DECREF(fields);
+                goto error;
+            }
+            seq_obj = Py_NewRef(seq);
+            c.big = v == ULLONG_MAX;
+            c.next = v + 1;
+        }
+        c.dirty = 1;
+        int deliver = key == Py_None;
+        if (!deliver) {
+            if (key != member_key) {
+                member = PySequence_Contains(keys, key);
+                if (member < 0) {
+                    Py_XDECREF(seq_obj);
+                    Py_DECREF(fields);
+                    goto error;
+                }
+                Py_XSETREF(member_key, Py_NewRef(key));
+            }
+            deliver = member;
+        }
+        if (deliver) {
+            PyObject *values[6] = {
+                Py_NewRef(stream),
+                shard == Py_None ? PyLong_FromLong(0) : Py_NewRef(shard),
+                seq_obj,
+                Py_NewRef(ts == Py_None ? now : ts),
+                Py_NewRef(PyTuple_GET_ITEM(fields, 4)),
+                Py_NewRef(Py_None),
+            };
+            PyObject *msg = slots_new(&message, values, 6);
+            if (msg == NULL || PyList_Append(out, msg) < 0) {
+                Py_XDECREF(msg);
+                Py_DECREF(fields);
+                goto error;
+            }
+            Py_DECREF(msg);
+        }
+        else
+            Py_XDECREF(seq_obj);
+        if (seq_obj == NULL) {
+            Py_DECREF(fields);
+            goto error;
+        }
+        Py_DECREF(fields);
+    }
+    Py_XDECREF(member_key);
+    int rc = line_counter_flush(&c, counters);
+    Py_XDECREF(c.key);
+    return rc < 0 ? NULL : PyLong_FromSsize_t(i);
+error:
+    Py_XDECREF(member_key);
+    Py_XDECREF(c.key);
+    return NULL;
+}
+
+/* ==== end of stdio lines =================================================================== */
+
 /* ---- module ------------------------------------------------------------------------------- */
 
 static PyObject *
@@ -1298,6 +1966,14 @@ static PyMethodDef methods[] = {
      "message_timestamp(message) -> message.timestamp (a property getter)"},
     {"split_payloads", (PyCFunction)(void (*)(void))split_payloads, METH_FASTCALL,
      "split_payloads(buf, lengths, count) -> list of bytes"},
+    {"parse_lines", parse_lines, METH_O,
+     "parse_lines(list of bytes) -> list of (ts, key, seq, shard, payload) or None"},
+    {"line_payload_ok", line_payload_ok, METH_O,
+     "line_payload_ok(payload) -> whether a stdio line can carry it"},
+    {"format_lines", format_lines, METH_O,
+     "format_lines(list of (key, shard, seq, ts, payload)) -> bytes or None"},
+    {"line_messages", (PyCFunction)(void (*)(void))line_messages, METH_FASTCALL,
+     "line_messages(lines, start, counters, now, keys, broadcast, out) -> stop"},
     {NULL, NULL, 0, NULL},
 };
 

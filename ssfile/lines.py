@@ -207,3 +207,42 @@ def format_line(
     # an empty or all-whitespace payload goes right after "]": the parser keeps it as is
     sep = " " if text.strip(WHITESPACE) else ""
     return f"[{format_timestamp(timestamp_ms)} | {stream_key} | {sequence} | {shard_id}]{sep}{text}"
+
+
+# ---- batches (the stdio backend's hot path; C twins in ssfile/_speedups.c) ---------------
+
+#: one parsed line as the stdio backend uses it: (timestamp_ms, stream_key, sequence,
+#: shard_id, payload bytes), missing fields None
+RawFields = tuple[int | None, str | None, int | None, int | None, bytes]
+
+
+def parse_raw(raw: bytes) -> RawFields | None:
+    """One line's bytes (line end removed) parsed, or None if the line is invalid (then
+    :func:`parse_line` on its text says why).  The payload is the line's own bytes."""
+    try:
+        parsed = parse_line(raw.decode("utf-8"))
+    except (UnicodeDecodeError, LineError):
+        return None
+    return (*parsed[:4], parsed.payload.encode("utf-8"))  # type: ignore[return-value]
+
+
+def parse_lines(raws: list[bytes]) -> list[RawFields | None]:
+    """:func:`parse_raw` of every line.  The C twin may also answer None for a valid line it
+    leaves to Python (a rare shape); where it answers, it answers the same."""
+    return [parse_raw(raw) for raw in raws]
+
+
+def line_payload_ok(payload: bytes) -> bool:
+    """Whether ``payload`` can be a line's payload (:func:`unrepresentable` finds nothing)."""
+    return unrepresentable(payload) is None
+
+
+def format_lines(items: list[tuple[str, int, int, int, bytes]]) -> bytes:
+    """``(stream_key, shard_id, sequence, timestamp_ms, payload)`` items, each one a line can
+    carry (:func:`format_line` checks that), as lines ending in ``\\n``, encoded."""
+    out = []
+    for key, shard, seq, ts, payload in items:
+        text = payload.decode("utf-8")
+        sep = " " if text.strip(WHITESPACE) else ""
+        out.append(f"[{format_timestamp(ts)} | {key} | {seq} | {shard}]{sep}{text}\n")
+    return "".join(out).encode("utf-8")

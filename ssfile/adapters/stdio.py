@@ -4,9 +4,10 @@ the stdio line format (:mod:`ssfile.lines`).
 Rules (spec/streamer.md, "stdio"), upstream's unless said otherwise:
 * A line without a stream key is a *broadcast*: every consumer gets it (as key
   ``broadcast``).  A line with the explicit key ``broadcast`` only reaches consumers of that key.
-* Missing timestamp: the time the line was read.  Missing shard: 0.  Missing sequence: a
-  per-(key, shard) counter from 0; a line with a sequence sets the counter to sequence + 1
-  (upstream sets it to the sequence itself, so the next message repeats it -- not copied).
+* Missing timestamp: the time the line was read (one reading per chunk of stdin).  Missing
+  shard: 0.  Missing sequence: a per-(key, shard) counter from 0; a line with a sequence
+  sets the counter to sequence + 1 (upstream sets it to the sequence itself, so the next
+  message repeats it -- not copied).
 * Groups: consumers of a group split the messages by ``sequence mod members`` (members in
   join order, recomputed per message, so they may join and leave at any time).
 * Line ends: ``\\n`` or ``\\r\\n`` (the ``\\r`` of a CRLF line end is not payload; upstream
@@ -38,10 +39,15 @@ from collections import deque
 from collections.abc import Sequence
 from typing import IO
 
+from .. import lines
+from ..codec.accel import speedups as _speedups
+from ..codec.decoder import Message as _Message  # noqa: F401 -- its import configures
+
+#  the Message layout line_messages fills
 from ..errors import EncodeError, StreamError, WriteFailed
 from ..format.constants import BROADCAST_KEY
 from ..format.records import check_producer_key
-from ..lines import LineError, format_line, parse_line
+from ..lines import LineError, RawFields, format_line, parse_line
 from ..streamer.api import Consumer, Producer, Receipt, StreamEnded, Streamer
 from ..streamer.flow import Window
 from ..streamer.groups import choose
@@ -51,6 +57,14 @@ from ..types import MAX_U64, Message
 BATCH_LINES = 1024
 #: stdin chunks (of up to 64 KiB) read ahead of the consumers: the reader thread waits there
 STDIN_PREFETCH = 16
+
+# a batch of lines is parsed, and a batch of lines printed, in one call: the C twins
+# (ssfile/_speedups.c) when built, else ssfile.lines (tests/test_stdio_lines.py: the same)
+_PARSE_LINES = lines.parse_lines if _speedups is None else _speedups.parse_lines
+_PAYLOAD_OK = lines.line_payload_ok if _speedups is None else _speedups.line_payload_ok
+_FORMAT_LINES = lines.format_lines if _speedups is None else _speedups.format_lines
+#: the whole loop of _lines_each for one consumer without group or shard filter, in C
+_LINE_MESSAGES = None if _speedups is None else _speedups.line_messages
 
 
 def _now_ms() -> int:
@@ -100,6 +114,11 @@ class StdioProducer(Producer):
         self.stream_key = stream_key
         self.shard_id = shard_id
         self.window = window
+        try:  # whether the key can be written in a line (else every send says why not)
+            format_line(stream_key, shard_id, 0, 0, b"")
+            self._key_ok = True
+        except ValueError:
+            self._key_ok = False
 
     def send(self, payload: bytes) -> Receipt:
         """The receipt resolves once the line was written to stdout (by the writer thread)."""
@@ -135,7 +154,8 @@ class StdioStreamer(Streamer):
         self._consumers: list[StdioConsumer] = []
         self._in_seq: dict[tuple[str, int], int] = {}
         self._out_seq: dict[str, int] = {}
-        self._out: list[str] = []  # lines not yet handed to the writer thread
+        # lines not yet handed to the writer thread: (key, shard, seq, ts, payload)
+        self._out: list[tuple[str, int, int, int, bytes]] = []
         self._out_held: dict[Window, list[int]] = {}  # their producers' windows: [n, bytes]
         self._out_future: asyncio.Future[None] | None = None  # their receipts
         self._out_bytes = 0  # written to stdout so far
@@ -207,13 +227,73 @@ class StdioStreamer(Streamer):
             if batch is None:
                 self._eof = True
                 return
-            for raw in batch:
-                if self._eof:
-                    break  # a fatal line: nothing after it is delivered
-                self._lineno += 1
-                self._line(raw)
+            self._lines(batch)
 
-    def _line(self, raw: bytes) -> None:
+    def _lines(self, batch: list[bytes]) -> None:
+        """Parse and deliver a batch of lines."""
+        consumers = self._consumers
+        only = consumers[0] if len(consumers) == 1 else None
+        if only is not None and (
+            only.closed or only.options.group is not None or only.options.shards is not None
+        ):
+            only = None  # the general dispatch
+        if only is None or _LINE_MESSAGES is None:
+            self._lines_each(batch, only)
+            return
+        # one plain consumer: the C loop, stopping at each line it leaves to Python
+        start, now, base = 0, _now_ms(), self._lineno
+        while start < len(batch) and not self._eof:
+            got: list[Message] = []
+            stop = _LINE_MESSAGES(
+                batch, start, self._in_seq, now, only.stream_keys, BROADCAST_KEY, got
+            )
+            only.queue.extend(got)
+            self._lineno = base + stop
+            if stop < len(batch):
+                self._lines_each(batch[stop : stop + 1], only)
+            start = stop + 1
+
+    def _lines_each(self, batch: list[bytes], only: StdioConsumer | None) -> None:
+        """Parse and deliver lines one by one (all parsed in one call; a line the batch
+        parser leaves to Python is parsed alone, which reports an invalid one)."""
+        in_seq = self._in_seq
+        now: int | None = None  # the time the batch was read, for lines without one
+        for raw, fields in zip(batch, _PARSE_LINES(batch)):
+            if self._eof:
+                break  # a fatal line: nothing after it is delivered
+            self._lineno += 1
+            if fields is None:
+                fields = self._parse_alone(raw)
+                if fields is None:
+                    continue
+            ts, key, seq, shard, payload = fields
+            if shard is None:
+                shard = 0
+            counter_key = (BROADCAST_KEY if key is None else key, shard)
+            if seq is None:
+                seq = in_seq.get(counter_key, 0)
+                if seq > MAX_U64:
+                    self._invalid(
+                        LineError(
+                            f"no sequence number left after {MAX_U64} for stream "
+                            f"{counter_key[0]!r} shard {shard}: give the sequence explicitly",
+                            line=self._lineno,
+                        )
+                    )
+                    continue
+            in_seq[counter_key] = seq + 1
+            if ts is None:
+                if now is None:
+                    now = _now_ms()
+                ts = now
+            msg = Message(counter_key[0], shard, seq, ts, payload)
+            if only is None:
+                self._dispatch(msg, broadcast=key is None)
+            elif key is None or key in only.stream_keys:
+                only.queue.append(msg)
+
+    def _parse_alone(self, raw: bytes) -> RawFields | None:
+        """One line parsed in Python; an invalid one is reported (None)."""
         try:
             try:
                 text = raw.decode("utf-8")
@@ -222,26 +302,8 @@ class StdioStreamer(Streamer):
             parsed = parse_line(text, line=self._lineno)
         except LineError as err:
             self._invalid(err)
-            return
-        key = parsed.stream_key
-        shard = parsed.shard_id or 0
-        counter_key = (key or BROADCAST_KEY, shard)
-        seq = parsed.sequence
-        if seq is None:
-            seq = self._in_seq.get(counter_key, 0)
-            if seq > MAX_U64:
-                self._invalid(
-                    LineError(
-                        f"no sequence number left after {MAX_U64} for stream "
-                        f"{counter_key[0]!r} shard {shard}: give the sequence explicitly",
-                        line=self._lineno,
-                    )
-                )
-                return
-        self._in_seq[counter_key] = seq + 1
-        ts = parsed.timestamp_ms if parsed.timestamp_ms is not None else _now_ms()
-        msg = Message(key or BROADCAST_KEY, shard, seq, ts, parsed.payload.encode("utf-8"))
-        self._dispatch(msg, broadcast=key is None)
+            return None
+        return (*parsed[:4], parsed.payload.encode("utf-8"))  # type: ignore[return-value]
 
     def _invalid(self, err: LineError) -> None:
         """An invalid line: reported and skipped, or the end of every consumer (fatal)."""
@@ -270,32 +332,39 @@ class StdioStreamer(Streamer):
     # ---- output ------------------------------------------------------------------------
 
     def _produce(self, producer: StdioProducer, payload: bytes) -> Receipt:
-        self._raise_failure()
-        key, shard = producer.stream_key, producer.shard_id
-        seq = self._out_seq.get(key, 0)
+        if self._failed is not None:
+            self._raise_failure()
+        key = producer.stream_key
+        out_seq = self._out_seq
+        seq = out_seq.get(key, 0)
         ts = _now_ms()
-        try:
-            line = format_line(key, shard, seq, ts, payload)
-        except ValueError as err:
-            raise EncodeError(f"stdio cannot carry this message: {err}") from None
-        producer.window.take(len(payload))
-        self._out_seq[key] = seq + 1
-        self._out.append(line)
-        held = self._out_held.get(producer.window)
+        if type(payload) is not bytes or not (producer._key_ok and _PAYLOAD_OK(payload)):
+            try:  # says why not (or formats what is not bytes but decodes, as before)
+                format_line(key, producer.shard_id, seq, ts, payload)
+            except ValueError as err:
+                raise EncodeError(f"stdio cannot carry this message: {err}") from None
+        nbytes = len(payload)
+        window = producer.window
+        window.take(nbytes)
+        out_seq[key] = seq + 1
+        fields = (key, producer.shard_id, seq, ts, payload)
+        out = self._out
+        out.append(fields)
+        held = self._out_held.get(window)
         if held is None:
-            held = self._out_held[producer.window] = [0, 0]
+            held = self._out_held[window] = [0, 0]
         held[0] += 1
-        held[1] += len(payload)
-        fut = self._out_future
-        if fut is None:  # the first line of a chunk: it is written once the loop turns
+        held[1] += nbytes
+        if self._out_future is None:  # the first line of a chunk: written once the loop turns
             loop = asyncio.get_running_loop()
-            fut = self._out_future = loop.create_future()
+            self._out_future = loop.create_future()
             loop.call_soon(self._cut)
-        if len(self._out) >= BATCH_LINES:
+        fut = self._out_future
+        if len(out) >= BATCH_LINES:
             self._cut()
         if self._loopback:
-            self._dispatch(Message(key, shard, seq, ts, payload), broadcast=False)
-        return Receipt(future=fut, fields=(key, shard, seq, ts, payload))
+            self._dispatch(Message(key, producer.shard_id, seq, ts, payload), broadcast=False)
+        return Receipt(future=fut, fields=fields)
 
     def _raise_failure(self) -> None:
         """A failed write (disk full...) raises WriteFailed naming how many whole lines the
@@ -314,8 +383,10 @@ class StdioStreamer(Streamer):
         (a blocked stdout pipe holds the lines, counted by the producers' windows)."""
         if not self._out:
             return
-        data = ("\n".join(self._out) + "\n").encode("utf-8")
-        self._out.clear()
+        data = _FORMAT_LINES(self._out)
+        if data is None:  # something the C twin leaves to Python
+            data = lines.format_lines(self._out)
+        self._out = []
         held, self._out_held = self._out_held, {}
         fut, self._out_future = self._out_future, None
         assert fut is not None
