@@ -83,6 +83,7 @@ def main() -> None:
     import redis
 
     work = args.dir or tempfile.mkdtemp(prefix="relay-mem-")
+    os.makedirs(work, exist_ok=True)
     inp = os.path.join(work, f"in-{args.messages}.ss")
     if not os.path.exists(inp):
         make_input(inp, args.messages)
