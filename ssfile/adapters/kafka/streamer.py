@@ -269,8 +269,18 @@ class KafkaStreamer(Streamer):
                 "message.timeout.ms": int(self.options.delivery_timeout * 1000),
             }
             conf.update(self.options.producer_config)
-            client = self.kafka.Producer(self.config(conf))
-            self._producer = ProducerClient(client, self.where)
+            config = self.config(conf)
+            self._producer = ProducerClient(
+                lambda on_error, again: self.kafka.Producer(
+                    {
+                        **config,
+                        "error_cb": on_error,
+                        **(mapping.REPLACEMENT_CONFIG if again else {}),
+                    }
+                ),
+                self.where,
+                self.kafka.KafkaError,
+            )
         await self._producer_knows(topic, shard_id)
         p = KafkaProducer(self._producer, stream_key, topic, shard_id, window)
         self._producers.append(p)
