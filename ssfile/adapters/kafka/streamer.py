@@ -142,6 +142,14 @@ class KafkaStreamer(Streamer):
         conf.update(extra or {})
         return conf
 
+    def partition_refresh(self) -> float | None:
+        """Seconds between a following consumer's looks for new partitions: the consumers'
+        ``topic.metadata.refresh.interval.ms`` (librdkafka's own refresh, which makes a group
+        rebalance onto new partitions); None if it is off (< 0)."""
+        conf = self.config({**mapping.CONSUMER_CONFIG, **self.options.consumer_config})
+        ms = float(conf.get("topic.metadata.refresh.interval.ms", 300_000))
+        return ms / 1000 if ms > 0 else None
+
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking call in the streamer's thread."""
         return await asyncio.wrap_future(self._pool.submit(fn, *args))
@@ -333,6 +341,7 @@ class KafkaStreamer(Streamer):
                 }
             )
             reader = GroupReader(self, fetcher, keys, options)
+            reader.known = {(t, p) for _, t, p in parts}
             await fetcher.call(
                 lambda: fetcher.client.subscribe(
                     topics,
