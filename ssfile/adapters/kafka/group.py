@@ -29,6 +29,7 @@ A partition added after the reader joined, with no commit yet, is read from its 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from typing import Any
 
@@ -39,6 +40,8 @@ from ...types import Message
 from .consumer import Part, Positions, offsets_for_times, watermarks
 from .fetch import Fetcher
 from .mapping import key_of
+
+log = logging.getLogger("ssfile.kafka")
 
 
 class _Delivered:
@@ -127,7 +130,11 @@ class GroupReader:
         if not new:
             return
         s = self.streamer
-        committed = client.committed(new, timeout=s.options.timeout)
+        try:
+            committed = client.committed(new, timeout=s.options.timeout)
+        except s.kafka.KafkaException as err:  # no answer: librdkafka's own positions
+            log.info("kafka://%s: commits of new partitions: %s", s.where, err)
+            return
         fresh = {(tp.topic, tp.partition) for tp in committed if tp.offset < 0}
         self.known.update((tp.topic, tp.partition) for tp in new)
         if fresh:
