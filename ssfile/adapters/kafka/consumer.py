@@ -6,11 +6,16 @@ watermark, both read when the consumer is created (so nothing produced after
 ``create_consumer`` returns is missed).  How it ends: with ``follow=False``, at the high
 watermarks read when it was created (or when it last sought); a partition is done once a
 message at or past its mark - 1 was fetched or librdkafka reported the end of the
-partition there.  With ``follow=True`` (default) it never ends.
+partition there.  With ``follow=True`` (default) it never ends, and (reading every partition:
+no ``shards`` chosen) it looks for partitions added to its topics every
+``topic.metadata.refresh.interval.ms`` and reads each new one from its beginning (every
+message in it was produced after the consumer started).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import deque
 from typing import Any
 
@@ -21,6 +26,8 @@ from ...types import Message
 from .fetch import Fetched, Fetcher
 
 Part = tuple[str, int]  # (stream key, partition)
+
+log = logging.getLogger("ssfile.kafka")
 
 
 class Positions:
@@ -90,11 +97,49 @@ class KafkaConsumer(Consumer):
         self._parts = parts  # (stream key, topic, partition)
         self._pos = Positions()
         self.queue: deque[Message] = deque()
+        #: seconds between looks for new partitions (None: never)
+        self._refresh = (
+            streamer.partition_refresh() if options.follow and not options.shards else None
+        )
+        self._next_look = 0.0
 
     async def start(self, where: str) -> None:
         """Assign every partition at ``where``: ``"earliest"`` / ``"latest"``."""
         marks = await self._marks()
         await self._assign([lo if where == "earliest" else hi for lo, hi in marks], marks)
+        if self._refresh is not None:
+            self._next_look = asyncio.get_running_loop().time() + self._refresh
+
+    async def _add_new_partitions(self) -> None:
+        """Assign, from their beginning, the partitions added to the topics since the last
+        look.  A failed look (broker restarting) is logged and tried again later."""
+        assert self._refresh is not None
+        self._next_look = asyncio.get_running_loop().time() + self._refresh
+        s = self._streamer
+        topics = {topic: key for key, topic, _ in self._parts}
+        try:
+            counts = await self._fetcher.call(
+                partition_counts, self._fetcher.client, list(topics), s.options.timeout
+            )
+        except Exception as err:
+            log.info("kafka://%s: looking for new partitions: %s", s.where, err)
+            return
+        known = {(t, p) for _, t, p in self._parts}
+        new = [
+            (key, topic, p)
+            for topic, key in topics.items()
+            for p in range(counts.get(topic, 0))
+            if (topic, p) not in known
+        ]
+        if not new:
+            return
+        kafka = s.kafka
+        tps = [kafka.TopicPartition(t, p, kafka.OFFSET_BEGINNING) for _, t, p in new]
+        await self._fetcher.call(self._fetcher.client.incremental_assign, tps)
+        self._parts.extend(new)
+        for key, _, p in new:
+            self._pos.next[(key, p)] = 0
+        log.info("kafka://%s: reading new partitions %s", s.where, [(t, p) for _, t, p in new])
 
     async def _marks(self) -> list[tuple[int, int]]:
         s = self._streamer
@@ -129,6 +174,8 @@ class KafkaConsumer(Consumer):
                 raise StreamEnded("this consumer is closed")
             if not self.options.follow and self._pos.at_end():
                 raise StreamEnded("the consumer reached the end of its partitions (follow=False)")
+            if self._refresh is not None and (asyncio.get_running_loop().time() >= self._next_look):
+                await self._add_new_partitions()
             fetched = await self._fetcher.fetch(
                 self._streamer.options.read_batch, self._streamer.options.poll_timeout
             )
@@ -205,3 +252,14 @@ def offsets_for_times(
             )
         by_part[(tp.topic, tp.partition)] = int(tp.offset)
     return [by_part.get(part, -1) for part in parts]
+
+
+def partition_counts(client: Any, topics: list[str], timeout: float) -> dict[str, int]:
+    """How many partitions each of ``topics`` has now (a topic the broker does not answer
+    for is left out); runs in the consumer's thread."""
+    out = {}
+    for topic in topics:
+        t = client.list_topics(topic, timeout=timeout).topics.get(topic)
+        if t is not None and t.error is None:
+            out[topic] = len(t.partitions)
+    return out

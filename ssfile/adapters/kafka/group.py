@@ -18,11 +18,18 @@ A restarted group continues after the last commit (at least once).
 
 Ending (``follow=False``): once the group assignment arrived, when every assigned partition
 reached the high watermark it had when it was assigned.
+
+New partitions: librdkafka refreshes the subscribed topics' metadata every
+``topic.metadata.refresh.interval.ms`` and the group rebalances onto partitions added since.
+A partition added after the reader joined, with no commit yet, is read from its beginning
+(every message in it came after the reader joined), not from ``auto_stream_reset``:
+"latest" would skip what was produced into it before the rebalance.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from typing import Any
 
@@ -33,6 +40,8 @@ from ...types import Message
 from .consumer import Part, Positions, offsets_for_times, watermarks
 from .fetch import Fetcher
 from .mapping import key_of
+
+log = logging.getLogger("ssfile.kafka")
 
 
 class _Delivered:
@@ -88,6 +97,7 @@ class GroupReader:
         self.members: list[GroupMember] = []
         self.pos = Positions()
         self.assigned: set[Part] = set()
+        self.known: set[tuple[str, int]] = set()  # (topic, partition) that existed at the join
         self.assignment_seen = False
         self.revoked: set[Part] = set()
         self.delivered = _Delivered()
@@ -110,7 +120,28 @@ class GroupReader:
             self.assigned.add(part)
             if marks:
                 self.pos.end[part] = marks[i][1]
+        self._from_the_beginning(client, partitions)
         self.assignment_seen = True
+
+    def _from_the_beginning(self, client: Any, partitions: list[Any]) -> None:
+        """Assign the partitions added since the join that have no commit at their
+        beginning (the others as librdkafka would: from the commit, else the reset)."""
+        new = [tp for tp in partitions if (tp.topic, tp.partition) not in self.known]
+        if not new:
+            return
+        s = self.streamer
+        try:
+            committed = client.committed(new, timeout=s.options.timeout)
+        except s.kafka.KafkaException as err:  # no answer: librdkafka's own positions
+            log.info("kafka://%s: commits of new partitions: %s", s.where, err)
+            return
+        fresh = {(tp.topic, tp.partition) for tp in committed if tp.offset < 0}
+        self.known.update((tp.topic, tp.partition) for tp in new)
+        if fresh:
+            for tp in partitions:
+                if (tp.topic, tp.partition) in fresh:
+                    tp.offset = s.kafka.OFFSET_BEGINNING
+            client.assign(partitions)
 
     def on_revoke(self, client: Any, partitions: list[Any]) -> None:
         """Commit what was delivered (the new owner continues there); the messages of these

@@ -28,6 +28,15 @@ PRODUCER_CONFIG: dict[str, Any] = {
     "queue.buffering.max.messages": 1_000_000,
 }
 
+#: a producer that replaces one whose idempotence failed for good (producer.py): a broker
+#: that lost its producer state may hand out the same producer id again and then drop the
+#: new records as duplicates; without idempotence, one request in flight keeps the order
+REPLACEMENT_CONFIG: dict[str, Any] = {
+    "enable.idempotence": False,
+    "max.in.flight.requests.per.connection": 1,
+    "acks": "all",
+}
+
 
 def bootstrap_servers(url: StreamUrl) -> str:
     """``kafka://h1:p1,h2:p2/...`` -> ``"h1:p1,h2:p2"`` (librdkafka adds port 9092 if none)."""

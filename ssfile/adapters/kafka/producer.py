@@ -12,12 +12,25 @@ partition's records in the order they were produced; the producer is idempotent 
 default).  A producer without a fixed partition (``shard_id=None``) gives each record its
 own callback.  When librdkafka's queue is full (``BufferError``), records wait in a local
 backlog, in order, that the polling task produces as the queue drains: ``send`` never blocks.
+
+A broker that restarts without its idempotence state (noida-db) makes librdkafka's idempotent
+producer fail for good (a fatal error: sequence desynchronization).  The client then replaces
+it with a new librdkafka producer and sends again, in order, every record not yet reported
+delivered: at least once (a record the broker stored but did not acknowledge before the
+restart is stored twice).  After ``MAX_RECOVERIES`` such replacements with no record delivered
+between them, the records in flight fail with the fatal error instead.  Nothing can stop the
+polling task: an error raised inside it fails the records in flight (a receipt never waits
+forever).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections import deque
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ...errors import StreamError
@@ -28,19 +41,57 @@ from .mapping import backend_error
 
 POLL_EVERY = 256
 POLL_SECONDS = 0.002
+MAX_RECOVERIES = 3  # fatal errors in a row (no record delivered between them) that are retried
+
+log = logging.getLogger("ssfile.kafka")
+
+#: makes a librdkafka producer given its ``error_cb`` and whether it replaces a failed one
+Factory = Callable[[Callable[[Any], None], bool], Any]
 
 
 class ProducerClient:
     """The shared librdkafka producer, its receipts in flight and its polling task."""
 
-    def __init__(self, producer: Any, where: str) -> None:
-        self.producer = producer
+    def __init__(self, factory: Factory, where: str, errors: Any) -> None:
+        self._factory = factory
         self.where = where
+        self._fatal_code = errors._FATAL  # what produce() gives after a fatal error
+        #: delivery errors of records the broker did not store because it lost the
+        #: idempotence state: sent again
+        self._resend_codes = {
+            errors._FATAL,
+            errors.OUT_OF_ORDER_SEQUENCE_NUMBER,
+            errors.UNKNOWN_PRODUCER_ID,
+        }
+        self._retry: list[tuple[Any, ...]] = []
         self.inflight = 0
         self._waiting: dict[tuple[str, int], deque[tuple[Any, ...]]] = {}
+        self._loose: dict[int, tuple[Any, ...]] = {}  # shard None: records in flight, in order
+        self._loose_n = 0
         self._backlog: deque[tuple[Any, ...]] = deque()
         self._sends = 0
         self._task: asyncio.Task[None] | None = None
+        self._gen = 0  # which librdkafka producer: reports of a replaced one are ignored
+        self._fatal: Any = None  # the fatal error the current producer reported
+        self._fatal_streak = 0
+        self.recoveries = 0
+        self.producer = self._new_producer()
+
+    def _new_producer(self) -> Any:
+        self._gen += 1
+        self._delivered = partial(self._on_delivery, self._gen)
+        return self._factory(partial(self._on_error, self._gen), self._gen > 1)
+
+    def _on_error(self, gen: int, err: Any) -> None:
+        """librdkafka's error callback (served by ``poll``): a fatal error is handled by the
+        polling task; the others are transient (librdkafka retries) and only logged."""
+        if gen != self._gen:
+            return
+        if err.fatal():
+            if self._fatal is None:
+                self._fatal = err
+        else:
+            log.info("kafka://%s: %s (retrying)", self.where, err.str())
 
     def produce(
         self, producer: KafkaProducer, payload: bytes, timestamp: int
@@ -67,7 +118,7 @@ class ProducerClient:
                 raise
         self._sends += 1
         if self._sends % POLL_EVERY == 0:
-            self.producer.poll(0)
+            self._poll()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._poll_while_inflight())
         return future
@@ -76,21 +127,26 @@ class ProducerClient:
         """Hand one record to librdkafka; refused at once (unknown partition, too large): an error."""
         producer, future, payload, timestamp = entry
         topic, partition = producer.topic, producer.shard_id
+        if self._fatal is not None:
+            raise BufferError  # the producer is being replaced: wait in the backlog
         try:
             if partition is None:
+                self._loose_n += 1
+                n, gen = self._loose_n, self._gen
                 self.producer.produce(
                     topic,
                     payload,
                     timestamp=timestamp,
-                    on_delivery=lambda err, msg: self._report(err, msg, entry),
+                    on_delivery=lambda err, msg: self._report_loose(gen, n, err, msg),
                 )
+                self._loose[n] = entry
             else:
                 self.producer.produce(
                     topic,
                     payload,
                     partition=partition,
                     timestamp=timestamp,
-                    on_delivery=self._on_delivery,
+                    on_delivery=self._delivered,
                 )
                 q = self._waiting.get((topic, partition))
                 if q is None:
@@ -99,10 +155,52 @@ class ProducerClient:
         except BufferError:
             raise
         except Exception as err:
+            if self._took_fatal(err):
+                raise BufferError from None
             raise backend_error(self.where, err, f"produce to topic {topic!r}") from err
 
-    def _on_delivery(self, err: Any, msg: Any) -> None:
-        self._report(err, msg, self._waiting[(msg.topic(), msg.partition())].popleft())
+    def _took_fatal(self, exc: BaseException) -> bool:
+        """Whether ``exc`` (raised by a librdkafka call) is the producer's fatal error; if so
+        it is noted for the polling task."""
+        inner = exc.args[0] if exc.args else None
+        if not callable(getattr(inner, "code", None)):
+            return False
+        if not (inner.fatal() or inner.code() == self._fatal_code):
+            return False
+        if self._fatal is None:
+            self._fatal = inner
+        return True
+
+    def _poll(self) -> None:
+        """Serve the delivery reports (``poll(0)``, never waits).  confluent-kafka raises a
+        fatal error from ``poll`` (also with an error callback): noted, not raised."""
+        try:
+            self.producer.poll(0)
+        except Exception as err:
+            if not self._took_fatal(err):
+                raise
+
+    def _on_delivery(self, gen: int, err: Any, msg: Any) -> None:
+        if gen == self._gen:
+            entry = self._waiting[(msg.topic(), msg.partition())].popleft()
+            if err is None or not self._resend(err, entry):
+                self._report(err, msg, entry)
+
+    def _report_loose(self, gen: int, n: int, err: Any, msg: Any) -> None:
+        if gen == self._gen:
+            entry = self._loose.pop(n)
+            if err is None or not self._resend(err, entry):
+                self._report(err, msg, entry)
+
+    def _resend(self, err: Any, entry: tuple[Any, ...]) -> bool:
+        """A record failed because the broker lost the idempotent producer's state: keep it
+        for the replacement producer (the polling task replaces this one)."""
+        if err.code() not in self._resend_codes:
+            return False
+        self._retry.append(entry)
+        if self._fatal is None:
+            self._fatal = err
+        return True
 
     def _report(self, err: Any, msg: Any, entry: tuple[Any, ...]) -> None:
         producer, future, payload, _ = entry
@@ -111,6 +209,7 @@ class ProducerClient:
         producer.window.give(1, len(payload), 0 if err is None else 1)
         if not future.done():
             if err is None:
+                self._fatal_streak = 0
                 kind, ts = msg.timestamp()
                 future.set_result(
                     Message(
@@ -147,17 +246,65 @@ class ProducerClient:
             backlog.popleft()
 
     async def _poll_while_inflight(self) -> None:
-        while self.inflight:
-            if self._backlog:
-                self._drain_backlog()
-            self.producer.poll(0)
-            if self.inflight:
-                await asyncio.sleep(POLL_SECONDS)
+        try:
+            while self.inflight:
+                if self._fatal is not None:
+                    self._recover()
+                if self._backlog:
+                    self._drain_backlog()
+                self._poll()
+                if self.inflight:
+                    await asyncio.sleep(POLL_SECONDS)
+        except Exception as err:  # a bug or a failing callback: fail, never leave a receipt waiting
+            self._fail_all(err)
+
+    def _in_flight(self) -> list[tuple[Any, ...]]:
+        """Every record handed to the current librdkafka producer and not reported, in order
+        per partition, then the backlog; all of them are forgotten here."""
+        entries, self._retry = self._retry, []
+        entries.extend(e for q in self._waiting.values() for e in q)
+        entries.extend(self._loose.values())
+        entries.extend(self._backlog)
+        self._waiting.clear()
+        self._loose.clear()
+        self._backlog.clear()
+        return entries
+
+    def _recover(self) -> None:
+        """The producer failed for good: replace it and send its unreported records again
+        (or, after MAX_RECOVERIES in a row, fail them)."""
+        err = self._fatal
+        self._fatal_streak += 1
+        old = self.producer
+        entries = self._in_flight()
+        if self._fatal_streak > MAX_RECOVERIES:
+            self._fail_all(err, entries)
+            return
+        self.recoveries += 1
+        self._fatal = None
+        self.producer = self._new_producer()
+        self._backlog.extend(entries)
+        log.warning(
+            "kafka://%s: %s; sending the %d undelivered record(s) again with a new producer "
+            "(at least once)",
+            self.where,
+            err.str() if hasattr(err, "str") else err,
+            len(entries),
+        )
+        threading.Thread(target=_discard, args=(old,), daemon=True).start()
+
+    def _fail_all(self, err: Any, entries: list[tuple[Any, ...]] | None = None) -> None:
+        for entry in self._in_flight() if entries is None else entries:
+            self._report(err, None, entry)
 
     def close(self, timeout: float) -> int:
         """Deliver what is queued (up to ``timeout`` seconds; blocking: run it in a thread)
         and return the number of records still undelivered."""
-        return int(self.producer.flush(timeout)) + len(self._backlog)
+        try:
+            left = int(self.producer.flush(timeout))
+        except Exception:  # failed for good while closing: its records are not delivered
+            left = len(self.producer)
+        return left + len(self._backlog)
 
 
 class KafkaProducer(Producer):
@@ -215,3 +362,13 @@ class KafkaProducer(Producer):
             await self.flush()
         finally:
             self.ended = True
+
+
+def _discard(producer: Any) -> None:
+    """Drop a librdkafka producer that failed for good (its reports are ignored); runs in a
+    daemon thread: destroying it may wait for its broker threads."""
+    try:
+        producer.purge()
+        producer.flush(1)
+    except Exception:
+        pass

@@ -142,6 +142,14 @@ class KafkaStreamer(Streamer):
         conf.update(extra or {})
         return conf
 
+    def partition_refresh(self) -> float | None:
+        """Seconds between a following consumer's looks for new partitions: the consumers'
+        ``topic.metadata.refresh.interval.ms`` (librdkafka's own refresh, which makes a group
+        rebalance onto new partitions); None if it is off (< 0)."""
+        conf = self.config({**mapping.CONSUMER_CONFIG, **self.options.consumer_config})
+        ms = float(conf.get("topic.metadata.refresh.interval.ms", 300_000))
+        return ms / 1000 if ms > 0 else None
+
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking call in the streamer's thread."""
         return await asyncio.wrap_future(self._pool.submit(fn, *args))
@@ -269,8 +277,18 @@ class KafkaStreamer(Streamer):
                 "message.timeout.ms": int(self.options.delivery_timeout * 1000),
             }
             conf.update(self.options.producer_config)
-            client = self.kafka.Producer(self.config(conf))
-            self._producer = ProducerClient(client, self.where)
+            config = self.config(conf)
+            self._producer = ProducerClient(
+                lambda on_error, again: self.kafka.Producer(
+                    {
+                        **config,
+                        "error_cb": on_error,
+                        **(mapping.REPLACEMENT_CONFIG if again else {}),
+                    }
+                ),
+                self.where,
+                self.kafka.KafkaError,
+            )
         await self._producer_knows(topic, shard_id)
         p = KafkaProducer(self._producer, stream_key, topic, shard_id, window)
         self._producers.append(p)
@@ -323,6 +341,7 @@ class KafkaStreamer(Streamer):
                 }
             )
             reader = GroupReader(self, fetcher, keys, options)
+            reader.known = {(t, p) for _, t, p in parts}
             await fetcher.call(
                 lambda: fetcher.client.subscribe(
                     topics,
