@@ -8,7 +8,8 @@ Producing (100-byte payloads into field ``msg``, each row into a fresh stream):
 
 * ``redis-py sync pipeline``: ``pipe.xadd`` x 1000 then ``execute()`` (redis.Redis);
 * ``redis-py asyncio pipeline``: the same with ``redis.asyncio`` (what the backend uses);
-* ``ssfile RedisProducer``: ``send()`` for every message, then ``flush()`` (receipts not awaited);
+* ``ssfile RedisProducer``: ``send()`` for every message (``await drain()`` when it raises
+  BufferFull at the producer's bound), then ``flush()`` (receipts not awaited);
 * ``ssfile RedisProducer, receipts awaited``: the same, then every receipt's header read.
 
 On the Redis Cluster (``--cluster``, default 127.0.0.1:7001; ``--cluster ""`` skips it), same
@@ -36,6 +37,7 @@ sys.path.insert(0, ROOT)
 import redis  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+from ssfile.errors import BufferFull  # noqa: E402
 from ssfile.streamer import ConsumerMode, ConsumerOptions, StreamEnded, connect  # noqa: E402
 
 BATCH = 1000
@@ -70,7 +72,13 @@ async def async_pipeline(addr: tuple[str, int], key: str, n: int, payload: bytes
 async def producer(addr: tuple[str, int], key: str, n: int, payload: bytes, receipts: bool) -> None:
     s = await connect(f"redis://{addr[0]}:{addr[1]}/")
     p = await s.create_producer(key)
-    sent = [p.send(payload) for _ in range(n)]
+    sent = []
+    for _ in range(n):
+        try:
+            sent.append(p.send(payload))
+        except BufferFull:  # at the producer's bound (ProducerOptions): wait for room
+            await p.drain()
+            sent.append(p.send(payload))
     await p.flush()
     if receipts:
         assert sum(r.result().sequence > 0 for r in sent) == n
@@ -95,7 +103,14 @@ async def cluster_producer(
     ``K:N`` of one stream key would be the same), ``n`` messages dealt round-robin."""
     s = await connect(f"redis://{addr[0]}:{addr[1]}/")
     ps = [await s.create_producer(k) for k in keys]
-    sent = [ps[i % len(ps)].send(payload) for i in range(n)]
+    sent = []
+    for i in range(n):
+        p = ps[i % len(ps)]
+        try:
+            sent.append(p.send(payload))
+        except BufferFull:
+            await p.drain()
+            sent.append(p.send(payload))
     for p in ps:
         await p.flush()
     if receipts:
