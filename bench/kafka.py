@@ -13,8 +13,10 @@ idempotent producer, linger.ms 5.
   callback counting, ``flush``) against ``ssfile KafkaProducer`` (``send`` per message, then
   ``flush``: every receipt resolved by its delivery report);
 * consume: ``confluent-kafka consume loop`` (``assign`` at the low watermarks, ``consume(1000)``
-  until every message, values touched) against the ssfile RealTime consumer (``next_batch``
-  until the end, ``follow=False``);
+  until every message, values touched), the same loop in a worker thread handing each
+  batch's values to the event loop (what a consumer inside asyncio has to do), against the
+  ssfile RealTime consumer (``async for`` until the end, ``follow=False``, payloads touched);
+  the ratio is against the faster of the two plain loops, measured in the same run;
 * relay: record the topic into a .ss file (``relay --keep-headers --no-follow`` in-process:
   consumer -> file writer) and replay that file into a new topic (file -> producer).
 """
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -80,7 +83,7 @@ async def ssfile_produce(bs: str, topic: str, n: int, parts: int, payload: bytes
     await s.disconnect()
 
 
-def plain_consume(bs: str, topic: str, n: int, parts: int) -> None:
+def plain_consume(bs: str, topic: str, n: int, parts: int) -> float:
     c = Consumer(
         {"bootstrap.servers": bs, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
     )
@@ -89,24 +92,54 @@ def plain_consume(bs: str, topic: str, n: int, parts: int) -> None:
     lows = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0] for p in range(parts)]
     c.assign([TopicPartition(topic, p, lows[p]) for p in range(parts)])
     got = 0
+    t = time.perf_counter()
     while got < n:
         for m in c.consume(1000, 1.0):
             if m.error() is None:
                 m.value()
                 got += 1
+    loop = time.perf_counter() - t
     c.close()
+    return loop
 
 
-async def ssfile_consume(bs: str, topic: str, n: int) -> None:
+async def plain_consume_threaded(bs: str, topic: str, n: int, parts: int) -> float:
+    """The plain loop in a worker thread, each batch's values handed to the event loop."""
+    c = Consumer(
+        {"bootstrap.servers": bs, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
+    )
+    lows = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0] for p in range(parts)]
+    c.assign([TopicPartition(topic, p, lows[p]) for p in range(parts)])
+
+    def batch() -> list[bytes]:
+        return [m.value() for m in c.consume(1000, 1.0) if m.error() is None]
+
+    loop = asyncio.get_running_loop()
+    got = 0
+    with ThreadPoolExecutor(1) as pool:
+        t = time.perf_counter()
+        while got < n:
+            for _ in await loop.run_in_executor(pool, batch):
+                got += 1
+        took = time.perf_counter() - t
+        pool.submit(c.close).result()
+    return took
+
+
+async def ssfile_consume(bs: str, topic: str, n: int) -> float:
     s = await connect(f"kafka://{bs}/")
     c = await s.create_consumer(
         [topic], ConsumerOptions(auto_stream_reset="earliest", follow=False)
     )
     got = 0
-    async for _ in c:
+    t = time.perf_counter()
+    async for m in c:
+        _ = m.payload
         got += 1
+    loop = time.perf_counter() - t
     assert got == n, got
     await s.disconnect()
+    return loop
 
 
 def best(label: str, n: int, runs: int, fn) -> tuple[str, float]:  # type: ignore[no-untyped-def]
@@ -126,6 +159,7 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=200_000)
     ap.add_argument("--partitions", type=int, default=3)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", choices=["consume"], help="only the consumer rows (quicker)")
     a = ap.parse_args()
     bs, n, parts = a.bootstrap, a.messages, a.partitions
     payload = b"x" * 100
@@ -139,33 +173,53 @@ def main() -> None:
             lambda: plain_produce(bs, source, n, parts, payload),
         )
     ]
-    rows.append(
-        best(
-            "confluent-kafka produce loop",
-            n,
-            a.runs - 1,
-            lambda: plain_produce(bs, new_topic(admin, parts), n, parts, payload),
+    if a.only != "consume":
+        rows.append(
+            best(
+                "confluent-kafka produce loop",
+                n,
+                a.runs - 1,
+                lambda: plain_produce(bs, new_topic(admin, parts), n, parts, payload),
+            )
         )
-    )
-    rows.append(
-        best(
-            "ssfile KafkaProducer send + flush",
-            n,
-            a.runs,
-            lambda: asyncio.run(ssfile_produce(bs, new_topic(admin, parts), n, parts, payload)),
+        rows.append(
+            best(
+                "ssfile KafkaProducer send + flush",
+                n,
+                a.runs,
+                lambda: asyncio.run(ssfile_produce(bs, new_topic(admin, parts), n, parts, payload)),
+            )
         )
-    )
-    rows.append(
-        best("confluent-kafka consume loop", n, a.runs, lambda: plain_consume(bs, source, n, parts))
-    )
-    rows.append(
-        best(
-            "ssfile RealTime consumer",
-            n,
-            a.runs,
+    # the consumers interleaved, each run in turn, so that load changes hit all alike
+    consumers = [
+        ("confluent-kafka consume loop", lambda: plain_consume(bs, source, n, parts)),
+        (
+            "confluent-kafka consume loop in a thread, batches to the event loop",
+            lambda: asyncio.run(plain_consume_threaded(bs, source, n, parts)),
+        ),
+        (
+            "ssfile RealTime consumer (connect + create_consumer + async for)",
             lambda: asyncio.run(ssfile_consume(bs, source, n)),
-        )
-    )
+        ),
+    ]
+    times: dict[str, list[float]] = {label: [] for label, _ in consumers}
+    loops: dict[str, list[float]] = {label: [] for label, _ in consumers}
+    for _ in range(a.runs):
+        for label, fn in consumers:
+            t = time.perf_counter()
+            loops[label].append(fn())
+            times[label].append(time.perf_counter() - t)
+    plain_label, threaded_label, ours = (label for label, _ in consumers)
+    for name, got in (("end to end", times), ("consume loop only", loops)):
+        rates = {label: n / min(ts) for label, ts in got.items()}
+        for label, rate in rates.items():
+            print(f"  {label} ({name}): {rate:,.0f} msg/s", file=sys.stderr)
+        plain = max(rates[plain_label], rates[threaded_label])
+        rows += [(f"{label} ({name})", rate) for label, rate in rates.items()]
+        rows.append((f"ssfile / faster plain loop, {name} (ratio)", rates[ours] / plain))
+    if a.only == "consume":
+        print_rows(a, n, parts, bs, payload, rows[1:])
+        return
     with tempfile.TemporaryDirectory() as tmp:
         rec = os.path.join(tmp, "rec.ss")
 
@@ -202,14 +256,19 @@ def main() -> None:
         rows.append(best("relay replay: .ss -> topic (--keep-headers)", n, a.runs, replay))
     produce_best = max(rows[0][1], rows[1][1])
     rows = [("confluent-kafka produce loop", produce_best)] + rows[2:]
+    print_rows(a, n, parts, bs, payload, rows)
+
+
+def print_rows(a, n, parts, bs, payload, rows) -> None:  # type: ignore[no-untyped-def]
     print(
         f"\n{n:,} messages of {len(payload)} bytes, {parts} partitions, best of {a.runs}; "
         f"confluent-kafka {confluent_kafka.__version__} (librdkafka {confluent_kafka.libversion()[0]}), "
-        f"Python {platform.python_version()}, {os.cpu_count()} cores, broker {bs}\n"
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, broker {bs}; "
+        f"load average {os.getloadavg()[0]:.1f}\n"
     )
     print("| loop | msg/s |\n|---|---:|")
     for label, rate in rows:
-        print(f"| {label} | {rate:,.0f} |")
+        print(f"| {label} | {rate:.2f}x |" if "ratio" in label else f"| {label} | {rate:,.0f} |")
 
 
 if __name__ == "__main__":

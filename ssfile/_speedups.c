@@ -1258,8 +1258,7 @@ message_timestamp(PyObject *mod, PyObject *msg)
 
 /* ==== end of Message.timestamp ============================================================= */
 
-/* ==== stdio lines (ssfile/lines.py) =========================================================
- *
+/* ==== stdio lines (ssfile/lines.py) ================================================== *
  * Twins of the stdio line format's common cases, for batches of lines:
  *
  *   parse_lines(lines)      lines: a list of bytes (line ends removed).  One item per line:
@@ -1925,6 +1924,122 @@ error:
 
 /* ==== end of stdio lines =================================================================== */
 
+=======
+/* ---- Kafka records -> Message ------------------------------------------------------------
+ *
+ * kafka_messages(records, start, keys, out, tops) -> index
+ *
+ * The Kafka consumer's hot loop (ssfile/adapters/kafka/fetch.py): for each confluent-kafka
+ * record of the list `records` from `start` on, while its error() is None and its topic() is
+ * in the dict `keys` (topic -> stream key), appends Message(key, partition(), offset(),
+ * timestamp ms (0 when the record has none), value() or b"", None) to the list `out`, and
+ * sets tops[(key, partition)] to one past the last offset taken of each partition.  Returns
+ * the index of the first record it did not take (an error or end-of-partition event, a topic
+ * not in `keys`, anything unusual: Python handles it and calls again after it), or
+ * len(records).  Messages are built as the decoder builds them (configure_decoder). */
+
+static PyObject *kafka_names[6];  /* interned: error topic partition offset timestamp value */
+
+static int
+kafka_top(PyObject *tops, PyObject *key, PyObject *partition, long long next)
+{
+    PyObject *pair = PyTuple_Pack(2, key, partition);
+    PyObject *v = pair ? PyLong_FromLongLong(next) : NULL;
+    int rc = v ? PyDict_SetItem(tops, pair, v) : -1;
+    Py_XDECREF(pair);
+    Py_XDECREF(v);
+    return rc;
+}
+
+static PyObject *
+kafka_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5)
+        return PyErr_Format(PyExc_TypeError, "kafka_messages() takes 5 arguments");
+    if (message.type == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "call configure_decoder() first");
+    PyObject *records = args[0], *keys = args[2], *out = args[3], *tops = args[4];
+    Py_ssize_t i = PyLong_AsSsize_t(args[1]);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyList_CheckExact(records) || !PyDict_CheckExact(keys) || !PyList_CheckExact(out)
+            || !PyDict_CheckExact(tops))
+        return PyErr_Format(PyExc_TypeError, "kafka_messages(list, int, dict, list, dict)");
+    if (kafka_names[0] == NULL) {
+        const char *names[6] = {"error", "topic", "partition", "offset", "timestamp", "value"};
+        for (int k = 0; k < 6; k++)
+            if ((kafka_names[k] = PyUnicode_InternFromString(names[k])) == NULL)
+                return NULL;
+    }
+    PyObject *last_key = NULL, *last_part = NULL;  /* borrowed: the run being taken */
+    long long last_next = 0;
+    Py_ssize_t n = PyList_GET_SIZE(records);
+    for (; i < n; i++) {
+        PyObject *r = PyList_GET_ITEM(records, i);
+        PyObject *err = PyObject_CallMethodNoArgs(r, kafka_names[0]);
+        if (err == NULL)
+            goto fail;
+        Py_DECREF(err);
+        if (err != Py_None)
+            break;
+        PyObject *topic = PyObject_CallMethodNoArgs(r, kafka_names[1]);
+        if (topic == NULL)
+            goto fail;
+        PyObject *key = PyDict_GetItemWithError(keys, topic);  /* borrowed, kept by `keys` */
+        Py_DECREF(topic);
+        if (key == NULL) {
+            if (PyErr_Occurred())
+                goto fail;
+            break;
+        }
+        PyObject *v[6] = {Py_NewRef(key), NULL, NULL, NULL, NULL, Py_NewRef(Py_None)};
+        v[1] = PyObject_CallMethodNoArgs(r, kafka_names[2]);
+        v[2] = PyObject_CallMethodNoArgs(r, kafka_names[3]);
+        PyObject *ts = PyObject_CallMethodNoArgs(r, kafka_names[4]);
+        if (ts != NULL && PyTuple_CheckExact(ts) && PyTuple_GET_SIZE(ts) == 2) {
+            int kind = PyObject_IsTrue(PyTuple_GET_ITEM(ts, 0));
+            if (kind >= 0)
+                v[3] = kind ? Py_NewRef(PyTuple_GET_ITEM(ts, 1)) : PyLong_FromLong(0);
+        } else if (ts != NULL) {
+            PyErr_SetString(PyExc_TypeError, "record timestamp() is not a pair");
+        }
+        Py_XDECREF(ts);
+        PyObject *value = v[3] ? PyObject_CallMethodNoArgs(r, kafka_names[5]) : NULL;
+        if (value == Py_None) {
+            Py_DECREF(value);
+            value = PyBytes_FromStringAndSize(NULL, 0);
+        }
+        v[4] = value;
+        long long offset = v[2] ? PyLong_AsLongLong(v[2]) : -1;
+        if (offset == -1 && PyErr_Occurred()) {
+            for (int k = 0; k < 6; k++)
+                Py_XDECREF(v[k]);
+            goto fail;
+        }
+        PyObject *part = v[1];  /* borrowed below from the new message */
+        PyObject *m = slots_new(&message, v, 6);
+        if (m == NULL)
+            goto fail;
+        int rc = PyList_Append(out, m);
+        Py_DECREF(m);
+        if (rc < 0)
+            goto fail;
+        if (last_key != NULL && (last_key != key
+                                 || PyObject_RichCompareBool(last_part, part, Py_EQ) != 1)) {
+            if (PyErr_Occurred() || kafka_top(tops, last_key, last_part, last_next) < 0)
+                goto fail;
+        }
+        last_key = key;
+        last_part = part;  /* kept alive by the message in `out` */
+        last_next = offset + 1;
+    }
+    if (last_key != NULL && kafka_top(tops, last_key, last_part, last_next) < 0)
+        return NULL;
+    return PyLong_FromSsize_t(i);
+fail:
+    return NULL;
+}
+
 /* ---- module ------------------------------------------------------------------------------- */
 
 static PyObject *
@@ -1974,6 +2089,8 @@ static PyMethodDef methods[] = {
      "format_lines(list of (key, shard, seq, ts, payload)) -> bytes or None"},
     {"line_messages", (PyCFunction)(void (*)(void))line_messages, METH_FASTCALL,
      "line_messages(lines, start, counters, now, keys, broadcast, out) -> stop"},
+    {"kafka_messages", (PyCFunction)(void (*)(void))kafka_messages, METH_FASTCALL,
+     "kafka_messages(records, start, keys, out, tops) -> index of the first record not taken"},
     {NULL, NULL, 0, NULL},
 };
 

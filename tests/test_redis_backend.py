@@ -711,6 +711,30 @@ def test_cluster_produce_and_consume_across_nodes(cluster_addr, cluster_client, 
     assert [m.payload for m in only] == [b"3-%d" % i for i in range(1000)]
 
 
+def test_cluster_producer_follows_moved_replies(cluster_addr, cluster_client, cluster_key):
+    """A stale slot map sends the batch to the wrong master: every XADD there is answered
+    MOVED, stores nothing, and is resent to the right one (once each, in order)."""
+    rkey = f"{cluster_key}:1"
+
+    async def main():
+        s = await connect(url(cluster_addr), produce_batch=50)
+        p = await s.create_producer(cluster_key, shard_id=1)
+        slots = s.client.nodes_manager.slots_cache
+        slot = s.client.keyslot(rkey)
+        wrong = next(n for n in s.client.get_primaries() if n.name != slots[slot][0].name)
+        slots[slot] = [wrong]
+        receipts = [p.send(b"m%d" % i) for i in range(120)]
+        await p.flush()
+        heads = [await r for r in receipts]
+        await s.disconnect()
+        return heads
+
+    heads = run(main())
+    stored = entries(cluster_client, rkey)
+    assert [f for _, f in stored] == [{b"msg": b"m%d" % i} for i in range(120)]
+    assert [h.sequence for h in heads] == [header_of(i)[0] for i, _ in stored]
+
+
 def test_cluster_follow_gets_new_messages_from_every_node(cluster_addr, cluster_key):
     async def main():
         s = await connect(url(cluster_addr), block_ms=200)

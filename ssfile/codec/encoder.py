@@ -204,6 +204,28 @@ class Encoder:
         self._emit(build_frame_fast(kb, shard, seq, ts, payload, crc), 0)
         return crc
 
+    def appender(self, key: str, shard: int) -> Callable[[bytes, int], int]:
+        """``put(payload, ts) -> sequence``: :meth:`encode` of the next message of one
+        (stream, shard), its sequence one more than the largest so far (1 for a new one), with
+        the arguments bound once (a producer's per-message path).  Same bytes, same errors."""
+        streams, buf, keys, interval = self.streams, self._buf, self._keys, self.interval
+        state_key = (key, shard)
+        fast = _ENCODE_FRAME
+        encode = self.encode
+
+        def put(payload: bytes, ts: int) -> int:
+            st = streams.get(state_key)
+            seq = 1 if st is None else st.sequence + 1
+            if fast is not None:
+                got = fast(buf, keys, streams, key, shard, seq, ts, payload, self.offset, interval)
+                if got is not None:
+                    self.offset = got[0]
+                    return seq
+            encode(key, shard, seq, ts, payload)
+            return seq
+
+        return put
+
     def _emit(self, frame: bytes, pos: int) -> None:
         """Write ``frame[pos:]``, inserting a beacon at every boundary reached."""
         interval = self.interval

@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from collections.abc import Callable
 
 from .. import platform
 from ..codec.decoder import Decoder
@@ -284,6 +285,32 @@ class Writer:
         if len(enc.buffer) >= self._buffer_size:
             self._write_out()
         return sequence
+
+    def appender(self, stream_key: str, shard_id: int = 0) -> Callable[[bytes, int], int]:
+        """``append(payload, timestamp_ms) -> sequence``: :meth:`write` with the default
+        sequence for one (stream, shard), its arguments bound once (the streamer's file
+        producer calls it per message).  Anything but ``bytes`` and an ``int`` timestamp, or a
+        writer that refuses, takes :meth:`write` itself: same results, same errors."""
+        put = self._enc.appender(stream_key, shard_id)
+        buf = self._enc.buffer
+        size = self._buffer_size
+        write = self.write
+
+        def append(payload: bytes, timestamp: int) -> int:
+            if (
+                self._closed
+                or self._failed is not None
+                or self._ended
+                or type(payload) is not bytes
+                or type(timestamp) is not int
+            ):
+                return write(payload, stream_key=stream_key, shard_id=shard_id, timestamp=timestamp)
+            seq = put(payload, timestamp)
+            if len(buf) >= size:
+                self._write_out()
+            return seq
+
+        return append
 
     def _refuse(self) -> None:
         if self._failed is not None:

@@ -133,13 +133,15 @@ class FileTail:
                 assert dec is not None
                 continue
             if out:
-                msgs = []
-                for ev in out:
-                    if type(ev) is Message:
-                        msgs.append(ev)
-                    elif isinstance(ev, EndOfStream):
-                        self.ended = True
-                        break
+                msgs = [ev for ev in out if type(ev) is Message]
+                if len(msgs) < len(out):  # a beacon, or the end of the stream
+                    msgs = []
+                    for ev in out:
+                        if type(ev) is Message:
+                            msgs.append(ev)
+                        elif isinstance(ev, EndOfStream):
+                            self.ended = True
+                            break
                 if self._skip_first and msgs:
                     msgs = msgs[1:]
                     self._skip_first = False

@@ -39,16 +39,19 @@ class Positions:
 
     def update(self, fetched: Fetched) -> None:
         nxt = self.next
-        for m in fetched.messages:
-            nxt[(m.stream_key, m.shard_id)] = m.sequence + 1
+        nxt.update(fetched.tops)
         for part, offset in fetched.eofs.items():
             if offset > nxt.get(part, -1):
                 nxt[part] = offset
 
-    def clip(self, messages: list[Message]) -> list[Message]:
-        """Without the messages at or past their partition's end mark (follow=False)."""
+    def clip(self, messages: list[Message], tops: dict[Part, int] | None = None) -> list[Message]:
+        """Without the messages at or past their partition's end mark (follow=False).  With
+        ``tops`` (one past the last offset of each partition among them): a look per
+        partition when none is."""
         end = self.end
-        if not end:
+        if not end or (
+            tops is not None and all(top <= end.get(part, top) for part, top in tops.items())
+        ):
             return messages
         return [
             m for m in messages if m.sequence < end.get((m.stream_key, m.shard_id), m.sequence + 1)
@@ -180,7 +183,7 @@ class KafkaConsumer(Consumer):
                 self._streamer.options.read_batch, self._streamer.options.poll_timeout
             )
             self._pos.update(fetched)
-            q.extend(self._pos.clip(fetched.messages))
+            q.extend(self._pos.clip(fetched.messages, fetched.tops))
         n = min(max_messages, len(q))
         if n == len(q):
             out = list(q)

@@ -110,6 +110,11 @@ class RedisConnection:
     def is_transient(self, err: BaseException) -> bool:
         return isinstance(err, transient_errors(self.redis.exceptions))
 
+    def topology_errors(self) -> tuple[type[BaseException], ...]:
+        """Error replies that say the cluster's slot map moved (retried, never a result)."""
+        exc = self.redis.exceptions
+        return (exc.AskError, exc.TryAgainError, exc.ClusterDownError)
+
     async def read_streams(
         self,
         run: Any,

@@ -6,8 +6,9 @@ each: the batch's ``XADD KEY * msg PAYLOAD`` commands packed by hand (redis-py's
 object costs several microseconds a command) and their replies read in order.  A receipt
 becomes its header (parsed from the entry id) only when asked.  If the connection fails
 midway, the receipts without a reply fail: those entries may or may not have been stored.
-On a Redis Cluster the batch goes through redis-py's cluster pipeline instead (same batches,
-same receipts; one shard stream lives on one master, so a batch is one node's round trip).
+On a Redis Cluster the batch is packed the same way and sent to the master of the key's hash
+slot (one shard stream lives on one master, so a batch is one node's round trip; the
+producers of several shards write to their nodes concurrently, each from its own task).
 """
 
 from __future__ import annotations
@@ -125,13 +126,11 @@ class RedisProducer(Producer):
         while True:
             try:
                 todo = batch.payloads[len(replies) :]
+                head = self._head
+                packed = b"".join([b"%s$%d\r\n%s\r\n" % (head, len(p), p) for p in todo])
                 if self._s.cluster:
-                    got: list[Any] = []
-                    await self._cluster_round_trip(todo, got)
-                    replies += got
+                    await self._node_round_trip(packed, len(todo), replies)
                 else:
-                    head = self._head
-                    packed = b"".join([b"%s$%d\r\n%s\r\n" % (head, len(p), p) for p in todo])
                     await self._round_trip(packed, len(todo), replies)
                 break
             except Exception as exc:
@@ -155,13 +154,34 @@ class RedisProducer(Producer):
         if self._failed is not None:
             raise self._failed
 
-    async def _cluster_round_trip(self, payloads: list[bytes], replies: list[Any]) -> None:
-        """On a Redis Cluster: the batch through redis-py's cluster pipeline (it finds the
-        master of the key, follows MOVED); an error reply is kept as its exception."""
-        pipe = self._s.client.pipeline(transaction=False)
-        for p in payloads:
-            pipe.execute_command("XADD", self.redis_key, "*", "msg", p)
-        replies += await pipe.execute(raise_on_error=False)
+    async def _node_round_trip(self, packed: bytes, n: int, replies: list[Any]) -> None:
+        """On a Redis Cluster: the packed batch to the master of the key's hash slot (the
+        client's slot map), on one of that node's connections, as :meth:`_round_trip`.  A
+        topology reply (``MOVED``, ``ASK``, ``TRYAGAIN``, ``CLUSTERDOWN``) keeps the replies
+        before it and is raised: the retry re-reads the slot map and resends the rest."""
+        client = self._s.client
+        node = client.get_node_from_key(self.redis_key)
+        got: list[Any] = []
+        conn = node.acquire_connection()
+        try:
+            await conn.send_packed_command(packed, check_health=False)
+            options = self._s.options
+            await asyncio.wait_for(
+                _read_replies(conn, n, got, self._s.redis.exceptions.ResponseError),
+                max(options.timeout, options.retry_for) + n / 1000,
+            )
+        except BaseException:
+            await conn.disconnect()
+            raise
+        finally:
+            release = getattr(node, "release", None)  # redis-py < 5.1: put it back by hand
+            release(conn) if release is not None else node._free.append(conn)
+        moved = self._s.topology_errors()
+        for i, reply in enumerate(got):
+            if isinstance(reply, moved):
+                replies += got[:i]
+                raise reply
+        replies += got
 
     async def _round_trip(self, packed: bytes, n: int, replies: list[Any]) -> None:
         pool = self._s.client.connection_pool

@@ -16,7 +16,7 @@ Rules (spec/streamer.md, "Redis"); the mapping is :mod:`.mapping` (upstream's, n
 * Connecting asks the URI's first node ``INFO cluster``: a Redis Cluster node switches to
   redis-py's asyncio ``RedisCluster`` (every node of the URI is a startup node).  There,
   multi-stream reads are split per hash slot (:meth:`~.connection.RedisConnection.read_streams`), producers
-  use the cluster pipeline, and topology errors (failover, ``MOVED``, ``CLUSTERDOWN``) are
+  send each batch to the master of its key's slot, and topology errors (failover, ``MOVED``, ``CLUSTERDOWN``) are
   transient: retried for ``retry_for`` seconds.
 * Credentials, database, TLS and client settings: in the URL
   (``rediss://user:password@host/DB/keys?ssl_ca_certs=...``), the environment, ``settings=``
