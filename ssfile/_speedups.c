@@ -1258,7 +1258,8 @@ message_timestamp(PyObject *mod, PyObject *msg)
 
 /* ==== end of Message.timestamp ============================================================= */
 
-/* ==== stdio lines (ssfile/lines.py) ================================================== *
+/* ==== stdio lines (ssfile/lines.py) =========================================================
+ *
  * Twins of the stdio line format's common cases, for batches of lines:
  *
  *   parse_lines(lines)      lines: a list of bytes (line ends removed).  One item per line:
@@ -1924,7 +1925,6 @@ error:
 
 /* ==== end of stdio lines =================================================================== */
 
-=======
 /* ---- Kafka records -> Message ------------------------------------------------------------
  *
  * kafka_messages(records, start, keys, out, tops) -> index
