@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ABI_VERSION 3
+#define ABI_VERSION 4
 #define SEPARATOR 0x0D        /* the byte ending every frame */
 #define FRAME_OVERHEAD 32     /* frame size without key and payload */
 #define HEAD_FIXED 28         /* shard, sequence, timestamp (u64 each), payload length (u32) */
@@ -487,29 +487,33 @@ as_u64(PyObject *v, uint64_t *out)
     return 1;
 }
 
-/* encode_frame(buf, keys, streams, key, shard, seq, ts, payload, offset, interval)
+/* encode_frame(buf, used, keys, streams, key, shard, seq, ts, payload, offset, interval)
  *     -> (new offset, payload crc) or None
  *
  * Encoder.encode's common case: the key's bytes are in `keys` (and are not the reserved key
  * SEA_STREAMER_INTERNAL: Python refuses it, or writes the EOS frame), its (key, shard) state in
- * `streams`, every value in range, and the frame ends before the next beacon.  Appends the
- * frame to the bytearray `buf` and updates the stream's state (largest sequence and timestamp,
- * running checksum, count).  Returns None, having changed nothing, in any other case. */
+ * `streams`, every value in range, and the frame ends before the next beacon.  Writes the frame
+ * into the bytearray `buf` (the encoder's arena) at index `used`, growing it only if the frame
+ * does not fit, with one copy of the payload, and updates the stream's state (largest sequence
+ * and timestamp, running checksum, count).  Returns None, having changed nothing, in any other
+ * case. */
 static PyObject *
 encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 10)
-        return PyErr_Format(PyExc_TypeError, "encode_frame() takes 10 arguments");
+    if (nargs != 11)
+        return PyErr_Format(PyExc_TypeError, "encode_frame() takes 11 arguments");
     if (stream_state.type == NULL)
         return PyErr_Format(PyExc_RuntimeError, "call configure_encoder() first");
-    PyObject *buf = args[0], *keys = args[1], *streams = args[2], *key = args[3];
-    PyObject *shard = args[4], *seq = args[5], *ts = args[6], *payload = args[7];
-    long long offset = PyLong_AsLongLong(args[8]), interval = PyLong_AsLongLong(args[9]);
+    PyObject *buf = args[0], *keys = args[2], *streams = args[3], *key = args[4];
+    PyObject *shard = args[5], *seq = args[6], *ts = args[7], *payload = args[8];
+    Py_ssize_t used = PyLong_AsSsize_t(args[1]);
+    long long offset = PyLong_AsLongLong(args[9]), interval = PyLong_AsLongLong(args[10]);
     if (PyErr_Occurred())
         return NULL;
     uint64_t shard_v, seq_v, ts_v, old_seq, old_ts;
     if (!PyByteArray_CheckExact(buf) || !PyDict_CheckExact(keys) || !PyDict_CheckExact(streams)
             || !PyUnicode_CheckExact(key) || !PyBytes_CheckExact(payload) || interval <= 0
+            || used < 0 || used > PyByteArray_GET_SIZE(buf)
             || !as_u64(shard, &shard_v) || !as_u64(seq, &seq_v) || !as_u64(ts, &ts_v)
             || ts_v > max_timestamp || (uint64_t)PyBytes_GET_SIZE(payload) > max_payload)
         Py_RETURN_NONE;
@@ -561,8 +565,9 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             Py_CLEAR(result);
     }
     Py_ssize_t old_len = PyByteArray_GET_SIZE(buf);
-    int grown = new_running_o && new_count_o && result
-                && PyByteArray_Resize(buf, old_len + size) == 0;
+    int grown = new_running_o && new_count_o && result;
+    if (grown && used + size > old_len)  /* the arena doubles (Python's _put does the same) */
+        grown = PyByteArray_Resize(buf, used + size > 2 * old_len ? used + size : 2 * old_len) == 0;
     if (!grown) {  /* out of memory, or `buf` is exported: Python meets the same error */
         Py_XDECREF(new_running_o);
         Py_XDECREF(new_count_o);
@@ -570,7 +575,7 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    unsigned char *w = (unsigned char *)PyByteArray_AS_STRING(buf) + old_len;
+    unsigned char *w = (unsigned char *)PyByteArray_AS_STRING(buf) + used;
     *w++ = (unsigned char)k;
     memcpy(w, PyBytes_AS_STRING(kb), k);
     w += k;
@@ -1279,7 +1284,7 @@ static PyMethodDef methods[] = {
     {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL,
      "scan_frames(buf, pos, seg_end, base, keys, check_crc, out, limit) -> new pos"},
     {"encode_frame", (PyCFunction)(void (*)(void))encode_frame, METH_FASTCALL,
-     "encode_frame(buf, keys, streams, key, shard, seq, ts, payload, offset, interval)"
+     "encode_frame(buf, used, keys, streams, key, shard, seq, ts, payload, offset, interval)"
      " -> (new offset, crc) or None"},
     {"resync_candidate", (PyCFunction)(void (*)(void))resync_candidate, METH_FASTCALL,
      "resync_candidate(buf, start, stop, seg, size, can_cross) -> index or -1"},

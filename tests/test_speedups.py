@@ -424,7 +424,7 @@ def test_the_c_path_never_encodes_the_reserved_key():
     streams = {(K.INTERNAL_KEY, 0): StreamState(0, 0)}
     for payload in (b"EOS", b"data"):
         got = C.encode_frame(
-            buf, {K.INTERNAL_KEY: kb}, streams, K.INTERNAL_KEY, 0, 0, 1, payload, 128, 1 << 20
+            buf, 0, {K.INTERNAL_KEY: kb}, streams, K.INTERNAL_KEY, 0, 0, 1, payload, 128, 1 << 20
         )
         assert got is None and buf == bytearray()
     with path(True):

@@ -12,7 +12,7 @@ import os
 from types import ModuleType
 
 #: the ABI_VERSION of ssfile/_speedups.c this code calls; a stale build is ignored
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 
 def pure_forced() -> bool:

@@ -1,7 +1,10 @@
 """The sans-I/O encoder: messages in, bytes out, beacons placed exactly as upstream does.
 
 The encoder appends to an internal buffer; a driver moves the bytes to a file with
-:meth:`Encoder.take`.  Beacon rules (spec/ss-format.md, "Beacons"): a beacon starts at every
+:meth:`Encoder.take`, or without a copy with :meth:`Encoder.view` then :meth:`Encoder.consume`.
+The buffer is an arena that is reused, not emptied: its memory stays allocated from one flush
+to the next (a bytearray emptied by ``del`` or ``clear()`` gives its memory back, and touching
+fresh memory again cost more than encoding, bench/write_sizes.py).  Beacon rules (spec/ss-format.md, "Beacons"): a beacon starts at every
 positive multiple of the interval, written as soon as the output reaches it; it carries
 ``num_markers(interval)`` markers chosen by rotating over the (stream, shard) pairs sorted
 by key bytes then shard, starting at (markers emitted so far) mod (pairs known); each marker
@@ -34,6 +37,8 @@ _SEPARATOR = K.SEPARATOR
 _INTERNAL_BYTES = K.INTERNAL_KEY.encode("ascii")
 #: ``_FRAME_PACKS[k][n]``: a cached whole-frame ``pack`` for a k-byte key, n-byte payload
 _FRAME_PACKS: tuple[dict[int, Callable[..., bytes]], ...] = tuple({} for _ in range(256))
+#: the arena is cut back to this size once its output is consumed (after a huge payload)
+KEEP = 4 << 20
 
 
 def _frame_pack(k: int, n: int) -> Callable[..., bytes]:
@@ -89,23 +94,49 @@ class Encoder:
         self.streams: dict[tuple[str, int], StreamState] = dict(streams or {})
         self.markers_emitted = markers_emitted
         self._nm = K.num_markers(interval)
+        #: the arena: its first ``pending`` bytes are the output not yet taken or consumed
         self._buf = bytearray()
-        #: output not yet taken; take() empties this same bytearray (drivers may len() it)
-        self.buffer = self._buf
+        #: bytes of output not yet taken or consumed
+        self.pending = 0
         self._keys: dict[str, bytes] = {}
         self._started = False
 
     # ---- output ----------------------------------------------------------------------------
 
     def take(self) -> bytes:
-        """Bytes produced since the last call."""
-        out = bytes(self._buf)
-        self._buf.clear()
+        """Bytes produced since the last call (or :meth:`consume`)."""
+        out = bytes(self._buf[: self.pending])
+        self.consume(self.pending)
         return out
 
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
+    def view(self) -> memoryview:
+        """The output not yet taken, without a copy.  Release the view (``release()``)
+        before encoding more or calling :meth:`consume`: the arena must stay resizable."""
+        return memoryview(self._buf)[: self.pending]
+
+    def consume(self, n: int) -> None:
+        """Drop the first ``n`` bytes of the output (a driver wrote them)."""
+        rest = self.pending - n
+        buf = self._buf
+        if rest:
+            buf[:rest] = buf[n : self.pending]  # the same length: in place, no reallocation
+        self.pending = rest
+        if len(buf) > KEEP and rest <= KEEP:
+            del buf[KEEP:]
+
+    def detach(self) -> None:
+        """Move the output to a new arena (a view of the current one could not be released)."""
+        self._buf = bytearray(self._buf)
+
+    def _put(self, data: bytes | bytearray | memoryview) -> None:
+        """Append ``data`` to the output."""
+        used = self.pending
+        end = used + len(data)
+        buf = self._buf
+        if end > len(buf):
+            buf += bytes(max(end, 2 * len(buf)) - len(buf))
+        buf[used:end] = data
+        self.pending = end
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -115,7 +146,7 @@ class Encoder:
             return
         self._started = True
         if self.offset == 0:
-            self._buf += build_file_header(self.header)
+            self._put(build_file_header(self.header))
             self.offset = K.HEADER_SIZE
         if self.offset % self.interval == 0:
             # I == 128, or an append point exactly on a boundary: an empty beacon
@@ -147,6 +178,7 @@ class Encoder:
             # the common case in C; None (nothing changed) for anything the code below must do
             got = _ENCODE_FRAME(
                 self._buf,
+                self.pending,
                 self._keys,
                 self.streams,
                 key,
@@ -158,7 +190,9 @@ class Encoder:
                 self.interval,
             )
             if got is not None:
-                self.offset, crc = got
+                end, crc = got
+                self.pending += end - self.offset
+                self.offset = end
                 return crc  # type: ignore[no-any-return]  # from the C accelerator
         kb = self._keys.get(key)
         if kb is None:
@@ -198,7 +232,13 @@ class Encoder:
             pack = _FRAME_PACKS[k].get(n)
             if pack is None:
                 pack = _frame_pack(k, n)
-            self._buf += pack(k, kb, shard, seq, ts, n, payload, crc, _SEPARATOR)
+            used = self.pending
+            end = used + size
+            buf = self._buf
+            if end > len(buf):
+                buf += bytes(max(end, 2 * len(buf)) - len(buf))
+            buf[used:end] = pack(k, kb, shard, seq, ts, n, payload, crc, _SEPARATOR)
+            self.pending = end
             self.offset = offset + size
             return crc
         self._emit(build_frame_fast(kb, shard, seq, ts, payload, crc), 0)
@@ -213,7 +253,7 @@ class Encoder:
             if pos >= len(frame):
                 return
             n = min(interval - self.offset % interval, len(frame) - pos)
-            self._buf += frame[pos : pos + n]
+            self._put(frame[pos : pos + n])
             pos += n
             self.offset += n
             if self.offset % interval and pos >= len(frame):
@@ -230,7 +270,7 @@ class Encoder:
             st = self.streams[(key, shard)]
             markers.append((self._marker_key(key), shard, st.sequence, st.timestamp_ms, st.running))
         data = build_beacon_fast(remaining, markers)
-        self._buf += data
+        self._put(data)
         self.offset += len(data)
         self.markers_emitted = (self.markers_emitted + len(markers)) & 0xFFFFFFFF
 

@@ -146,6 +146,15 @@ def _track(streams: dict[tuple[str, int], StreamState], msg: Message) -> None:
     st.count += 1
 
 
+def _done_with(enc: Encoder, view: memoryview, written: int) -> None:
+    """Release ``view`` (the encoder's output) and drop the ``written`` bytes from it."""
+    try:
+        view.release()
+    except BufferError:  # a piece of it outlives the write (a traceback holds it)
+        enc.detach()
+    enc.consume(written)
+
+
 class Writer:
     """Write messages to a ``.ss`` file.  Use :func:`ssfile.open` (mode ``"w"``, ``"x"``, ``"a"``).
 
@@ -281,7 +290,7 @@ class Writer:
         else:
             ts = ms_or_now(timestamp, "timestamp")
         enc.encode(stream_key, shard_id, sequence, ts, payload)
-        if len(enc.buffer) >= self._buffer_size:
+        if enc.pending >= self._buffer_size:
             self._write_out()
         return sequence
 
@@ -306,31 +315,35 @@ class Writer:
         return self._failed
 
     def _write_out(self) -> None:
-        """Hand the encoder's buffer to the OS.  Written bytes leave the buffer as they go, so
+        """Hand the encoder's output to the OS.  Written bytes leave the output as they go, so
         nothing is ever skipped: after an exception the rest is still there (and, after an
         OSError, the writer refuses to go on, see WriteFailed)."""
         if self._failed is not None:
             raise self._again()
         enc = self._enc
-        buf = enc.buffer
-        if not buf:
+        if not enc.pending:
             return
         fd = self._fd
-        start = enc.offset - len(buf)
-        data = bytes(buf)  # a copy: the buffer itself is never exported (it must stay resizable)
-        view = memoryview(data)
+        start = enc.offset - enc.pending
+        view = enc.view()  # no copy; released before the encoder's arena changes again
+        held = True
+        total = len(view)
         done = 0
         try:
-            while done < len(data):
+            while done < total:
                 n = os.write(fd, view[done:])
                 if n <= 0:  # never for a regular file; do not loop forever
                     raise OSError(errno.EIO, "write() wrote nothing")
                 done += n
         except OSError as err:
-            durable = self._durable + _complete_messages(enc.header, start, data[:done])
+            written = bytes(view[:done])
+            held = False
+            _done_with(enc, view, done)
+            durable = self._durable + _complete_messages(enc.header, start, written)
             raise self._fail(err, start + done, durable, "write") from err
         finally:
-            del buf[:done]  # what the OS has; the rest stays (KeyboardInterrupt: next flush)
+            if held:  # what the OS has leaves; the rest stays (Ctrl-C: next flush)
+                _done_with(enc, view, done)
         self._durable = _messages(enc)
 
     def flush(self) -> None:
