@@ -122,19 +122,23 @@ class Encoder:
             buf[:rest] = buf[n : self.pending]  # the same length: in place, no reallocation
         self.pending = rest
         if len(buf) > KEEP and rest <= KEEP:
-            del buf[KEEP:]
+            self._buf = buf[:KEEP]
 
-    def detach(self) -> None:
-        """Move the output to a new arena (a view of the current one could not be released)."""
-        self._buf = bytearray(self._buf)
+    def _room(self, end: int) -> bytearray:
+        """The arena, grown to hold at least ``end`` bytes (doubling)."""
+        buf = self._buf
+        more = bytes(max(end, 2 * len(buf)) - len(buf))
+        try:
+            buf += more
+        except BufferError:  # a view of it is still held (a failed write's traceback): a new one
+            buf = self._buf = buf + more
+        return buf
 
     def _put(self, data: bytes | bytearray | memoryview) -> None:
         """Append ``data`` to the output."""
         used = self.pending
         end = used + len(data)
-        buf = self._buf
-        if end > len(buf):
-            buf += bytes(max(end, 2 * len(buf)) - len(buf))
+        buf = self._buf if end <= len(self._buf) else self._room(end)
         buf[used:end] = data
         self.pending = end
 
@@ -234,9 +238,7 @@ class Encoder:
                 pack = _frame_pack(k, n)
             used = self.pending
             end = used + size
-            buf = self._buf
-            if end > len(buf):
-                buf += bytes(max(end, 2 * len(buf)) - len(buf))
+            buf = self._buf if end <= len(self._buf) else self._room(end)
             buf[used:end] = pack(k, kb, shard, seq, ts, n, payload, crc, _SEPARATOR)
             self.pending = end
             self.offset = offset + size

@@ -147,11 +147,10 @@ def _track(streams: dict[tuple[str, int], StreamState], msg: Message) -> None:
 
 
 def _done_with(enc: Encoder, view: memoryview, written: int) -> None:
-    """Release ``view`` (the encoder's output) and drop the ``written`` bytes from it."""
-    try:
-        view.release()
-    except BufferError:  # a piece of it outlives the write (a traceback holds it)
-        enc.detach()
+    """Release ``view`` (the encoder's output) and drop the ``written`` bytes from it.  (A piece
+    of it that outlives the write, say in a traceback, keeps the buffer exported: the encoder
+    then moves to a new one when it must grow.)"""
+    view.release()
     enc.consume(written)
 
 
