@@ -21,8 +21,8 @@ from operator import index as _index
 
 from ..errors import EncodeError
 from ..format import constants as K
+from ..format.crc import ACCELERATED, crc16_bytes
 from ..format.crc import TABLE as _TABLE
-from ..format.crc import crc16_bytes
 from ..format.layouts import build_file_header
 from ..format.records import FileHeader, check_stream_key
 from ..types import MAX_TIMESTAMP_MS, MAX_U64
@@ -291,7 +291,13 @@ class Encoder:
 #: the C twin of Encoder.encode's common case (ssfile/_speedups.c), None without it
 _ENCODE_FRAME = None
 if _speedups is not None:
-    _speedups.configure_encoder(StreamState, MAX_TIMESTAMP_MS, _MAX_PAYLOAD, _INTERNAL_BYTES)
+    _speedups.configure_encoder(
+        StreamState,
+        MAX_TIMESTAMP_MS,
+        _MAX_PAYLOAD,
+        _INTERNAL_BYTES,
+        crc16_bytes if ACCELERATED else None,  # fastcrc for long payloads
+    )
     _ENCODE_FRAME = _speedups.encode_frame
 
 __all__ = ["Encoder", "StreamState"]
