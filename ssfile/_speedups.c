@@ -3,16 +3,16 @@
  *
  *   scan_frames   the decoder's inner loop over one stretch between beacons
  *                 (ssfile/codec/decoder.py, Decoder._decode);
- *   encode_frame  the encoder's common case, a frame that ends before the next beacon
- *                 (ssfile/codec/encoder.py, Encoder.encode).
+ *   encode_frame  the encoder's common case, one frame written whole (beacons are then
+ *                 placed by ssfile/codec/encoder.py, Encoder.encode).
  *
  * and one twin of a search: resync_candidate, the cheap test that picks positions worth a
  * full read after damage (ssfile/codec/resync.py, _candidate_pure; same result).
  *
- * Both do the common case only.  Anything else (a frame cut by a beacon or by the end of the
- * data, a key not seen yet, a bad timestamp, a checksum mismatch, the EOS frame, an argument
- * out of range) is handed back to the Python code untouched: scan_frames stops before that
- * frame, encode_frame returns None having changed nothing.  The Python code then does what it
+ * Both do the common case only.  Anything else (for scan_frames a frame cut by a beacon or by
+ * the end of the data; a key not seen yet, a bad timestamp, a checksum mismatch, the EOS
+ * frame, an argument out of range) is handed back to the Python code untouched: scan_frames
+ * stops before that frame, encode_frame returns None having changed nothing.  The Python code then does what it
  * always does, so every error message and every rare path exists once, in Python.
  * tests/test_speedups.py checks that both paths give the same events, errors and bytes.
  *
@@ -502,11 +502,12 @@ as_u64(PyObject *v, uint64_t *out)
  *
  * Encoder.encode's common case: the key's bytes are in `keys` (and are not the reserved key
  * SEA_STREAMER_INTERNAL: Python refuses it, or writes the EOS frame), its (key, shard) state in
- * `streams`, every value in range, and the frame ends before the next beacon.  Writes the frame
- * into the bytearray `buf` (the encoder's arena) at index `used`, growing it only if the frame
- * does not fit, with one copy of the payload, and updates the stream's state (largest sequence
- * and timestamp, running checksum, count).  Returns None, having changed nothing, in any other
- * case. */
+ * `streams`, every value in range.  Writes the whole frame into the bytearray `buf` (the
+ * encoder's arena) at index `used`, growing it only if the frame does not fit, with one copy of
+ * the payload, and updates the stream's state (largest sequence and timestamp, running
+ * checksum, count).  A frame that reaches the next beacon is written whole all the same: the
+ * caller moves the part after the boundary behind the beacon(s) (the beacons carry the state
+ * updated by this frame).  Returns None, having changed nothing, in any other case. */
 static PyObject *
 encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -537,8 +538,6 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
     Py_ssize_t k = PyBytes_GET_SIZE(kb), n = PyBytes_GET_SIZE(payload);
     Py_ssize_t size = FRAME_OVERHEAD + k + n;
-    if (size >= interval - offset % interval)  /* reaches a beacon: Python places it */
-        Py_RETURN_NONE;
     const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(payload);
     long crc_got = -1;
     if (crc_long != NULL && n >= CRC_LONG_MIN) {

@@ -179,7 +179,8 @@ class Encoder:
         :class:`EncodeError` (nothing written) for a value the format cannot hold or the
         reserved key ``SEA_STREAMER_INTERNAL``."""
         if _ENCODE_FRAME is not None:
-            # the common case in C; None (nothing changed) for anything the code below must do
+            # the common case in C (the whole frame); None (nothing changed) for anything the
+            # code below must do
             got = _ENCODE_FRAME(
                 self._buf,
                 self.pending,
@@ -195,8 +196,17 @@ class Encoder:
             )
             if got is not None:
                 end, crc = got
-                self.pending += end - self.offset
-                self.offset = end
+                offset = self.offset
+                size = end - offset
+                if size < self.interval - offset % self.interval:  # no boundary reached
+                    self.pending += size
+                    self.offset = end
+                else:  # the part after the boundary goes behind the beacon(s)
+                    cut = self.pending + self.interval - offset % self.interval
+                    rest = bytes(memoryview(self._buf)[cut : self.pending + size])
+                    self.pending = cut
+                    self.offset = end - len(rest)
+                    self._emit(rest, 0)
                 return crc  # type: ignore[no-any-return]  # from the C accelerator
         kb = self._keys.get(key)
         if kb is None:
@@ -249,13 +259,14 @@ class Encoder:
     def _emit(self, frame: bytes, pos: int) -> None:
         """Write ``frame[pos:]``, inserting a beacon at every boundary reached."""
         interval = self.interval
+        view = memoryview(frame)
         while True:
             if self.offset % interval == 0:
                 self._beacon(len(frame) - pos)
             if pos >= len(frame):
                 return
             n = min(interval - self.offset % interval, len(frame) - pos)
-            self._put(frame[pos : pos + n])
+            self._put(view[pos : pos + n])
             pos += n
             self.offset += n
             if self.offset % interval and pos >= len(frame):
