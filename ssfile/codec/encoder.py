@@ -4,12 +4,14 @@ The encoder appends to an internal buffer; a driver moves the bytes to a file wi
 :meth:`Encoder.take`, or without a copy with :meth:`Encoder.view` then :meth:`Encoder.consume`.
 The buffer is an arena that is reused, not emptied: its memory stays allocated from one flush
 to the next (a bytearray emptied by ``del`` or ``clear()`` gives its memory back, and touching
-fresh memory again cost more than encoding, bench/write_sizes.py).  Beacon rules (spec/ss-format.md, "Beacons"): a beacon starts at every
-positive multiple of the interval, written as soon as the output reaches it; it carries
-``num_markers(interval)`` markers chosen by rotating over the (stream, shard) pairs sorted
-by key bytes then shard, starting at (markers emitted so far) mod (pairs known); each marker
-holds that pair's running maxima of sequence and timestamp and its running checksum,
-updated *before* the frame that crosses the boundary is written.
+fresh memory again cost more than encoding, bench/write_sizes.py).
+
+Beacon rules (spec/ss-format.md, "Beacons"): a beacon starts at every positive multiple of
+the interval, written as soon as the output reaches it; it carries ``num_markers(interval)``
+markers chosen by rotating over the (stream, shard) pairs sorted by key bytes then shard,
+starting at (markers emitted so far) mod (pairs known); each marker holds that pair's
+running maxima of sequence and timestamp and its running checksum, updated *before* the
+frame that crosses the boundary is written.
 """
 
 from __future__ import annotations
