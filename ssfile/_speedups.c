@@ -3,16 +3,16 @@
  *
  *   scan_frames   the decoder's inner loop over one stretch between beacons
  *                 (ssfile/codec/decoder.py, Decoder._decode);
- *   encode_frame  the encoder's common case, a frame that ends before the next beacon
- *                 (ssfile/codec/encoder.py, Encoder.encode).
+ *   encode_frame  the encoder's common case, one frame written whole (beacons are then
+ *                 placed by ssfile/codec/encoder.py, Encoder.encode).
  *
  * and one twin of a search: resync_candidate, the cheap test that picks positions worth a
  * full read after damage (ssfile/codec/resync.py, _candidate_pure; same result).
  *
- * Both do the common case only.  Anything else (a frame cut by a beacon or by the end of the
- * data, a key not seen yet, a bad timestamp, a checksum mismatch, the EOS frame, an argument
- * out of range) is handed back to the Python code untouched: scan_frames stops before that
- * frame, encode_frame returns None having changed nothing.  The Python code then does what it
+ * Both do the common case only.  Anything else (for scan_frames a frame cut by a beacon or by
+ * the end of the data; a key not seen yet, a bad timestamp, a checksum mismatch, the EOS
+ * frame, an argument out of range) is handed back to the Python code untouched: scan_frames
+ * stops before that frame, encode_frame returns None having changed nothing.  The Python code then does what it
  * always does, so every error message and every rare path exists once, in Python.
  * tests/test_speedups.py checks that both paths give the same events, errors and bytes.
  *
@@ -457,14 +457,24 @@ enum { ST_SEQUENCE, ST_TIMESTAMP, ST_RUNNING, ST_COUNT };
 static Slots stream_state;
 static uint64_t max_payload;             /* constants.MAX_PAYLOAD */
 static PyObject *reserved_key;           /* bytes: SEA_STREAMER_INTERNAL, never encoded here */
+/* The payload CRC of a long payload comes from this callable (bytes -> int), when given: the
+ * codec passes fastcrc's CDMA2000 function (ssfile/format/crc.py), 2-3x faster than
+ * crc16_fast from 1 KiB on (it uses wider vector instructions; bench/write_sizes.py), while
+ * below that the call costs more than the tables.  Both are tested equal to crc16_py. */
+static PyObject *crc_long;
+#define CRC_LONG_MIN 1024
 
 static PyObject *
 configure_encoder(PyObject *mod, PyObject *args)
 {
-    PyObject *type, *reserved;
+    PyObject *type, *reserved, *crc = Py_None;
     unsigned long long max_ts, max_len;
-    if (!PyArg_ParseTuple(args, "OKKO!", &type, &max_ts, &max_len, &PyBytes_Type, &reserved))
+    if (!PyArg_ParseTuple(args, "OKKO!|O", &type, &max_ts, &max_len, &PyBytes_Type, &reserved,
+                          &crc))
         return NULL;
+    if (crc != Py_None && !PyCallable_Check(crc))
+        return PyErr_Format(PyExc_TypeError, "configure_encoder(): crc must be callable or None");
+    Py_XSETREF(crc_long, crc == Py_None ? NULL : Py_NewRef(crc));
     if (slots_configure(&stream_state, type, STATE_SLOTS, 4) < 0)
         return NULL;
     max_timestamp = max_ts;
@@ -488,29 +498,34 @@ as_u64(PyObject *v, uint64_t *out)
     return 1;
 }
 
-/* encode_frame(buf, keys, streams, key, shard, seq, ts, payload, offset, interval)
+/* encode_frame(buf, used, keys, streams, key, shard, seq, ts, payload, offset, interval)
  *     -> (new offset, payload crc) or None
  *
  * Encoder.encode's common case: the key's bytes are in `keys` (and are not the reserved key
  * SEA_STREAMER_INTERNAL: Python refuses it, or writes the EOS frame), its (key, shard) state in
- * `streams`, every value in range, and the frame ends before the next beacon.  Appends the
- * frame to the bytearray `buf` and updates the stream's state (largest sequence and timestamp,
- * running checksum, count).  Returns None, having changed nothing, in any other case. */
+ * `streams`, every value in range.  Writes the whole frame into the bytearray `buf` (the
+ * encoder's arena) at index `used`, growing it only if the frame does not fit, with one copy of
+ * the payload, and updates the stream's state (largest sequence and timestamp, running
+ * checksum, count).  A frame that reaches the next beacon is written whole all the same: the
+ * caller moves the part after the boundary behind the beacon(s) (the beacons carry the state
+ * updated by this frame).  Returns None, having changed nothing, in any other case. */
 static PyObject *
 encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 10)
-        return PyErr_Format(PyExc_TypeError, "encode_frame() takes 10 arguments");
+    if (nargs != 11)
+        return PyErr_Format(PyExc_TypeError, "encode_frame() takes 11 arguments");
     if (stream_state.type == NULL)
         return PyErr_Format(PyExc_RuntimeError, "call configure_encoder() first");
-    PyObject *buf = args[0], *keys = args[1], *streams = args[2], *key = args[3];
-    PyObject *shard = args[4], *seq = args[5], *ts = args[6], *payload = args[7];
-    long long offset = PyLong_AsLongLong(args[8]), interval = PyLong_AsLongLong(args[9]);
+    PyObject *buf = args[0], *keys = args[2], *streams = args[3], *key = args[4];
+    PyObject *shard = args[5], *seq = args[6], *ts = args[7], *payload = args[8];
+    Py_ssize_t used = PyLong_AsSsize_t(args[1]);
+    long long offset = PyLong_AsLongLong(args[9]), interval = PyLong_AsLongLong(args[10]);
     if (PyErr_Occurred())
         return NULL;
     uint64_t shard_v, seq_v, ts_v, old_seq, old_ts;
     if (!PyByteArray_CheckExact(buf) || !PyDict_CheckExact(keys) || !PyDict_CheckExact(streams)
             || !PyUnicode_CheckExact(key) || !PyBytes_CheckExact(payload) || interval <= 0
+            || used < 0 || used > PyByteArray_GET_SIZE(buf)
             || !as_u64(shard, &shard_v) || !as_u64(seq, &seq_v) || !as_u64(ts, &ts_v)
             || ts_v > max_timestamp || (uint64_t)PyBytes_GET_SIZE(payload) > max_payload)
         Py_RETURN_NONE;
@@ -524,8 +539,21 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
     Py_ssize_t k = PyBytes_GET_SIZE(kb), n = PyBytes_GET_SIZE(payload);
     Py_ssize_t size = FRAME_OVERHEAD + k + n;
-    if (size >= interval - offset % interval)  /* reaches a beacon: Python places it */
-        Py_RETURN_NONE;
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(payload);
+    long crc_got = -1;
+    if (crc_long != NULL && n >= CRC_LONG_MIN) {
+        PyObject *r = PyObject_CallOneArg(crc_long, payload);
+        crc_got = r != NULL && PyLong_Check(r) ? PyLong_AsLong(r) : -1;
+        Py_XDECREF(r);
+        if (crc_got < 0 || crc_got > 0xFFFF) {  /* cannot be: the tables then */
+            PyErr_Clear();
+            crc_got = -1;
+        }
+        /* the call ran outside code: `kb` was borrowed, look it up again */
+        kb = PyDict_GetItemWithError(keys, key);
+        if (kb == NULL || !PyBytes_CheckExact(kb) || PyBytes_GET_SIZE(kb) != k)
+            return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    }
     PyObject *pair = PyTuple_Pack(2, key, shard);
     if (pair == NULL)
         return NULL;
@@ -548,8 +576,7 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
 
     /* everything checked: compute, then build every new object before changing anything */
-    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(payload);
-    uint16_t crc = crc16_fast(data, n, 0xFFFF);
+    uint16_t crc = crc_got >= 0 ? (uint16_t)crc_got : crc16_fast(data, n, 0xFFFF);
     unsigned char crc_be[2] = {(unsigned char)(crc >> 8), (unsigned char)crc};
     uint16_t new_running = crc16(crc_be, 2, (uint16_t)running);
     PyObject *new_running_o = PyLong_FromLong(new_running);
@@ -562,8 +589,9 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             Py_CLEAR(result);
     }
     Py_ssize_t old_len = PyByteArray_GET_SIZE(buf);
-    int grown = new_running_o && new_count_o && result
-                && PyByteArray_Resize(buf, old_len + size) == 0;
+    int grown = new_running_o && new_count_o && result;
+    if (grown && used + size > old_len)  /* the arena doubles (Python's _put does the same) */
+        grown = PyByteArray_Resize(buf, used + size > 2 * old_len ? used + size : 2 * old_len) == 0;
     if (!grown) {  /* out of memory, or `buf` is exported: Python meets the same error */
         Py_XDECREF(new_running_o);
         Py_XDECREF(new_count_o);
@@ -571,7 +599,7 @@ encode_frame(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    unsigned char *w = (unsigned char *)PyByteArray_AS_STRING(buf) + old_len;
+    unsigned char *w = (unsigned char *)PyByteArray_AS_STRING(buf) + used;
     *w++ = (unsigned char)k;
     memcpy(w, PyBytes_AS_STRING(kb), k);
     w += k;
@@ -2058,11 +2086,11 @@ static PyMethodDef methods[] = {
     {"configure_decoder", configure_decoder, METH_VARARGS,
      "configure_decoder(Message, max_timestamp_ms, eos_key: bytes, eos_payload: bytes)"},
     {"configure_encoder", configure_encoder, METH_VARARGS,
-     "configure_encoder(StreamState, max_timestamp_ms, max_payload, reserved_key)"},
+     "configure_encoder(StreamState, max_timestamp_ms, max_payload, reserved_key, crc=None)"},
     {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL,
      "scan_frames(buf, pos, seg_end, base, keys, check_crc, out, limit) -> new pos"},
     {"encode_frame", (PyCFunction)(void (*)(void))encode_frame, METH_FASTCALL,
-     "encode_frame(buf, keys, streams, key, shard, seq, ts, payload, offset, interval)"
+     "encode_frame(buf, used, keys, streams, key, shard, seq, ts, payload, offset, interval)"
      " -> (new offset, crc) or None"},
     {"resync_candidate", (PyCFunction)(void (*)(void))resync_candidate, METH_FASTCALL,
      "resync_candidate(buf, start, stop, seg, size, can_cross) -> index or -1"},

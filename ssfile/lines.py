@@ -223,7 +223,7 @@ def parse_raw(raw: bytes) -> RawFields | None:
         parsed = parse_line(raw.decode("utf-8"))
     except (UnicodeDecodeError, LineError):
         return None
-    return (*parsed[:4], parsed.payload.encode("utf-8"))  # type: ignore[return-value]
+    return (*parsed[:4], parsed.payload.encode("utf-8"))
 
 
 def parse_lines(raws: list[bytes]) -> list[RawFields | None]:

@@ -18,7 +18,7 @@ import pytest
 import ssfile._speedups as C
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ss_strategies import ROOT, U64, encode_file, payloads, split, stream_keys
+from ss_strategies import ROOT, U64, encode_file, message_lists, payloads, split, stream_keys
 
 import ssfile
 from ssfile.codec import accel, decoder, encoder
@@ -28,14 +28,17 @@ from ssfile.codec.encoder import Encoder, StreamState
 from ssfile.codec.events import EndOfStream
 from ssfile.errors import ChecksumMismatch, EncodeError, FormatError
 from ssfile.format import constants as K
-from ssfile.format.crc import crc16_py
+from ssfile.format.crc import ACCELERATED, crc16_bytes, crc16_py
 from ssfile.format.records import FileHeader
 from ssfile.types import MAX_TIMESTAMP_MS, Message
 
 # the same configuration the codec modules apply when they load the extension (idempotent),
 # so that the C path is exercised here even when the suite runs with SSFILE_PURE=1
 C.configure_decoder(Message, MAX_TIMESTAMP_MS, K.INTERNAL_KEY.encode("ascii"), K.EOS_PAYLOAD)
-C.configure_encoder(StreamState, MAX_TIMESTAMP_MS, K.MAX_PAYLOAD, K.INTERNAL_KEY.encode("ascii"))
+LONG_CRC = crc16_bytes if ACCELERATED else None  # what the encoder module passes
+C.configure_encoder(
+    StreamState, MAX_TIMESTAMP_MS, K.MAX_PAYLOAD, K.INTERNAL_KEY.encode("ascii"), LONG_CRC
+)
 C.configure_timestamp(Message._timestamp)
 
 
@@ -424,7 +427,7 @@ def test_the_c_path_never_encodes_the_reserved_key():
     streams = {(K.INTERNAL_KEY, 0): StreamState(0, 0)}
     for payload in (b"EOS", b"data"):
         got = C.encode_frame(
-            buf, {K.INTERNAL_KEY: kb}, streams, K.INTERNAL_KEY, 0, 0, 1, payload, 128, 1 << 20
+            buf, 0, {K.INTERNAL_KEY: kb}, streams, K.INTERNAL_KEY, 0, 0, 1, payload, 128, 1 << 20
         )
         assert got is None and buf == bytearray()
     with path(True):
@@ -529,3 +532,81 @@ def test_an_accelerator_that_is_not_built_is_none(monkeypatch):
     monkeypatch.delenv("SSFILE_PURE", raising=False)
     monkeypatch.setitem(sys.modules, "ssfile._speedups", None)  # import raises ImportError
     assert accel.load() is None
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([128, 300, 1024, K.DEFAULT_BEACON_INTERVAL]),
+    message_lists(max_messages=60, max_payload=3000),
+    st.lists(st.integers(0, 5000), max_size=80),
+    st.booleans(),
+)
+def test_output_drained_in_pieces_is_the_same_file_on_both_paths(interval, msgs, cuts, use_c):
+    """The encoder's buffer is reused: drained through view() + consume() by pieces of any
+    size between messages (as the writer does, short writes included), the output is the
+    file encode_file gives, on the C and the pure path alike."""
+    with path(False):
+        whole = encode_file(interval, msgs, eos=False)
+    with path(use_c):
+        enc = Encoder(FileHeader("t.ss", 1_700_000_000_000, interval))
+        enc.start()
+        out = []
+        for i, (key, shard, seq, ts, payload) in enumerate(msgs):
+            enc.encode(key, shard, seq, ts, payload)
+            if i < len(cuts):
+                view = enc.view()
+                n = min(cuts[i], len(view))
+                out.append(bytes(view[:n]))
+                view.release()
+                enc.consume(n)
+        out.append(enc.take())
+        assert enc.pending == 0
+    assert b"".join(out) == whole
+
+
+def test_the_c_encoder_takes_long_payload_crcs_from_the_configured_function():
+    """Payloads of 1 KiB or more get their CRC from the function configure_encoder was given
+    (fastcrc's); a function that fails, answers nonsense or changes the key cache leaves the
+    output what the pure path writes."""
+    msgs = [("k", 0, i + 1, i, bytes([i]) * size) for i, size in enumerate([1023, 1024, 5000])]
+    with path(False):
+        pure = encode_file(1 << 20, msgs)
+    seen: list[int] = []
+    enc_box: list[Encoder] = []
+
+    def counting(data):
+        seen.append(len(data))
+        return crc16_py(data)
+
+    def broken(data):
+        raise RuntimeError("no")
+
+    def forgets_the_key(data):
+        enc_box[0]._keys.clear()
+        return crc16_py(data)
+
+    def encode(fn) -> bytes:
+        C.configure_encoder(
+            StreamState, MAX_TIMESTAMP_MS, K.MAX_PAYLOAD, K.INTERNAL_KEY.encode("ascii"), fn
+        )
+        with path(True):
+            enc = Encoder(FileHeader("t.ss", 1_700_000_000_000, 1 << 20))
+            enc_box[:] = [enc]
+            enc.start()
+            for m in msgs:
+                enc.encode(*m)
+            enc.end_of_stream(99)
+            return enc.take()
+
+    try:
+        assert encode(counting) == pure
+        assert seen == [1024, 5000]  # the 3-byte EOS and 1023 bytes: the tables
+        for fn in (broken, lambda data: -1, lambda data: 1 << 16, lambda data: "x"):
+            assert encode(fn) == pure
+        assert encode(forgets_the_key) == pure
+        with pytest.raises(TypeError):
+            encode(42)
+    finally:
+        C.configure_encoder(
+            StreamState, MAX_TIMESTAMP_MS, K.MAX_PAYLOAD, K.INTERNAL_KEY.encode("ascii"), LONG_CRC
+        )

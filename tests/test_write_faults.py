@@ -260,19 +260,24 @@ def test_stdio_producer_on_a_full_disk(small_tmpfs):
 
 class Faults:
     """os.write/os.fsync for one fd, failing as planned: each entry of ``plan`` applies to one
-    os.write ("short": write half, "enospc": raise, "interrupt": raise KeyboardInterrupt), each
-    of ``sync_plan`` to one os.fsync ("eio": raise)."""
+    os.write ("short": write half, "enospc": raise, "interrupt": raise KeyboardInterrupt;
+    "hold-" before either: and keep the buffer it was given, as a wrapper that logs it might),
+    each of ``sync_plan`` to one os.fsync ("eio": raise)."""
 
     def __init__(self, monkeypatch, plan, sync_plan=()):
         self.plan = list(plan)
         self.sync_plan = list(sync_plan)
         self.fd = None
+        self.held = []
         self.real_write, self.real_fsync = os.write, os.fsync
         monkeypatch.setattr(writer_module.os, "write", self.write)
         monkeypatch.setattr(writer_module.os, "fsync", self.fsync)
 
     def write(self, fd, data):
         step = self.plan.pop(0) if fd == self.fd and self.plan else None
+        if step and step.startswith("hold-"):
+            self.held.append(data)
+            step = step[len("hold-") :]
         if step == "short":
             return self.real_write(fd, bytes(data[: max(1, len(data) // 2)]))
         if step == "enospc":
@@ -346,6 +351,42 @@ def test_interrupted_write_keeps_the_unwritten_bytes(monkeypatch, tmp_path):
     w.close()
     assert w.failed is None
     assert path.read_bytes() == reference(tmp_path, 300)
+
+
+@pytest.mark.parametrize("fault", ["hold-interrupt", "hold-enospc"])
+def test_a_buffer_kept_after_a_failed_write_does_not_stop_the_writer(monkeypatch, tmp_path, fault):
+    """The writer hands the OS a view of the encoder's buffer (no copy); a failed write whose
+    traceback or caller keeps that view must neither lose bytes nor make the encoder unable to
+    grow its buffer: Ctrl-C then carries on as usual, ENOSPC fails as usual."""
+    path = tmp_path / "held.ss"
+    w, faults = faulty_writer(monkeypatch, path, [None, "short", fault])
+    i = 0
+    with pytest.raises((KeyboardInterrupt, WriteFailed)) as info:
+        while i < 300:
+            write_messages(w, i, i + 1)
+            i += 1
+    assert faults.held  # the view is still exported
+    if fault == "hold-interrupt":
+        write_messages(w, i + 1, 300)
+        big = [b"x" * 3000, b"y" * 70_000]  # the encoder's buffer must grow for these
+        for payload in big:
+            w.write(payload, stream_key="big", timestamp=T0)
+        w.close()
+        assert w.failed is None
+        with open_like(tmp_path / "reference.ss") as ref:
+            write_messages(ref, 0, 300)
+            for payload in big:
+                ref.write(payload, stream_key="big", timestamp=T0)
+        assert path.read_bytes() == (tmp_path / "reference.ss").read_bytes()
+    else:
+        assert isinstance(info.value, WriteFailed)
+        size = os.path.getsize(path)
+        assert info.value.offset == size
+        with pytest.raises(WriteFailed):
+            w.close()
+        assert path.read_bytes() == reference(tmp_path, 300)[:size]
+        msgs = recovered(path)
+        assert msgs == [message(j) for j in range(len(msgs))] and len(msgs) == info.value.messages
 
 
 def test_fsync_failure_is_final(monkeypatch, tmp_path):

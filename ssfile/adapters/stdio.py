@@ -40,10 +40,8 @@ from collections.abc import Sequence
 from typing import IO
 
 from .. import lines
+from ..codec import decoder as _decoder  # noqa: F401  # configures the Message layout
 from ..codec.accel import speedups as _speedups
-from ..codec.decoder import Message as _Message  # noqa: F401 -- its import configures
-
-#  the Message layout line_messages fills
 from ..errors import EncodeError, StreamError, WriteFailed
 from ..format.constants import BROADCAST_KEY
 from ..format.records import check_producer_key
@@ -303,7 +301,7 @@ class StdioStreamer(Streamer):
         except LineError as err:
             self._invalid(err)
             return None
-        return (*parsed[:4], parsed.payload.encode("utf-8"))  # type: ignore[return-value]
+        return (*parsed[:4], parsed.payload.encode("utf-8"))
 
     def _invalid(self, err: LineError) -> None:
         """An invalid line: reported and skipped, or the end of every consumer (fatal)."""

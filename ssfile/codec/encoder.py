@@ -1,12 +1,17 @@
 """The sans-I/O encoder: messages in, bytes out, beacons placed exactly as upstream does.
 
 The encoder appends to an internal buffer; a driver moves the bytes to a file with
-:meth:`Encoder.take`.  Beacon rules (spec/ss-format.md, "Beacons"): a beacon starts at every
-positive multiple of the interval, written as soon as the output reaches it; it carries
-``num_markers(interval)`` markers chosen by rotating over the (stream, shard) pairs sorted
-by key bytes then shard, starting at (markers emitted so far) mod (pairs known); each marker
-holds that pair's running maxima of sequence and timestamp and its running checksum,
-updated *before* the frame that crosses the boundary is written.
+:meth:`Encoder.take`, or without a copy with :meth:`Encoder.view` then :meth:`Encoder.consume`.
+The buffer is an arena that is reused, not emptied: its memory stays allocated from one flush
+to the next (a bytearray emptied by ``del`` or ``clear()`` gives its memory back, and touching
+fresh memory again cost more than encoding, bench/write_sizes.py).
+
+Beacon rules (spec/ss-format.md, "Beacons"): a beacon starts at every positive multiple of
+the interval, written as soon as the output reaches it; it carries ``num_markers(interval)``
+markers chosen by rotating over the (stream, shard) pairs sorted by key bytes then shard,
+starting at (markers emitted so far) mod (pairs known); each marker holds that pair's
+running maxima of sequence and timestamp and its running checksum, updated *before* the
+frame that crosses the boundary is written.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from operator import index as _index
 
 from ..errors import EncodeError
 from ..format import constants as K
+from ..format.crc import ACCELERATED, crc16_bytes
 from ..format.crc import TABLE as _TABLE
-from ..format.crc import crc16_bytes
 from ..format.layouts import build_file_header
 from ..format.records import FileHeader, check_stream_key
 from ..types import MAX_TIMESTAMP_MS, MAX_U64
@@ -34,6 +39,8 @@ _SEPARATOR = K.SEPARATOR
 _INTERNAL_BYTES = K.INTERNAL_KEY.encode("ascii")
 #: ``_FRAME_PACKS[k][n]``: a cached whole-frame ``pack`` for a k-byte key, n-byte payload
 _FRAME_PACKS: tuple[dict[int, Callable[..., bytes]], ...] = tuple({} for _ in range(256))
+#: the arena is cut back to this size once its output is consumed (after a huge payload)
+KEEP = 4 << 20
 
 
 def _frame_pack(k: int, n: int) -> Callable[..., bytes]:
@@ -89,23 +96,53 @@ class Encoder:
         self.streams: dict[tuple[str, int], StreamState] = dict(streams or {})
         self.markers_emitted = markers_emitted
         self._nm = K.num_markers(interval)
+        #: the arena: its first ``pending`` bytes are the output not yet taken or consumed
         self._buf = bytearray()
-        #: output not yet taken; take() empties this same bytearray (drivers may len() it)
-        self.buffer = self._buf
+        #: bytes of output not yet taken or consumed
+        self.pending = 0
         self._keys: dict[str, bytes] = {}
         self._started = False
 
     # ---- output ----------------------------------------------------------------------------
 
     def take(self) -> bytes:
-        """Bytes produced since the last call."""
-        out = bytes(self._buf)
-        self._buf.clear()
+        """Bytes produced since the last call (or :meth:`consume`)."""
+        out = bytes(self._buf[: self.pending])
+        self.consume(self.pending)
         return out
 
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
+    def view(self) -> memoryview:
+        """The output not yet taken, without a copy.  Release the view (``release()``)
+        before encoding more or calling :meth:`consume`: the arena must stay resizable."""
+        return memoryview(self._buf)[: self.pending]
+
+    def consume(self, n: int) -> None:
+        """Drop the first ``n`` bytes of the output (a driver wrote them)."""
+        rest = self.pending - n
+        buf = self._buf
+        if rest:
+            buf[:rest] = buf[n : self.pending]  # the same length: in place, no reallocation
+        self.pending = rest
+        if len(buf) > KEEP and rest <= KEEP:
+            self._buf = buf[:KEEP]
+
+    def _room(self, end: int) -> bytearray:
+        """The arena, grown to hold at least ``end`` bytes (doubling)."""
+        buf = self._buf
+        more = bytes(max(end, 2 * len(buf)) - len(buf))
+        try:
+            buf += more
+        except BufferError:  # a view of it is still held (a failed write's traceback): a new one
+            buf = self._buf = buf + more
+        return buf
+
+    def _put(self, data: bytes | bytearray | memoryview) -> None:
+        """Append ``data`` to the output."""
+        used = self.pending
+        end = used + len(data)
+        buf = self._buf if end <= len(self._buf) else self._room(end)
+        buf[used:end] = data
+        self.pending = end
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -115,7 +152,7 @@ class Encoder:
             return
         self._started = True
         if self.offset == 0:
-            self._buf += build_file_header(self.header)
+            self._put(build_file_header(self.header))
             self.offset = K.HEADER_SIZE
         if self.offset % self.interval == 0:
             # I == 128, or an append point exactly on a boundary: an empty beacon
@@ -144,9 +181,11 @@ class Encoder:
         :class:`EncodeError` (nothing written) for a value the format cannot hold or the
         reserved key ``SEA_STREAMER_INTERNAL``."""
         if _ENCODE_FRAME is not None:
-            # the common case in C; None (nothing changed) for anything the code below must do
+            # the common case in C (the whole frame); None (nothing changed) for anything the
+            # code below must do
             got = _ENCODE_FRAME(
                 self._buf,
+                self.pending,
                 self._keys,
                 self.streams,
                 key,
@@ -158,7 +197,18 @@ class Encoder:
                 self.interval,
             )
             if got is not None:
-                self.offset, crc = got
+                end, crc = got
+                offset = self.offset
+                size = end - offset
+                if size < self.interval - offset % self.interval:  # no boundary reached
+                    self.pending += size
+                    self.offset = end
+                else:  # the part after the boundary goes behind the beacon(s)
+                    cut = self.pending + self.interval - offset % self.interval
+                    rest = bytes(memoryview(self._buf)[cut : self.pending + size])
+                    self.pending = cut
+                    self.offset = end - len(rest)
+                    self._emit(rest, 0)
                 return crc  # type: ignore[no-any-return]  # from the C accelerator
         kb = self._keys.get(key)
         if kb is None:
@@ -198,7 +248,11 @@ class Encoder:
             pack = _FRAME_PACKS[k].get(n)
             if pack is None:
                 pack = _frame_pack(k, n)
-            self._buf += pack(k, kb, shard, seq, ts, n, payload, crc, _SEPARATOR)
+            used = self.pending
+            end = used + size
+            buf = self._buf if end <= len(self._buf) else self._room(end)
+            buf[used:end] = pack(k, kb, shard, seq, ts, n, payload, crc, _SEPARATOR)
+            self.pending = end
             self.offset = offset + size
             return crc
         self._emit(build_frame_fast(kb, shard, seq, ts, payload, crc), 0)
@@ -208,19 +262,13 @@ class Encoder:
         """``put(payload, ts) -> sequence``: :meth:`encode` of the next message of one
         (stream, shard), its sequence one more than the largest so far (1 for a new one), with
         the arguments bound once (a producer's per-message path).  Same bytes, same errors."""
-        streams, buf, keys, interval = self.streams, self._buf, self._keys, self.interval
+        streams = self.streams
         state_key = (key, shard)
-        fast = _ENCODE_FRAME
-        encode = self.encode
+        encode = self.encode  # the C frame encoder writes at ``pending`` in the kept buffer
 
         def put(payload: bytes, ts: int) -> int:
             st = streams.get(state_key)
             seq = 1 if st is None else st.sequence + 1
-            if fast is not None:
-                got = fast(buf, keys, streams, key, shard, seq, ts, payload, self.offset, interval)
-                if got is not None:
-                    self.offset = got[0]
-                    return seq
             encode(key, shard, seq, ts, payload)
             return seq
 
@@ -229,13 +277,14 @@ class Encoder:
     def _emit(self, frame: bytes, pos: int) -> None:
         """Write ``frame[pos:]``, inserting a beacon at every boundary reached."""
         interval = self.interval
+        view = memoryview(frame)
         while True:
             if self.offset % interval == 0:
                 self._beacon(len(frame) - pos)
             if pos >= len(frame):
                 return
             n = min(interval - self.offset % interval, len(frame) - pos)
-            self._buf += frame[pos : pos + n]
+            self._put(view[pos : pos + n])
             pos += n
             self.offset += n
             if self.offset % interval and pos >= len(frame):
@@ -252,7 +301,7 @@ class Encoder:
             st = self.streams[(key, shard)]
             markers.append((self._marker_key(key), shard, st.sequence, st.timestamp_ms, st.running))
         data = build_beacon_fast(remaining, markers)
-        self._buf += data
+        self._put(data)
         self.offset += len(data)
         self.markers_emitted = (self.markers_emitted + len(markers)) & 0xFFFFFFFF
 
@@ -271,7 +320,13 @@ class Encoder:
 #: the C twin of Encoder.encode's common case (ssfile/_speedups.c), None without it
 _ENCODE_FRAME = None
 if _speedups is not None:
-    _speedups.configure_encoder(StreamState, MAX_TIMESTAMP_MS, _MAX_PAYLOAD, _INTERNAL_BYTES)
+    _speedups.configure_encoder(
+        StreamState,
+        MAX_TIMESTAMP_MS,
+        _MAX_PAYLOAD,
+        _INTERNAL_BYTES,
+        crc16_bytes if ACCELERATED else None,  # fastcrc for long payloads
+    )
     _ENCODE_FRAME = _speedups.encode_frame
 
 __all__ = ["Encoder", "StreamState"]

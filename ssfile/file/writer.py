@@ -147,6 +147,14 @@ def _track(streams: dict[tuple[str, int], StreamState], msg: Message) -> None:
     st.count += 1
 
 
+def _done_with(enc: Encoder, view: memoryview, written: int) -> None:
+    """Release ``view`` (the encoder's output) and drop the ``written`` bytes from it.  (A piece
+    of it that outlives the write, say in a traceback, keeps the buffer exported: the encoder
+    then moves to a new one when it must grow.)"""
+    view.release()
+    enc.consume(written)
+
+
 class Writer:
     """Write messages to a ``.ss`` file.  Use :func:`ssfile.open` (mode ``"w"``, ``"x"``, ``"a"``).
 
@@ -282,7 +290,7 @@ class Writer:
         else:
             ts = ms_or_now(timestamp, "timestamp")
         enc.encode(stream_key, shard_id, sequence, ts, payload)
-        if len(enc.buffer) >= self._buffer_size:
+        if enc.pending >= self._buffer_size:
             self._write_out()
         return sequence
 
@@ -291,8 +299,8 @@ class Writer:
         sequence for one (stream, shard), its arguments bound once (the streamer's file
         producer calls it per message).  Anything but ``bytes`` and an ``int`` timestamp, or a
         writer that refuses, takes :meth:`write` itself: same results, same errors."""
-        put = self._enc.appender(stream_key, shard_id)
-        buf = self._enc.buffer
+        enc = self._enc
+        put = enc.appender(stream_key, shard_id)
         size = self._buffer_size
         write = self.write
 
@@ -306,7 +314,7 @@ class Writer:
             ):
                 return write(payload, stream_key=stream_key, shard_id=shard_id, timestamp=timestamp)
             seq = put(payload, timestamp)
-            if len(buf) >= size:
+            if enc.pending >= size:
                 self._write_out()
             return seq
 
@@ -333,31 +341,35 @@ class Writer:
         return self._failed
 
     def _write_out(self) -> None:
-        """Hand the encoder's buffer to the OS.  Written bytes leave the buffer as they go, so
+        """Hand the encoder's output to the OS.  Written bytes leave the output as they go, so
         nothing is ever skipped: after an exception the rest is still there (and, after an
         OSError, the writer refuses to go on, see WriteFailed)."""
         if self._failed is not None:
             raise self._again()
         enc = self._enc
-        buf = enc.buffer
-        if not buf:
+        if not enc.pending:
             return
         fd = self._fd
-        start = enc.offset - len(buf)
-        data = bytes(buf)  # a copy: the buffer itself is never exported (it must stay resizable)
-        view = memoryview(data)
+        start = enc.offset - enc.pending
+        view = enc.view()  # no copy; released before the encoder's arena changes again
+        held = True
+        total = len(view)
         done = 0
         try:
-            while done < len(data):
+            while done < total:
                 n = os.write(fd, view[done:])
                 if n <= 0:  # never for a regular file; do not loop forever
                     raise OSError(errno.EIO, "write() wrote nothing")
                 done += n
         except OSError as err:
-            durable = self._durable + _complete_messages(enc.header, start, data[:done])
+            written = bytes(view[:done])
+            held = False
+            _done_with(enc, view, done)
+            durable = self._durable + _complete_messages(enc.header, start, written)
             raise self._fail(err, start + done, durable, "write") from err
         finally:
-            del buf[:done]  # what the OS has; the rest stays (KeyboardInterrupt: next flush)
+            if held:  # what the OS has leaves; the rest stays (Ctrl-C: next flush)
+                _done_with(enc, view, done)
         self._durable = _messages(enc)
 
     def flush(self) -> None:

@@ -162,8 +162,8 @@ class ProducerClient:
     def _took_fatal(self, exc: BaseException) -> bool:
         """Whether ``exc`` (raised by a librdkafka call) is the producer's fatal error; if so
         it is noted for the polling task."""
-        inner = exc.args[0] if exc.args else None
-        if not callable(getattr(inner, "code", None)):
+        inner: Any = exc.args[0] if exc.args else None
+        if inner is None or not callable(getattr(inner, "code", None)):
             return False
         if not (inner.fatal() or inner.code() == self._fatal_code):
             return False
