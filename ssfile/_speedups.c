@@ -1235,6 +1235,14 @@ jf_utf8(const unsigned char *s, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
     while (i < n) {
+        uint64_t eight;
+        if (n - i >= 8) {   /* ASCII eight bytes at a time */
+            memcpy(&eight, s + i, 8);
+            if (!(eight & 0x8080808080808080ULL)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = s[i];
         if (c < 0x80) {
             i++;

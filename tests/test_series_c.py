@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import ssfile
 from ssfile.codec import accel
 from ssfile.export import series
 from ssfile.export.series import BINARY, MISSING, NOT_JSON, VALUE, c_parts, field_one, parse_path
@@ -180,3 +181,59 @@ def test_the_c_function_hands_back_only_the_rare_cases():
     raws = [b'{"q\\u0074y": 3}', b'{"a":' * 70 + b"1" + b"}" * 70, b'{"qty": ' + b"9" * 700 + b"}"]
     assert raw_c(raws, "qty") == [4, 4, 4]
     assert raw_c([b'{"qty": 1.5}', b'{"qty": 0.1000000000000000055511}'], "qty") == [0, 0]
+
+
+# ---- the full read in pieces ----------------------------------------------------------------
+
+T0 = 1_700_000_000_000
+
+
+def series_file(path, start: int, n: int, mode: str = "w") -> None:
+    opts = {"beacon_interval": 1024, "created_at": T0} if mode == "w" else {}
+    with ssfile.open(path, mode, **opts) as w:
+        for i in range(start, start + n):
+            raw = (b'{"v": %d, "pad": "%s"}' % (i, b"y" * (i % 50))) if i % 7 else b"\x00\xff"
+            w.write(raw, stream_key=("s", "t")[i % 3 == 0], timestamp=T0 + i)
+        w.close(eos=False)
+
+
+def as_tuple(s):
+    return (
+        s.timestamp_ms.tolist(),
+        s.value.tolist(),
+        s.offset.tolist(),
+        s.messages,
+        s.missing,
+        s.not_json,
+        s.binary,
+        s.resume,
+        s.ended,
+        s.stopped,
+    )
+
+
+def read_with_pieces(monkeypatch, size, fn, *args):
+    monkeypatch.setattr(series, "CHUNK_BYTES", size)
+    return as_tuple(fn(*args))
+
+
+def test_a_read_in_pieces_equals_a_read_in_one(tmp_path, monkeypatch):
+    path = str(tmp_path / "p.ss")
+    series_file(path, 0, 3000)
+    whole = read_with_pieces(monkeypatch, 1 << 40, series.field_series, path, "s", "v")
+    assert len(series._pieces(path, None)) == 1
+    monkeypatch.setattr(series, "CHUNK_BYTES", 5000)
+    assert len(series._pieces(path, None)) > 20
+    assert read_with_pieces(monkeypatch, 5000, series.field_series, path, "s", "v") == whole
+    assert whole[0] == [T0 + i for i in range(3000) if i % 3 and i % 7]
+    first = series.field_series(path, "s", "v")  # extending, in pieces
+    series_file(path, 3000, 2000, mode="a")
+    grown = as_tuple(series.extend(first, path))
+    assert read_with_pieces(monkeypatch, 1 << 40, series.field_series, path, "s", "v") == grown
+    # damage in the middle: both stop at the same frame, with the same points before it
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0x55
+    open(path, "wb").write(bytes(data))
+    whole = read_with_pieces(monkeypatch, 1 << 40, series.field_series, path, "s", "v")
+    assert whole[-1] and len(whole[0]) < len(grown[0])  # stopped at the damage
+    assert read_with_pieces(monkeypatch, 5000, series.field_series, path, "s", "v") == whole

@@ -181,52 +181,92 @@ def field_values(buf: Any, lengths: Any, keys: tuple[str | int, ...]) -> tuple[A
     return values, status
 
 
+#: the full read scans the file in pieces of about this many bytes (cut at frames after
+#: beacons): memory and the time the GIL is held between the C loops stay bounded
+CHUNK_BYTES = 64 << 20
+
+
+def _pieces(path: str, start: int | None) -> list[int | None]:
+    """Frame offsets cutting the file from ``start`` into pieces of ~``CHUNK_BYTES``: the
+    first frame after a beacon, found by a seek (a beacon that cannot be read ends the
+    cutting: the rest is one piece)."""
+    out: list[int | None] = [start]
+    size = os.path.getsize(path)
+    at = (start or 0) + CHUNK_BYTES
+    if at >= size:
+        return out
+    with Reader(path, check_crc=False, tolerate_truncation=True) as reader:
+        interval = reader.header.beacon_interval
+        while at < size:
+            try:
+                reader.seek_beacon(at // interval)
+                m = next(iter(reader), None)
+            except SSError:
+                break
+            if m is None:
+                break
+            if m.offset > (out[-1] or 0):
+                out.append(m.offset)
+            at = max(at, m.offset) + CHUNK_BYTES
+    return out
+
+
 def _read(path: str, stream: str, keys: tuple[str | int, ...], start: int | None) -> Series:
     np = _deps.numpy()
     select = Selection(streams=frozenset({stream}))
     stopped = None
-    stop = None
-    while True:
-        try:
-            got = scan(
-                path,
-                payload="buffer",
-                check_crc=True,
-                select=select,
-                start=start,
-                stop=stop,
-                tolerate_truncation=True,
-            )
+    cuts = _pieces(path, start)
+    parts: list[tuple[Any, Any, Any]] = []
+    counts = np.zeros(5, np.int64)
+    messages, ended, resume = 0, False, start
+    for j, first in enumerate(cuts):
+        stop = cuts[j + 1] if j + 1 < len(cuts) else None
+        while True:
+            try:
+                got = scan(
+                    path,
+                    payload="buffer",
+                    check_crc=True,
+                    select=select,
+                    start=first,
+                    stop=stop,
+                    tolerate_truncation=True,
+                )
+                break
+            except FormatError as err:  # damage: plot what comes before it, say where it stopped
+                if err.offset is None or (stop is not None and err.offset >= stop):
+                    raise
+                stopped, stop = str(err), err.offset
+        c = got.columns
+        pieces = got.payloads
+        buf = pieces[0] if len(pieces) == 1 else np.concatenate(pieces or [np.zeros(0, np.uint8)])
+        ts, offsets, lengths = c["timestamp_ms"], c["offset"], c["length"]
+        if j == 0 and start is not None:  # the message at ``start`` was read last time
+            skip = len(offsets) - int((offsets > start).sum())
+            buf = buf[int(lengths[:skip].sum()) :]
+            ts, offsets, lengths = ts[skip:], offsets[skip:], lengths[skip:]
+        values, status = field_values(buf, lengths, keys)
+        del buf, pieces, got.payloads
+        have = status == VALUE
+        counts += np.bincount(status, minlength=5)
+        parts.append((ts[have], values[have], offsets[have]))
+        messages += len(values)
+        ended = got.ended
+        resume = int(offsets[-1]) if len(offsets) else resume
+        if stopped:
             break
-        except FormatError as err:  # damage: plot what comes before it, and say where it stopped
-            if err.offset is None or (stop is not None and err.offset >= stop):
-                raise
-            stopped, stop = str(err), err.offset
-    c = got.columns
-    pieces = got.payloads
-    buf = pieces[0] if len(pieces) == 1 else np.concatenate(pieces or [np.zeros(0, np.uint8)])
-    ts, offsets, lengths = c["timestamp_ms"], c["offset"], c["length"]
-    if start is not None:  # the message at ``start`` was read last time
-        skip = len(offsets) - int((offsets > start).sum())
-        buf = buf[int(lengths[:skip].sum()) :]
-        ts, offsets, lengths = ts[skip:], offsets[skip:], lengths[skip:]
-    values, status = field_values(buf, lengths, keys)
-    have = status == VALUE
-    counts = np.bincount(status, minlength=4)
     out = Series(
         stream,
         "",
-        ts[have],
-        values[have],
-        offsets[have],
-        messages=len(values),
-        ended=got.ended,
+        *(p[0] if len(parts) == 1 else np.concatenate(p) for p in zip(*parts)),
+        messages=messages,
+        ended=ended,
         stopped=stopped,
         missing=int(counts[MISSING]),
         not_json=int(counts[NOT_JSON]),
         binary=int(counts[BINARY]),
     )
-    out.resume = int(offsets[-1]) if len(offsets) else start
+    out.resume = resume
     return out
 
 
@@ -241,8 +281,8 @@ def field_series(path: str | os.PathLike[str], stream: str, field_path: str) -> 
 
 #: :func:`preview`: windows read, bytes per window, messages kept per window
 PREVIEW_WINDOWS = 160
-PREVIEW_WINDOW_BYTES = 48 << 10
-PREVIEW_PER_WINDOW = 256
+PREVIEW_WINDOW_BYTES = 16 << 10
+PREVIEW_PER_WINDOW = 64
 
 
 def preview(path: str | os.PathLike[str], stream: str, field_path: str) -> Series:

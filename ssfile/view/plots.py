@@ -52,6 +52,7 @@ class Plots:
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssfile-view-plot")
+        self._executor.submit(_warm_up)  # numpy's import: not in the first plot's time
 
     def series(self, stream: str, field: str) -> tuple[str, Series | None, str | None]:
         """("pending"|"preview"|"ready"|"error", the series (or its preview), the error)."""
@@ -106,6 +107,14 @@ class Plots:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm_up() -> None:
+    """Import numpy now, in the worker (a missing one is reported by the first plot)."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        pass
 
 
 def describe(s: Series, lo: int | None, hi: int | None, width: int) -> dict[str, object]:
