@@ -280,9 +280,9 @@ def field_series(path: str | os.PathLike[str], stream: str, field_path: str) -> 
 
 
 #: :func:`preview`: windows read, bytes per window, messages kept per window
-PREVIEW_WINDOWS = 160
-PREVIEW_WINDOW_BYTES = 16 << 10
-PREVIEW_PER_WINDOW = 64
+PREVIEW_WINDOWS = 320
+PREVIEW_WINDOW_BYTES = 8 << 10
+PREVIEW_PER_WINDOW = 32
 
 
 def preview(path: str | os.PathLike[str], stream: str, field_path: str) -> Series:
@@ -298,7 +298,8 @@ def preview(path: str | os.PathLike[str], stream: str, field_path: str) -> Serie
     ts: list[int] = []
     offsets: list[int] = []
     payloads: list[bytes] = []
-    with Reader(name, tolerate_truncation=True) as reader:
+    # reads of a window's size: the reader's usual large reads would read far past it
+    with Reader(name, tolerate_truncation=True, chunk_size=PREVIEW_WINDOW_BYTES) as reader:
         beacons = max(0, os.path.getsize(name) - 1) // reader.header.beacon_interval + 1
         windows, covered = PREVIEW_WINDOWS, -1  # the last offset read (windows may overlap)
         for j in range(windows):
