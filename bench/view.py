@@ -12,9 +12,12 @@ Issue 20 (``live``, ``plot``):
   returns every panel) and times it; the reference, in the same run, is what a rescan per
   tick would cost: ``to_numpy(payload=False, check_crc=False)`` and ``ssfile.verify`` of the
   whole file;
-* the time to the first plot on 10,000,000 messages: ``/api/series`` of ``reading.temp``
-  until it is ready (the first request reads the stream), then the requests of a session
-  (everything, zooms, pans, at 1200 px); the reference is ``to_numpy`` of the same file.
+* the time to the first plot on 10,000,000 messages: the first ``/api/series`` of
+  ``reading.temp`` (a preview on a large file), then polls until the exact series is ready
+  (with a table page each time, to see the server answer meanwhile), then the requests of
+  a session (everything, zooms, pans, at 1200 px); the reference is ``to_numpy`` of the
+  same file, and the field extraction alone, C against Python, on its first 2 M payloads.
+  The plot file is made once into ``--plot-dir`` (default /tmp/ssfile-bench) and reused.
 
 * time to the first page: ``ssfile view FILE --no-browser`` started as a process, then the
   page, its assets and the first ``/api/messages`` fetched over HTTP; and in headless
@@ -236,14 +239,13 @@ def live_ticks(path: str, ticks: int, rate: int = 1_000_000) -> dict[str, object
 # ---- issue 20: the first plot on 10,000,000 messages -------------------------------------------
 
 
-def plot_file(n: int) -> str:
-    """``n`` messages of one stream, JSON ``{"i": .., "reading": {"temp": ..}}`` (~40 bytes)."""
-    from seek import DATA
-
-    path = os.path.join(DATA, f"plot-{n}.ss")
+def plot_file(n: int, where: str) -> str:
+    """``n`` messages of one stream, JSON ``{"i": .., "reading": {"temp": ..}}`` (~40 bytes),
+    generated once into ``where`` (10 M messages take minutes) and reused."""
+    path = os.path.join(where, f"plot-{n}.ss")
     if os.path.exists(path):
         return path
-    os.makedirs(DATA, exist_ok=True)
+    os.makedirs(where, exist_ok=True)
     tmp = path + ".tmp"
     with ssfile.open(tmp, "w", created_at=T0) as w:
         for i in range(n):
@@ -255,6 +257,29 @@ def plot_file(n: int) -> str:
             )
     os.replace(tmp, path)
     return path
+
+
+def extractor_ratio(path: str, n: int) -> dict[str, float]:
+    """The field extraction alone on the file's payloads: C (json_field) vs Python (json's
+    scanner, the round-1 path) on the first ``n`` payloads."""
+    import numpy as np
+
+    from ssfile.export import series
+    from ssfile.export.columns import Selection, scan
+
+    got = scan(path, payload="buffer", select=Selection(streams=frozenset({"sensor"})))
+    lengths = got.columns["length"][:n]
+    buf = got.payloads[0][: int(lengths.sum())]
+    keys = series.parse_path("reading.temp")
+    t = time.perf_counter()
+    v, s = series.field_values(buf, lengths, keys)
+    c_s = time.perf_counter() - t
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+    t = time.perf_counter()
+    pv, ps = series._values_py(buf.tobytes(), bounds, keys, np)
+    py_s = time.perf_counter() - t
+    assert (s == ps).all() and (v == pv).all()
+    return {"c_s": c_s, "py_s": py_s, "n": n}
 
 
 def plot_session(path: str, n: int) -> dict[str, object]:
@@ -269,12 +294,20 @@ def plot_session(path: str, n: int) -> dict[str, object]:
     try:
         q = {"stream": "sensor", "field": "reading.temp", "width": 1200}
         t = time.perf_counter()
-        while True:
-            got = v.api("series", **q)
-            if got["state"] != "pending":
-                break
-            time.sleep(0.05)
+        got = v.api("series", **q)
         first = time.perf_counter() - t
+        first_state, first_points = got["state"], len(got.get("data", {}).get("t", []))
+        first_sampled = got.get("messages", 0)
+        polls, pages = [], []  # what the page asks meanwhile: the plot, a table page
+        while got["state"] in ("pending", "preview"):
+            time.sleep(0.2)
+            s = time.perf_counter()
+            got = v.api("series", **q)
+            polls.append((time.perf_counter() - s) * 1000)
+            s = time.perf_counter()
+            v.api("messages", limit=100, **{"from": 128})
+            pages.append((time.perf_counter() - s) * 1000)
+        exact = time.perf_counter() - t
         assert got["values"] == n, got.get("error")
         session: dict[str, list[float]] = {"everything": [], "zoom 1/10": [], "zoom 1/1000": []}
         session["pan (1/10 wide)"] = []
@@ -295,6 +328,12 @@ def plot_session(path: str, n: int) -> dict[str, object]:
         v.close()
     return {
         "first_s": first,
+        "first_state": first_state,
+        "first_points": first_points,
+        "first_sampled": first_sampled,
+        "exact_s": exact,
+        "polls_ms": polls,
+        "pages_ms": pages,
         "session_ms": session,
         "ref_headers_s": ref_headers,
         "ref_payloads_s": ref_payloads,
@@ -351,6 +390,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="pages,live,plot", help="sections: pages, live, plot")
+    ap.add_argument(
+        "--plot-dir", default="/tmp/ssfile-bench", help="where the plot file is made once"
+    )
     args = ap.parse_args()
     only = set(args.only.split(","))
     path = big_file(0.1 if args.quick else 1.05)  # the file bench/seek.py uses
@@ -378,18 +420,47 @@ def main() -> None:
         )
     if "plot" in only:
         n = 1_000_000 if args.quick else 10_000_000
-        p = plot_session(plot_file(n), n)
+        path = plot_file(n, args.plot_dir)
+        print(f"\nload before the plot run: {os.getloadavg()[0]:.2f} (1 min)")
+        p = plot_session(path, n)
         print(f"\nplot: {n:,} messages, `reading.temp` at 1200 px ({p['points']} points drawn)\n")
-        print("| request | ms (median / max of 5) |\n|---|---:|")
-        print(f"| first request until ready (reads the stream) | {p['first_s'] * 1000:.0f} |")
+        print("| request | ms |\n|---|---:|")
+        print(
+            f"| first request: answered with state `{p['first_state']}` ({p['first_points']} "
+            f"points from {p['first_sampled']:,} sampled messages) | {p['first_s'] * 1000:.0f} |"
+        )
+        print(
+            f"| first request -> exact series ready (polled every 0.2 s) | {p['exact_s'] * 1000:.0f} |"
+        )
+        if p["polls_ms"]:
+            print(
+                "| meanwhile: `/api/series` poll (median / max of {}) | {:.1f} / {:.1f} |".format(
+                    len(p["polls_ms"]), statistics.median(p["polls_ms"]), max(p["polls_ms"])
+                )
+            )
+            print(
+                "| meanwhile: `/api/messages?limit=100` (median / max) | {:.1f} / {:.1f} |".format(
+                    statistics.median(p["pages_ms"]), max(p["pages_ms"])
+                )
+            )
         for kind, samples in p["session_ms"].items():
-            print(f"| then: {kind} | {statistics.median(samples):.1f} / {max(samples):.1f} |")
+            print(
+                f"| then: {kind} (median / max of 5) | {statistics.median(samples):.1f} / "
+                f"{max(samples):.1f} |"
+            )
         print(
             f"\nreference, same run: `to_numpy(payload=False, check_crc=False)` "
             f"{p['ref_headers_s']:.2f} s, `to_numpy(streams='sensor', payload='bytes')` "
             f"{p['ref_payloads_s']:.2f} s; first plot / to_numpy(payload='bytes') = "
-            f"{p['first_s'] / p['ref_payloads_s']:.1f}"
+            f"{p['first_s'] / p['ref_payloads_s']:.3f}, exact plot / to_numpy(payload='bytes') = "
+            f"{p['exact_s'] / p['ref_payloads_s']:.2f}"
         )
+        x = extractor_ratio(path, min(n, 2_000_000))
+        print(
+            f"\nfield extraction alone, first {x['n']:,} payloads: C `json_field` {x['c_s']:.3f} s, "
+            f"Python (json's scanner) {x['py_s']:.2f} s: Python / C = {x['py_s'] / x['c_s']:.0f}x"
+        )
+        print(f"\nload after the plot run: {os.getloadavg()[0]:.2f} (1 min)")
 
 
 def pages(path: str, quick: bool) -> None:

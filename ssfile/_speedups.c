@@ -1209,6 +1209,540 @@ done:
 
 /* ==== end of the columnar scan ============================================================= */
 
+/* ==== JSON field extraction (issue 20: the viewer's plots) ================================
+ *
+ * json_field(buf, lengths, parts, values, status): for each payload of the uint8 buffer
+ * `buf` (back to back, int64 `lengths`), the number at the field path `parts` (a tuple of
+ * bytes: an object key as UTF-8, or int: an array index), without building any Python
+ * object.  Writes float64 `values` (NaN where there is none) and uint8 `status`:
+ *
+ *   0 a finite number (or a boolean, as 0/1) is at the path
+ *   1 the payload is a JSON object with no finite number at the path
+ *   2 UTF-8 text that is not a JSON object
+ *   3 binary: not UTF-8 (or not JSON and holding a control byte other than tab and newlines)
+ *   4 not decided here: the Python twin (ssfile/export/series.py, field_one) decides
+ *
+ * The result is what json.loads and the path walk in series.py give (tests/test_series_c.py
+ * holds them equal): the grammar of Python's json module (NaN, Infinity and -Infinity are
+ * numbers, not finite; the last of duplicate keys wins), strict UTF-8 as bytes.decode.
+ * Handed back (4): a key on the path written with escapes, nesting deeper than JF_DEPTH,
+ * a number token longer than JF_NUMBER.  Numbers at the path are converted exactly: up to
+ * 15 significant digits and a power of ten within 1e22 by one correctly rounded operation,
+ * the others afterwards, with the GIL, by PyOS_string_to_double (Python's float()).  The scan
+ * itself runs without the GIL, so a server thread goes on answering meanwhile. */
+
+#include <math.h>
+
+#define JF_DEPTH 64
+#define JF_NUMBER 600
+#define JF_PARTS 32
+enum { JF_VALUE, JF_MISSING, JF_NOT_JSON, JF_BINARY, JF_FALLBACK, JF_DEFER };
+enum { JF_OK = 0, JF_BAD = -1, JF_HAND = -2 };
+
+typedef struct {
+    const unsigned char *key;   /* NULL: an array index */
+    Py_ssize_t klen;
+    long long index;
+} JfPart;
+
+typedef struct {
+    const unsigned char *p, *end;
+    const JfPart *parts;
+    int nparts, depth;
+    int found;                  /* JF_MISSING, JF_VALUE or JF_DEFER */
+    double value;
+    const unsigned char *num;   /* JF_DEFER: the number token */
+    Py_ssize_t numlen;
+} JfScan;
+
+static const double jf_pow10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+    1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* strict UTF-8 (as bytes.decode: no overlong forms, no surrogates, at most U+10FFFF) */
+static int
+jf_utf8(const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        uint64_t eight;
+        if (n - i >= 8) {   /* ASCII eight bytes at a time */
+            memcpy(&eight, s + i, 8);
+            if (!(eight & 0x8080808080808080ULL)) {
+                i += 8;
+                continue;
+            }
+        }
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80)
+                return 0;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (i + 2 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
+                return 0;
+            if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] >= 0xA0))
+                return 0;
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (i + 3 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80
+                || (s[i + 3] & 0xC0) != 0x80)
+                return 0;
+            if ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] >= 0x90))
+                return 0;
+            i += 4;
+        } else
+            return 0;
+    }
+    return 1;
+}
+
+static void
+jf_ws(JfScan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int
+jf_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* a string at s->p (its '"'): its content [*a, *b) and whether it holds escapes */
+static int
+jf_string(JfScan *s, const unsigned char **a, const unsigned char **b, int *escaped)
+{
+    const unsigned char *p = s->p + 1, *end = s->end;
+    *a = p;
+    *escaped = 0;
+    while (p < end) {
+        unsigned char c = *p;
+        if (c == '"') {
+            *b = p;
+            s->p = p + 1;
+            return JF_OK;
+        }
+        if (c < 0x20)
+            return JF_BAD;
+        if (c == '\\') {
+            *escaped = 1;
+            if (p + 1 >= end)
+                return JF_BAD;
+            c = p[1];
+            if (c == 'u') {
+                if (end - p < 6 || !jf_hex(p[2]) || !jf_hex(p[3]) || !jf_hex(p[4]) || !jf_hex(p[5]))
+                    return JF_BAD;
+                p += 6;
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", c) || c == 0)
+                return JF_BAD;
+            p += 2;
+            continue;
+        }
+        p++;
+    }
+    return JF_BAD;
+}
+
+static int
+jf_word(JfScan *s, const char *w, Py_ssize_t n)
+{
+    if (s->end - s->p < n || memcmp(s->p, w, (size_t)n) != 0)
+        return 0;
+    s->p += n;
+    return 1;
+}
+
+/* a number at s->p ('-' or a digit); `target`: its value is the one looked for */
+static int
+jf_number(JfScan *s, int target)
+{
+    const unsigned char *p = s->p, *end = s->end, *start = p;
+    int neg = 0, is_int = 1, sig = 0, fraclen = 0;
+    unsigned long long w = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    if (p >= end)
+        return JF_BAD;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (sig < 19)
+                w = w * 10 + (unsigned long long)(*p - '0');
+            sig++;
+            p++;
+        }
+    } else
+        return JF_BAD;
+    if (p + 1 < end && *p == '.' && p[1] >= '0' && p[1] <= '9') {
+        is_int = 0;
+        p++;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (sig || *p != '0') {
+                if (sig < 19)
+                    w = w * 10 + (unsigned long long)(*p - '0');
+                sig++;
+            }
+            if (sig <= 19)
+                fraclen++;
+            p++;
+        }
+    }
+    long long e10 = 0;
+    int expdigits = 0;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        const unsigned char *q = p + 1;
+        int eneg = 0;
+        if (q < end && (*q == '+' || *q == '-'))
+            eneg = *q++ == '-';
+        const unsigned char *d = q;
+        while (q < end && *q >= '0' && *q <= '9') {
+            if (expdigits < 6)
+                e10 = e10 * 10 + (*q - '0');
+            expdigits++;
+            q++;
+        }
+        if (q > d) {   /* else "e" is not part of the number (and the JSON is bad) */
+            is_int = 0;
+            p = q;
+            if (eneg)
+                e10 = -e10;
+        }
+    }
+    s->p = p;
+    if (p - start > JF_NUMBER)
+        return JF_HAND;
+    if (!target)
+        return JF_OK;
+    /* sig > 19 digits dropped: fraclen counts kept fraction digits only when sig <= 19 */
+    if (sig <= 15 && expdigits < 6) {
+        long long e = e10 - fraclen;
+        double v;
+        if (w == 0)
+            v = 0.0;
+        else if (e >= 0 && e <= 22)
+            v = (double)w * jf_pow10[e];
+        else if (e < 0 && e >= -22)
+            v = (double)w / jf_pow10[-e];
+        else
+            goto defer;
+        s->found = JF_VALUE;
+        s->value = neg && !(is_int && w == 0) ? -v : v;   /* int("-0") is 0 */
+        return JF_OK;
+    }
+defer:
+    s->found = JF_DEFER;
+    s->num = start;
+    s->numlen = p - start;
+    return JF_OK;
+}
+
+static int jf_value(JfScan *s, int follow);
+
+static int
+jf_object(JfScan *s, int follow)
+{
+    const JfPart *want = follow >= 0 && follow < s->nparts ? &s->parts[follow] : NULL;
+    if (want != NULL && want->key == NULL)
+        want = NULL;   /* an index asked of an object: nothing here is on the path */
+    s->p++;
+    jf_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return JF_OK;
+    }
+    for (;;) {
+        const unsigned char *a, *b;
+        int escaped, r;
+        if (s->p >= s->end || *s->p != '"')
+            return JF_BAD;
+        if ((r = jf_string(s, &a, &b, &escaped)) != JF_OK)
+            return r;
+        jf_ws(s);
+        if (s->p >= s->end || *s->p != ':')
+            return JF_BAD;
+        s->p++;
+        jf_ws(s);
+        int on = -1;
+        if (want != NULL) {
+            if (escaped)
+                return JF_HAND;
+            if (b - a == want->klen && memcmp(a, want->key, (size_t)want->klen) == 0) {
+                on = follow + 1;
+                s->found = JF_MISSING;   /* the last of duplicate keys wins */
+            }
+        }
+        if ((r = jf_value(s, on)) != JF_OK)
+            return r;
+        jf_ws(s);
+        if (s->p >= s->end)
+            return JF_BAD;
+        if (*s->p == '}') {
+            s->p++;
+            return JF_OK;
+        }
+        if (*s->p != ',')
+            return JF_BAD;
+        s->p++;
+        jf_ws(s);
+    }
+}
+
+static int
+jf_array(JfScan *s, int follow)
+{
+    long long want = -1;
+    if (follow >= 0 && follow < s->nparts && s->parts[follow].key == NULL)
+        want = s->parts[follow].index;
+    s->p++;
+    jf_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return JF_OK;
+    }
+    for (long long i = 0;; i++) {
+        int r = jf_value(s, i == want ? follow + 1 : -1);
+        if (r != JF_OK)
+            return r;
+        jf_ws(s);
+        if (s->p >= s->end)
+            return JF_BAD;
+        if (*s->p == ']') {
+            s->p++;
+            return JF_OK;
+        }
+        if (*s->p != ',')
+            return JF_BAD;
+        s->p++;
+        jf_ws(s);
+    }
+}
+
+/* one value at s->p; `follow`: the path parts it has matched (-1: off the path) */
+static int
+jf_value(JfScan *s, int follow)
+{
+    int target = follow == s->nparts;
+    if (s->p >= s->end)
+        return JF_BAD;
+    unsigned char c = *s->p;
+    int r;
+    switch (c) {
+    case '{':
+    case '[':
+        if (++s->depth > JF_DEPTH)
+            return JF_HAND;
+        r = c == '{' ? jf_object(s, target ? -1 : follow) : jf_array(s, target ? -1 : follow);
+        s->depth--;
+        return r;
+    case '"': {
+        const unsigned char *a, *b;
+        int escaped;
+        return jf_string(s, &a, &b, &escaped);
+    }
+    case 't':
+    case 'f':
+        if (!(c == 't' ? jf_word(s, "true", 4) : jf_word(s, "false", 5)))
+            return JF_BAD;
+        if (target) {
+            s->found = JF_VALUE;
+            s->value = c == 't' ? 1.0 : 0.0;
+        }
+        return JF_OK;
+    case 'n':
+        return jf_word(s, "null", 4) ? JF_OK : JF_BAD;
+    case 'N':
+        return jf_word(s, "NaN", 3) ? JF_OK : JF_BAD;   /* not finite: missing */
+    case 'I':
+        return jf_word(s, "Infinity", 8) ? JF_OK : JF_BAD;
+    case '-':
+        if (jf_word(s, "-Infinity", 9))
+            return JF_OK;
+        return jf_number(s, target);
+    default:
+        if (c >= '0' && c <= '9')
+            return jf_number(s, target);
+        return JF_BAD;
+    }
+}
+
+/* the status of one payload (and s->value / s->num for JF_VALUE / JF_DEFER) */
+static int
+jf_payload(JfScan *s, const unsigned char *p, Py_ssize_t n)
+{
+    if (!jf_utf8(p, n))
+        return JF_BINARY;
+    s->p = p;
+    s->end = p + n;
+    s->depth = 0;
+    s->found = JF_MISSING;
+    jf_ws(s);
+    int object = s->p < s->end && *s->p == '{';
+    int r = jf_value(s, object ? 0 : -1);
+    if (r == JF_OK) {
+        jf_ws(s);
+        if (s->p != s->end)
+            r = JF_BAD;
+    }
+    if (r == JF_HAND)
+        return JF_FALLBACK;
+    if (r == JF_BAD) {
+        for (Py_ssize_t i = 0; i < n; i++) {   /* not JSON: binary if it holds control bytes */
+            unsigned char c = p[i];
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F)
+                return JF_BINARY;
+        }
+        return JF_NOT_JSON;
+    }
+    if (!object)
+        return JF_NOT_JSON;
+    return s->found;
+}
+
+static PyObject *
+json_field(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5)
+        return PyErr_Format(PyExc_TypeError, "json_field() takes 5 arguments");
+    PyObject *parts = args[2];
+    if (!PyTuple_Check(parts) || PyTuple_GET_SIZE(parts) < 1 || PyTuple_GET_SIZE(parts) > JF_PARTS)
+        return PyErr_Format(PyExc_ValueError, "json_field: parts must be a tuple of 1 to %d items",
+                            JF_PARTS);
+    JfPart part[JF_PARTS];
+    int nparts = (int)PyTuple_GET_SIZE(parts);
+    for (int i = 0; i < nparts; i++) {
+        PyObject *o = PyTuple_GET_ITEM(parts, i);
+        if (PyBytes_Check(o)) {
+            part[i].key = (const unsigned char *)PyBytes_AS_STRING(o);
+            part[i].klen = PyBytes_GET_SIZE(o);
+            part[i].index = -1;
+        } else if (PyLong_Check(o)) {
+            part[i].key = NULL;
+            part[i].klen = 0;
+            part[i].index = PyLong_AsLongLong(o);
+            if (part[i].index < 0) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "json_field: negative index");
+                return NULL;
+            }
+        } else
+            return PyErr_Format(PyExc_TypeError, "json_field: parts are bytes or int");
+    }
+    Py_buffer b, l, v, st;
+    int got = 0;
+    PyObject *out = NULL;
+    Py_ssize_t *defer = NULL, ndefer = 0;
+    if (PyObject_GetBuffer(args[0], &b, PyBUF_SIMPLE) < 0)
+        return NULL;
+    got = 1;
+    if (PyObject_GetBuffer(args[1], &l, PyBUF_SIMPLE) < 0)
+        goto done;
+    got = 2;
+    if (PyObject_GetBuffer(args[3], &v, PyBUF_WRITABLE) < 0)
+        goto done;
+    got = 3;
+    if (PyObject_GetBuffer(args[4], &st, PyBUF_WRITABLE) < 0)
+        goto done;
+    got = 4;
+    Py_ssize_t count = l.len / 8;
+    if (v.len < count * 8 || st.len < count) {
+        PyErr_SetString(PyExc_ValueError, "json_field: output arrays too short");
+        goto done;
+    }
+    const int64_t *len = (const int64_t *)l.buf;
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (len[i] < 0 || len[i] > b.len - total) {
+            PyErr_SetString(PyExc_ValueError, "json_field: lengths exceed the buffer");
+            goto done;
+        }
+        total += (Py_ssize_t)len[i];
+    }
+    /* deferred numbers: (row, start in buf, length) triples */
+    Py_ssize_t dcap = 0;
+    int nomem = 0;
+    double *values = (double *)v.buf;
+    unsigned char *status = (unsigned char *)st.buf;
+    const unsigned char *base = (const unsigned char *)b.buf;
+    Py_BEGIN_ALLOW_THREADS
+    JfScan s;
+    s.parts = part;
+    s.nparts = nparts;
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int r = jf_payload(&s, base + at, (Py_ssize_t)len[i]);
+        values[i] = NAN;
+        if (r == JF_VALUE)
+            values[i] = s.value;
+        else if (r == JF_DEFER) {
+            if (ndefer + 3 > dcap) {
+                Py_ssize_t cap = dcap ? dcap * 2 : 3 * 1024;
+                Py_ssize_t *grown = (Py_ssize_t *)realloc(defer, (size_t)cap * sizeof(Py_ssize_t));
+                if (grown == NULL) {
+                    nomem = 1;
+                    break;
+                }
+                defer = grown;
+                dcap = cap;
+            }
+            defer[ndefer++] = i;
+            defer[ndefer++] = s.num - base;
+            defer[ndefer++] = s.numlen;
+        }
+        status[i] = (unsigned char)r;
+        at += (Py_ssize_t)len[i];
+    }
+    Py_END_ALLOW_THREADS
+    if (nomem) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < ndefer; k += 3) {
+        Py_ssize_t i = defer[k], n = defer[k + 2];
+        const char *tok = (const char *)base + defer[k + 1];
+        char text[JF_NUMBER + 1];
+        memcpy(text, tok, (size_t)n);
+        text[n] = 0;
+        char *stop;
+        double d = PyOS_string_to_double(text, &stop, NULL);
+        if (d == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            status[i] = JF_FALLBACK;
+            continue;
+        }
+        if (!memchr(text, '.', (size_t)n) && !memchr(text, 'e', (size_t)n)
+            && !memchr(text, 'E', (size_t)n) && d == 0.0)
+            d = 0.0;   /* an int: no negative zero */
+        if (isfinite(d)) {
+            values[i] = d;
+            status[i] = JF_VALUE;
+        } else
+            status[i] = JF_MISSING;
+    }
+    out = Py_NewRef(Py_None);
+done:
+    free(defer);
+    if (got >= 4)
+        PyBuffer_Release(&st);
+    if (got >= 3)
+        PyBuffer_Release(&v);
+    if (got >= 2)
+        PyBuffer_Release(&l);
+    PyBuffer_Release(&b);
+    return out;
+}
+
+/* ==== end of JSON field extraction ======================================================== */
+
 /* ==== Message.timestamp (issue 17): ms -> aware UTC datetime =============================
  *
  * datetime_from_ms(ms) -> datetime or None: the datetime ssfile.types.ms_to_datetime builds
@@ -2119,6 +2653,8 @@ static PyMethodDef methods[] = {
      "line_messages(lines, start, counters, now, keys, broadcast, out) -> stop"},
     {"kafka_messages", (PyCFunction)(void (*)(void))kafka_messages, METH_FASTCALL,
      "kafka_messages(records, start, keys, out, tops) -> index of the first record not taken"},
+    {"json_field", (PyCFunction)(void (*)(void))json_field, METH_FASTCALL,
+     "json_field(buf, lengths, parts, values, status): the number at a JSON path per payload"},
     {NULL, NULL, 0, NULL},
 };
 

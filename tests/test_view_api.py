@@ -481,6 +481,42 @@ def test_a_series_grows_with_the_file(tmp_path):
     )
 
 
+def test_a_large_file_answers_first_with_a_preview_then_the_exact_series(tmp_path, monkeypatch):
+    import threading
+
+    from ssfile.export import series as series_mod
+    from ssfile.view import plots
+
+    path = str(tmp_path / "big.ss")
+    with ssfile.open(path, "w", beacon_interval=1024, created_at=T0) as w:
+        for i in range(4000):
+            w.write(b'{"t": %d, "pad": "%s"}' % (i, b"x" * 40), stream_key="s", timestamp=T0 + i)
+    monkeypatch.setattr(plots, "PREVIEW_BYTES", 0)  # every file counts as large
+    monkeypatch.setattr(series_mod, "PREVIEW_WINDOWS", 10)
+    monkeypatch.setattr(series_mod, "PREVIEW_PER_WINDOW", 20)
+    gate = threading.Event()
+
+    def held(*args):  # the full read waits until the preview has been seen
+        gate.wait(30)
+        return series_mod.field_series(*args)
+
+    monkeypatch.setattr(plots, "field_series", held)
+    api = inline_api(path)
+    query = {"stream": ["s"], "field": ["t"], "width": ["100"]}
+    first = api.handle("series", query)
+    assert first["state"] == "preview" and first["preview"] and first["reason"] is None
+    d = first["data"]
+    assert 100 <= d["points"] <= 200 and d["exact"]  # 10 windows of at most 20 messages
+    assert all(v == t - T0 for t, v in zip(d["t"], d["v"]))  # real messages, in time order
+    assert d["t"] == sorted(d["t"]) and d["t"][-1] - d["t"][0] > 3000  # spread over the file
+    assert api.handle("series", query)["state"] == "preview"  # still reading
+    gate.set()
+    api.plots.wait()
+    exact = api.handle("series", query)
+    assert exact["state"] == "ready" and not exact["preview"] and exact["values"] == 4000
+    assert exact["data"]["points"] == 4000 and not exact["data"]["exact"]
+
+
 # ---- payloads ---------------------------------------------------------------------------------
 
 

@@ -419,7 +419,7 @@ def wait_plotted(pg, n: int, view: str = "true") -> list:
     wait_js(
         pg,
         f"window.ssfilePlot.series.length === {n} && window.ssfilePlot.series.every("
-        "s => s.answer && s.answer.state !== 'pending' && s.answer.data) && "
+        "s => s.answer && !['pending', 'preview'].includes(s.answer.state) && s.answer.data) && "
         f"({view})",
     )
     return plot_answers(pg)
@@ -479,3 +479,46 @@ def test_plot_fields_zoom_and_open_a_point(browser, page, serve, tmp_path):
     )
     first_offset_is(page, point["offset"])
     shot(page, "12-plot-click")
+
+
+def test_a_preview_is_drawn_first_then_replaced_by_the_exact_plot(
+    browser, page, serve, tmp_path, monkeypatch
+):
+    from ssfile.export import series as series_mod
+    from ssfile.view import plots
+
+    path = tmp_path / "sensor.ss"
+    msgs = sensor_file(path, 2000)
+    monkeypatch.setattr(plots, "PREVIEW_BYTES", 0)  # every file counts as large
+    monkeypatch.setattr(series_mod, "PREVIEW_WINDOWS", 12)
+    monkeypatch.setattr(series_mod, "PREVIEW_PER_WINDOW", 15)
+    gate = threading.Event()
+
+    def held(*args):  # the full read waits until the page has drawn the preview
+        gate.wait(30)
+        return series_mod.field_series(*args)
+
+    monkeypatch.setattr(plots, "field_series", held)
+    srv = serve(path)
+    page.goto(srv.url)
+    wait_ready(page)
+    add_series(page, "sensor", "items[0].price")
+    wait_js(page, "document.querySelector('#plot').dataset.preview === '1'")
+    first = plot_answers(page)[0]
+    assert first["state"] == "preview" and first["preview"]
+    d = first["data"]
+    assert 12 <= len(d["t"]) <= 12 * 15 < len(msgs)  # a sample ...
+    by_offset = {m.offset: m for m in msgs}
+    for t, v, off in zip(d["t"], d["v"], d["offset"]):  # ... of real messages ...
+        assert by_offset[off].timestamp_ms == t and msgs.index(by_offset[off]) == v
+    assert d["t"][-1] - d["t"][0] > 0.8 * (msgs[-1].timestamp_ms - msgs[0].timestamp_ms)
+    assert "preview" in page.text_content("#plot-state")
+    shot(page, "13-plot-preview")
+    gate.set()
+    (exact,) = wait_plotted(page, 1)
+    assert exact["state"] == "ready" and not exact["preview"] and exact["data"]["exact"]
+    assert exact["data"]["v"] == [float(i) for i in range(len(msgs))]
+    assert exact["data"]["offset"] == [m.offset for m in msgs]
+    wait_js(page, "document.querySelector('#plot').dataset.preview === ''")
+    assert "preview" not in page.text_content("#plot-state")
+    shot(page, "14-plot-exact")

@@ -1,11 +1,18 @@
 """Plots of payload fields: the series of each (stream, field) read once, kept, and extended.
 
-The first request for a (stream, field) reads the stream's messages through the vectorised
-export path (:func:`ssfile.export.series.field_series`) in a worker thread; the page shows
-"reading" until it is ready.  After that every request (a zoom, a pan, a redraw) is one
+The first request for a (stream, field) starts the full read through the vectorised export
+path (:func:`ssfile.export.series.field_series`: the C columnar scan, then the C field
+extractor) in a worker thread; both C loops run without the GIL, so the server goes on
+answering.  On a file larger than ``PREVIEW_BYTES`` that first request also reads a
+*preview* (:func:`~ssfile.export.series.preview`: evenly spaced windows of the file, a cost
+that does not grow with it) and answers with it at once, state ``"preview"``; the page draws
+it marked as such and asks again until the exact series is there (state ``"ready"``).  A
+smaller file answers ``"pending"`` ("reading") for the moment its full read takes.
+After that every request (a zoom, a pan, a redraw) is one
 :func:`~ssfile.export.series.downsample` of the kept arrays: min and max per pixel bucket.
-When the file grows, the next request extends the series with the new messages only; a
-replaced or truncated file is read again.
+The kept series is valid for the file as stat'ed when it was read (inode, size, mtime):
+when the file grows, the next request extends it with the new messages only; a replaced or
+truncated file is read again.
 """
 
 from __future__ import annotations
@@ -19,17 +26,19 @@ from typing import Any
 
 import ssfile
 
-from ..export.series import Series, downsample, extend, field_series
+from ..export.series import Series, downsample, extend, field_series, preview
 from . import model
 
 KEPT = 8  # series kept in memory (least recently used dropped)
 SAMPLE = 200  # messages looked at to suggest field paths
 MAX_FIELDS = 200
+PREVIEW_BYTES = 32 << 20  # files larger than this get a preview while the full read runs
 
 
 class _Entry:
     def __init__(self) -> None:
         self.series: Series | None = None
+        self.preview: Series | None = None  # a sample, until the full series is there
         self.future: Future[Series] | None = None
         self.error: str | None = None
         self.stat: tuple[int, int, int] = (0, 0, 0)  # (st_ino, st_size, st_mtime_ns) read
@@ -43,9 +52,10 @@ class Plots:
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssfile-view-plot")
+        self._executor.submit(_warm_up)  # numpy's import: not in the first plot's time
 
     def series(self, stream: str, field: str) -> tuple[str, Series | None, str | None]:
-        """("pending"|"ready"|"error", the series if ready, the error)."""
+        """("pending"|"preview"|"ready"|"error", the series (or its preview), the error)."""
         st = os.stat(self.path)
         now = (st.st_ino, st.st_size, st.st_mtime_ns)
         with self._lock:
@@ -72,9 +82,22 @@ class Plots:
                     extend if grown else field_series,
                     *((old, self.path) if grown else (self.path, stream, field)),
                 )
+                if not grown:
+                    e.series = e.preview = None
+                    if now[1] > PREVIEW_BYTES:
+                        e.preview = self._preview(stream, field)
             if e.series is not None:
                 return "ready", e.series, e.error
+            if e.preview is not None and not e.error:
+                return "preview", e.preview, None
             return ("error" if e.error else "pending"), None, e.error
+
+    def _preview(self, stream: str, field: str) -> Series | None:
+        """The preview, or None when it cannot be read (the full read will say why)."""
+        try:
+            return preview(self.path, stream, field)
+        except (ssfile.SSError, OSError):
+            return None
 
     def wait(self, timeout: float = 60.0) -> None:
         """Block until no series is being read (tests)."""
@@ -84,6 +107,14 @@ class Plots:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm_up() -> None:
+    """Import numpy now, in the worker (a missing one is reported by the first plot)."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        pass
 
 
 def describe(s: Series, lo: int | None, hi: int | None, width: int) -> dict[str, object]:
@@ -96,7 +127,8 @@ def describe(s: Series, lo: int | None, hi: int | None, width: int) -> dict[str,
         "binary": s.binary,
         "ended": s.ended,
         "stopped": s.stopped,
-        "reason": why_empty(s) if not len(s) else None,
+        "preview": s.preview,
+        "reason": why_empty(s) if not len(s) and not s.preview else None,
     }
     out["data"] = downsample(s, lo, hi, width)  # sorts the series by time once
     if len(s):

@@ -1,6 +1,9 @@
 // ssfile view: the plot panel.  Numeric JSON fields of a stream over time, several series
 // on one time axis, drawn on a <canvas> by hand (no library).  The server sends at most two
 // points (min and max) per pixel column; zooming asks again for the new time range.
+// On a large file the first answer is a preview (state "preview": a sample of evenly
+// spaced windows of the file), drawn dashed and labelled; the page asks again until the
+// exact series replaces it.
 // Uses app.js's helpers (api, el, $, fmtMs, inspect, load, setLive).
 "use strict";
 
@@ -46,7 +49,7 @@ async function fetchSeries() {
   answers.forEach((a, i) => { plot.series[i].answer = a; });
   drawPlot();
   renderPlotState();
-  if (answers.some((a) => a.state === "pending")) schedulePlotFetch(300);
+  if (answers.some((a) => a.state === "pending" || a.state === "preview")) schedulePlotFetch(300);
 }
 
 function schedulePlotFetch(ms) {
@@ -97,6 +100,10 @@ function renderPlotState() {
     if (!a || a.state === "pending") return el("div", {}, name + "reading the stream…");
     if (a.state === "error") return el("div", {class: "why"}, name + a.error);
     if (a.reason) return el("div", {class: "why"}, name + a.reason);
+    if (a.state === "preview") {
+      return el("div", {class: "preview"}, name + `preview: ${a.values} values from ${a.messages} ` +
+        "messages sampled over the whole file, drawn dashed · reading every message for the exact plot…");
+    }
     const skipped = a.messages - a.values;
     const parts = [`${a.values} values from ${a.messages} messages`];
     if (skipped) parts.push(`${skipped} without a number there (${a.missing} JSON without it, ${a.not_json} not JSON, ${a.binary} binary)`);
@@ -122,6 +129,8 @@ function drawPlot() {
   g.clearRect(0, 0, w, h);
   plot.points = [];
   const view = shown();
+  const preview = plot.series.some((s) => s.answer && s.answer.state === "preview");
+  c.dataset.preview = preview ? "1" : "";
   if (!view) return;
   c.dataset.lo = String(view[0]);
   c.dataset.hi = String(view[1]);
@@ -143,6 +152,7 @@ function drawPlot() {
     const d = s.answer && s.answer.data;
     if (!d || !d.t.length) return;
     g.strokeStyle = s.color; g.fillStyle = s.color; g.lineWidth = 1.25;
+    g.setLineDash(s.answer.state === "preview" ? [5, 4] : []);
     g.beginPath();
     d.t.forEach((t, i) => {
       const x = plotX(t, view), y = yOf(d.v[i]);
@@ -156,6 +166,10 @@ function drawPlot() {
   });
   g.restore();
   drawPlotAxes(g, view, vlo, vhi, w, h, ph);
+  if (preview) {
+    g.fillStyle = "#b26a00"; g.font = "bold 12px system-ui, sans-serif"; g.textAlign = "right";
+    g.fillText("PREVIEW (sampled) · exact plot on its way", w - PLOT_PAD.right - 4, PLOT_PAD.top + 14);
+  }
 }
 
 function fmtValue(v) {
