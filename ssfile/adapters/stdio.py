@@ -89,7 +89,11 @@ class StdioConsumer(Consumer):
                 raise StreamEnded("stdin has ended")
             await self._streamer._pump()
         q = self.queue
-        return [q.popleft() for _ in range(min(max_messages, len(q)))]
+        if len(q) <= max_messages:
+            out = list(q)
+            q.clear()
+            return out
+        return [q.popleft() for _ in range(max_messages)]
 
     async def next(self) -> Message:
         return (await self.next_batch(1))[0]
