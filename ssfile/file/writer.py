@@ -335,12 +335,13 @@ class Writer:
             ]
             return seqs[0] if seqs else 0
         enc = self._enc
-        put = enc.appender(stream_key, shard_id)
+        encode = enc.encode
         size = self._buffer_size
         st = enc.streams.get((stream_key, shard_id))
-        first = 1 if st is None else st.sequence + 1
-        for payload in payloads:
-            put(payload, timestamp)
+        first = seq = 1 if st is None else st.sequence + 1
+        for payload in payloads:  # each sequence is the largest so far: the appender's
+            encode(stream_key, shard_id, seq, timestamp, payload)
+            seq += 1
             if enc.pending >= size:
                 self._write_out()
         return first
