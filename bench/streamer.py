@@ -8,7 +8,8 @@ round by round so that the machine's load changes hit them alike; wall and CPU s
 * consume: an "earliest" consumer reading those N back (``async for``);
 * live: a producer task and a following consumer task on the same event loop; msg/s = N /
   time until the consumer has received the last message (``async for``; and with
-  ``next_batch``, the consumer's batch interface);
+  ``next_batch``, the consumer's batch interface); "send_batch" rows: the producer sends
+  batches of 1000 with ``Producer.send_batch`` (this tree only: the reference may not have it);
 * baseline: the same N messages through the plain ``ssfile.open`` writer and reader loops;
 * stdio pipe: ``ssfile clock --count N --interval 0s | ssfile relay --input stdio:///clock
   --output file://F/clock`` end to end (``--stdio``; slow, off by default).
@@ -47,6 +48,22 @@ async def produce(path: str, n: int) -> float:
     return dt
 
 
+async def produce_batches(path: str, n: int) -> float:
+    from ssfile.streamer import connect
+
+    s = await connect(f"file://{path}")
+    p = await s.create_producer("bench")
+    batch = [PAYLOAD] * 1000
+    t = time.perf_counter()
+    for _ in range(n // 1000):
+        p.send_batch(batch)
+    p.send_batch(batch[: n % 1000])
+    await p.end()
+    dt = time.perf_counter() - t
+    await s.disconnect()
+    return dt
+
+
 async def consume(path: str, n: int) -> float:
     from ssfile.streamer import ConsumerOptions, connect
 
@@ -62,7 +79,7 @@ async def consume(path: str, n: int) -> float:
     return dt
 
 
-async def live(path: str, n: int, batches: bool = False) -> float:
+async def live(path: str, n: int, batches: bool = False, send_batch: bool = False) -> float:
     from ssfile.streamer import ConsumerOptions, StreamEnded, connect
 
     s = await connect(f"file://{path}")
@@ -70,6 +87,15 @@ async def live(path: str, n: int, batches: bool = False) -> float:
     c = await s.create_consumer(["bench"], ConsumerOptions(auto_stream_reset="earliest"))
 
     async def producer() -> None:
+        if send_batch:
+            batch = [PAYLOAD] * 1000
+            for i in range(n // 1000):
+                p.send_batch(batch)
+                if i % 10 == 0:
+                    await asyncio.sleep(0)  # let the consumer run
+            p.send_batch(batch[: n % 1000])
+            await p.end()
+            return
         for i in range(n):
             p.send(PAYLOAD)
             if i % 10_000 == 0:
@@ -209,6 +235,9 @@ def child(kind: str, path: str, n: int) -> None:
         "consume": consume,
         "live": live,
         "live_batches": lambda p, n: live(p, n, True),
+        "produce_send_batch": produce_batches,
+        "live_send_batch": lambda p, n: live(p, n, False, True),
+        "live_send_batch_batches": lambda p, n: live(p, n, True, True),
     }[kind]
     print(asyncio.run(fn(path, n)), time.process_time() - c0)
 
@@ -218,6 +247,12 @@ ROWS = [
     ("consume", "async consume (earliest, async for)"),
     ("live", "async live: producer and follower on one loop (async for)"),
     ("live_batches", "async live: producer and follower on one loop (next_batch)"),
+]
+#: rows of this tree only (Producer.send_batch)
+ROWS_THIS = [
+    ("produce_send_batch", "async produce (send_batch of 1000 + end)"),
+    ("live_send_batch", "async live, send_batch of 1000 (async for)"),
+    ("live_send_batch_batches", "async live, send_batch of 1000 (next_batch)"),
 ]
 
 
@@ -272,7 +307,7 @@ def main() -> None:
             keep("baseline: ssfile.open read loop", tr, cpu * tr / (tw + tr))
             keep("baseline: write loop + read loop (the floor of live)", tw + tr, cpu)
             for prefix, tree in trees:
-                for kind, label in ROWS:
+                for kind, label in ROWS + (ROWS_THIS if tree == ROOT else []):
                     wall, cpu = run(kind, tree)
                     keep(prefix + label, wall, cpu)
             if args.stdio:

@@ -37,6 +37,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from itertools import repeat
 from typing import IO
 
 from .. import lines
@@ -46,7 +47,7 @@ from ..errors import EncodeError, StreamError, WriteFailed
 from ..format.constants import BROADCAST_KEY
 from ..format.records import check_producer_key
 from ..lines import LineError, RawFields, format_line, parse_line
-from ..streamer.api import Consumer, Producer, Receipt, StreamEnded, Streamer
+from ..streamer.api import BatchReceipt, Consumer, Producer, Receipt, StreamEnded, Streamer
 from ..streamer.flow import Window
 from ..streamer.groups import choose
 from ..streamer.options import ConsumerMode, ConsumerOptions, ProducerOptions, consumer_request
@@ -88,7 +89,11 @@ class StdioConsumer(Consumer):
                 raise StreamEnded("stdin has ended")
             await self._streamer._pump()
         q = self.queue
-        return [q.popleft() for _ in range(min(max_messages, len(q)))]
+        if len(q) <= max_messages:
+            out = list(q)
+            q.clear()
+            return out
+        return [q.popleft() for _ in range(max_messages)]
 
     async def next(self) -> Message:
         return (await self.next_batch(1))[0]
@@ -121,6 +126,12 @@ class StdioProducer(Producer):
     def send(self, payload: bytes) -> Receipt:
         """The receipt resolves once the line was written to stdout (by the writer thread)."""
         return self._streamer._produce(self, payload)
+
+    def send_batch(self, payloads: Sequence[bytes]) -> BatchReceipt:
+        """The lines of the batch go to stdout together (one timestamp for all, consecutive
+        sequences), as ``send`` one by one would print them.  A payload stdio cannot carry
+        raises EncodeError before anything is taken."""
+        return self._streamer._produce_batch(self, payloads)
 
     def _raise_failure(self) -> None:
         self._streamer._raise_failure()
@@ -363,6 +374,53 @@ class StdioStreamer(Streamer):
         if self._loopback:
             self._dispatch(Message(key, producer.shard_id, seq, ts, payload), broadcast=False)
         return Receipt(future=fut, fields=fields)
+
+    def _produce_batch(self, producer: StdioProducer, payloads: Sequence[bytes]) -> BatchReceipt:
+        if self._failed is not None:
+            self._raise_failure()
+        payloads = list(payloads)
+        n = len(payloads)
+        if not n:
+            return BatchReceipt(0)
+        key, shard = producer.stream_key, producer.shard_id
+        ok = _PAYLOAD_OK
+        bad = (
+            [p for p in payloads if type(p) is not bytes or not ok(p)]
+            if producer._key_ok
+            else payloads[:1]
+        )
+        if bad:
+            for p in bad:
+                try:  # says why not
+                    format_line(key, shard, 0, 0, p)
+                except ValueError as err:
+                    raise EncodeError(f"stdio cannot carry this message: {err}") from None
+            return Producer.send_batch(producer, payloads)  # what is not bytes but decodes
+        nbytes = sum(map(len, payloads))
+        window = producer.window
+        window.take_batch(n, nbytes)
+        out_seq = self._out_seq
+        seq = out_seq.get(key, 0)
+        out_seq[key] = seq + n
+        ts = _now_ms()
+        fields = list(zip(repeat(key), repeat(shard), range(seq, seq + n), repeat(ts), payloads))
+        self._out.extend(fields)
+        held = self._out_held.get(window)
+        if held is None:
+            held = self._out_held[window] = [0, 0]
+        held[0] += n
+        held[1] += nbytes
+        if self._out_future is None:  # the first lines of a chunk: written once the loop turns
+            loop = asyncio.get_running_loop()
+            self._out_future = loop.create_future()
+            loop.call_soon(self._cut)
+        fut = self._out_future
+        if len(self._out) >= BATCH_LINES:
+            self._cut()
+        if self._loopback:
+            for f in fields:
+                self._dispatch(Message(*f), broadcast=False)
+        return BatchReceipt(n, futures=(fut,))
 
     def _raise_failure(self) -> None:
         """A failed write (disk full...) raises WriteFailed naming how many whole lines the

@@ -221,6 +221,20 @@ async def _relay(  # type: ignore[no-untyped-def]
                     batch = batch[:cut]
                     count = n + len(batch)  # stop after these, like --count
             before = n
+            if kept is None and dst.stream_keys:  # one output producer: the batch in one call
+                if count is not None and n + len(batch) > count:
+                    batch = batch[: count - n]
+                p = producers.get((dst.stream_keys[0], 0))
+                if p is None:
+                    p = producers[(dst.stream_keys[0], 0)] = await out.create_producer(
+                        dst.stream_keys[0]
+                    )
+                try:
+                    p.send_batch([m.payload for m in batch])
+                    n += len(batch)
+                    batch = []
+                except BufferFull:  # no room for all: one by one below, waiting for room
+                    pass
             for m in batch:
                 key = dst.stream_keys[0] if dst.stream_keys else m.stream_key
                 shard = 0 if dst.stream_keys and kept is None else m.shard_id

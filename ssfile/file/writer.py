@@ -25,7 +25,7 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .. import platform
 from ..codec.decoder import Decoder
@@ -319,6 +319,32 @@ class Writer:
             return seq
 
         return append
+
+    def append_batch(
+        self, stream_key: str, shard_id: int, payloads: Sequence[bytes], timestamp: int
+    ) -> int:
+        """Append ``payloads`` to one (stream, shard), all stamped ``timestamp`` (int ms), each
+        with the default sequence (as :meth:`appender` one by one: same bytes, same errors);
+        returns the sequence of the first.  An error leaves the payloads before it written."""
+        if self._closed or self._failed is not None or self._ended:
+            self._refuse()
+        if type(timestamp) is not int or any(type(p) is not bytes for p in payloads):
+            seqs = [
+                self.write(p, stream_key=stream_key, shard_id=shard_id, timestamp=timestamp)
+                for p in payloads
+            ]
+            return seqs[0] if seqs else 0
+        enc = self._enc
+        encode = enc.encode
+        size = self._buffer_size
+        st = enc.streams.get((stream_key, shard_id))
+        first = seq = 1 if st is None else st.sequence + 1
+        for payload in payloads:  # each sequence is the largest so far: the appender's
+            encode(stream_key, shard_id, seq, timestamp, payload)
+            seq += 1
+            if enc.pending >= size:
+                self._write_out()
+        return first
 
     def _refuse(self) -> None:
         if self._failed is not None:

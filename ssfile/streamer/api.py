@@ -3,6 +3,7 @@
 streamer = await ssfile.connect("file:///data/rec.ss")
 producer = await streamer.create_producer("clock")
 receipt = producer.send(b'{"tick": 1}')      # never blocks; await it for the header
+batch = producer.send_batch([b"a", b"b"])     # one receipt for many; await it for the count
 await producer.drain()                        # at the bound send raises BufferFull: wait
 await producer.flush(); await producer.end()
 consumer = await streamer.create_consumer(["clock"], ConsumerOptions(...))
@@ -80,6 +81,45 @@ class Receipt:
         return self.result()
 
 
+class BatchReceipt:
+    """What ``Producer.send_batch`` returns: one receipt for the whole batch.  Await it (or
+    call :meth:`result`) for ``count``, the number of messages stored; it resolves once every
+    message of the batch is stored and raises the first failure if any could not be.
+    :meth:`result` before that raises ``asyncio.InvalidStateError``.
+
+    Holds either the futures the backend resolves (one per chunk it writes) or, in the default
+    ``send_batch``, the per-message receipts."""
+
+    __slots__ = ("count", "_futures", "_receipts")
+
+    def __init__(
+        self,
+        count: int,
+        futures: Sequence[asyncio.Future[Any]] = (),
+        receipts: Sequence[Receipt] = (),
+    ) -> None:
+        self.count = count
+        self._futures = futures
+        self._receipts = receipts
+
+    def done(self) -> bool:
+        return all(f.done() for f in self._futures) and all(r.done() for r in self._receipts)
+
+    def result(self) -> int:
+        for f in self._futures:
+            f.result()  # raises while pending, or the failure
+        for r in self._receipts:
+            r.result()
+        return self.count
+
+    def __await__(self) -> Generator[Any, None, int]:
+        for f in self._futures:
+            yield from f.__await__()
+        for r in self._receipts:
+            yield from r.__await__()
+        return self.result()
+
+
 class Producer(abc.ABC):
     """Sends to one stream key (the anchor) and one shard.
 
@@ -101,6 +141,25 @@ class Producer(abc.ABC):
     @abc.abstractmethod
     def send(self, payload: bytes) -> Receipt:
         """Queue one message; never blocks.  Raises BufferFull at the bound."""
+
+    def send_batch(self, payloads: Sequence[bytes]) -> BatchReceipt:
+        """Queue every payload, in order, as ``send`` would one by one; never blocks.
+
+        The batch is taken whole or not at all: if the producer holds messages and the
+        batch does not fit below the bound, it raises BufferFull and nothing is taken; a
+        producer holding nothing takes a whole batch even beyond the bound (as it takes one
+        message larger than ``max_bytes``).  A payload the backend refuses (EncodeError...)
+        raises before anything is taken.  This default sends one by one (a backend with a
+        faster path overrides it: file, stdio)."""
+        payloads = list(payloads)
+        w = self.window
+        w.check_batch(len(payloads), sum(map(len, payloads)))
+        w.grace = len(payloads)  # checked whole: each send takes its message without the check
+        try:
+            receipts = [self.send(p) for p in payloads]
+        finally:
+            w.grace = 0
+        return BatchReceipt(len(receipts), receipts=receipts)
 
     async def drain(self) -> None:
         """Return at once while below the bound; else wait until at most half of it is held.

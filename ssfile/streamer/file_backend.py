@@ -29,11 +29,12 @@ from collections import deque
 from collections.abc import Sequence
 from time import time_ns
 
-from ..errors import SSError, StreamError, WriteFailed, check_on_damage
+from ..errors import EncodeError, SSError, StreamError, WriteFailed, check_on_damage
 from ..file.writer import Writer
+from ..format import constants as K
 from ..format.records import check_producer_key
 from ..types import Message
-from .api import Consumer, Producer, Receipt, StreamEnded, Streamer
+from .api import BatchReceipt, Consumer, Producer, Receipt, StreamEnded, Streamer
 from .file_tail import FileTail
 from .flow import Window
 from .groups import choose
@@ -178,6 +179,48 @@ class FileProducer(Producer):
         if fut is None:
             fut = shared.waiting = asyncio.get_running_loop().create_future()
         return _FileReceipt(fut, (self.stream_key, self.shard_id, seq, ts, payload))
+
+    def send_batch(
+        self, payloads: Sequence[bytes], *, timestamp: int | None = None
+    ) -> BatchReceipt:
+        """Send every payload (one timestamp for all: ``timestamp``, default now; sequences
+        one after another), as ``send`` one by one would write them: the same bytes.  The
+        receipt resolves once all are handed to the OS.  A payload that is not bytes, or is
+        too large, raises EncodeError before anything is taken.  A write that fails during the
+        call (the writer's buffer filled) raises WriteFailed: the batch has no receipt and is
+        not counted in ``window.failed`` (some of it may be in the file, as after a failed
+        ``send``); the receipts waiting fail with it."""
+        shared = self._shared
+        if shared.ended:
+            raise StreamError("producer ended: the file's writer was ended")
+        self._raise_failure()  # nothing taken
+        payloads = list(payloads)
+        if any(type(p) is not bytes for p in payloads):
+            raise EncodeError("send_batch: every payload must be bytes")
+        n = len(payloads)
+        if not n:
+            return BatchReceipt(0)
+        nbytes = sum(map(len, payloads))
+        if max(map(len, payloads)) > K.MAX_PAYLOAD:
+            raise EncodeError(f"send_batch: a payload exceeds {K.MAX_PAYLOAD} bytes")
+        ts = time_ns() // 1_000_000 if timestamp is None else timestamp
+        w = self.window
+        if not w.fits(n, nbytes):
+            shared.flush()  # at the bound: acknowledges (or fails) everything held
+        w.take_batch(n, nbytes)
+        try:
+            shared.writer.append_batch(self.stream_key, self.shard_id, payloads, ts)
+        except WriteFailed as err:  # a full buffer was written out, and that failed
+            w.give(n, nbytes)  # the batch raised (no receipt): not counted as failed
+            shared._settle(err)  # the window is emptied with the failed receipts
+            raise
+        except BaseException:  # refused: not held (what was encoded goes with the next flush)
+            w.give(n, nbytes)
+            raise
+        fut = shared.waiting
+        if fut is None:
+            fut = shared.waiting = asyncio.get_running_loop().create_future()
+        return BatchReceipt(n, futures=(fut,))
 
     def last_sequence(self) -> int | None:
         info = self._shared.writer.stream_info(self.stream_key, self.shard_id)

@@ -17,7 +17,16 @@ from .options import ProducerOptions
 
 
 class Window:
-    __slots__ = ("max_messages", "max_bytes", "messages", "bytes", "failed", "_where", "_room")
+    __slots__ = (
+        "max_messages",
+        "max_bytes",
+        "messages",
+        "bytes",
+        "failed",
+        "_where",
+        "_room",
+        "grace",
+    )
 
     def __init__(self, options: ProducerOptions | None, where: str) -> None:
         options = (options or ProducerOptions()).check()
@@ -28,22 +37,46 @@ class Window:
         self.failed = 0  # messages whose receipt failed, in all
         self._where = where
         self._room: asyncio.Event | None = None
+        self.grace = 0  # messages ``take`` counts without the bound check (a batch checked whole)
 
     def full(self) -> bool:
         return self.messages >= self.max_messages or self.bytes >= self.max_bytes
 
     def take(self, nbytes: int) -> None:
         """Count one message of ``nbytes`` payload, or raise BufferFull at the bound."""
-        if self.messages and (
+        if self.grace:
+            self.grace -= 1
+        elif self.messages and (
             self.messages >= self.max_messages or self.bytes + nbytes > self.max_bytes
         ):
-            raise BufferFull(
-                f"{self._where} holds {self.messages} unacknowledged messages "
-                f"({self.bytes} bytes; bound: {self.max_messages} messages, "
-                f"{self.max_bytes} bytes): await producer.drain() before sending more"
-            )
+            raise self._full()
         self.messages += 1
         self.bytes += nbytes
+
+    def fits(self, messages: int, nbytes: int) -> bool:
+        """Whether a batch of ``messages`` (``nbytes`` in all) is taken whole: it fits below
+        the bound, or the producer holds nothing (then it is taken even beyond the bound)."""
+        return not self.messages or (
+            self.messages + messages <= self.max_messages and self.bytes + nbytes <= self.max_bytes
+        )
+
+    def check_batch(self, messages: int, nbytes: int) -> None:
+        """Raise BufferFull unless a batch of ``messages`` (``nbytes``) :meth:`fits`."""
+        if not self.fits(messages, nbytes):
+            raise self._full()
+
+    def take_batch(self, messages: int, nbytes: int) -> None:
+        """Count a whole batch, or raise BufferFull (nothing taken) unless it :meth:`fits`."""
+        self.check_batch(messages, nbytes)
+        self.messages += messages
+        self.bytes += nbytes
+
+    def _full(self) -> BufferFull:
+        return BufferFull(
+            f"{self._where} holds {self.messages} unacknowledged messages "
+            f"({self.bytes} bytes; bound: {self.max_messages} messages, "
+            f"{self.max_bytes} bytes): await producer.drain() before sending more"
+        )
 
     def give(self, messages: int, nbytes: int, failed: int = 0) -> None:
         """``messages`` of ``nbytes`` in all were acknowledged: stored, or (``failed`` of
