@@ -41,7 +41,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from ssfile.cli.relay import _relay  # noqa: E402
-from ssfile.streamer import ConsumerOptions, connect, parse_stream_url  # noqa: E402
+from ssfile.streamer import ConsumerOptions, StreamEnded, connect, parse_stream_url  # noqa: E402
 
 PRODUCER = {"enable.idempotence": True, "linger.ms": 5}
 
@@ -142,6 +142,28 @@ async def ssfile_consume(bs: str, topic: str, n: int) -> float:
     return loop
 
 
+async def ssfile_consume_batches(bs: str, topic: str, n: int) -> float:
+    """As :func:`ssfile_consume`, with ``next_batch`` (what the plain loops do: batches)."""
+    s = await connect(f"kafka://{bs}/")
+    c = await s.create_consumer(
+        [topic], ConsumerOptions(auto_stream_reset="earliest", follow=False)
+    )
+    got = 0
+    t = time.perf_counter()
+    while True:
+        try:
+            batch = await c.next_batch()
+        except StreamEnded:
+            break
+        for m in batch:
+            _ = m.payload
+        got += len(batch)
+    loop = time.perf_counter() - t
+    assert got == n, got
+    await s.disconnect()
+    return loop
+
+
 def best(label: str, n: int, runs: int, fn) -> tuple[str, float]:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(runs):
@@ -201,6 +223,10 @@ def main() -> None:
             "ssfile RealTime consumer (connect + create_consumer + async for)",
             lambda: asyncio.run(ssfile_consume(bs, source, n)),
         ),
+        (
+            "ssfile RealTime consumer (connect + create_consumer + next_batch)",
+            lambda: asyncio.run(ssfile_consume_batches(bs, source, n)),
+        ),
     ]
     times: dict[str, list[float]] = {label: [] for label, _ in consumers}
     loops: dict[str, list[float]] = {label: [] for label, _ in consumers}
@@ -209,14 +235,17 @@ def main() -> None:
             t = time.perf_counter()
             loops[label].append(fn())
             times[label].append(time.perf_counter() - t)
-    plain_label, threaded_label, ours = (label for label, _ in consumers)
+    plain_label, threaded_label, ours, ours_batches = (label for label, _ in consumers)
     for name, got in (("end to end", times), ("consume loop only", loops)):
         rates = {label: n / min(ts) for label, ts in got.items()}
         for label, rate in rates.items():
             print(f"  {label} ({name}): {rate:,.0f} msg/s", file=sys.stderr)
         plain = max(rates[plain_label], rates[threaded_label])
         rows += [(f"{label} ({name})", rate) for label, rate in rates.items()]
-        rows.append((f"ssfile / faster plain loop, {name} (ratio)", rates[ours] / plain))
+        rows.append((f"ssfile async for / faster plain loop, {name} (ratio)", rates[ours] / plain))
+        rows.append(
+            (f"ssfile next_batch / faster plain loop, {name} (ratio)", rates[ours_batches] / plain)
+        )
     if a.only == "consume":
         print_rows(a, n, parts, bs, payload, rows[1:])
         return
