@@ -26,15 +26,18 @@ import argparse
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+
+from relay_memory import make_input, start_redis  # noqa: E402  # the same input and server
 
 import ssfile  # noqa: E402
 
@@ -47,38 +50,6 @@ if sys.argv[1] == "unbounded":
 from ssfile.cli import main
 sys.exit(main(["relay", *sys.argv[2:]]))
 """
-
-
-def make_input(path: str, n: int) -> None:
-    payload = b"x" * 100
-    with ssfile.open(path, "w") as w:
-        for _ in range(n):
-            w.write(payload, stream_key="k")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_redis(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("redis-server did not start")
 
 
 def relay(mode: str, inp: str, out: str, *extra: str) -> tuple[float, int]:
