@@ -2495,12 +2495,53 @@ error:
  * record of the list `records` from `start` on, while its error() is None and its topic() is
  * in the dict `keys` (topic -> stream key), appends Message(key, partition(), offset(),
  * timestamp ms (0 when the record has none), value() or b"", None) to the list `out`, and
- * sets tops[(key, partition)] to one past the last offset taken of each partition.  Returns
+ * sets tops[(key, partition)] to one past the last offset taken of each partition, and
+ * replaces each record taken in `records` by None (freed at once).  Returns
  * the index of the first record it did not take (an error or end-of-partition event, a topic
  * not in `keys`, anything unusual: Python handles it and calls again after it), or
  * len(records).  Messages are built as the decoder builds them (configure_decoder). */
 
 static PyObject *kafka_names[6];  /* interned: error topic partition offset timestamp value */
+
+/* The record type's six methods, looked up once: calling a method descriptor directly
+ * skips the attribute lookup PyObject_CallMethodNoArgs makes per call (six per record).
+ * Only for an immutable type whose six attributes are C method descriptors with vectorcall
+ * (confluent_kafka.cimpl.Message); any other record goes through the generic call. */
+static PyTypeObject *kafka_type;
+static PyObject *kafka_descrs[6];
+static vectorcallfunc kafka_vcalls[6];
+
+static void
+kafka_learn_type(PyTypeObject *type)
+{
+    PyObject *descrs[6] = {NULL};
+    if (!PyType_HasFeature(type, Py_TPFLAGS_IMMUTABLETYPE))
+        return;
+    for (int k = 0; k < 6; k++) {
+        descrs[k] = PyObject_GetAttr((PyObject *)type, kafka_names[k]);
+        if (descrs[k] == NULL || !Py_IS_TYPE(descrs[k], &PyMethodDescr_Type)
+                || PyVectorcall_Function(descrs[k]) == NULL) {
+            PyErr_Clear();
+            for (int j = 0; j <= k; j++)
+                Py_XDECREF(descrs[j]);
+            return;
+        }
+    }
+    for (int k = 0; k < 6; k++) {
+        Py_XSETREF(kafka_descrs[k], descrs[k]);
+        kafka_vcalls[k] = PyVectorcall_Function(descrs[k]);
+    }
+    Py_INCREF(type);
+    Py_XSETREF(kafka_type, type);
+}
+
+static inline PyObject *
+kafka_call(PyObject *r, int k)
+{
+    if (Py_TYPE(r) == kafka_type)
+        return kafka_vcalls[k](kafka_descrs[k], &r, 1, NULL);
+    return PyObject_CallMethodNoArgs(r, kafka_names[k]);
+}
 
 static int
 kafka_top(PyObject *tops, PyObject *key, PyObject *partition, long long next)
@@ -2511,6 +2552,20 @@ kafka_top(PyObject *tops, PyObject *key, PyObject *partition, long long next)
     Py_XDECREF(pair);
     Py_XDECREF(v);
     return rc;
+}
+
+/* a and b are equal exact str objects (same kind, length and code units) */
+static inline int
+same_str(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    if (!PyUnicode_CheckExact(a) || !PyUnicode_CheckExact(b))
+        return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+    int kind = PyUnicode_KIND(a);
+    return n == PyUnicode_GET_LENGTH(b) && kind == PyUnicode_KIND(b)
+           && memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
 }
 
 static PyObject *
@@ -2535,29 +2590,44 @@ kafka_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *last_key = NULL, *last_part = NULL;  /* borrowed: the run being taken */
     long long last_next = 0;
+    PyTypeObject *last_unknown = NULL;  /* a record type found unfit for kafka_call's path */
+    PyObject *last_topic = NULL, *last_topic_key = NULL;  /* the last topic looked up: its key */
     Py_ssize_t n = PyList_GET_SIZE(records);
     for (; i < n; i++) {
         PyObject *r = PyList_GET_ITEM(records, i);
-        PyObject *err = PyObject_CallMethodNoArgs(r, kafka_names[0]);
+        if (Py_TYPE(r) != kafka_type && Py_TYPE(r) != last_unknown) {
+            kafka_learn_type(Py_TYPE(r));
+            last_unknown = Py_TYPE(r);  /* not looked up again in this call */
+        }
+        PyObject *err = kafka_call(r, 0);
         if (err == NULL)
             goto fail;
         Py_DECREF(err);
         if (err != Py_None)
             break;
-        PyObject *topic = PyObject_CallMethodNoArgs(r, kafka_names[1]);
+        PyObject *topic = kafka_call(r, 1);
         if (topic == NULL)
             goto fail;
-        PyObject *key = PyDict_GetItemWithError(keys, topic);  /* borrowed, kept by `keys` */
-        Py_DECREF(topic);
-        if (key == NULL) {
-            if (PyErr_Occurred())
-                goto fail;
-            break;
+        PyObject *key;  /* borrowed, kept by `keys` */
+        if (last_topic != NULL && same_str(topic, last_topic)) {
+            key = last_topic_key;  /* each record has its own copy of the name: no hashing */
+            Py_DECREF(topic);
+        }
+        else {
+            key = PyDict_GetItemWithError(keys, topic);
+            if (key == NULL) {
+                Py_DECREF(topic);
+                if (PyErr_Occurred())
+                    goto fail;
+                break;
+            }
+            Py_XSETREF(last_topic, topic);
+            last_topic_key = key;
         }
         PyObject *v[6] = {Py_NewRef(key), NULL, NULL, NULL, NULL, Py_NewRef(Py_None)};
-        v[1] = PyObject_CallMethodNoArgs(r, kafka_names[2]);
-        v[2] = PyObject_CallMethodNoArgs(r, kafka_names[3]);
-        PyObject *ts = PyObject_CallMethodNoArgs(r, kafka_names[4]);
+        v[1] = kafka_call(r, 2);
+        v[2] = kafka_call(r, 3);
+        PyObject *ts = kafka_call(r, 4);
         if (ts != NULL && PyTuple_CheckExact(ts) && PyTuple_GET_SIZE(ts) == 2) {
             int kind = PyObject_IsTrue(PyTuple_GET_ITEM(ts, 0));
             if (kind >= 0)
@@ -2566,7 +2636,7 @@ kafka_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_TypeError, "record timestamp() is not a pair");
         }
         Py_XDECREF(ts);
-        PyObject *value = v[3] ? PyObject_CallMethodNoArgs(r, kafka_names[5]) : NULL;
+        PyObject *value = v[3] ? kafka_call(r, 5) : NULL;
         if (value == Py_None) {
             Py_DECREF(value);
             value = PyBytes_FromStringAndSize(NULL, 0);
@@ -2586,6 +2656,11 @@ kafka_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(m);
         if (rc < 0)
             goto fail;
+        /* the record is spent: free it now (the list held the only reference), so that
+         * records and messages are not alive together (each is a GC-tracked object: a
+         * thousand of each made the collector run twice as often) */
+        PyList_SET_ITEM(records, i, Py_NewRef(Py_None));
+        Py_DECREF(r);
         if (last_key != NULL && (last_key != key
                                  || PyObject_RichCompareBool(last_part, part, Py_EQ) != 1)) {
             if (PyErr_Occurred() || kafka_top(tops, last_key, last_part, last_next) < 0)
@@ -2595,10 +2670,12 @@ kafka_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         last_part = part;  /* kept alive by the message in `out` */
         last_next = offset + 1;
     }
+    Py_XDECREF(last_topic);
     if (last_key != NULL && kafka_top(tops, last_key, last_part, last_next) < 0)
         return NULL;
     return PyLong_FromSsize_t(i);
 fail:
+    Py_XDECREF(last_topic);
     return NULL;
 }
 

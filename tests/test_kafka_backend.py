@@ -449,9 +449,11 @@ def test_blocking_calls_never_run_on_the_event_loop(broker, monkeypatch):
                 if name in BLOCKING or name == "commit":
 
                     def call(*a, **kw):
-                        # commit(asynchronous=True) and poll(0) return at once
+                        # commit(asynchronous=True), poll(0) and consume(n, 0) return at once
                         if name == "commit":
                             waits = kw.get("asynchronous") is False
+                        elif name == "consume":
+                            waits = a[1:2] != (0,)
                         else:
                             waits = name != "poll" or a[:1] != (0,)
                         if waits:

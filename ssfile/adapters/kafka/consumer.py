@@ -179,9 +179,8 @@ class KafkaConsumer(Consumer):
                 raise StreamEnded("the consumer reached the end of its partitions (follow=False)")
             if self._refresh is not None and (asyncio.get_running_loop().time() >= self._next_look):
                 await self._add_new_partitions()
-            fetched = await self._fetcher.fetch(
-                self._streamer.options.read_batch, self._streamer.options.poll_timeout
-            )
+            opts = self._streamer.options
+            fetched = await self._fetcher.fetch(opts.read_batch, opts.poll_timeout, inline=True)
             self._pos.update(fetched)
             q.extend(self._pos.clip(fetched.messages, fetched.tops))
         n = min(max_messages, len(q))

@@ -4,6 +4,14 @@ calls on the client never overlap.
 
 A fetch that the caller stops waiting for (a cancelled ``next()``) is kept and handed to
 the next ``fetch``: messages already taken from librdkafka are never dropped.
+
+With ``inline=True`` records librdkafka already holds are taken without the thread:
+``fetch`` first calls ``consume`` with no wait on the caller's own thread (when the
+client's thread is idle), and hands the blocking wait to the thread only when that finds
+nothing.  Handing every batch across threads cost more than converting it (bench/kafka.py).
+Only for clients whose ``consume`` runs no blocking callback: a group member's rebalance
+callbacks (group.py) commit and ask for watermarks inside ``consume``, so groups fetch in
+the thread.
 """
 
 from __future__ import annotations
@@ -47,8 +55,8 @@ def _take(
     tops: dict[tuple[str, int], int],
 ) -> int:
     """The records from ``start`` on while they have no error and a topic in ``keys``, as
-    messages appended to ``out`` (``tops`` updated); returns the index of the first record
-    not taken.  The pure twin of ``_speedups.kafka_messages`` (mapping.to_message, inlined:
+    messages appended to ``out`` (``tops`` updated), each record taken replaced by None in
+    ``records``; returns the index of the first record not taken.  The pure twin of ``_speedups.kafka_messages`` (mapping.to_message, inlined:
     this loop is the consumer's hot path)."""
     append = out.append
     for i in range(start, len(records)):
@@ -62,6 +70,7 @@ def _take(
         value = r.value()
         p, o = r.partition(), r.offset()
         append(Message(key, p, o, ts if kind else 0, value if value is not None else b""))
+        records[i] = None
         tops[(key, p)] = o + 1
     return len(records)
 
@@ -81,7 +90,11 @@ class Fetcher:
         """Run ``fn(*args)`` in this client's thread."""
         return await asyncio.wrap_future(self._pool.submit(fn, *args))
 
-    async def fetch(self, max_messages: int, timeout: float) -> Fetched:
+    async def fetch(self, max_messages: int, timeout: float, *, inline: bool = False) -> Fetched:
+        if inline and self._pending is None and self._pool.idle():
+            ready = self._consume(max_messages, 0)
+            if ready.messages or ready.eofs:
+                return ready
         if self._pending is None:
             self._pending = self._pool.submit(self._consume, max_messages, timeout)
         fetched = await asyncio.shield(asyncio.wrap_future(self._pending))

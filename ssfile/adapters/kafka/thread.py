@@ -21,11 +21,20 @@ class ClientThread:
         ] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
+        self._last: Future[Any] | None = None  # the call submitted last
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         future: Future[Any] = Future()
         self._calls.put((future, fn, args))
+        self._last = future
         return future
+
+    def idle(self) -> bool:
+        """Every call submitted has returned (calls run in order: the last one has); a
+        future is done only after its call returned, so the client is free.  Meaningful
+        in the thread that submits: nothing can be submitted between this and its use."""
+        last = self._last
+        return last is None or last.done()
 
     def _serve(self) -> None:
         while True:
