@@ -32,7 +32,7 @@
 #include <string.h>
 #include <limits.h>
 
-#define ABI_VERSION 4
+#define ABI_VERSION 5
 #define SEPARATOR 0x0D        /* the byte ending every frame */
 #define FRAME_OVERHEAD 32     /* frame size without key and payload */
 #define HEAD_FIXED 28         /* shard, sequence, timestamp (u64 each), payload length (u32) */
@@ -2679,6 +2679,178 @@ fail:
     return NULL;
 }
 
+/* ---- consumer iteration -------------------------------------------------------------------
+ *
+ * BatchIter(refill): the async iterator of `async for m in consumer` (ssfile.streamer.api).
+ * It hands out the messages of the batch it holds without a coroutine per message: its
+ * __anext__ returns the iterator itself as an awaitable that completes at once (am_send
+ * returns the message, no StopIteration is raised).  When the batch is spent, __anext__
+ * returns refill(self), a coroutine that awaits the consumer's next_batch(), load()s the rest
+ * of it here and returns its first message (or raises StopAsyncIteration at the end).  The
+ * pure twin is ssfile.streamer.api.BatchIterator.
+ *
+ * A message taken by __anext__ stays pending until awaited: an awaitable dropped unawaited
+ * (a task cancelled before it ran) leaves it to the next __anext__, so nothing is skipped. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *refill;   /* refill(iterator) -> awaitable */
+    PyObject *batch;    /* list or NULL */
+    Py_ssize_t pos;     /* next index in batch */
+    PyObject *pending;  /* the message the awaitable returns, or NULL */
+} BatchIter;
+
+static int
+batch_iter_init(BatchIter *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *refill;
+    if (!PyArg_ParseTuple(args, "O:BatchIter", &refill))
+        return -1;
+    Py_XSETREF(self->refill, Py_NewRef(refill));
+    return 0;
+}
+
+static int
+batch_iter_traverse(BatchIter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->refill);
+    Py_VISIT(self->batch);
+    Py_VISIT(self->pending);
+    return 0;
+}
+
+static int
+batch_iter_clear(BatchIter *self)
+{
+    Py_CLEAR(self->refill);
+    Py_CLEAR(self->batch);
+    Py_CLEAR(self->pending);
+    return 0;
+}
+
+static void
+batch_iter_dealloc(BatchIter *self)
+{
+    PyObject_GC_UnTrack(self);
+    batch_iter_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* the next message of the batch held (a new reference), or NULL when it is spent */
+static PyObject *
+batch_iter_take(BatchIter *self)
+{
+    if (self->batch == NULL)
+        return NULL;
+    if (self->pos < PyList_GET_SIZE(self->batch))
+        return Py_NewRef(PyList_GET_ITEM(self->batch, self->pos++));
+    Py_CLEAR(self->batch);
+    return NULL;
+}
+
+static PyObject *
+batch_iter_anext(BatchIter *self)
+{
+    if (self->pending == NULL)
+        self->pending = batch_iter_take(self);
+    if (self->pending != NULL)
+        return Py_NewRef(self);
+    if (self->refill == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "BatchIter not initialised");
+    return PyObject_CallOneArg(self->refill, (PyObject *)self);
+}
+
+static PyObject *
+batch_iter_await(BatchIter *self)
+{
+    return Py_NewRef(self);
+}
+
+static PyObject *
+batch_iter_aiter(BatchIter *self)
+{
+    return Py_NewRef(self);
+}
+
+/* the awaitable's result: the pending message, else the next of the batch */
+static PyObject *
+batch_iter_result(BatchIter *self)
+{
+    PyObject *m = self->pending;
+    self->pending = NULL;
+    if (m == NULL)
+        m = batch_iter_take(self);
+    if (m == NULL)
+        PyErr_SetString(PyExc_RuntimeError,
+                        "no message ready: await each __anext__() of a consumer once");
+    return m;
+}
+
+static PySendResult
+batch_iter_send(BatchIter *self, PyObject *arg, PyObject **result)
+{
+    *result = batch_iter_result(self);
+    return *result == NULL ? PYGEN_ERROR : PYGEN_RETURN;
+}
+
+static PyObject *
+batch_iter_iternext(BatchIter *self)
+{
+    /* awaited by a driver that does not use am_send: the value travels in StopIteration */
+    PyObject *m = batch_iter_result(self);
+    if (m == NULL)
+        return NULL;
+    PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, m);
+    Py_DECREF(m);
+    if (stop != NULL) {
+        PyErr_SetObject(PyExc_StopIteration, stop);
+        Py_DECREF(stop);
+    }
+    return NULL;
+}
+
+static PyObject *
+batch_iter_load(BatchIter *self, PyObject *args)
+{
+    PyObject *batch;
+    Py_ssize_t pos = 0;
+    if (!PyArg_ParseTuple(args, "O!|n:load", &PyList_Type, &batch, &pos))
+        return NULL;
+    Py_XSETREF(self->batch, Py_NewRef(batch));
+    self->pos = pos < 0 ? 0 : pos;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef batch_iter_methods[] = {
+    {"load", (PyCFunction)batch_iter_load, METH_VARARGS,
+     "load(batch, pos=0): the messages the next __anext__() calls hand out, from batch[pos]"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyAsyncMethods batch_iter_async = {
+    .am_await = (unaryfunc)batch_iter_await,
+    .am_aiter = (unaryfunc)batch_iter_aiter,
+    .am_anext = (unaryfunc)batch_iter_anext,
+    .am_send = (sendfunc)batch_iter_send,
+};
+
+static PyTypeObject BatchIterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ssfile._speedups.BatchIter",
+    .tp_basicsize = sizeof(BatchIter),
+    .tp_dealloc = (destructor)batch_iter_dealloc,
+    .tp_as_async = &batch_iter_async,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "BatchIter(refill): async iterator over a consumer's batches (see the C source)",
+    .tp_traverse = (traverseproc)batch_iter_traverse,
+    .tp_clear = (inquiry)batch_iter_clear,
+    .tp_iter = (getiterfunc)batch_iter_await,
+    .tp_iternext = (iternextfunc)batch_iter_iternext,
+    .tp_methods = batch_iter_methods,
+    .tp_init = (initproc)batch_iter_init,
+    .tp_new = PyType_GenericNew,
+};
+
 /* ---- module ------------------------------------------------------------------------------- */
 
 static PyObject *
@@ -2750,8 +2922,11 @@ PyInit__speedups(void)
     if (PyDateTimeAPI == NULL)
         return NULL;
     key_bytes_init();
+    if (PyType_Ready(&BatchIterType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "ABI_VERSION", ABI_VERSION) < 0)
+    if (m != NULL && (PyModule_AddIntConstant(m, "ABI_VERSION", ABI_VERSION) < 0
+                      || PyModule_AddObjectRef(m, "BatchIter", (PyObject *)&BatchIterType) < 0))
         Py_CLEAR(m);
     return m;
 }

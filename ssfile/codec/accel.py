@@ -14,7 +14,7 @@ from types import ModuleType
 from ..optional import interrupted
 
 #: the ABI_VERSION of ssfile/_speedups.c this code calls; a stale build is ignored
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 
 def pure_forced() -> bool:
