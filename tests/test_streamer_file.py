@@ -253,3 +253,41 @@ def test_seek_reads_little_of_a_big_file(tmp_path):
         await s.disconnect()
 
     run(main())
+
+
+def test_sync_facade_sends_batches(tmp_path):
+    path = tmp_path / "batch.ss"
+    with connect_sync(f"file://{path}") as s:
+        p = s.create_producer("k")
+        r = p.send_batch([b"a", b"b"])
+        assert r.count == 2 and r.result() == 2 and r.done()
+        assert p.send_batch(b"%d" % i for i in range(3)).result() == 3  # any iterable
+        p.end()
+    with ssfile.open(path) as rd:
+        assert [m.payload for m in rd] == [b"a", b"b", b"0", b"1", b"2"]
+
+
+def test_sync_facade_batch_at_the_bound_waits_for_room():
+    from ssfile.errors import BufferFull
+    from ssfile.streamer.api import BatchReceipt
+    from ssfile.streamer.sync import SyncProducer, _Loop
+
+    class Full:  # a producer at its bound until drained once
+        def __init__(self):
+            self.drained = 0
+
+        def send_batch(self, payloads):
+            if not self.drained:
+                raise BufferFull("at the bound")
+            return BatchReceipt(len(payloads))
+
+        async def drain(self):
+            self.drained += 1
+
+    loop = _Loop()
+    try:
+        inner = Full()
+        r = SyncProducer(loop, inner).send_batch([b"a", b"b"])  # type: ignore[arg-type]
+        assert inner.drained == 1 and r.result() == 2
+    finally:
+        loop.stop()

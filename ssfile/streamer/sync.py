@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import BufferFull
 from ..types import Message
-from .api import Consumer, Producer, Receipt, StreamEnded, Streamer
+from .api import BatchReceipt, Consumer, Producer, Receipt, StreamEnded, Streamer
 from .options import ConsumerOptions, ProducerOptions
 
 
@@ -57,6 +57,25 @@ class SyncReceipt:
         return self._loop.run(_wait())  # type: ignore[no-any-return]
 
 
+class SyncBatchReceipt:
+    """A :class:`BatchReceipt` for scripts: :meth:`result` waits until every message of the
+    batch is stored and returns how many (or raises the first failure)."""
+
+    def __init__(self, loop: _Loop, inner: BatchReceipt) -> None:
+        self._loop = loop
+        self._inner = inner
+        self.count = inner.count
+
+    def done(self) -> bool:
+        return self._inner.done()
+
+    def result(self) -> int:
+        async def _wait() -> int:
+            return await self._inner
+
+        return self._loop.run(_wait())  # type: ignore[no-any-return]
+
+
 class SyncProducer:
     def __init__(self, loop: _Loop, inner: Producer) -> None:
         self._loop = loop
@@ -73,6 +92,20 @@ class SyncProducer:
                     await self._inner.drain()
 
         return SyncReceipt(self._loop, self._loop.run(_send()))
+
+    def send_batch(self, payloads: Sequence[bytes]) -> SyncBatchReceipt:
+        """:meth:`Producer.send_batch <ssfile.streamer.api.Producer.send_batch>`: the batch
+        taken whole, in order; at the producer's bound this waits until there is room."""
+        payloads = list(payloads)
+
+        async def _send() -> BatchReceipt:
+            while True:
+                try:
+                    return self._inner.send_batch(payloads)
+                except BufferFull:
+                    await self._inner.drain()
+
+        return SyncBatchReceipt(self._loop, self._loop.run(_send()))
 
     def drain(self) -> None:
         self._loop.run(self._inner.drain())
