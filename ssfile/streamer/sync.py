@@ -77,6 +77,9 @@ class SyncBatchReceipt:
 
 
 class SyncProducer:
+    """A :class:`~ssfile.streamer.api.Producer` for scripts: ``send`` and ``send_batch``
+    return receipts whose ``result()`` waits; at the bound they wait for room."""
+
     def __init__(self, loop: _Loop, inner: Producer) -> None:
         self._loop = loop
         self._inner = inner
@@ -118,6 +121,9 @@ class SyncProducer:
 
 
 class SyncConsumer:
+    """A :class:`~ssfile.streamer.api.Consumer` for scripts: ``next()`` blocks, and
+    ``for m in consumer`` iterates until the stream ends."""
+
     def __init__(self, loop: _Loop, inner: Consumer) -> None:
         self._loop = loop
         self._inner = inner
@@ -184,4 +190,6 @@ class SyncStreamer:
 
 
 def connect_sync(uri: str, **options: Any) -> SyncStreamer:
+    """:func:`ssfile.connect` for scripts: a streamer whose producers and consumers block
+    instead of being awaited (``with connect_sync(uri) as s: ...`` disconnects at the end)."""
     return SyncStreamer(uri, **options)
