@@ -171,3 +171,61 @@ def test_an_idle_follower_of_a_quiet_topic_never_raises(broker):
         await s.disconnect()
 
     run(main(), timeout=40)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_stall_watch_rules(caplog):
+    """The rules of stall.py with a fake clock: a warning once per stall_timeout, the look
+    at the broker after stall_timeout (raise if behind or unanswered, else the stall ends),
+    a stall ended by GAP seconds without a problem."""
+    from ssfile.adapters.kafka.stall import GAP, StallWatch
+
+    clock = _Clock()
+    w = StallWatch("h:1", 5.0, clock)
+    looks: list[bool] = []
+    w.behind = lambda: looks.append(True) or False  # the broker answers, nothing to fetch
+    w.on_error(type("E", (), {"str": lambda self: "Receive failed: pwd-less text"})())
+    w.on_log("FAIL a log line")  # a log line does not replace the error's text
+    with caplog.at_level(logging.WARNING, logger="ssfile.kafka"):
+        w.nothing_fetched()
+        clock.now += 1
+        w.on_error(type("E", (), {"str": lambda self: "1/1 brokers are down"})())
+        w.nothing_fetched()  # no second warning within stall_timeout
+    assert [r.getMessage() for r in caplog.records] == [
+        "kafka://h:1: consumer: Receive failed: pwd-less text (librdkafka retries; "
+        "the consumer fails if it gets no message for 5s)"
+    ]
+    clock.now += 4
+    w.problem("again")
+    w.nothing_fetched()  # 5 s: the look finds nothing to fetch, the stall ends
+    assert looks == [True] and w.since is None
+
+    w.problem("stuck")
+    w.behind = lambda: True
+    clock.now += GAP + 1  # no problem for GAP seconds: over, no look
+    w.nothing_fetched()
+    assert w.since is None
+
+    w.problem("stuck")
+    clock.now += 5
+    w.problem("stuck")
+    with pytest.raises(BackendError, match=r"^kafka://h:1: consumer: no message for 5s while "):
+        w.nothing_fetched()
+
+    def unanswered() -> bool:
+        raise BackendError("kafka://h:1: watermarks of 't' partition 0: Local: Timed out")
+
+    w.behind = unanswered
+    with pytest.raises(BackendError) as got:
+        w.nothing_fetched()
+    assert str(got.value) == (
+        "kafka://h:1: consumer: no message for 5s while librdkafka reports: stuck; "
+        "then watermarks of 't' partition 0: Local: Timed out"
+    )
