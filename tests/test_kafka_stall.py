@@ -125,15 +125,15 @@ def test_a_broker_gone_for_good_ends_a_follower_in_a_backend_error(tmp_path):
     assert text.startswith(f"kafka://{server.bootstrap}: consumer: no message for 2s"), text
 
 
-def test_an_idle_follower_waits_across_a_broker_restart(tmp_path):
-    """librdkafka reports the restart (errors for about a second), then nothing comes: past
+def test_an_idle_follower_waits_across_a_broker_restart(tmp_path, caplog):
+    """librdkafka reports the restart (a warning: a stall began), then nothing comes: past
     stall_timeout the broker answers with nothing to fetch, so the follower keeps waiting,
     and gets what is produced later."""
     server = PrivateNoida(tmp_path)
     server.start()
 
     async def main():
-        s = await streamer(server.bootstrap, stall_timeout=3.0, timeout=2.0)
+        s = await streamer(server.bootstrap, stall_timeout=5.0, timeout=2.0)
         p = await s.create_producer("k")
         await p.send(b"one")
         c = await s.create_consumer(["k"], ConsumerOptions(auto_stream_reset="earliest"))
@@ -143,16 +143,19 @@ def test_an_idle_follower_waits_across_a_broker_restart(tmp_path):
         server.stop()
         await asyncio.sleep(1.0)
         server.start()
-        await asyncio.sleep(6.0)  # past stall_timeout after the first error
+        await asyncio.sleep(5.0)  # past stall_timeout after the first error
         assert not waiting.done(), waiting.result()
         await p.send(b"two")
         assert (await waiting).payload == b"two"
         await s.disconnect()
 
     try:
-        run(main(), timeout=60)
+        with caplog.at_level(logging.WARNING, logger="ssfile.kafka"):
+            run(main(), timeout=60)
     finally:
         server.stop()
+    warned = [r for r in caplog.records if "librdkafka retries" in r.getMessage()]
+    assert warned, "the restart was not seen as a stall"
 
 
 @brokers()
