@@ -333,9 +333,11 @@ def test_relay_into_kafka_never_hangs_when_the_broker_restarts_under_writes(tmp_
     in the topic is checked to be input, in order, not complete."""
     relay, stderr, sent, got = _relay_into_a_restarted_broker(tmp_path, quiesce=False)
     assert "Traceback" not in stderr, stderr
-    if relay.returncode != 0:
-        assert relay.returncode == 1 and len(stderr.strip().splitlines()) == 1, stderr
-        assert "messages delivered" in stderr and "relaying again" in stderr, stderr
+    if relay.returncode != 0:  # one error line (after warnings, e.g. a producer replaced)
+        lines = stderr.strip().splitlines()
+        errors = [ln for ln in lines if not ln.startswith("ssfile relay: warning: ")]
+        assert relay.returncode == 1 and len(errors) == 1, stderr
+        assert "messages delivered" in errors[0] and "relaying again" in errors[0], stderr
     index = {v: i for i, v in enumerate(sent)}
     assert all(v in index for v in got)
     first = [index[v] for v in dict.fromkeys(got)]

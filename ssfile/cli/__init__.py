@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import re
 import signal
@@ -106,6 +107,7 @@ def version_text() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    _show_warnings(args.command)
     try:
         return int(args.run(args) or 0)
     except BrokenPipeError:
@@ -130,6 +132,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if interrupted(err):  # a Ctrl-C that a library wrapped (see ssfile.optional)
             return EXIT_INTERRUPTED
         raise
+
+
+class _Warnings(logging.Handler):
+    """ssfile's own log warnings (e.g. a Kafka consumer that librdkafka cannot move) as
+    ``ssfile COMMAND: warning: ...`` lines on stderr; librdkafka's own log lines (marked
+    ``librdkafka`` by the Kafka backend) are not shown."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(logging.WARNING)
+        self.command = command
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "librdkafka", False):
+            return
+        try:
+            text = " ".join(record.getMessage().split())
+            print(redact(f"ssfile {self.command}: warning: {text}"), file=sys.stderr, flush=True)
+        except Exception:
+            self.handleError(record)
+
+
+def _show_warnings(command: str) -> None:
+    """Show ssfile's log warnings on stderr (once per process: ``main`` may run again)."""
+    logger = logging.getLogger("ssfile")
+    for h in logger.handlers:
+        if isinstance(h, _Warnings):
+            h.command = command
+            return
+    logger.addHandler(_Warnings(command))
 
 
 def describe_os_error(err: OSError) -> str:

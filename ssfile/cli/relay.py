@@ -158,13 +158,14 @@ def check_outputs(src: StreamUrl, dst: StreamUrl) -> None:
 
 def _retry_options(url: StreamUrl, retry_for: float | None) -> dict[str, float]:
     """``--retry-for``: Redis retries transient failures (and waits for a stalled server) this
-    long; Kafka's producer delivers (librdkafka retries) for this long."""
+    long; Kafka's producer delivers (librdkafka retries) for this long, and a Kafka consumer
+    that librdkafka reports errors for gets no message for this long before it fails."""
     if retry_for is None:
         return {}
     if url.scheme in ("redis", "rediss"):
         return {"retry_for": retry_for}
     if url.scheme == "kafka":
-        return {"delivery_timeout": max(retry_for, 0.001)}
+        return {"delivery_timeout": max(retry_for, 0.001), "stall_timeout": retry_for}
     return {}
 
 

@@ -105,6 +105,22 @@ class KafkaConsumer(Consumer):
             streamer.partition_refresh() if options.follow and not options.shards else None
         )
         self._next_look = 0.0
+        if fetcher.watch is not None:
+            fetcher.watch.behind = self._behind
+
+    def _behind(self) -> bool:
+        """The broker holds messages past this consumer's positions (in the consumer's thread,
+        for a stalled fetch: stall.py); BackendError if it does not answer."""
+        s = self._streamer
+        marks = watermarks(
+            self._fetcher.client,
+            s.kafka,
+            [(t, p) for _, t, p in self._parts],
+            s.options.timeout,
+            s.where,
+        )
+        nxt = self._pos.next
+        return any(hi > nxt.get((key, p), hi) for (key, _, p), (_, hi) in zip(self._parts, marks))
 
     async def start(self, where: str) -> None:
         """Assign every partition at ``where``: ``"earliest"`` / ``"latest"``."""

@@ -12,6 +12,9 @@ nothing.  Handing every batch across threads cost more than converting it (bench
 Only for clients whose ``consume`` runs no blocking callback: a group member's rebalance
 callbacks (group.py) commit and ask for watermarks inside ``consume``, so groups fetch in
 the thread.
+
+A fetch that brings nothing while librdkafka reports problems asks the client's
+:class:`~.stall.StallWatch` whether to warn or raise (per fetch, never per record).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from ...codec import decoder  # noqa: F401  (it configures the Message layout bu
 from ...codec.accel import speedups
 from ...types import Message
 from .mapping import backend_error, key_of
+from .stall import StallWatch
 from .thread import ClientThread
 
 log = logging.getLogger("ssfile.kafka")
@@ -76,11 +80,15 @@ def _take(
 
 
 class Fetcher:
-    def __init__(self, client: Any, kafka: Any, where: str, prefix: str) -> None:
+    def __init__(
+        self, client: Any, kafka: Any, where: str, prefix: str, watch: StallWatch | None = None
+    ) -> None:
         self.client = client
         self.kafka = kafka  # the confluent_kafka module
         self.where = where
         self.prefix = prefix
+        #: hears the client's errors and log lines (stall.py); None: nothing watched
+        self.watch = watch
         self._pool = ClientThread("ssfile-kafka-consumer")
         self._pending: Future[Fetched] | None = None
         self._keys: dict[str, str] = {}  # topic -> stream key, learnt as records come
@@ -92,7 +100,7 @@ class Fetcher:
 
     async def fetch(self, max_messages: int, timeout: float, *, inline: bool = False) -> Fetched:
         if inline and self._pending is None and self._pool.idle():
-            ready = self._consume(max_messages, 0)
+            ready = self._consume(max_messages, 0, False)
             if ready.messages or ready.eofs:
                 return ready
         if self._pending is None:
@@ -111,7 +119,8 @@ class Fetcher:
                 pass
             self._pending = None
 
-    def _consume(self, max_messages: int, timeout: float) -> Fetched:
+    def _consume(self, max_messages: int, timeout: float, check: bool = True) -> Fetched:
+        """One ``consume``; ``check``: a stall may be checked (blocking: not on the loop)."""
         out = Fetched()
         try:
             records = self.client.consume(max_messages, timeout)
@@ -144,6 +153,14 @@ class Fetcher:
                 )
             else:
                 log.info("kafka://%s: %s (retrying)", self.where, err.str())
+                if self.watch is not None:
+                    self.watch.problem(err.str())
+        watch = self.watch  # per fetch, not per record: only while librdkafka has problems
+        if watch is not None and watch.since is not None:
+            if out.messages or out.eofs:
+                watch.since = None
+            elif check:
+                watch.nothing_fetched()  # raises after stall_timeout; nothing taken is lost
         return out
 
     async def close(self, final: Callable[[], Any] | None = None, timeout: float = 10.0) -> None:

@@ -103,6 +103,28 @@ class GroupReader:
         self.delivered = _Delivered()
         self._turn = 0
         self._lock = asyncio.Lock()
+        if fetcher.watch is not None:
+            fetcher.watch.behind = self.behind
+
+    def behind(self) -> bool:
+        """The broker holds messages past the reader's positions in its assigned partitions
+        (a partition with no position yet: if it holds any) - in the consumer's thread, for a
+        stalled fetch (stall.py); BackendError if the broker does not answer.  No assignment:
+        False (a member with no partition waits)."""
+        s = self.streamer
+        parts = sorted(self.assigned)
+        if not parts:
+            return False
+        prefix = s.options.topic_prefix
+        marks = watermarks(
+            self.fetcher.client,
+            s.kafka,
+            [(prefix + k, p) for k, p in parts],
+            s.options.timeout,
+            s.where,
+        )
+        nxt = self.pos.next
+        return any(hi > nxt.get(part, lo) for part, (lo, hi) in zip(parts, marks))
 
     # ---- rebalance callbacks (they run in the consumer's thread, inside consume) ------------
 

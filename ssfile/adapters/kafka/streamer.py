@@ -42,6 +42,7 @@ from .consumer import KafkaConsumer
 from .fetch import Fetcher
 from .group import GroupMember, GroupReader
 from .producer import KafkaProducer, ProducerClient
+from .stall import LibrdkafkaLog, StallWatch
 from .thread import ClientThread
 
 log = logging.getLogger("ssfile.kafka")
@@ -81,6 +82,9 @@ class KafkaOptions:
     #: messages per fetch: at 300 a batch and its messages stay in the collector's young
     #: generation and the CPU cache; 1000 read 20-30% slower (bench/kafka.py)
     read_batch: int = 300
+    #: a consumer that gets no message (nor end of partition) for this long while
+    #: librdkafka keeps reporting errors raises BackendError (stall.py); seconds
+    stall_timeout: float = 30.0
     config: Mapping[str, Any] = field(default_factory=dict, repr=False)  # every client
     producer_config: Mapping[str, Any] = field(default_factory=dict)  # the producer
     consumer_config: Mapping[str, Any] = field(default_factory=dict)  # every consumer
@@ -137,7 +141,7 @@ class KafkaStreamer(Streamer):
         conf: dict[str, Any] = {
             **mapping.BASE_CONFIG,
             "bootstrap.servers": self.where,
-            "logger": log,
+            "logger": LibrdkafkaLog(),
         }
         conf.update({k: _librdkafka_value(v) for k, v in self.options.settings.items()})
         conf.update(self.options.config)
@@ -319,8 +323,10 @@ class KafkaStreamer(Streamer):
     def _fetcher(self, extra: Mapping[str, Any]) -> Fetcher:
         conf = {**mapping.CONSUMER_CONFIG, **extra}
         conf.update(self.options.consumer_config)
+        watch = StallWatch(self.where, self.options.stall_timeout)
+        conf.update({"logger": LibrdkafkaLog(watch.on_log), "error_cb": watch.on_error})
         client = self.kafka.Consumer(self.config(conf))
-        return Fetcher(client, self.kafka, self.where, self.options.topic_prefix)
+        return Fetcher(client, self.kafka, self.where, self.options.topic_prefix, watch)
 
     async def _join_group(self, keys: tuple[str, ...], options: ConsumerOptions) -> Consumer:
         if options.shards is not None:
