@@ -26,6 +26,8 @@ only :mod:`ssfile.errors`), so the CLI can use it before loading anything else.
   alternate data stream of ``a``, ``NUL.ss`` a device) are refused before anything is written.
 * :func:`open_files_limit`: the soft ``RLIMIT_NOFILE`` where ``resource`` exists, else the
   512 descriptors Windows' C runtime gives at least.
+* :func:`process_alive`: ``kill(pid, 0)`` on POSIX; unknown (None) on Windows, where
+  ``os.kill`` would terminate the process.
 * :func:`use_lf_newlines`: the CLI writes ``\\n`` line ends on every platform (Windows' text
   streams would write ``\\r\\n``), so outputs are the same bytes everywhere.
 """
@@ -282,6 +284,22 @@ def open_files_limit() -> int:
     return 1 << 20 if soft == resource.RLIM_INFINITY or soft < 0 else soft
 
 
+def process_alive(pid: int) -> bool | None:
+    """Whether a process ``pid`` runs on this machine (its pid namespace); None where that
+    cannot be asked safely (Windows: ``os.kill`` terminates)."""
+    if WINDOWS or not hasattr(os, "kill"):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except OSError:
+        return None
+    return True
+
+
 __all__ = [
     "DEFAULT_OPEN_FILES",
     "LOCK_OFFSET",
@@ -296,6 +314,7 @@ __all__ = [
     "open_binary",
     "open_files_limit",
     "pread",
+    "process_alive",
     "replace",
     "truncate",
     "unlock_writer",

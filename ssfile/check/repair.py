@@ -240,9 +240,10 @@ def repair(
     """Salvage ``src`` into a new file ``dst``; returns what was recovered and lost.
 
     ``dst`` is written atomically, as ``ssfile repair -o`` does: under a temporary name beside
-    it (``.NAME.*.tmp``), renamed over ``dst`` only when the repair is complete.  Until then
-    an existing ``dst`` is untouched; an exception (Ctrl-C included) removes the temporary
-    file and leaves ``dst`` as it was, and so does a source with nothing recoverable.
+    it (``.NAME.HOST-PID.XXXXXXXX.tmp``), renamed over ``dst`` only when the repair is
+    complete.  Until then an existing ``dst`` is untouched; an exception (Ctrl-C included)
+    removes the temporary file and leaves ``dst`` as it was, and so does a source with nothing
+    recoverable (spec/cli.md, "Outputs").
 
     Raises :class:`~ssfile.errors.UsageError` if ``dst`` is ``src`` (also through a link: the
     input is never overwritten) or exists and ``overwrite`` is False, and
