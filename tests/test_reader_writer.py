@@ -350,3 +350,24 @@ def test_a_writer_of_a_descriptor_cannot_park(tmp_path):
     with open(tmp_path / "x.ss", "wb") as f, ssfile.Writer(f.fileno(), created_at=0) as w:
         with pytest.raises(ValueError, match="cannot park"):
             w.park()
+
+
+@pytest.mark.parametrize("data", [b"", b"S", b"Ss\x01", b"Ss\x01\x04a.ss"])
+def test_a_file_cut_inside_its_header_is_closed_and_named(tmp_path, data):
+    """With tolerate_truncation the reader used to raise "missing file header" without the
+    path and leave the file open: a ResourceWarning at the next garbage collection (seen in
+    tests/test_write_faults.py, whose gc.collect() turns warnings into errors)."""
+    import gc
+    import warnings
+
+    path = tmp_path / "cut.ss"
+    path.write_bytes(data)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ssfile.FormatError, match="header") as info:
+            ssfile.open(path, tolerate_truncation=True)
+        message = str(info.value)
+        del info  # the traceback holds the reader until then
+        gc.collect()
+    assert [w for w in seen if issubclass(w.category, ResourceWarning)] == []
+    assert str(path) in message
