@@ -105,7 +105,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    """The public names only (``__all__``): not the typing helpers and modules this file
+    imports for itself, nor the submodules that loading a lazy name adds."""
+    return sorted(__all__)
 
 
 _ReadMode = Literal["r", "rb"]

@@ -24,6 +24,10 @@ only :mod:`ssfile.errors`), so the CLI can use it before loading anything else.
 * :func:`copy_mode`: ``os.fchmod`` is missing on Windows before Python 3.13.
 * :func:`check_file_name`: Windows names that would not be a plain file (``a:b.ss`` is an
   alternate data stream of ``a``, ``NUL.ss`` a device) are refused before anything is written.
+* :func:`open_files_limit`: the soft ``RLIMIT_NOFILE`` where ``resource`` exists, else the
+  512 descriptors Windows' C runtime gives at least.
+* :func:`process_alive`: ``kill(pid, 0)`` on POSIX; unknown (None) on Windows, where
+  ``os.kill`` would terminate the process.
 * :func:`use_lf_newlines`: the CLI writes ``\\n`` line ends on every platform (Windows' text
   streams would write ``\\r\\n``), so outputs are the same bytes everywhere.
 """
@@ -266,7 +270,38 @@ def use_lf_newlines() -> None:
                 pass  # already closed or detached: nothing to do
 
 
+#: the open files assumed where the limit cannot be read (Windows' C runtime: 512 at least)
+DEFAULT_OPEN_FILES = 512
+
+
+def open_files_limit() -> int:
+    """How many files this process may have open at once (the soft ``RLIMIT_NOFILE``; a
+    large number where it is unlimited)."""
+    resource = _optional("resource")  # POSIX
+    if resource is None:
+        return DEFAULT_OPEN_FILES
+    soft = int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    return 1 << 20 if soft == resource.RLIM_INFINITY or soft < 0 else soft
+
+
+def process_alive(pid: int) -> bool | None:
+    """Whether a process ``pid`` runs on this machine (its pid namespace); None where that
+    cannot be asked safely (Windows: ``os.kill`` terminates)."""
+    if WINDOWS or not hasattr(os, "kill"):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except OSError:
+        return None
+    return True
+
+
 __all__ = [
+    "DEFAULT_OPEN_FILES",
     "LOCK_OFFSET",
     "O_BINARY",
     "WINDOWS",
@@ -277,7 +312,9 @@ __all__ = [
     "fsync_path",
     "lock_writer",
     "open_binary",
+    "open_files_limit",
     "pread",
+    "process_alive",
     "replace",
     "truncate",
     "unlock_writer",

@@ -469,3 +469,50 @@ def test_an_idle_connection_is_closed_and_others_are_served(viewer):
     finally:
         with contextlib.suppress(OSError):
             idle.close()
+
+
+# ---- temporary files a SIGKILL left behind --------------------------------------------------
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    """SIGKILL during `ssfile encode` leaves .NAME.HOST-PID.XXXXXXXX.tmp; the next command
+    writing into that directory removes it (its process is dead), and leaves alone a running
+    writer's temporary file, another machine's and any other name.  On Windows (simulated in
+    tests/test_platform_sim.py) a process cannot be asked about safely: the leftover stays."""
+    from ssfile.file.output import _host_tag
+    from ssfile.platform import WINDOWS
+
+    out = tmp_path / "out.ss"
+    # a writer that never finishes: encode reads stdin until EOF
+    killed = subprocess.Popen(
+        [*SSFILE, "encode", str(out)], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    live = subprocess.Popen([*SSFILE, "encode", str(tmp_path / "other.ss")], stdin=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(temporaries(tmp_path)) < 2:
+            assert time.monotonic() < deadline, "no temporary files appeared"
+            time.sleep(0.02)
+        killed.kill()  # SIGKILL
+        killed.wait(30)
+        left = [n for n in temporaries(tmp_path) if n.startswith(".out.ss.")]
+        assert left and f"{_host_tag()}-{killed.pid}." in left[0]
+        others = [
+            f".out.ss.elsewhere-{killed.pid}.0123abcd.tmp",  # another machine's
+            ".out.ss.0123abcd.tmp",  # not the scheme
+        ]
+        for name in others:
+            (tmp_path / name).write_bytes(b"")
+        src = record(tmp_path / "in.ss")
+        assert cli("repair", str(tmp_path / "in.ss"), "-o", str(out)).returncode == 0
+        assert payloads(out) == payloads(tmp_path / "in.ss") and src
+        rest = temporaries(tmp_path)
+        assert (left[0] in rest) == WINDOWS
+        kept = sorted([*others, left[0]] if WINDOWS else others)
+        assert kept == sorted(n for n in rest if n.startswith(".out.ss."))
+        assert [n for n in rest if n.startswith(".other.ss.")]  # the live writer's: kept
+    finally:
+        for p in (killed, live):
+            if p.poll() is None:
+                p.kill()
+            p.wait(30)

@@ -185,6 +185,15 @@ def test_lazy_names_resolve_to_their_modules():
         raise AssertionError("no AttributeError")
 
 
+def test_dir_shows_only_the_public_names():
+    """dir(ssfile) (and so tab completion) is the curated API: no typing helpers, imported
+    modules or private names, also once lazy names and submodules have been loaded."""
+    import ssfile.file.writer  # noqa: F401 - puts the subpackage ssfile.file in the namespace
+
+    ssfile.Reader  # noqa: B018 - a lazy name, now cached in the module
+    assert dir(ssfile) == sorted(ssfile.__all__)
+
+
 def test_a_cli_command_loads_only_its_own_module():
     """``ssfile cat`` parses its arguments without the checker, the streamer or asyncio."""
     loaded = _loaded_after("from ssfile.cli import build_parser; build_parser(['cat'])")

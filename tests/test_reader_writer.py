@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ss_strategies import encode_file, message_lists
 
 import ssfile
+from ssfile import platform
 from ssfile.codec.events import EndOfStream
 
 UTC = dt.UTC
@@ -304,3 +305,69 @@ def test_break_and_iterate_again_loses_nothing(tmp_path):
         got += [m.sequence for m in evs]
         got += [m.sequence for m in r]
     assert got == list(range(1, 3001))
+
+
+@pytest.mark.parametrize("fsync", [False, True])
+def test_a_parked_writer_gives_the_same_bytes(tmp_path, fsync):
+    """park() closes the file and keeps the writer's state: parking after every message, with
+    a buffer smaller than some messages, gives the bytes of a writer that stayed open."""
+
+    def holds(path):
+        """The writer lock is held, or (where /proc tells) the file is open."""
+        fd = os.open(path, os.O_RDWR)
+        try:
+            platform.lock_writer(fd, str(path))
+            platform.unlock_writer(fd)
+        except ssfile.SSError:
+            return True
+        finally:
+            os.close(fd)
+        try:
+            fds = os.listdir("/proc/self/fd")
+        except FileNotFoundError:  # no /proc (macOS, Windows, their simulations)
+            return False
+        return any(os.path.realpath(f"/proc/self/fd/{fd}") == str(path) for fd in fds)
+
+    def run(path, park):
+        options = dict(beacon_interval=256, created_at=0, file_name="x.ss", buffer_size=100)
+        with ssfile.open(path, "w", fsync=fsync, **options) as w:
+            for i in range(60):
+                w.write(b"p" * (i * 7 % 150), stream_key=f"k{i % 4}", timestamp=i)
+                if park:
+                    w.park()
+                    w.park()  # twice: nothing more happens
+                    assert not holds(path)
+            if park:
+                w.flush()  # parked and flushed: nothing to write, no fsync of a closed file
+            w.write_eos(timestamp=60)  # (the default is now)
+        return path.read_bytes()
+
+    assert run(tmp_path / "parked.ss", True) == run(tmp_path / "open.ss", False)
+    assert ssfile.verify(tmp_path / "parked.ss").clean
+
+
+def test_a_writer_of_a_descriptor_cannot_park(tmp_path):
+    with open(tmp_path / "x.ss", "wb") as f, ssfile.Writer(f.fileno(), created_at=0) as w:
+        with pytest.raises(ValueError, match="cannot park"):
+            w.park()
+
+
+@pytest.mark.parametrize("data", [b"", b"S", b"Ss\x01", b"Ss\x01\x04a.ss"])
+def test_a_file_cut_inside_its_header_is_closed_and_named(tmp_path, data):
+    """With tolerate_truncation the reader used to raise "missing file header" without the
+    path and leave the file open: a ResourceWarning at the next garbage collection (seen in
+    tests/test_write_faults.py, whose gc.collect() turns warnings into errors)."""
+    import gc
+    import warnings
+
+    path = tmp_path / "cut.ss"
+    path.write_bytes(data)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ssfile.FormatError, match="header") as info:
+            ssfile.open(path, tolerate_truncation=True)
+        message = str(info.value)
+        del info  # the traceback holds the reader until then
+        gc.collect()
+    assert [w for w in seen if issubclass(w.category, ResourceWarning)] == []
+    assert str(path) in message

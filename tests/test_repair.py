@@ -183,3 +183,58 @@ def test_cli_json_report(tmp_path, capsys):
     assert doc["diagnosis"]["summary"]["unreadable"][0][0] == m.offset
     streams = {(s["stream_key"], s["shard_id"]): s["messages"] for s in doc["streams"]}
     assert sum(streams.values()) == 49
+
+
+# ---- the library writes atomically, like the command ----------------------------------------
+
+
+def _temporaries(directory):
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_library_repair_never_shows_a_partial_output(tmp_path, existing):
+    """While ssfile.repair runs, DST is the old file (or absent); it appears whole at the end."""
+    src = build(tmp_path / "a.ss", n=3000)
+    dst = tmp_path / "out.ss"
+    if existing:
+        dst.write_bytes(b"precious")
+    seen = []
+
+    def progress(at):
+        seen.append(dst.read_bytes() if dst.exists() else None)
+
+    report = ssfile.repair(src, dst, overwrite=existing, progress=progress)
+    assert report.written and report.dst == str(dst)
+    assert seen and set(seen) == {b"precious" if existing else None}
+    assert len(read_all(dst)[0]) == 3000
+    assert _temporaries(tmp_path) == []
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_library_repair_interrupted_leaves_the_target_as_it_was(tmp_path, existing):
+    src = build(tmp_path / "a.ss", n=3000)
+    dst = tmp_path / "out.ss"
+    if existing:
+        dst.write_bytes(b"precious")
+    calls = []
+
+    def progress(at):
+        calls.append(at)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ssfile.repair(src, dst, overwrite=True, progress=progress)
+    assert (dst.read_bytes() if dst.exists() else None) == (b"precious" if existing else None)
+    assert _temporaries(tmp_path) == []
+
+
+def test_library_repair_with_nothing_recoverable_keeps_an_existing_target(tmp_path):
+    src = tmp_path / "in.bin"
+    src.write_bytes(b"\x89PNG\r\n" + bytes(range(256)) * 4)
+    dst = tmp_path / "out.ss"
+    dst.write_bytes(b"precious")
+    report = ssfile.repair(src, dst, overwrite=True)
+    assert not report.written
+    assert dst.read_bytes() == b"precious" and _temporaries(tmp_path) == []

@@ -673,3 +673,60 @@ def test_damaged_input_skip_keeps_every_intact_message_and_says_what_it_skipped(
     assert got == ranges + [(torn, os.path.getsize(src) - torn)]
     assert "torn tail" in summary.damage[-1].reason
     assert len(caught) == len(got) and not summary.clean
+
+
+# ---- split --by-stream within the open-file limit ------------------------------------------
+
+
+def round_robin(streams, rounds, size=lambda i, r: 8):
+    return [
+        (f"s{i:04}", i % 3, r + 1, T0 + r * streams + i, bytes([65 + i % 26]) * size(i, r))
+        for r in range(rounds)
+        for i in range(streams)
+    ]
+
+
+def test_split_by_stream_parks_pieces_beyond_the_budget(tmp_path, monkeypatch):
+    """With 3 open pieces for 40 streams, every piece is still the Writer's file byte for
+    byte: parked writers reopen where they stopped, also when their buffer fills while parked
+    (payloads of 30 KB fill the 64 KiB buffer of a piece in 3 messages)."""
+    from ssfile.file.surgery import split as split_module
+
+    monkeypatch.setattr(split_module, "open_budget", lambda: 3)
+    parks = []
+    park = split_module.Output.park
+    monkeypatch.setattr(split_module.Output, "park", lambda self: parks.append(1) or park(self))
+    msgs = round_robin(40, 7, size=lambda i, r: 30_000 if i % 5 == 0 else 10 + r)
+    src = write(tmp_path / "in.ss", msgs, interval=4096)
+    summary = ssfile.split(src, str(tmp_path / "p-{stream}.ss"), by_stream=True)
+    assert len(summary.outputs) == 40 and len(parks) >= 40 * 6
+    for i in range(40):
+        key = f"s{i:04}"
+        mine = [m for m in msgs if m[0] == key]
+        check_output(str(tmp_path / f"p-{key}.ss"), mine, 4096, mine[0][3])
+
+
+def test_cli_split_by_stream_with_more_streams_than_open_files(tmp_path):
+    """1,500 streams under a limit of 64 open files: before, `Too many open files` (exit 2);
+    now every piece is written."""
+    import subprocess
+    import sys
+
+    msgs = round_robin(1500, 2)
+    src = write(tmp_path / "in.ss", msgs)
+    out = tmp_path / "out"
+    out.mkdir()
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
+        "from ssfile.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = ["split", src, "--by-stream", "-o", str(out / "{stream}.ss"), "--json"]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(out)) == [f"s{i:04}.ss" for i in range(1500)]
+    for i in (0, 777, 1499):
+        assert read(out / f"s{i:04}.ss") == [m for m in msgs if m[0] == f"s{i:04}"]

@@ -4,7 +4,8 @@ The source is scanned exactly as :func:`ssfile.verify` scans it (same resynchron
 and every frame read whole is written to ``dst`` in file order through the ordinary writer,
 with its original stream, shard, sequence and timestamp and the original header fields.
 Frames with a bad checksum are dropped (default) or kept.  The EOS is written last when the
-source had one (messages hidden after it become visible).  ``dst`` is never the source.
+source had one (messages hidden after it become visible).  ``dst`` is never the source, and
+is written under a temporary name and renamed into place when complete (as the command does).
 
 The header (spec/ss-format.md, "Repair"): a source whose header was not read as written (bad
 magic, a version byte other than 1 read as version 1, an invalid field, an interval or name
@@ -16,12 +17,14 @@ version byte is refused (:class:`~ssfile.errors.UnsupportedVersion`) unless
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..codec.layout import OK, FrameRead
-from ..errors import UnsupportedVersion, UsageError
+from ..errors import UnsupportedVersion
+from ..file.output import NewFile
 from ..file.writer import Writer
 from ..format import constants as K
 from ..types import MAX_TIMESTAMP_MS, format_timestamp
@@ -157,10 +160,10 @@ def _output_header(diag: Diagnosis, src: str) -> tuple[str, int, int]:
 class _Salvage:
     """The scan sink that writes the output as the source is scanned."""
 
-    def __init__(self, report: RepairReport, keep_bad: bool, mode: str) -> None:
+    def __init__(self, report: RepairReport, keep_bad: bool, path: str) -> None:
         self.report = report
         self.keep_bad = keep_bad
-        self.mode = mode
+        self.path = path  # the temporary file that becomes report.dst
         self.writer: Writer | None = None
         self.eos_ts: int | None = None
 
@@ -168,8 +171,8 @@ class _Salvage:
         name, created, interval = _output_header(diag, self.report.src)
         self.report.header = (name, created, interval)
         self.writer = Writer(
-            self.report.dst,
-            self.mode,
+            self.path,
+            "w",
             beacon_interval=interval,
             file_name=name,
             created_at=created,
@@ -214,21 +217,6 @@ class _Salvage:
         self.writer.close(eos=False)
 
 
-def _check_paths(src: str, dst: str, overwrite: bool) -> str:
-    st = os.stat(src)
-    try:
-        dt = os.stat(dst)
-    except FileNotFoundError:
-        return "x"
-    if (st.st_dev, st.st_ino) == (dt.st_dev, dt.st_ino):
-        raise UsageError(f"refusing to write {dst}: it is the input file {src}")
-    if not overwrite:
-        raise UsageError(
-            f"{dst} already exists (choose another output, or overwrite it with --force)"
-        )
-    return "w"
-
-
 def _refuse_other_version(buf: bytes, src: str) -> None:
     if len(buf) >= 3 and bytes(buf[:2]) == K.MAGIC and buf[2] != K.VERSION:
         raise UnsupportedVersion(
@@ -251,28 +239,35 @@ def repair(
 ) -> RepairReport:
     """Salvage ``src`` into a new file ``dst``; returns what was recovered and lost.
 
-    Raises :class:`~ssfile.errors.UsageError` if ``dst`` is ``src`` (also through a link) or
-    exists and ``overwrite`` is False, and :class:`~ssfile.errors.UnsupportedVersion` if
-    ``src`` starts with ``Ss`` and a version byte other than 1, unless ``as_version_1`` (for
-    a damaged version byte; the report then counts the header as lost).  Nothing is written
-    when nothing is recoverable.  ``progress``: as for :func:`~ssfile.check.verify`.
+    ``dst`` is written atomically, as ``ssfile repair -o`` does: under a temporary name beside
+    it (``.NAME.HOST-PID.XXXXXXXX.tmp``), renamed over ``dst`` only when the repair is
+    complete.  Until then an existing ``dst`` is untouched; an exception (Ctrl-C included)
+    removes the temporary file and leaves ``dst`` as it was, and so does a source with nothing
+    recoverable (spec/cli.md, "Outputs").
+
+    Raises :class:`~ssfile.errors.UsageError` if ``dst`` is ``src`` (also through a link: the
+    input is never overwritten) or exists and ``overwrite`` is False, and
+    :class:`~ssfile.errors.UnsupportedVersion` if ``src`` starts with ``Ss`` and a version
+    byte other than 1, unless ``as_version_1`` (for a damaged version byte; the report then
+    counts the header as lost).  ``progress``: as for :func:`~ssfile.check.verify`.
     """
     src, dst = os.fspath(src), os.fspath(dst)
-    mode = _check_paths(src, dst, overwrite)
-    with mapped(src) as buf:
-        if not as_version_1:
-            _refuse_other_version(buf, src)
-        report = RepairReport(src, dst, Diagnosis(src, len(buf)))
-        sink = _Salvage(report, keep_bad_checksum, mode)
-        try:
-            report.diagnosis = verify_bytes(buf, src, sink, progress)
-            sink.close()
-        except BaseException:
-            if sink.writer is not None:
-                sink.writer.close(eos=False)
-                os.unlink(dst)
-            raise
-    report.written = sink.writer is not None and report.diagnosis.readable
-    if sink.writer is not None and not report.diagnosis.readable:
-        os.unlink(dst)
+    os.stat(src)  # a missing input is said before anything is created
+    with NewFile(dst, inputs=[src], overwrite=overwrite) as out:
+        with mapped(src) as buf:
+            if not as_version_1:
+                _refuse_other_version(buf, src)
+            report = RepairReport(src, dst, Diagnosis(src, len(buf)))
+            sink = _Salvage(report, keep_bad_checksum, out.path)
+            try:
+                report.diagnosis = verify_bytes(buf, src, sink, progress)
+                sink.close()
+            except BaseException:
+                if sink.writer is not None:
+                    with contextlib.suppress(OSError):  # the file is discarded anyway
+                        sink.writer.close(eos=False)
+                raise
+        report.written = sink.writer is not None and report.diagnosis.readable
+        if not report.written:
+            out.discard()  # nothing recoverable: no output, an existing dst unchanged
     return report

@@ -18,7 +18,7 @@ import sys
 
 from ..check import repair
 from ..errors import UnsupportedVersion
-from ..file.output import STDIN, NewFile, named, refuse_same
+from ..file.output import STDIN, named, refuse_same
 from . import EXIT_USAGE
 from .inputs import display_name, seekable_input
 from .progress import add_progress_option, byte_bar, show_progress
@@ -77,31 +77,24 @@ def run(args: argparse.Namespace) -> int:
     name = display_name(args.file)
     if args.file == "-":
         refuse_same(args.output, [STDIN])
-    with (
-        seekable_input(args.file, "repair") as local,
-        NewFile(args.output, inputs=[local], overwrite=args.force) as out,
-    ):
+    with seekable_input(args.file, "repair") as local:
         bar = byte_bar(os.path.getsize(local), "repair", show=show_progress(args))
         try:
             with named(args.output):
+                # the library writes OUT atomically (a temporary name, renamed when complete)
                 report = repair(
                     local,
-                    out.path,
+                    args.output,
                     keep_bad_checksum=args.keep_bad,
-                    overwrite=True,
+                    overwrite=args.force,
                     as_version_1=args.as_version_1,
                     progress=lambda at: bar.update(at - bar.n),
                 )
         except UnsupportedVersion as err:
-            out.discard()
             print(f"ssfile repair: error: {err.with_path(name)}", file=sys.stderr)
             return EXIT_USAGE
         finally:
             bar.close()
-        if report.written:
-            out.commit()
-        else:
-            out.discard()
     report.src, report.dst = name, args.output
     report.diagnosis.path = name
     if args.json:

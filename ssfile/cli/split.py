@@ -15,7 +15,8 @@ EPILOG = f"""pieces:
   --size S      at most S bytes per piece (64KiB, 256MiB, 1GB; a single larger message
                 gets a piece of its own)
   --count N     N messages per piece
-  --by-stream   one piece per stream key (all its shards); one open file per stream
+  --by-stream   one piece per stream key (all its shards); any number of streams: pieces
+                beyond the open-file limit are closed and reopened as needed
 PATTERN names the pieces: {{n}} is the piece number from 1 ({{n:03}} pads it), {{stream}} the
 stream key (--by-stream).  Each piece is a complete file: its own header (created_at = its
 first message's time), fresh beacons, an EOS.  Reading the pieces in order gives IN's messages.

@@ -6,8 +6,10 @@ Two kinds of output (spec/cli.md, "Outputs"):
   ``demo``, later ``convert``/``filter``/``merge``/``split``) writes it under a temporary
   name in the target's directory; :meth:`NewFile.commit` fsyncs it and renames it into place.
   Until then the target is untouched: an error, Ctrl-C or a kill leaves the old file (or no
-  file) as it was, and the temporary file is removed (a kill may leave it behind, named
-  ``.NAME.*.tmp``).
+  file) as it was, and the temporary file is removed.  A SIGKILL or a crash leaves it behind:
+  it is named ``.NAME.HOST-PID.XXXXXXXX.tmp`` (this machine's name and the writing process's
+  id), and the first new file a process writes into a directory removes every such file of
+  this machine there whose process no longer runs (:func:`remove_stale_temporaries`).
 * :func:`check_in_place` -- a command that records into a file, appending to (resuming) an
   existing one (``relay`` to ``file://``, ``dump``), writes in place so that followers can
   read it live and a rerun can resume it; a kill leaves at most a torn tail, which appending
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import stat
 from collections.abc import Iterable, Iterator
 
@@ -87,6 +91,39 @@ def check_in_place(path: str | os.PathLike[str], inputs: Iterable[Endpoint] = ()
     refuse_same(path, inputs)
 
 
+def _host_tag() -> str:
+    """This machine's name as it appears in temporary names: letters, digits, ``_`` and
+    ``-`` only (a directory shared by several machines or containers, each its own pids)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:32] or "host"
+
+
+#: the directories whose stale temporary files this process has already removed
+_cleaned: set[str] = set()
+
+
+def remove_stale_temporaries(directory: str) -> list[str]:
+    """Remove the temporary files a killed writer of this machine left in ``directory``
+    (``.NAME.HOST-PID.XXXXXXXX.tmp`` whose PID no longer runs); returns their paths.
+
+    Others are never touched: another machine's, a running process's, one whose process
+    cannot be asked about (Windows), or any other name."""
+    stale = re.compile(r"\..+\." + re.escape(_host_tag()) + r"-(\d+)\.[0-9a-f]{8}\.tmp")
+    removed: list[str] = []
+    try:
+        entries = os.listdir(directory or ".")
+    except OSError:
+        return removed
+    for entry in entries:
+        match = stale.fullmatch(entry)
+        if match is None or platform.process_alive(int(match.group(1))) is not False:
+            continue
+        path = os.path.join(directory, entry)
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
+            os.unlink(path)
+            removed.append(path)
+    return removed
+
+
 class NewFile:
     """A new file for ``target``, written at :attr:`path` (a temporary name beside the target)
     and put in place by :meth:`commit`.
@@ -116,8 +153,12 @@ class NewFile:
         self.existed = st is not None
         self.done = False
         directory, name = os.path.split(self.real)
+        if directory not in _cleaned:  # once per directory: split writes thousands there
+            _cleaned.add(directory)
+            remove_stale_temporaries(directory)
+        owner = f"{_host_tag()}-{os.getpid()}"
         while True:
-            path = os.path.join(directory, f".{name}.{os.urandom(4).hex()}.tmp")
+            path = os.path.join(directory, f".{name}.{owner}.{os.urandom(4).hex()}.tmp")
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:

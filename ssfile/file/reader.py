@@ -95,8 +95,9 @@ class Reader:
         except BaseException:
             self.close()
             raise
-        if not isinstance(first, FileHeader):  # pragma: no cover - the decoder guarantees it
-            raise FormatError("missing file header", 0)
+        if not isinstance(first, FileHeader):  # a file cut inside its header, truncation tolerated
+            self.close()  # (it was left open: a ResourceWarning when collected)
+            raise FormatError("missing file header (the file ends inside it)", 0, path=self.path)
         self.header: FileHeader = first
 
     # ---- plumbing ---------------------------------------------------------------------------

@@ -189,6 +189,7 @@ class Writer:
         self._fsync = fsync
         self._buffer_size = buffer_size
         self._closed = False
+        self._parked = False  # the descriptor is closed until the next write to the file
         self._ended = False  # the EOS frame is encoded: nothing may follow it
         self._failed: WriteFailed | None = None  # set by the first failed write or fsync
         self._synced = 0  # with fsync=True: the file offset the last fsync covered
@@ -375,8 +376,10 @@ class Writer:
         enc = self._enc
         if not enc.pending:
             return
-        fd = self._fd
         start = enc.offset - enc.pending
+        if self._parked:
+            self._unpark(start)
+        fd = self._fd
         view = enc.view()  # no copy; released before the encoder's arena changes again
         held = True
         total = len(view)
@@ -402,8 +405,40 @@ class Writer:
         """Hand everything written so far to the OS (and fsync if asked).
         Raises :class:`~ssfile.errors.WriteFailed` if that failed now or before."""
         self._write_out()
-        if self._fsync:
+        if self._fsync and not self._parked:  # parked: nothing was written since its fsync
             self._sync()
+
+    def park(self) -> None:
+        """Flush (see :meth:`flush`), then close the file descriptor and release the lock,
+        keeping everything the writer knows: the next write that reaches the file reopens it
+        and goes on at its end, so the file gets the same bytes as if it had stayed open.
+
+        For a process that holds more writers than it may have open files (``split
+        --by-stream``: one output per stream).  While parked, nothing stops another writer
+        from opening the file: park only a file no one else writes (a temporary file)."""
+        if self._closed or self._parked:
+            return  # a parked writer's later writes stay buffered until its buffer fills
+        if not self._owns:
+            raise ValueError("a writer of a file descriptor cannot park it")
+        self.flush()
+        self._parked = True
+        platform.unlock_writer(self._fd)
+        os.close(self._fd)
+
+    def _unpark(self, offset: int) -> None:
+        """Reopen the parked file where the writer stopped (``offset``, its size then)."""
+        try:
+            fd = platform.open_binary(self.path, os.O_RDWR)
+        except OSError as err:
+            raise self._fail(err, offset, self._durable, "reopen") from err
+        try:
+            platform.lock_writer(fd, self.path)
+            os.lseek(fd, offset, os.SEEK_SET)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self._parked = False
 
     def _sync(self) -> None:
         try:
@@ -429,7 +464,7 @@ class Writer:
                 self.flush()
         finally:
             self._closed = True
-            if self._owns:
+            if self._owns and not self._parked:
                 platform.unlock_writer(self._fd)
                 os.close(self._fd)
         if self._failed is not None:

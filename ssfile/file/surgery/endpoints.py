@@ -172,6 +172,12 @@ class Output:
             finally:
                 self.writer.close()
 
+    def park(self) -> None:
+        """Close the file descriptor until the next write reaches the file (the writer keeps
+        its state: see :meth:`~ssfile.file.writer.Writer.park`)."""
+        with named(self.target):
+            self.writer.park()
+
     def commit(self) -> None:
         """Close (if not yet) and rename the file into place."""
         self.close()

@@ -10,7 +10,11 @@ Exactly one way of cutting:
   it holds a single larger message;
 * ``count``: ``count`` messages per piece (the last may hold fewer);
 * ``by_stream``: one piece per stream key (all its shards), in the order the keys first
-  appear; these files are all open at once (one open file per stream key).
+  appear.  Any number of streams works within the open-file limit: at most
+  :func:`open_budget` pieces hold an open file; writing to another one parks the least
+  recently written (:meth:`~ssfile.file.writer.Writer.park`: its file is closed, its state
+  kept, and reopened at its end when it is written again), so each piece gets the same bytes
+  as if it had stayed open.
 
 Pieces keep the messages in file order, so reading the pieces one after the other gives the
 input's messages (``concat`` of the pieces is the input, up to beacons and header).  Each
@@ -31,9 +35,10 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import string
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 
+from ... import platform
 from ...errors import UsageError
 from ...format import constants as K
 from ...types import Message
@@ -78,6 +83,19 @@ def parse_pattern(pattern: str, by_stream: bool) -> Callable[[int, str], str]:
 
     piece_name(1, "k")  # a bad format spec fails now
     return piece_name
+
+
+#: the most pieces of ``by_stream`` that hold an open file at once, whatever the limit
+MAX_OPEN_PIECES = 1024
+#: open files left to the rest of the process (the input, stdio, a piece being created...)
+RESERVED_FILES = 16
+
+
+def open_budget() -> int:
+    """How many pieces of ``by_stream`` may hold an open file at once: half of what the open
+    files limit leaves after :data:`RESERVED_FILES`, between 1 and :data:`MAX_OPEN_PIECES`."""
+    spare = (platform.open_files_limit() - RESERVED_FILES) // 2
+    return max(1, min(MAX_OPEN_PIECES, spare))
 
 
 def _ms(every: int | _dt.timedelta) -> int:
@@ -228,12 +246,25 @@ def _by_stream(
     reader: Reader, pieces: _Pieces, source: str, tally: Counter[tuple[str, int]]
 ) -> None:
     outs: dict[str, Output] = {}
+    budget = open_budget()
+    # the pieces that may hold an open file, least recently written first; the others are parked
+    recent: OrderedDict[str, Output] = OrderedDict()
+    crowded = False  # more pieces than the budget: the order of recent matters from now on
     for m in reader:
         tally[m.stream_key, m.shard_id] += 1
-        out = outs.get(m.stream_key)
+        key = m.stream_key
+        out = recent.get(key)
         if out is None:
-            out = outs[m.stream_key] = pieces.new(m, SMALL_BUFFER)
+            if len(recent) >= budget:
+                recent.popitem(last=False)[1].park()
+            out = outs.get(key)
+            if out is None:
+                out = outs[key] = pieces.new(m, SMALL_BUFFER)
+                crowded = len(outs) > budget
+            recent[key] = out
+        elif crowded:
+            recent.move_to_end(key)
         out.write(m, source)
 
 
-__all__ = ["parse_pattern", "split"]
+__all__ = ["open_budget", "parse_pattern", "split"]
