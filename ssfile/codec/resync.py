@@ -6,9 +6,10 @@ sizes inside the data, a matching payload CRC and the 0x0D separator (see
 :meth:`Layout.plausible`).  :func:`find_next` looks for the first one after the damage,
 interval by interval:
 
-* at every boundary it reads the beacon: if it is sound, its ``remaining_messages_bytes``
-  says where the next frame starts, which is tried first (a long damaged frame is skipped in
-  one step); the beacon's own bytes are never scanned;
+* at every boundary it reads the beacon: if it is sound (it parses and both its 0x0D
+  separators are there), its ``remaining_messages_bytes`` says where the next frame starts,
+  which is tried first (a long damaged frame is skipped in one step), and the beacon's own
+  bytes are never scanned; bytes that merely parse as a beacon are scanned like any others;
 * inside an interval, a cheap test (:func:`candidates`: key length and key bytes, the
   declared length fits, a 0x0D at the end it declares) picks the positions worth a full
   read.  It runs in C when the accelerator is built (``_speedups.resync_candidate``, tested
@@ -121,7 +122,11 @@ def find_next(
     while p < lim:
         if layout.is_boundary(p):
             b = layout.beacon(p)
-            if not b.ok:  # damaged, or cut by the end of the file: look past it anyway
+            # damaged, cut by the end of the file, or not evidently a beacon: look inside and
+            # past it.  After damage (an inserted byte shifts everything) the bytes at a
+            # boundary can parse as a beacon by chance; both 0x0D separators are the evidence
+            # that it is one (writers always write them) before its bytes are skipped whole.
+            if not (b.ok and b.lead_ok and b.term_ok):
                 p += 1
                 continue
             met.append(b)
