@@ -242,12 +242,13 @@ def counted_s3(options: dict[str, object]):  # type: ignore[no-untyped-def]
     import s3fs
 
     fs = s3fs.S3FileSystem(**options)  # fsspec caches it: ssfile's url_to_fs gets this one
-    got = [0]
+    got = [0, 0]  # bytes, requests
     cat_file = fs.cat_file
 
     def counting_cat(*args, **kwargs):  # type: ignore[no-untyped-def]
         data = cat_file(*args, **kwargs)
         got[0] += len(data)
+        got[1] += 1
         return data
 
     fetch = s3fs.core.S3File._fetch_range
@@ -255,11 +256,12 @@ def counted_s3(options: dict[str, object]):  # type: ignore[no-untyped-def]
     def counting_fetch(self, start, end):  # type: ignore[no-untyped-def]
         data = fetch(self, start, end)
         got[0] += len(data)
+        got[1] += 1
         return data
 
     fs.cat_file = counting_cat
     s3fs.core.S3File._fetch_range = counting_fetch
-    return lambda: got[0]
+    return lambda: (got[0], got[1])
 
 
 def bench_window(path: str, s3: str | None, fraction: float) -> None:
@@ -284,8 +286,8 @@ def bench_window(path: str, s3: str | None, fraction: float) -> None:
         f"\n#### Remote time window: to_numpy(url, since, until) vs the whole-file copy "
         f"({size / 1e6:.0f} MB file, window {fraction:.0%} of the time range, {rows:,} rows)\n"
     )
-    print("| store | read | bytes | vs file | wall s | rows |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| store | read | bytes | vs file | requests | wall s | rows |")
+    print("|---|---|---:|---:|---:|---:|---:|")
 
     def run(store: str, url: str, options: dict[str, object], count) -> None:  # type: ignore[no-untyped-def]
         def window() -> int:
@@ -296,17 +298,24 @@ def bench_window(path: str, s3: str | None, fraction: float) -> None:
                 return len(ssfile.to_numpy(copy, since=since, until=until))
 
         for name, fn in (("whole-file copy", whole), ("window (ranged)", window)):
-            b0, t0 = count(), time.perf_counter()
+            (b0, q0), t0 = count(), time.perf_counter()
             n = fn()
-            wall, sent = time.perf_counter() - t0, count() - b0
+            wall, (b1, q1) = time.perf_counter() - t0, count()
+            sent = b1 - b0
             assert n == rows, (n, rows)
             print(
-                f"| {store} | {name} | {sent / 1e6:.2f} MB | {sent / size:.4f} | {wall:.2f} | {n:,} |"
+                f"| {store} | {name} | {sent / 1e6:.2f} MB | {sent / size:.4f} | {q1 - q0} "
+                f"| {wall:.2f} | {n:,} |"
             )
 
     server = RangeServer(pathlib.Path(os.path.dirname(path)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    run("http://", f"{server.url}/{os.path.basename(path)}", {}, lambda: server.bytes_sent)
+    run(
+        "http://",
+        f"{server.url}/{os.path.basename(path)}",
+        {},
+        lambda: (server.bytes_sent, server.requests),
+    )
     server.shutdown()
     if s3:
         options, key = s3_put(s3, path)
