@@ -13,7 +13,7 @@ from . import _deps, jsonflat, many, sources
 from .columns import scan
 from .seeking import bounds
 from .timeargs import TimeArg, selection
-from .window import Options, read_window
+from .window import Options, local_range_scan, read_window
 
 if TYPE_CHECKING:
     import numpy as np
@@ -229,16 +229,22 @@ def to_numpy(
         tolerate_truncation=tolerate_truncation,
         on_damage=on_damage,
     )
-    got = scan(
-        path,
-        payload=mode,
-        check_crc=check_crc,
-        select=select,
-        start=start,
-        stop=stop,
-        tolerate_truncation=tolerate_truncation,
-        on_damage=on_damage,
-    )
+    if on_damage == "skip" and stop is not None and (start is None or start < stop):
+        # the scan's view of the file ends silently at a damaged beacon before `stop`:
+        # range_scan reads such a window with the skipping reader, as a remote window is read
+        opts = Options(select, mode is not None, check_crc, tolerate_truncation, on_damage)
+        got = local_range_scan(os.fspath(path), start, stop, opts, mode)
+    else:
+        got = scan(
+            path,
+            payload=mode,
+            check_crc=check_crc,
+            select=select,
+            start=start,
+            stop=stop,
+            tolerate_truncation=tolerate_truncation,
+            on_damage=on_damage,
+        )
     return from_scan(np, got, mode, payload, json)
 
 

@@ -97,6 +97,23 @@ def range_scan(
     return got
 
 
+def local_range_scan(
+    path: str, start: int | None, stop: int, opts: Options, mode: str | None
+) -> Scan | None:
+    """:func:`range_scan` of the local file ``path`` (memory-mapped here)."""
+    with open(path, "rb") as f:
+        mm = (
+            mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            if os.fstat(f.fileno()).st_size
+            else None
+        )
+    try:
+        return range_scan(path, path, mm, start, stop, opts, mode)
+    finally:
+        if mm is not None:
+            mm.close()
+
+
 def _eos_before(path: str, mm: mmap.mmap, start: int | None, stop: int) -> bool:
     """Whether the EOS frame a scan bounded by ``stop`` met starts before ``stop`` (a scan
     looks ahead past ``stop``, and says ``ended`` for an EOS it saw there too).  The frame
