@@ -1,8 +1,10 @@
 """Issue-13 benchmarks: to_arrow vs to_numpy, ``ssfile convert`` to Parquet (speed, size,
-peak memory on a ~1 GB file) and remote seeks (bytes and round trips over HTTP and S3).
+peak memory on a ~1 GB file), remote seeks (bytes and round trips over HTTP and S3) and
+a remote time window read by ranges vs the whole-file copy.
 
     .venv/bin/python bench/arrow.py                          # everything, markdown on stdout
     .venv/bin/python bench/arrow.py --messages 1000000 --big-mb 200 --s3 http://127.0.0.1:19000
+    .venv/bin/python bench/arrow.py --window-only --s3 http://127.0.0.1:19000   # the window rows
 
 With --s3 the remote seeks also run against S3 (moto) on the --messages file.
 Files are written once into bench/data/ (gitignored) and reused.  Times are best of
@@ -201,19 +203,7 @@ def bench_remote(path: str, seeks: int, s3: str | None) -> None:
     summarize("http:// (range server, server-side count)", got, size, interval)
     server.shutdown()
     if s3:
-        import s3fs
-
-        options = {
-            "key": "testing",
-            "secret": "testing",
-            "client_kwargs": {"endpoint_url": s3, "region_name": "eu-west-1"},
-        }
-        fs = s3fs.S3FileSystem(**options)
-        if not fs.exists("ssfile-bench"):
-            fs.mkdir("ssfile-bench")
-        key = f"ssfile-bench/{os.path.basename(path)}"
-        if not fs.exists(key):
-            fs.put(path, key)
+        options, key = s3_put(s3, path)
         got = seek_stats(
             lambda: ssfile.open(f"s3://{key}", storage_options=options),
             targets,
@@ -228,6 +218,110 @@ def bench_remote(path: str, seeks: int, s3: str | None) -> None:
         print(f"\ns3:// on loopback moto: {per * 1000:.0f} ms per seek (incl. the scan).")
 
 
+def s3_put(endpoint: str, path: str) -> tuple[dict[str, object], str]:
+    """(storage options for the moto ``endpoint``, the key of ``path`` put there once)."""
+    import s3fs
+
+    options: dict[str, object] = {
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-west-1"},
+    }
+    fs = s3fs.S3FileSystem(**options)
+    if not fs.exists("ssfile-bench"):
+        fs.mkdir("ssfile-bench")
+    key = f"ssfile-bench/{os.path.basename(path)}"
+    if not fs.exists(key):
+        fs.put(path, key)
+    return options, key
+
+
+def counted_s3(options: dict[str, object]):  # type: ignore[no-untyped-def]
+    """A function giving the bytes read so far through the s3fs filesystem ssfile gets for
+    ``options``: ranged ``cat_file`` calls (RangeFile) and file reads (the copy)."""
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**options)  # fsspec caches it: ssfile's url_to_fs gets this one
+    got = [0, 0]  # bytes, requests
+    cat_file = fs.cat_file
+
+    def counting_cat(*args, **kwargs):  # type: ignore[no-untyped-def]
+        data = cat_file(*args, **kwargs)
+        got[0] += len(data)
+        got[1] += 1
+        return data
+
+    fetch = s3fs.core.S3File._fetch_range
+
+    def counting_fetch(self, start, end):  # type: ignore[no-untyped-def]
+        data = fetch(self, start, end)
+        got[0] += len(data)
+        got[1] += 1
+        return data
+
+    fs.cat_file = counting_cat
+    s3fs.core.S3File._fetch_range = counting_fetch
+    return lambda: (got[0], got[1])
+
+
+def bench_window(path: str, s3: str | None, fraction: float) -> None:
+    """A time window of a remote file (1% of its time range, in the middle): to_numpy with
+    since/until (ranged reads of the window) vs the whole-file copy the exports made before
+    (the copy, then the same to_numpy on it), over HTTP (server-side count) and S3 (moto)."""
+    import pathlib
+
+    from remote_servers import RangeServer
+
+    from ssfile.export.sources import local_file, resolve
+
+    size = os.path.getsize(path)
+    cols = ssfile.to_numpy(path, payload=False, check_crc=False)
+    first, last = (int(t) for t in cols.timestamp[[0, -1]].astype("int64"))
+    since = first + int((last - first) * (0.5 - fraction / 2))
+    until = since + max(1, int((last - first) * fraction))
+    rows = int(
+        ((cols.timestamp.astype("int64") >= since) & (cols.timestamp.astype("int64") < until)).sum()
+    )
+    print(
+        f"\n#### Remote time window: to_numpy(url, since, until) vs the whole-file copy "
+        f"({size / 1e6:.0f} MB file, window {fraction:.0%} of the time range, {rows:,} rows)\n"
+    )
+    print("| store | read | bytes | vs file | requests | wall s | rows |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+
+    def run(store: str, url: str, options: dict[str, object], count) -> None:  # type: ignore[no-untyped-def]
+        def window() -> int:
+            return len(ssfile.to_numpy(url, since=since, until=until, storage_options=options))
+
+        def whole() -> int:  # what to_numpy(url, since, until) did before: copy, then scan
+            with local_file(resolve(url, options).files[0]) as copy:  # type: ignore[union-attr]
+                return len(ssfile.to_numpy(copy, since=since, until=until))
+
+        for name, fn in (("whole-file copy", whole), ("window (ranged)", window)):
+            (b0, q0), t0 = count(), time.perf_counter()
+            n = fn()
+            wall, (b1, q1) = time.perf_counter() - t0, count()
+            sent = b1 - b0
+            assert n == rows, (n, rows)
+            print(
+                f"| {store} | {name} | {sent / 1e6:.2f} MB | {sent / size:.4f} | {q1 - q0} "
+                f"| {wall:.2f} | {n:,} |"
+            )
+
+    server = RangeServer(pathlib.Path(os.path.dirname(path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    run(
+        "http://",
+        f"{server.url}/{os.path.basename(path)}",
+        {},
+        lambda: (server.bytes_sent, server.requests),
+    )
+    server.shutdown()
+    if s3:
+        options, key = s3_put(s3, path)
+        run("s3:// (moto)", f"s3://{key}", options, counted_s3(options))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=2_000_000)
@@ -235,10 +329,17 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seeks", type=int, default=50)
     ap.add_argument("--s3", help="S3 endpoint (moto), e.g. http://127.0.0.1:19000")
+    ap.add_argument("--window", type=float, default=0.01, help="time window, share of the file")
+    ap.add_argument("--window-only", action="store_true", help="only the remote time window")
     args = ap.parse_args()
     os.makedirs(os.path.join(HERE, "data"), exist_ok=True)
     small = os.path.join(HERE, "data", f"arrow-{args.messages}.ss")
     record(small, args.messages)
+    if args.window_only:
+        print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, ", end="")
+        print(f"Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}")
+        bench_window(small, args.s3, args.window)
+        return
     pad = 900
     big_n = args.big_mb * 1_000_000 // (pad + 60)
     big = os.path.join(HERE, "data", f"arrow-big-{args.big_mb}mb.ss")
@@ -253,6 +354,7 @@ def main() -> None:
     bench_remote(big, args.seeks, None)
     if args.s3:  # moto keeps objects in memory and copies one whole for every range: a smaller file
         bench_remote(small, args.seeks, args.s3)
+    bench_window(small, args.s3, args.window)
 
 
 if __name__ == "__main__":

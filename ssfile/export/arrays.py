@@ -13,6 +13,7 @@ from . import _deps, jsonflat, many, sources
 from .columns import scan
 from .seeking import bounds
 from .timeargs import TimeArg, selection
+from .window import Options, local_range_scan, read_window
 
 if TYPE_CHECKING:
     import numpy as np
@@ -186,8 +187,19 @@ def to_numpy(
     check_on_damage(on_damage)
     np = _deps.numpy()
     resolved = sources.resolve(path, storage_options)
+    select = selection(streams, shards, since, until)
+    mode = {True: "buffer", False: None, "buffer": "buffer", "bytes": "bytes"}.get(payload, "?")
+    if mode == "?":
+        raise ValueError(f"payload must be True, False, 'buffer' or 'bytes', not {payload!r}")
+    if json:
+        mode = "bytes"  # expanded rows need their bytes; see the rule in jsonflat
     if resolved is not None:
         names = [src.name for src in resolved.files]
+
+        def window(src: sources.Source) -> Columns:
+            opts = Options(select, mode is not None, check_crc, tolerate_truncation, on_damage)
+            return from_scan(np, read_window(src, opts, mode), mode, payload, json)
+
         parts = list(
             many.each(
                 resolved,
@@ -203,18 +215,13 @@ def to_numpy(
                     tolerate_truncation=tolerate_truncation,
                     on_damage=on_damage,
                 ),
+                window if select.since_ms is not None or select.until_ms is not None else None,
             )
         )
         merged: Columns = join(parts, names) if resolved.many else parts[0][1]
         return merged
     if isinstance(path, list):
         raise TypeError("a list of sources needs the many-file path (ssfile.export.sources)")
-    select = selection(streams, shards, since, until)
-    mode = {True: "buffer", False: None, "buffer": "buffer", "bytes": "bytes"}.get(payload, "?")
-    if mode == "?":
-        raise ValueError(f"payload must be True, False, 'buffer' or 'bytes', not {payload!r}")
-    if json:
-        mode = "bytes"  # expanded rows need their bytes; see the rule in jsonflat
     start, stop = bounds(
         path,
         select.since_ms,
@@ -222,16 +229,22 @@ def to_numpy(
         tolerate_truncation=tolerate_truncation,
         on_damage=on_damage,
     )
-    got = scan(
-        path,
-        payload=mode,
-        check_crc=check_crc,
-        select=select,
-        start=start,
-        stop=stop,
-        tolerate_truncation=tolerate_truncation,
-        on_damage=on_damage,
-    )
+    if on_damage == "skip" and stop is not None and (start is None or start < stop):
+        # the scan's view of the file ends silently at a damaged beacon before `stop`:
+        # range_scan reads such a window with the skipping reader, as a remote window is read
+        opts = Options(select, mode is not None, check_crc, tolerate_truncation, on_damage)
+        got = local_range_scan(os.fspath(path), start, stop, opts, mode)
+    else:
+        got = scan(
+            path,
+            payload=mode,
+            check_crc=check_crc,
+            select=select,
+            start=start,
+            stop=stop,
+            tolerate_truncation=tolerate_truncation,
+            on_damage=on_damage,
+        )
     return from_scan(np, got, mode, payload, json)
 
 

@@ -26,6 +26,7 @@ from . import _deps, many, sources
 from .columns import Scan, scan
 from .seeking import bounds
 from .timeargs import TimeArg, selection
+from .window import Options, read_window
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -257,11 +258,16 @@ def to_arrow(
             tolerate_truncation=tolerate_truncation,
         )
 
+    def window(src: sources.Source) -> Scan:
+        opts = Options(select, payload, check_crc, tolerate_truncation, "raise")
+        return read_window(src, opts, "buffer" if payload else None)
+
     resolved = sources.resolve(source, storage_options)
     if resolved is None:
         parts = [(os.fspath(source), read(os.fspath(source)))]  # type: ignore[arg-type]
     else:
-        parts = list(many.each(resolved, read))
+        windowed = select.since_ms is not None or select.until_ms is not None
+        parts = list(many.each(resolved, read, window if windowed else None))
     files = resolved is not None and resolved.many
     names = [name for name, _got in parts]
     file_dictionary = pa.array(names, pa.string())

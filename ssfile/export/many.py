@@ -11,13 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .sources import Resolved, local_file
+from .sources import Resolved, Source, local_file
 
 
-def each(resolved: Resolved, read: Callable[[str], Any]) -> Iterator[tuple[str, Any]]:
+def each(
+    resolved: Resolved,
+    read: Callable[[str], Any],
+    remote: Callable[[Source], Any] | None = None,
+) -> Iterator[tuple[str, Any]]:
     """``(name, read(local path))`` for every file, in order (remote files are copied to a
-    temporary file one at a time, so only one copy exists at once)."""
+    temporary file one at a time, so only one copy exists at once), or ``remote(source)``
+    for a remote file when ``remote`` is given (it reads what it needs itself)."""
     for src in resolved.files:
+        if remote is not None and src.fs is not None:
+            yield src.name, remote(src)
+            continue
         with local_file(src) as path:
             yield src.name, read(path)
 

@@ -7,7 +7,8 @@ every URL keeps its scheme in its name, which is what the ``file`` column shows.
 that matches nothing is an error, as is an empty list.  ``file://`` URLs are local paths.
 
 A remote file is copied into a temporary file first (streamed in blocks, so memory stays
-bounded) and scanned from there; errors name the URL, not the copy.
+bounded) and scanned from there; errors name the URL, not the copy.  With ``since``/``until``
+the exports fetch only the window's bytes instead (:mod:`.window`).
 """
 
 from __future__ import annotations
