@@ -356,13 +356,21 @@ def _harmless(data, damaged, insert_at):
     or to a frame's key, shard, sequence and timestamp (no checksum covers them)."""
     if insert_at is not None:
         return False
-    silent = [(4, 12 + data[3])]
-    frames, _, _ = frame_ranges(data)
+    silent = set(range(4, 12 + data[3]))
+    frames, beacons, _ = frame_ranges(data)
     for start, end, ev in frames:
         msg = ev.message if isinstance(ev, EndOfStream) else ev
-        silent.append((start + 1, min(end, start + 25 + len(msg.stream_key))))
+        # the frame's logical bytes 1 .. 25 + key length, where they are in the file: a
+        # frame that spans a beacon has the beacon's bytes between its own
+        logical = 0
+        for p in range(start, end):
+            if any(b <= p < b + size for b, size in beacons.items()):
+                continue
+            if 1 <= logical < 25 + len(msg.stream_key):
+                silent.add(p)
+            logical += 1
     changed = [i for i, (a, b) in enumerate(zip(data, damaged)) if a != b]
-    return all(any(a <= i < b for a, b in silent) for i in changed)
+    return all(i in silent for i in changed)
 
 
 # ---- hypothesis: generated files and damage ----------------------------------------------
