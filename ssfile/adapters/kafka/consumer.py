@@ -84,6 +84,18 @@ def watermarks(
     return out
 
 
+def behind(
+    client: Any, streamer: Any, parts: list[tuple[str, str, int]], nxt: dict[Part, int]
+) -> bool:
+    """Whether the broker holds messages past the positions ``nxt`` in ``parts`` ((stream
+    key, topic, partition); one with no position yet: if it holds any).  Asks for the high
+    watermarks, in the consumer's thread (a stalled fetch: stall.py); BackendError if the
+    broker does not answer."""
+    s = streamer
+    marks = watermarks(client, s.kafka, [(t, p) for _, t, p in parts], s.options.timeout, s.where)
+    return any(hi > nxt.get((key, p), lo) for (key, _, p), (lo, hi) in zip(parts, marks))
+
+
 class KafkaConsumer(Consumer):
     def __init__(
         self,
@@ -111,16 +123,7 @@ class KafkaConsumer(Consumer):
     def _behind(self) -> bool:
         """The broker holds messages past this consumer's positions (in the consumer's thread,
         for a stalled fetch: stall.py); BackendError if it does not answer."""
-        s = self._streamer
-        marks = watermarks(
-            self._fetcher.client,
-            s.kafka,
-            [(t, p) for _, t, p in self._parts],
-            s.options.timeout,
-            s.where,
-        )
-        nxt = self._pos.next
-        return any(hi > nxt.get((key, p), hi) for (key, _, p), (_, hi) in zip(self._parts, marks))
+        return behind(self._fetcher.client, self._streamer, self._parts, self._pos.next)
 
     async def start(self, where: str) -> None:
         """Assign every partition at ``where``: ``"earliest"`` / ``"latest"``."""

@@ -60,8 +60,9 @@ def _take(
 ) -> int:
     """The records from ``start`` on while they have no error and a topic in ``keys``, as
     messages appended to ``out`` (``tops`` updated), each record taken replaced by None in
-    ``records``; returns the index of the first record not taken.  The pure twin of ``_speedups.kafka_messages`` (mapping.to_message, inlined:
-    this loop is the consumer's hot path)."""
+    ``records``; returns the index of the first record not taken.  The pure twin of
+    ``_speedups.kafka_messages`` (mapping.to_message, inlined: this loop is the consumer's
+    hot path)."""
     append = out.append
     for i in range(start, len(records)):
         r = records[i]

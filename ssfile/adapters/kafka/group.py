@@ -37,7 +37,7 @@ from ...errors import StreamError
 from ...streamer.api import Consumer, StreamEnded
 from ...streamer.options import ConsumerMode, ConsumerOptions
 from ...types import Message
-from .consumer import Part, Positions, offsets_for_times, watermarks
+from .consumer import Part, Positions, behind, offsets_for_times, watermarks
 from .fetch import Fetcher
 from .mapping import key_of
 
@@ -111,20 +111,9 @@ class GroupReader:
         (a partition with no position yet: if it holds any) - in the consumer's thread, for a
         stalled fetch (stall.py); BackendError if the broker does not answer.  No assignment:
         False (a member with no partition waits)."""
-        s = self.streamer
-        parts = sorted(self.assigned)
-        if not parts:
-            return False
-        prefix = s.options.topic_prefix
-        marks = watermarks(
-            self.fetcher.client,
-            s.kafka,
-            [(prefix + k, p) for k, p in parts],
-            s.options.timeout,
-            s.where,
-        )
-        nxt = self.pos.next
-        return any(hi > nxt.get(part, lo) for part, (lo, hi) in zip(parts, marks))
+        prefix = self.streamer.options.topic_prefix
+        parts = [(k, prefix + k, p) for k, p in sorted(self.assigned)]
+        return bool(parts) and behind(self.fetcher.client, self.streamer, parts, self.pos.next)
 
     # ---- rebalance callbacks (they run in the consumer's thread, inside consume) ------------
 
