@@ -164,15 +164,7 @@ class RedisProducer(Producer):
         got: list[Any] = []
         conn = node.acquire_connection()
         try:
-            await conn.send_packed_command(packed, check_health=False)
-            options = self._s.options
-            await asyncio.wait_for(
-                _read_replies(conn, n, got, self._s.redis.exceptions.ResponseError),
-                max(options.timeout, options.retry_for) + n / 1000,
-            )
-        except BaseException:
-            await conn.disconnect()
-            raise
+            await self._exchange(conn, packed, n, got)
         finally:
             release = getattr(node, "release", None)  # redis-py < 5.1: put it back by hand
             release(conn) if release is not None else node._free.append(conn)
@@ -187,19 +179,25 @@ class RedisProducer(Producer):
         pool = self._s.client.connection_pool
         conn = await pool.get_connection()
         try:
+            await self._exchange(conn, packed, n, replies)
+        finally:
+            await pool.release(conn)
+
+    async def _exchange(self, conn: Any, packed: bytes, n: int, out: list[Any]) -> None:
+        """Send the packed batch on ``conn`` and read its ``n`` replies into ``out``; on any
+        failure the connection is closed (its replies are out of step) before the error is
+        raised.  A stalled server (SIGSTOP, a long fork) is waited for on this connection up
+        to retry_for: resending on another one would store the batch twice when it resumes."""
+        try:
             await conn.send_packed_command(packed, check_health=False)
-            # a stalled server (SIGSTOP, a long fork) is waited for on this connection up to
-            # retry_for: resending on another one would store the batch twice when it resumes
             options = self._s.options
             await asyncio.wait_for(
-                _read_replies(conn, n, replies, self._s.redis.exceptions.ResponseError),
+                _read_replies(conn, n, out, self._s.redis.exceptions.ResponseError),
                 max(options.timeout, options.retry_for) + n / 1000,
             )
         except BaseException:
             await conn.disconnect()
             raise
-        finally:
-            await pool.release(conn)
 
     def _header(self, reply: Any, payload: bytes) -> Message:
         if isinstance(reply, BaseException):
