@@ -84,14 +84,20 @@ async def ssfile_produce(bs: str, topic: str, n: int, parts: int, payload: bytes
     await s.disconnect()
 
 
-def plain_consume(bs: str, topic: str, n: int, parts: int) -> float:
+def plain_client(bs: str, topic: str, parts: int) -> Consumer:
+    """A plain consumer assigned every partition at its low watermark: concrete start
+    offsets, as the ssfile consumer uses (a logical OFFSET_BEGINNING costs ~0.5 s of offset
+    lookup before the first fetch)."""
     c = Consumer(
         {"bootstrap.servers": bs, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
     )
-    # concrete start offsets, as the ssfile consumer uses (a logical OFFSET_BEGINNING costs
-    # ~0.5 s of offset lookup before the first fetch)
     lows = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0] for p in range(parts)]
     c.assign([TopicPartition(topic, p, lows[p]) for p in range(parts)])
+    return c
+
+
+def plain_consume(bs: str, topic: str, n: int, parts: int) -> float:
+    c = plain_client(bs, topic, parts)
     got = 0
     t = time.perf_counter()
     while got < n:
@@ -106,11 +112,7 @@ def plain_consume(bs: str, topic: str, n: int, parts: int) -> float:
 
 async def plain_consume_threaded(bs: str, topic: str, n: int, parts: int) -> float:
     """The plain loop in a worker thread, each batch's values handed to the event loop."""
-    c = Consumer(
-        {"bootstrap.servers": bs, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
-    )
-    lows = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0] for p in range(parts)]
-    c.assign([TopicPartition(topic, p, lows[p]) for p in range(parts)])
+    c = plain_client(bs, topic, parts)
 
     def batch() -> list[bytes]:
         return [m.value() for m in c.consume(1000, 1.0) if m.error() is None]

@@ -58,8 +58,12 @@ def sync_pipeline(addr: tuple[str, int], key: str, n: int, payload: bytes) -> No
     client.close()
 
 
-async def async_pipeline(addr: tuple[str, int], key: str, n: int, payload: bytes) -> None:
-    client = aioredis.Redis(host=addr[0], port=addr[1])
+async def async_pipeline(
+    addr: tuple[str, int], key: str, n: int, payload: bytes, cluster: bool = False
+) -> None:
+    """redis-py's asyncio pipeline of XADDs, BATCH a round trip (on a cluster: RedisCluster's)."""
+    kind = aioredis.RedisCluster if cluster else aioredis.Redis
+    client = kind(host=addr[0], port=addr[1])
     pipe = client.pipeline(transaction=False)
     for i in range(n):
         pipe.xadd(key, {"msg": payload})
@@ -83,17 +87,6 @@ async def producer(addr: tuple[str, int], key: str, n: int, payload: bytes, rece
     if receipts:
         assert sum(r.result().sequence > 0 for r in sent) == n
     await s.disconnect()
-
-
-async def cluster_pipeline(addr: tuple[str, int], key: str, n: int, payload: bytes) -> None:
-    client = aioredis.RedisCluster(host=addr[0], port=addr[1])
-    pipe = client.pipeline(transaction=False)
-    for i in range(n):
-        pipe.xadd(key, {"msg": payload})
-        if i % BATCH == BATCH - 1:
-            await pipe.execute()
-    await pipe.execute()
-    await client.aclose()
 
 
 async def cluster_producer(
@@ -233,7 +226,7 @@ def main() -> None:
             for name, fn in [
                 (
                     "cluster: redis-py asyncio RedisCluster pipeline (1000 per execute)",
-                    lambda: cluster_pipeline(caddr, ckeys(1)[0], n, payload),
+                    lambda: async_pipeline(caddr, ckeys(1)[0], n, payload, cluster=True),
                 ),
                 (
                     "cluster: ssfile RedisProducer send + flush, 1 shard stream",
