@@ -357,20 +357,8 @@ class StdioStreamer(Streamer):
         window.take(nbytes)
         out_seq[key] = seq + 1
         fields = (key, producer.shard_id, seq, ts, payload)
-        out = self._out
-        out.append(fields)
-        held = self._out_held.get(window)
-        if held is None:
-            held = self._out_held[window] = [0, 0]
-        held[0] += 1
-        held[1] += nbytes
-        if self._out_future is None:  # the first line of a chunk: written once the loop turns
-            loop = asyncio.get_running_loop()
-            self._out_future = loop.create_future()
-            loop.call_soon(self._cut)
-        fut = self._out_future
-        if len(out) >= BATCH_LINES:
-            self._cut()
+        self._out.append(fields)
+        fut = self._queued(window, 1, nbytes)
         if self._loopback:
             self._dispatch(Message(key, producer.shard_id, seq, ts, payload), broadcast=False)
         return Receipt(future=fut, fields=fields)
@@ -405,22 +393,29 @@ class StdioStreamer(Streamer):
         ts = _now_ms()
         fields = list(zip(repeat(key), repeat(shard), range(seq, seq + n), repeat(ts), payloads))
         self._out.extend(fields)
+        fut = self._queued(window, n, nbytes)
+        if self._loopback:
+            for f in fields:
+                self._dispatch(Message(*f), broadcast=False)
+        return BatchReceipt(n, futures=(fut,))
+
+    def _queued(self, window: Window, n: int, nbytes: int) -> asyncio.Future[None]:
+        """``n`` lines (``nbytes`` of payload) of ``window``'s producer were just queued in
+        ``_out``: held in the window until written; the future of the chunk they go out in
+        (the first lines of a chunk start it, written once the loop turns or when full)."""
         held = self._out_held.get(window)
         if held is None:
             held = self._out_held[window] = [0, 0]
         held[0] += n
         held[1] += nbytes
-        if self._out_future is None:  # the first lines of a chunk: written once the loop turns
-            loop = asyncio.get_running_loop()
-            self._out_future = loop.create_future()
-            loop.call_soon(self._cut)
         fut = self._out_future
+        if fut is None:
+            loop = asyncio.get_running_loop()
+            fut = self._out_future = loop.create_future()
+            loop.call_soon(self._cut)
         if len(self._out) >= BATCH_LINES:
             self._cut()
-        if self._loopback:
-            for f in fields:
-                self._dispatch(Message(*f), broadcast=False)
-        return BatchReceipt(n, futures=(fut,))
+        return fut
 
     def _raise_failure(self) -> None:
         """A failed write (disk full...) raises WriteFailed naming how many whole lines the
