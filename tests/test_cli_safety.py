@@ -516,3 +516,28 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
             if p.poll() is None:
                 p.kill()
             p.wait(30)
+
+
+def test_a_full_disk_at_a_new_piece_names_the_target(tmp_path, capsys, monkeypatch):
+    """A piece whose very header cannot be written (split opens pieces as it goes): the
+    error names the piece, not its discarded temporary file, and nothing is left."""
+    import ssfile.file.writer as writer_module
+
+    src = tmp_path / "in.ss"
+    record(src, 20)
+
+    class FullDisk:
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(os, name)
+
+        @staticmethod
+        def write(fd, data):  # type: ignore[no-untyped-def]
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer_module, "os", FullDisk())
+    out = tmp_path / "o-{stream}.ss"
+    assert main(["split", str(src), "--by-stream", "-o", str(out)]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert err.startswith("ssfile split: error: ") and "No space left on device" in err
+    assert ".tmp" not in err and str(tmp_path / "o-") in err
+    assert temporaries(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["in.ss"]

@@ -236,10 +236,18 @@ class NewFile:
             self.commit()
             return
         self.discard()
+        assert exc is not None
+        told = self.as_target_error(exc)
+        if told is not exc:
+            raise told from None
+
+    def as_target_error(self, exc: BaseException) -> BaseException:
+        """A failed write to the temporary file (a full disk) as an OSError of the target,
+        which is unchanged (WriteFailed's advice to append to or repair the file no longer
+        applies once it is discarded); any other error as it is."""
         if isinstance(exc, OSError) and exc.filename == self.path:
-            # a failed write to the temporary file (WriteFailed's advice to append or repair
-            # it no longer applies: it is gone): say it of the target, which is unchanged
-            raise OSError(exc.errno, exc.strerror or str(exc), self.target) from None
+            return OSError(exc.errno, exc.strerror or str(exc), self.target)
+        return exc
 
 
 @contextlib.contextmanager

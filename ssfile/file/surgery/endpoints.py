@@ -64,10 +64,10 @@ def producing(outputs: list[Output]) -> Iterator[None]:
     except BaseException as exc:
         for out in outputs:
             out.discard()
-        if isinstance(exc, OSError):
-            for out in outputs:
-                if exc.filename == out.file.path:
-                    raise OSError(exc.errno, exc.strerror or str(exc), out.target) from None
+        for out in outputs:
+            told = out.file.as_target_error(exc)
+            if told is not exc:
+                raise told from None
         raise
 
 
@@ -104,8 +104,11 @@ class Output:
                     eos=False,
                     buffer_size=FLUSH_AT if buffer_size is None else buffer_size,
                 )
-        except BaseException:
+        except BaseException as err:  # e.g. the header, on a full disk
             self.file.discard()
+            told = self.file.as_target_error(err)
+            if told is not err:
+                raise told from None
             raise
 
     @property
