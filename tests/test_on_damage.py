@@ -399,6 +399,37 @@ def test_seek_over_a_damaged_beacon_and_after_damage(tmp_path):
             assert list(r) == []
 
 
+def test_a_seek_meeting_a_damaged_beacon_names_the_file_and_offset(tmp_path):
+    """In raise mode a damaged beacon met by the bisection is an error naming the file and
+    the beacon's offset, from the reader and from every export's time window (the error
+    once came without the file's name)."""
+    interval = 1024
+    data = bytearray(big_file(tmp_path / "b.ss", n=4000, interval=interval))
+    beacon = 2 * interval
+    data[beacon : beacon + 8] = b"\xff" * 8
+    path = tmp_path / "seek-raise.ss"
+    path.write_bytes(bytes(data))
+    want = oracle(bytes(data))
+    since = want[len(want) // 2][4]
+
+    def seek(how, *args):
+        with ssfile.open(path) as r:
+            getattr(r, how)(*args)
+
+    calls = [
+        lambda: seek("seek_time", since),
+        lambda: seek("seek_beacon", 2),
+        lambda: ssfile.to_numpy(path, since=since),
+        lambda: ssfile.to_arrow(path, since=since),
+        lambda: ssfile.to_pandas(path, since=since, until=since + 100),
+    ]
+    for call in calls:
+        with pytest.raises(ssfile.FormatError) as caught:
+            call()
+        assert str(path) in str(caught.value) and f"offset {beacon}" in str(caught.value)
+        assert caught.value.offset == beacon
+
+
 def test_follow_mode_reads_past_damage_as_the_file_grows(tmp_path):
     data = bytearray(big_file(tmp_path / "b.ss", n=3000, interval=2048))
     frames, _, _ = frame_ranges(bytes(data))

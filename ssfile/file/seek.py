@@ -136,10 +136,13 @@ def scan_to(reader: Reader, target: Target) -> Message | None:
 def seek_target(reader: Reader, target: Target) -> Message | None:
     """Position ``reader`` on the first message ``target`` selects (None: there is none)."""
     beacons = beacons_of(reader)
-    index = find_start(beacons, target)
-    if index > 0 and eos_in_first_interval(reader, beacons):
-        index = 0  # a reader stops at that EOS: nothing after it may be reached by a seek
-    start_at_beacon(reader, beacons, index)
+    try:
+        index = find_start(beacons, target)
+        if index > 0 and eos_in_first_interval(reader, beacons):
+            index = 0  # a reader stops at that EOS: nothing after it may be reached by a seek
+        start_at_beacon(reader, beacons, index)
+    except FormatError as err:  # a beacon the bisection read is damaged: name the file
+        raise err.with_path(reader.path) if reader.path else err
     reader.seek_bytes = beacons.bytes_read
     return scan_to(reader, target)
 
@@ -182,10 +185,13 @@ def seek_beacon(reader: Reader, n: int) -> int:
     if n < 0:
         raise ValueError(f"beacon index must be >= 0, not {n}")
     beacons = beacons_of(reader)
-    index = min(n, beacons.beacon_count())
-    while index > 0 and beacons.beacon(index).size == 0:
-        index -= 1  # incomplete last beacon
-    start_at_beacon(reader, beacons, index)
+    try:
+        index = min(n, beacons.beacon_count())
+        while index > 0 and beacons.beacon(index).size == 0:
+            index -= 1  # incomplete last beacon
+        start_at_beacon(reader, beacons, index)
+    except FormatError as err:
+        raise err.with_path(reader.path) if reader.path else err
     return index
 
 
