@@ -488,3 +488,47 @@ def test_sync_facade_receipt_waits_for_the_write(tmp_path):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_a_dropped_writer_hands_its_messages_to_the_file(tmp_path):
+    """A writer never closed (no ``with``) still writes its buffered messages when it is
+    collected, as a Python file does, leaves no EOS and releases the lock; before, all of
+    them were lost without a word (the buffer holds up to 1 MiB)."""
+    path = tmp_path / "dropped.ss"
+    w = open_like(path)
+    write_messages(w, 0, 100)
+    with pytest.warns(ResourceWarning, match="unclosed ssfile.Writer"):
+        del w
+        gc.collect()
+    assert recovered(path) == [message(i) for i in range(100)]
+    with open_like(path, "a") as w:  # not locked any more; appending goes on
+        write_messages(w, 100, 110)
+    assert path.read_bytes() == reference(tmp_path, 110)
+
+
+def test_a_writer_left_open_at_the_end_of_the_program(tmp_path):
+    path = tmp_path / "exit.ss"
+    script = (
+        "import ssfile\n"
+        f"w = ssfile.open({str(path)!r}, 'w')\n"
+        "for i in range(1000):\n"
+        "    w.write(b'%d' % i, stream_key='s', timestamp=1000 + i)\n"
+    )
+    got = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert got.returncode == 0 and got.stderr == ""  # ResourceWarning: shown only if asked
+    with ssfile.open(path) as r:
+        assert [m.payload for m in r] == [b"%d" % i for i in range(1000)]
+        assert not r.ended  # no EOS: nothing said the recording was complete
+
+
+def test_a_dropped_writer_that_cannot_write_warns(small_tmpfs):
+    """The write at collection fails (disk full): a RuntimeWarning, shown by default, says
+    what the file holds."""
+    path = small_tmpfs / "dropped.ss"
+    w = open_like(path)
+    (small_tmpfs / "filler").write_bytes(b"\0" * (256 * 1024 - 8192))
+    write_messages(w, 0, 500)  # ~100 KiB, all in the buffer
+    with pytest.warns(RuntimeWarning, match="No space left on device.*dropped without close"):
+        del w
+        gc.collect()
+    assert_at_most_a_torn_tail(path)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 
 from .. import platform
@@ -162,6 +163,12 @@ class Writer:
     with an exception: the file is flushed and left without EOS, like a live recording).
     ``fsync=True``: fsync on flush and close.
 
+    A writer dropped without :meth:`close` (no ``with``, a notebook variable rebound, the end
+    of the program) still hands its buffered messages to the file when it is collected, as a
+    Python file object does, and leaves the file without EOS (nothing said the recording was
+    complete) and unlocked, with a :class:`ResourceWarning`; if that write fails, a
+    :class:`RuntimeWarning` says what the file holds (never a silent loss).
+
     ``path`` may also be an open file descriptor (``sys.stdout.fileno()``: ``ssfile encode
     -``): mode ``"w"`` only, written from where it is, sequentially (a pipe is fine); it is
     neither locked, truncated nor closed.
@@ -188,7 +195,7 @@ class Writer:
         self.eos = eos
         self._fsync = fsync
         self._buffer_size = buffer_size
-        self._closed = False
+        self._closed = True  # until the file is open and its header written (see __del__)
         self._parked = False  # the descriptor is closed until the next write to the file
         self._ended = False  # the EOS frame is encoded: nothing may follow it
         self._failed: WriteFailed | None = None  # set by the first failed write or fsync
@@ -217,8 +224,8 @@ class Writer:
             if self._owns:
                 platform.unlock_writer(fd)
                 os.close(fd)
-            self._closed = True
             raise
+        self._closed = False
         self.header = self._enc.header
 
     def _setup(
@@ -492,6 +499,28 @@ class Writer:
             # never hide the exception that ended the block: the failure to close rides on it
             if not (isinstance(exc, WriteFailed) and exc.path == err.path):
                 exc.add_note(f"and then: {err}")
+
+    def __del__(self) -> None:
+        # see the class docstring: a dropped writer's messages still reach the file
+        if getattr(self, "_closed", True):
+            return  # closed, or __init__ did not get as far as opening the file
+        told = self._failed is not None  # the failure was raised to the caller already
+        try:
+            self.close(eos=False)
+        except WriteFailed as err:
+            if not told:
+                warnings.warn(
+                    f"{err} (the writer was dropped without close())",
+                    RuntimeWarning,
+                    stacklevel=1,
+                )
+        else:
+            warnings.warn(
+                f"unclosed ssfile.Writer {self.path!r}: its messages were written out when it "
+                "was collected, without an end-of-stream frame; use `with` or close()",
+                ResourceWarning,
+                stacklevel=1,
+            )
 
     def __repr__(self) -> str:
         return f"<ssfile.Writer {self.path!r} interval={self._enc.interval}>"
