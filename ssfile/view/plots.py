@@ -52,7 +52,11 @@ class Plots:
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssfile-view-plot")
-        self._executor.submit(_warm_up)  # numpy's import: not in the first plot's time
+        # numpy's import: not in the first plot's time.  A daemon thread, not the executor's:
+        # a Ctrl-C that stops the main thread inside an import may leave that module's lock
+        # held, and a worker waiting on it would keep the interpreter from exiting (the
+        # executor's threads are joined at exit; seen as `ssfile view` hanging after Ctrl-C)
+        threading.Thread(target=_warm_up, name="ssfile-view-warm-up", daemon=True).start()
 
     def series(self, stream: str, field: str) -> tuple[str, Series | None, str | None]:
         """("pending"|"preview"|"ready"|"error", the series (or its preview), the error)."""
