@@ -7,12 +7,18 @@
         print(c.next())
 
 It runs its own event loop in a background thread; every call blocks until done.
+
+A streamer the script leaves connected is disconnected when the program ends (as Python
+flushes the files a script leaves open): what its producers were given still reaches the
+backend, and a failure to deliver it is a :class:`RuntimeWarning` on stderr, never silent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -162,6 +168,8 @@ class SyncStreamer:
         except BaseException:
             self._loop.stop()
             raise
+        self._connected = True
+        _connected.add(self)
 
     def create_producer(
         self, stream_key: str, *, shard_id: int = 0, options: ProducerOptions | None = None
@@ -177,6 +185,11 @@ class SyncStreamer:
         )
 
     def disconnect(self) -> None:
+        """Flush every producer, close everything, stop the loop (again: nothing to do)."""
+        if not self._connected:
+            return
+        self._connected = False
+        _connected.discard(self)
         try:
             self._loop.run(self._inner.disconnect())
         finally:
@@ -187,6 +200,26 @@ class SyncStreamer:
 
     def __exit__(self, *exc: object) -> None:
         self.disconnect()
+
+
+#: the streamers still connected (held: a dropped one is still disconnected at exit)
+_connected: set[SyncStreamer] = set()
+
+
+def _disconnect_at_exit() -> None:
+    # atexit runs before daemon threads are stopped: each streamer's loop still runs
+    for streamer in list(_connected):
+        try:
+            streamer.disconnect()
+        except Exception as err:  # noqa: BLE001 - reported, and the others still flushed
+            warnings.warn(
+                f"ssfile: a streamer left connected at exit could not deliver everything: {err}",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+
+
+atexit.register(_disconnect_at_exit)
 
 
 def connect_sync(uri: str, **options: Any) -> SyncStreamer:
