@@ -23,8 +23,10 @@ Rules (spec/streamer.md):
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import sqlite3
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from time import time_ns
@@ -107,6 +109,28 @@ class _SharedWriter:
             self._settle(err)
             raise
         self._settle(None)
+
+
+def _flush_at_exit() -> None:
+    """Hand to the OS what file producers were given when the program ends without
+    ``flush()``/``disconnect()`` (an event loop that ended, as a Python file is flushed at
+    exit); no EOS.  A writer whose loop still runs (the sync facade's thread) is left to
+    its owner, which disconnects at exit (sync.py): two threads never write one file."""
+    for shared in list(_writers.values()):
+        task = shared._task
+        if shared.ended or (task is not None and task.get_loop().is_running()):
+            continue
+        try:
+            shared.writer.flush()
+        except WriteFailed as err:
+            warnings.warn(
+                f"ssfile: at exit, a file producer's messages could not be written: {err}",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+
+
+atexit.register(_flush_at_exit)
 
 
 class _FileReceipt(Receipt):
@@ -438,6 +462,7 @@ class FileStreamer(Streamer):
     ) -> Producer:
         check_producer_key(stream_key)
         window = Window(options, f"file producer of {stream_key!r}")
+        window.kept = True  # in the writer: written out at exit at the latest (_flush_at_exit)
         key = os.path.realpath(self.path)
         shared = _writers.get(key)
         if shared is None or shared.ended:

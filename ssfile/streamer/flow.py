@@ -6,11 +6,21 @@ backend has not yet acknowledged (stored, or failed: either way its receipt reso
 waits, as asyncio's ``StreamWriter.drain``: at once while below the bound, else until the
 producer holds at most half of it (so a loop of send/drain wakes once per half window, not
 once per acknowledgement).
+
+A window collected while it still counts messages belongs to a producer dropped before they
+were acknowledged (a backend task still delivering them would hold it), and one that still
+counts messages when the program ends was never flushed: a :class:`RuntimeWarning` says so
+either way, typically for a program whose event loop ended without ``flush()`` or
+``disconnect()``.  File producers are exempt (``kept``): their messages are in
+the file's writer, which hands them to the OS at exit (file_backend.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import warnings
+import weakref
 
 from ..errors import BufferFull
 from .options import ProducerOptions
@@ -26,6 +36,8 @@ class Window:
         "_where",
         "_room",
         "grace",
+        "kept",
+        "__weakref__",
     )
 
     def __init__(self, options: ProducerOptions | None, where: str) -> None:
@@ -38,6 +50,8 @@ class Window:
         self._where = where
         self._room: asyncio.Event | None = None
         self.grace = 0  # messages ``take`` counts without the bound check (a batch checked whole)
+        self.kept = False  # True: what it holds is safe without the producer (file backend)
+        _live.add(self)
 
     def full(self) -> bool:
         return self.messages >= self.max_messages or self.bytes >= self.max_bytes
@@ -89,6 +103,24 @@ class Window:
             self._room = None
             room.set()
 
+    def __del__(self) -> None:
+        self.warn_unacknowledged("was dropped")
+
+    def warn_unacknowledged(self, how: str) -> None:
+        """A RuntimeWarning if this window still counts messages (once)."""
+        if self.messages and not self.kept:
+            self.kept = True  # told once
+            try:
+                warnings.warn(
+                    f"{self._where} {how} holding {self.messages} unacknowledged messages, "
+                    "which may not have been stored: await producer.flush() or "
+                    "streamer.disconnect() before the event loop ends",
+                    RuntimeWarning,
+                    stacklevel=1,
+                )
+            except Exception:  # noqa: BLE001, S110 - the interpreter is shutting down
+                pass
+
     def _low(self) -> bool:
         return self.messages <= self.max_messages // 2 and self.bytes <= self.max_bytes // 2
 
@@ -98,3 +130,17 @@ class Window:
             if self._room is None:
                 self._room = asyncio.Event()
             await self._room.wait()
+
+
+#: every window alive, for the look at exit (weak: a dropped producer's window says so itself)
+_live: weakref.WeakSet[Window] = weakref.WeakSet()
+
+
+def _unacknowledged_at_exit() -> None:
+    # registered before the backends' and the sync facade's hooks, so it runs after them
+    # (atexit runs last in, first out): what they flush at exit is acknowledged by then
+    for window in list(_live):
+        window.warn_unacknowledged("was never flushed: the program ended")
+
+
+atexit.register(_unacknowledged_at_exit)

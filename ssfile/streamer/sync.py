@@ -219,6 +219,7 @@ def _disconnect_at_exit() -> None:
             )
 
 
+# runs before flow.py's look at unacknowledged messages (registered first, through .api)
 atexit.register(_disconnect_at_exit)
 
 
