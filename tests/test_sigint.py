@@ -325,3 +325,59 @@ def test_dump_keeps_what_it_wrote_and_resumes(tmp_path, redis_addr, redis_client
         ),
         after,
     )
+
+
+# ---- SIGTERM: stopped as by Ctrl-C, exit 143 ---------------------------------------------------
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell starts `cmd &`
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["foreground", "sigint-ignored"])
+def test_sigterm_stops_every_command_cleanly(tmp_path, recording, background):
+    """``kill`` (systemd, ``docker stop``) stops a running command as Ctrl-C does: outputs
+    closed, every message given written, no temporary file left, nothing on stderr, exit 143.
+    Before, the process died of the signal (-15): an encode left its hidden temporary file
+    and a recorder's buffered messages were lost.  Also when SIGINT is ignored (``cmd &``)."""
+    out = tmp_path / "enc.ss"
+    with ssfile.open(out, "w") as w:
+        w.write(b"the old content", stream_key="old")
+    before = out.read_bytes()
+    extra = {"preexec_fn": _ignore_sigint} if background else {}
+
+    def run(args, stdin=subprocess.DEVNULL, line=None, stdout=subprocess.DEVNULL):  # type: ignore[no-untyped-def]
+        proc = subprocess.Popen(
+            [sys.executable, "-S", str(SCRIPT), *args],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            env=_env(),
+            **extra,
+        )
+        if line is not None:
+            feed(proc, line)
+        time.sleep(1.0)  # well into the work
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=TIMEOUT_S)
+        assert proc.returncode == 143 and b"Traceback" not in err, (args, proc.returncode, err)
+        return err
+
+    run(["encode", str(out)], subprocess.PIPE, b"[k] a line\n")
+    assert out.read_bytes() == before
+    no_temporary_files(tmp_path)
+
+    run(["clock", "--stream", f"file://{tmp_path}/c.ss/c", "--interval", "0s"])
+    assert_whole(tmp_path / "c.ss")
+    assert ssfile.verify(tmp_path / "c.ss").intact_messages > 1000
+
+    err = run(
+        ["relay", "--input", "stdio:///k", "--output", f"file://{tmp_path}/r.ss/k"],
+        subprocess.PIPE,
+        b"[k] hello\n",
+    )
+    assert err == b""
+    assert_whole(tmp_path / "r.ss")
+
+    err = run(["view", str(recording), "--no-browser", "--port", "0"])
+    assert err.strip() == b"ssfile view: stopped"

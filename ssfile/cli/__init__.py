@@ -47,6 +47,7 @@ COMMANDS = [
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOSS = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process Ctrl-C stopped
+EXIT_TERMINATED = 143  # 128 + SIGTERM: `kill`, systemd, `docker stop` stopped it as cleanly
 
 
 class _Parser(argparse.ArgumentParser):
@@ -186,8 +187,27 @@ def _drop_stdout() -> None:
         pass
 
 
+_terminated = False  # a SIGTERM came: the interrupt it turned into exits 143, not 130
+
+
 def _exit_now(signum: int, frame: object) -> None:
-    os._exit(EXIT_INTERRUPTED)
+    os._exit(EXIT_TERMINATED if _terminated else EXIT_INTERRUPTED)
+
+
+def _terminate_now(signum: int, frame: object) -> None:
+    os._exit(EXIT_TERMINATED)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM stops a command as Ctrl-C does (its outputs closed, every message it was
+    given written), then exits 143: it is turned into the SIGINT whose handling is in place
+    (KeyboardInterrupt, asyncio's cancelling of the main task, or at exit ``_exit_now``).
+    Where SIGINT is ignored (``cmd &``), it raises KeyboardInterrupt itself."""
+    global _terminated
+    _terminated = True
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        raise KeyboardInterrupt
+    signal.raise_signal(signal.SIGINT)
 
 
 def entry() -> None:
@@ -197,7 +217,8 @@ def entry() -> None:
     arguments are parsed, while a command runs (each command closes its outputs on the way
     out: a file keeps every message written, a temporary file is removed), and while the
     interpreter shuts down (at once).  The console script enters through ``_ssfile_cli.py``,
-    which covers the loading of this package too.
+    which covers the loading of this package too.  SIGTERM (``kill``, systemd, ``docker
+    stop``) stops a running command the same way and exits 143.
     """
     from ..platform import use_lf_newlines
 
@@ -206,6 +227,8 @@ def entry() -> None:
     try:
         if not ignored:  # the console script exited at once while loading (_ssfile_cli.py)
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _terminate)
         code = main()
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
@@ -216,6 +239,8 @@ def entry() -> None:
     try:
         if not ignored:
             signal.signal(signal.SIGINT, _exit_now)
+        if signal.getsignal(signal.SIGTERM) is _terminate:
+            signal.signal(signal.SIGTERM, _terminate_now)
         sys.stdout.flush()
     except BrokenPipeError:
         _drop_stdout()
@@ -223,4 +248,6 @@ def entry() -> None:
         code = EXIT_INTERRUPTED
     except (OSError, ValueError):
         pass
+    if _terminated and code == EXIT_INTERRUPTED:
+        code = EXIT_TERMINATED
     sys.exit(code)
