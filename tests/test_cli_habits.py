@@ -401,3 +401,21 @@ def test_relay_until_stops_before_t(tmp_path):
 def test_relay_from_stdio_still_needs_a_key():
     got = run("relay", "--input", "stdio:///", "--output", "stdio:///x", stdin=b"")
     assert got.returncode == 2 and b"names no stream key" in got.stderr
+
+
+def test_python_warnings_are_one_line_like_every_other(tmp_path):
+    """A Python warning in a command (e.g. a producer still holding messages at exit) is one
+    line naming the command, not ``file:line: RuntimeWarning:`` and a source line."""
+    path = tmp_path / "w.ss"
+    with ssfile.open(path, "w") as w:
+        w.write(b"x", stream_key="s")
+    script = (
+        "import atexit, sys, warnings\n"
+        "atexit.register(lambda: warnings.warn('held 5 messages', RuntimeWarning))\n"
+        f"sys.argv = ['ssfile', 'info', {str(path)!r}]\n"
+        "from ssfile.cli import entry\n"
+        "entry()\n"
+    )
+    got = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert got.returncode == 0
+    assert got.stderr == "ssfile info: warning: held 5 messages\n", got.stderr

@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -154,8 +155,22 @@ class _Warnings(logging.Handler):
             self.handleError(record)
 
 
+_command = ""  # the running command, for the one-line Python warnings of entry()
+
+
+def _one_line_warning(message: object, *_args: object, **_kw: object) -> str:
+    """``warnings.formatwarning`` of the console script: a Python warning (e.g. messages a
+    producer still held when the program ended) is one line like every other line the
+    command prints, not ``file:line: Category:`` plus a source line."""
+    return (
+        f"ssfile {_command}: warning: {message}\n" if _command else f"ssfile: warning: {message}\n"
+    )
+
+
 def _show_warnings(command: str) -> None:
     """Show ssfile's log warnings on stderr (once per process: ``main`` may run again)."""
+    global _command
+    _command = command
     logger = logging.getLogger("ssfile")
     for h in logger.handlers:
         if isinstance(h, _Warnings):
@@ -223,6 +238,7 @@ def entry() -> None:
     from ..platform import use_lf_newlines
 
     use_lf_newlines()  # "\n" line ends on Windows too: the same output bytes everywhere
+    warnings.formatwarning = _one_line_warning
     ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # `cmd &`: stays ignored
     try:
         if not ignored:  # the console script exited at once while loading (_ssfile_cli.py)
