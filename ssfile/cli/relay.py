@@ -34,7 +34,7 @@ from ..file.output import STDIN, STDOUT, Endpoint, check_in_place, refuse_same
 from ..streamer import ConsumerOptions, StreamEnded, connect, parse_stream_url
 from ..streamer.api import Producer
 from ..streamer.uri import StreamUrl
-from . import client
+from . import EXIT_PROBLEMS, client
 from .options import non_negative_seconds, parse_time_option, positive_int, time_arg
 from .progress import add_progress_option, count_bar, show_progress
 
@@ -100,8 +100,9 @@ leaves at most a torn tail).  It may not be the input file, nor the file on stdi
 times T: absolute (ISO 8601, no zone = UTC; YYYY-MM-DDTHH:MM:SS.fff; epoch ms) or relative
 to now: now, -10m or 10m (ten minutes ago), +5m; units ms, s, m, h, d, w.
 A progress bar (messages relayed, rate) appears when stderr is a terminal.
-exit status: 0 the input ended, or --count/--until reached; 1 a stream or format error;
-2 bad usage (URI, options, output is the input); 130 Ctrl-C (everything received is
+exit status: 0 the input ended, or --count/--until reached; 1 a stream or format error,
+or invalid stdin lines were skipped (each reported; every valid line relayed); 2 bad usage
+(URI, options, output is the input); 130 Ctrl-C, 143 SIGTERM (everything received is
 written first)."""
 
 
@@ -280,6 +281,14 @@ async def _relay(  # type: ignore[no-untyped-def]
                     f"ssfile relay: skipped {kept.skipped} message(s) already in the output",
                     file=sys.stderr,
                 )
+    invalid = getattr(inp, "invalid_lines", 0)  # stdio input: each reported on stderr
+    if invalid:
+        print(
+            f"ssfile relay: {invalid} invalid input line(s) skipped (reported above); every "
+            "valid line was relayed",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS  # the input has problems, as `cat --on-damage skip` says
     return 0
 
 
