@@ -59,7 +59,8 @@ def test_golden_files_are_clean(golden_dir, name):
     diag = verify(path)
     assert diag.clean and diag.problems == [], [str(p) for p in diag.problems]
     evs = events(path.read_bytes())
-    assert diag.intact_messages == sum(isinstance(e, (Message, EndOfStream)) for e in evs)
+    assert diag.intact_messages == sum(isinstance(e, Message) for e in evs)  # EOS: no message
+    assert len(diag.eos_offsets) == sum(isinstance(e, EndOfStream) for e in evs)
     assert diag.beacons == sum(isinstance(e, Beacon) for e in evs)
     assert diag.damaged_messages == 0 and diag.unreadable == []
     assert diag.exit_code() == 0
@@ -103,7 +104,7 @@ def test_bad_checksum_names_offset_stream_and_sequence(tmp_path):
         victim.sequence,
     )
     assert diag.damaged_messages == 1
-    assert diag.intact_messages == len(msgs)  # the others and the EOS
+    assert diag.intact_messages == len(msgs) - 1  # the others (the EOS is no message)
     assert diag.exit_code() == 1
 
 
@@ -152,7 +153,7 @@ def test_bad_magic_and_version_on_an_otherwise_sound_file(tmp_path):
     diag = verify_bytes(bytes(data))
     assert {"bad-magic", "bad-version"} <= set(codes(diag, "error"))
     assert diag.readable and diag.exit_code() == 1
-    assert diag.intact_messages == len(messages(build(tmp_path, name="again.ss").read_bytes())) + 1
+    assert diag.intact_messages == len(messages(build(tmp_path, name="again.ss").read_bytes()))
 
 
 def test_padding_and_terminator_are_warnings(tmp_path):
@@ -176,7 +177,7 @@ def test_damaged_interval_is_found_from_the_beacons(tmp_path):
     assert "bad-interval" in codes(diag, "error")
     assert diag.scan_interval == 256
     assert diag.intact_messages == len(events(clean)) - sum(
-        isinstance(e, (Beacon, FileHeader)) for e in events(clean)
+        isinstance(e, (Beacon, FileHeader, EndOfStream)) for e in events(clean)
     )
     assert diag.unreadable == []
 
@@ -266,7 +267,7 @@ def test_data_after_eos(tmp_path):
     diag = verify_bytes(data)
     after = [p for p in diag.problems if p.code == "data-after-eos"]
     assert len(after) == 1 and after[0].offset == len(path.read_bytes())
-    assert diag.intact_messages == 10 + 1 + 3
+    assert diag.intact_messages == 10 + 3 and len(diag.eos_offsets) == 1
 
 
 def test_missing_beacon_at_the_end(tmp_path):
@@ -325,7 +326,7 @@ def test_cli_json(tmp_path, capsys):
             "message": "header terminator is 0x00, not 0x0D",
         }
     ]
-    assert doc["summary"]["intact_messages"] == 61
+    assert doc["summary"]["intact_messages"] == 60
     assert doc["header"]["beacon_interval"] == 1024
     assert main(["verify", "--strict", str(path)]) == 1
 

@@ -58,8 +58,9 @@ class Diagnosis:
 
     ``readable`` is False when the input is not a ``.ss`` file at all (no header and no
     frame could be recognised).  ``unreadable`` holds ``(start, end)`` byte ranges that no
-    message could be recovered from.  ``intact_messages`` counts frames whose checksum
-    matches (EOS frames included), ``damaged_messages`` frames known to be damaged (bad
+    message could be recovered from.  ``intact_messages`` counts messages whose checksum
+    matches (as ``ssfile info`` and the exports count them: an EOS frame is not a message,
+    it is in ``eos_offsets``), ``damaged_messages`` frames known to be damaged (bad
     checksum, or cut by the end of the file).
     """
 

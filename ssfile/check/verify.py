@@ -65,7 +65,7 @@ def verify_bytes(
     checker.finish(len(buf))
     if progress is not None:
         progress(len(buf))
-    if not hc.magic_ok and diag.intact_messages == 0:
+    if not hc.magic_ok and diag.intact_messages == 0 and not diag.eos_offsets:
         diag.readable = False
     return diag
 
