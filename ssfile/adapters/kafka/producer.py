@@ -26,8 +26,11 @@ forever).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import threading
+import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -42,6 +45,8 @@ from .mapping import backend_error
 POLL_EVERY = 256
 POLL_SECONDS = 0.002
 MAX_RECOVERIES = 3  # fatal errors in a row (no record delivered between them) that are retried
+#: seconds the exit hook lets librdkafka deliver what a program left in flight (_deliver_at_exit)
+EXIT_DELIVERY_S = 10.0
 
 log = logging.getLogger("ssfile.kafka")
 
@@ -76,6 +81,7 @@ class ProducerClient:
         self._fatal_streak = 0
         self.recoveries = 0
         self.producer = self._new_producer()
+        _clients.add(self)
 
     def _new_producer(self) -> Any:
         self._gen += 1
@@ -305,6 +311,35 @@ class ProducerClient:
         except Exception:  # failed for good while closing: its records are not delivered
             left = len(self.producer)
         return left + len(self._backlog)
+
+
+#: every producer client alive, for the exit hook
+_clients: weakref.WeakSet[ProducerClient] = weakref.WeakSet()
+
+
+def _deliver_at_exit() -> None:
+    """A program whose event loop ended without ``flush()``/``disconnect()`` (records still in
+    flight): serve librdkafka's delivery reports here, up to ``EXIT_DELIVERY_S``, so that what
+    it was given is delivered, as the file backend writes out its buffer at exit.  A client
+    whose loop still runs (the sync facade's thread) is left to its owner.  What stays
+    undelivered is told by the producers' windows (streamer/flow.py: a RuntimeWarning)."""
+    for client in list(_clients):
+        task = client._task
+        if not client.inflight or (task is not None and task.get_loop().is_running()):
+            continue
+        deadline = time.monotonic() + EXIT_DELIVERY_S
+        try:
+            while client.inflight and time.monotonic() < deadline:
+                if client._fatal is not None:
+                    client._recover()
+                if client._backlog:
+                    client._drain_backlog()
+                client.producer.poll(0.05)
+        except Exception as err:  # noqa: BLE001 - told; the windows tell what is left
+            log.warning("kafka://%s: at exit, delivering failed: %s", client.where, err)
+
+
+atexit.register(_deliver_at_exit)
 
 
 class KafkaProducer(Producer):
