@@ -40,14 +40,21 @@ class FileBeacons:
     Beacons are read on demand (one small read each) and cached.  ``bytes_read`` counts the
     bytes this object has read.  An incomplete last beacon (a file cut inside it, or one
     being written) reads as an empty beacon, which decides nothing; so does a damaged one
-    when ``damaged_ok`` (a reader with ``on_damage="skip"``), else it raises.
+    when ``damaged_ok`` (a reader with ``on_damage="skip"``), else it raises, naming
+    ``path`` (the reader's file) and the beacon's offset.
     """
 
     def __init__(
-        self, f: BinaryIO, header: FileHeader, size: int, damaged_ok: bool = False
+        self,
+        f: BinaryIO,
+        header: FileHeader,
+        size: int,
+        damaged_ok: bool = False,
+        path: str | None = None,
     ) -> None:
         self._f = f
         self._damaged_ok = damaged_ok
+        self._path = path
         self.interval = header.beacon_interval
         self.size = size
         self.bytes_read = 0
@@ -82,9 +89,9 @@ class FileBeacons:
             if size >= self.interval:
                 raise FieldError(f"beacon of {size} bytes does not fit its interval", offset)
             return parse_beacon_fast(data, 0, offset, index)
-        except FormatError:
+        except FormatError as err:
             if not self._damaged_ok:
-                raise
+                raise err.with_path(self._path) if self._path else err
             return Beacon(offset, index, 0, (), 0)  # damaged: decides nothing
 
 
@@ -97,7 +104,7 @@ def _seekable(reader: Reader) -> BinaryIO:
 
 def beacons_of(reader: Reader) -> FileBeacons:
     f = _seekable(reader)
-    return FileBeacons(f, reader.header, file_size(f), reader._skip_damage)
+    return FileBeacons(f, reader.header, file_size(f), reader._skip_damage, reader.path)
 
 
 def start_at_beacon(reader: Reader, beacons: FileBeacons, index: int) -> None:
@@ -136,13 +143,10 @@ def scan_to(reader: Reader, target: Target) -> Message | None:
 def seek_target(reader: Reader, target: Target) -> Message | None:
     """Position ``reader`` on the first message ``target`` selects (None: there is none)."""
     beacons = beacons_of(reader)
-    try:
-        index = find_start(beacons, target)
-        if index > 0 and eos_in_first_interval(reader, beacons):
-            index = 0  # a reader stops at that EOS: nothing after it may be reached by a seek
-        start_at_beacon(reader, beacons, index)
-    except FormatError as err:  # a beacon the bisection read is damaged: name the file
-        raise err.with_path(reader.path) if reader.path else err
+    index = find_start(beacons, target)
+    if index > 0 and eos_in_first_interval(reader, beacons):
+        index = 0  # a reader stops at that EOS: nothing after it may be reached by a seek
+    start_at_beacon(reader, beacons, index)
     reader.seek_bytes = beacons.bytes_read
     return scan_to(reader, target)
 
@@ -185,13 +189,10 @@ def seek_beacon(reader: Reader, n: int) -> int:
     if n < 0:
         raise ValueError(f"beacon index must be >= 0, not {n}")
     beacons = beacons_of(reader)
-    try:
-        index = min(n, beacons.beacon_count())
-        while index > 0 and beacons.beacon(index).size == 0:
-            index -= 1  # incomplete last beacon
-        start_at_beacon(reader, beacons, index)
-    except FormatError as err:
-        raise err.with_path(reader.path) if reader.path else err
+    index = min(n, beacons.beacon_count())
+    while index > 0 and beacons.beacon(index).size == 0:
+        index -= 1  # incomplete last beacon
+    start_at_beacon(reader, beacons, index)
     return index
 
 
