@@ -23,7 +23,6 @@ Rules (spec/streamer.md):
 from __future__ import annotations
 
 import asyncio
-import atexit
 import os
 import sqlite3
 import warnings
@@ -38,7 +37,7 @@ from ..format.records import check_producer_key
 from ..types import Message
 from .api import BatchReceipt, Consumer, Producer, Receipt, StreamEnded, Streamer
 from .file_tail import FileTail
-from .flow import Window
+from .flow import Window, at_exit, loop_running
 from .groups import choose
 from .options import ConsumerMode, ConsumerOptions, ProducerOptions, consumer_request
 
@@ -117,8 +116,7 @@ def _flush_at_exit() -> None:
     exit); no EOS.  A writer whose loop still runs (the sync facade's thread) is left to
     its owner, which disconnects at exit (sync.py): two threads never write one file."""
     for shared in list(_writers.values()):
-        task = shared._task
-        if shared.ended or (task is not None and task.get_loop().is_running()):
+        if shared.ended or loop_running(shared._task):
             continue
         try:
             shared.writer.flush()
@@ -130,7 +128,7 @@ def _flush_at_exit() -> None:
             )
 
 
-atexit.register(_flush_at_exit)
+at_exit(_flush_at_exit)
 
 
 class _FileReceipt(Receipt):

@@ -13,6 +13,10 @@ counts messages when the program ends was never flushed: a :class:`RuntimeWarnin
 either way, typically for a program whose event loop ended without ``flush()`` or
 ``disconnect()``.  File producers are exempt (``kept``): their messages are in
 the file's writer, which hands them to the OS at exit (file_backend.py).
+
+One exit hook does all of it, in an order that does not depend on which module was imported
+first: the backends' and the sync facade's deliverers (:func:`at_exit`), then the look at
+the windows, so that what was delivered at exit is not told as lost.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import atexit
 import warnings
 import weakref
+from collections.abc import Callable
 
 from ..errors import BufferFull
 from .options import ProducerOptions
@@ -37,6 +42,7 @@ class Window:
         "_room",
         "grace",
         "kept",
+        "_told",
         "__weakref__",
     )
 
@@ -51,6 +57,7 @@ class Window:
         self._room: asyncio.Event | None = None
         self.grace = 0  # messages ``take`` counts without the bound check (a batch checked whole)
         self.kept = False  # True: what it holds is safe without the producer (file backend)
+        self._told = False  # warn_unacknowledged said so already
         _live.add(self)
 
     def full(self) -> bool:
@@ -108,8 +115,8 @@ class Window:
 
     def warn_unacknowledged(self, how: str) -> None:
         """A RuntimeWarning if this window still counts messages (once)."""
-        if self.messages and not self.kept:
-            self.kept = True  # told once
+        if self.messages and not self.kept and not self._told:
+            self._told = True
             try:
                 warnings.warn(
                     f"{self._where} {how} holding {self.messages} unacknowledged messages, "
@@ -134,13 +141,26 @@ class Window:
 
 #: every window alive, for the look at exit (weak: a dropped producer's window says so itself)
 _live: weakref.WeakSet[Window] = weakref.WeakSet()
+#: what delivers at exit what programs left unflushed (backends, the sync facade), in order
+_deliverers: list[Callable[[], None]] = []
 
 
-def _unacknowledged_at_exit() -> None:
-    # registered before the backends' and the sync facade's hooks, so it runs after them
-    # (atexit runs last in, first out): what they flush at exit is acknowledged by then
+def at_exit(deliver: Callable[[], None]) -> None:
+    """Run ``deliver`` when the program ends, before the windows are looked at."""
+    _deliverers.append(deliver)
+
+
+def loop_running(task: asyncio.Task[None] | None) -> bool:
+    """Whether ``task``'s event loop still runs (at exit: in another thread, the sync
+    facade's): what it owns is left to that loop's owner, never touched from here."""
+    return task is not None and task.get_loop().is_running()
+
+
+def _at_exit() -> None:
+    for deliver in _deliverers:
+        deliver()
     for window in list(_live):
         window.warn_unacknowledged("was never flushed: the program ended")
 
 
-atexit.register(_unacknowledged_at_exit)
+atexit.register(_at_exit)

@@ -16,7 +16,6 @@ backend, and a failure to deliver it is a :class:`RuntimeWarning` on stderr, nev
 from __future__ import annotations
 
 import asyncio
-import atexit
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 from ..errors import BufferFull
 from ..types import Message
 from .api import BatchReceipt, Consumer, Producer, Receipt, StreamEnded, Streamer
+from .flow import at_exit
 from .options import ConsumerOptions, ProducerOptions
 
 
@@ -207,7 +207,7 @@ _connected: set[SyncStreamer] = set()
 
 
 def _disconnect_at_exit() -> None:
-    # atexit runs before daemon threads are stopped: each streamer's loop still runs
+    # exit hooks run before daemon threads are stopped: each streamer's loop still runs
     for streamer in list(_connected):
         try:
             streamer.disconnect()
@@ -219,8 +219,7 @@ def _disconnect_at_exit() -> None:
             )
 
 
-# runs before flow.py's look at unacknowledged messages (registered first, through .api)
-atexit.register(_disconnect_at_exit)
+at_exit(_disconnect_at_exit)
 
 
 def connect_sync(uri: str, **options: Any) -> SyncStreamer:

@@ -26,7 +26,6 @@ forever).
 from __future__ import annotations
 
 import asyncio
-import atexit
 import logging
 import threading
 import time
@@ -38,7 +37,7 @@ from typing import Any
 
 from ...errors import StreamError
 from ...streamer.api import Producer, Receipt
-from ...streamer.flow import Window
+from ...streamer.flow import Window, at_exit, loop_running
 from ...types import Message
 from .mapping import backend_error
 
@@ -324,8 +323,7 @@ def _deliver_at_exit() -> None:
     whose loop still runs (the sync facade's thread) is left to its owner.  What stays
     undelivered is told by the producers' windows (streamer/flow.py: a RuntimeWarning)."""
     for client in list(_clients):
-        task = client._task
-        if not client.inflight or (task is not None and task.get_loop().is_running()):
+        if not client.inflight or loop_running(client._task):
             continue
         deadline = time.monotonic() + EXIT_DELIVERY_S
         try:
@@ -339,7 +337,7 @@ def _deliver_at_exit() -> None:
             log.warning("kafka://%s: at exit, delivering failed: %s", client.where, err)
 
 
-atexit.register(_deliver_at_exit)
+at_exit(_deliver_at_exit)
 
 
 class KafkaProducer(Producer):
