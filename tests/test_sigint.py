@@ -52,7 +52,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-def start(*args: str, stdin: object = subprocess.DEVNULL, stdout: object = subprocess.DEVNULL):  # type: ignore[no-untyped-def]
+def start(
+    *args: str,
+    stdin: object = subprocess.DEVNULL,
+    stdout: object = subprocess.DEVNULL,
+    **popen: object,
+):  # type: ignore[no-untyped-def]
     assert SCRIPT.is_file(), f"no console script {SCRIPT}: run ./scripts/bootstrap"
     return subprocess.Popen(
         [sys.executable, "-S", str(SCRIPT), *args],
@@ -60,6 +65,7 @@ def start(*args: str, stdin: object = subprocess.DEVNULL, stdout: object = subpr
         stdout=stdout,
         stderr=subprocess.PIPE,
         env=_env(),
+        **popen,
     )
 
 
@@ -346,15 +352,8 @@ def test_sigterm_stops_every_command_cleanly(tmp_path, recording, background):
     before = out.read_bytes()
     extra = {"preexec_fn": _ignore_sigint} if background else {}
 
-    def run(args, stdin=subprocess.DEVNULL, line=None, stdout=subprocess.DEVNULL):  # type: ignore[no-untyped-def]
-        proc = subprocess.Popen(
-            [sys.executable, "-S", str(SCRIPT), *args],
-            stdin=stdin,
-            stdout=stdout,
-            stderr=subprocess.PIPE,
-            env=_env(),
-            **extra,
-        )
+    def run(args, stdin=subprocess.DEVNULL, line=None):  # type: ignore[no-untyped-def]
+        proc = start(*args, stdin=stdin, **extra)
         if line is not None:
             feed(proc, line)
         time.sleep(1.0)  # well into the work
